@@ -1,0 +1,83 @@
+# Makefile - builds the epscope binary, its tests and its benchmarks.
+include config.mk
+
+ifeq ($(SANITIZER),)
+B       := build
+SANFLAGS :=
+else
+B       := build-san
+SANFLAGS := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
+CPPFLAGS += -D_GNU_SOURCE -DEPSCOPE_VERSION=\"$(VERSION)\" -Isrc -Itui
+CFLAGS   += -std=c11 -g $(OPT) $(WARN) $(SANFLAGS) -pthread
+LDFLAGS  += $(SANFLAGS) -pthread
+LDLIBS   += $(CURSES_LIBS) -lm
+
+SRC      := $(wildcard src/*.c)
+TUI      := $(wildcard tui/*.c)
+LIBOBJ   := $(patsubst %.c,$(B)/%.o,$(filter-out src/main.c,$(SRC)) $(TUI))
+MAINOBJ  := $(B)/src/main.o
+UNITS    := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
+BENCHES  := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/bench_*.c))
+BIN      := $(B)/epscope
+
+.PHONY: all test check deps demo bench fuzz valgrind format install uninstall clean traces units
+
+all: $(BIN)
+ifeq ($(SANITIZER),)
+	@ln -sf $(BIN) epscope
+endif
+
+$(BIN): $(MAINOBJ) $(LIBOBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/src/%.o: src/%.c $(wildcard src/*.h) config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(CURSES_CFLAGS) -c -o $@ $<
+
+$(B)/tui/%.o: tui/%.c $(wildcard src/*.h tui/*.h) config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(CURSES_CFLAGS) -c -o $@ $<
+
+$(B)/tests/%: tests/%.c $(LIBOBJ) $(wildcard tests/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(CMOCKA_CFLAGS) -Wno-missing-prototypes -o $@ $< $(LIBOBJ) \
+		$(LDFLAGS) $(CMOCKA_LIBS) $(LDLIBS)
+
+units: $(BIN) $(UNITS)
+
+deps:
+	@sh .ci/deps.sh
+
+# The whole suite: every cmocka program and every integration script, each under a timeout.
+test check: deps
+	@$(MAKE) --no-print-directory units
+	@EPSCOPE=$(CURDIR)/$(BIN) sh tests/run.sh $(B)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@./$(BIN) demo
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCHES)
+	@EPSCOPE=$(CURDIR)/$(BIN) sh tests/bench.sh $(B)
+
+valgrind: deps
+	@$(MAKE) --no-print-directory units OPT=-O1
+	@VALGRIND=1 EPSCOPE=$(CURDIR)/$(BIN) sh tests/run.sh $(B)
+
+format:
+	clang-format -i src/*.c src/*.h tui/*.c tui/*.h tests/*.c
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANPREFIX)/man1
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/epscope
+	install -m 644 docs/epscope.1 $(DESTDIR)$(MANPREFIX)/man1/epscope.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/epscope $(DESTDIR)$(MANPREFIX)/man1/epscope.1
+
+clean:
+	rm -rf build build-san epscope

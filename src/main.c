@@ -1,0 +1,66 @@
+/* main.c - the epscope binary: dispatches to its subcommands. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct command {
+    const char *name;
+    int (*main)(int, char **);
+    const char *what;
+} commands[] = {
+    {"dump", dump_main, "print a trace as text (one line per record) or JSON Lines"},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: epscope COMMAND [OPTIONS] [ARGS]\n\n"
+               "epscope shows how epoll trigger modes (level, edge, edge-oneshot) work: a real\n"
+               "epoll reverse proxy that records every epoll event into a trace, and tools that\n"
+               "replay and explain those traces.\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].what);
+    fprintf(f, "  %-10s %s\n", "help", "this text, or 'help COMMAND' for a command's options");
+    fprintf(f, "\n'epscope COMMAND --help' describes each command. Version %s.\n",
+            EPSCOPE_VERSION);
+}
+
+static const struct command *find(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(commands[i].name, name))
+            return &commands[i];
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        if (argc > 2 && find(argv[2])) {
+            char *av[] = {argv[2], "--help", NULL};
+            return find(argv[2])->main(2, av);
+        }
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("epscope %s\n", EPSCOPE_VERSION);
+        return 0;
+    }
+    const struct command *c = find(cmd);
+    if (!c) {
+        fprintf(stderr, "epscope: unknown command '%s'\n\n", cmd);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    signal(SIGPIPE, SIG_IGN); /* a closed socket or pipe is an error return, not a death */
+    return c->main(argc - 1, argv + 1);
+}

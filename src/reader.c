@@ -1,0 +1,258 @@
+/* reader.c - validating reader for .ept files over a read-only mmap. */
+#include "reader.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+
+static int map_file(struct reader *r, size_t len)
+{
+    if (r->map && r->len)
+        munmap((void *)r->map, r->len);
+    r->map = NULL;
+    r->len = 0;
+    if (len == 0)
+        return 0;
+    void *p = mmap(NULL, len, PROT_READ, MAP_SHARED, r->fd, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    r->map = p;
+    r->len = len;
+    return 0;
+}
+
+static int check_header(struct reader *r, char *err, size_t errlen)
+{
+    if (r->len < EPT_HDR_FIXED || memcmp(r->map, EPT_MAGIC, 8) != 0) {
+        /* Say why when it is recognisably a mangled trace. */
+        if (r->len >= 4 && memcmp(r->map + 1, "EPT", 3) == 0)
+            snprintf(err, errlen, "damaged trace header: the file went through a text-mode "
+                                  "or 7-bit transfer (its CR/LF or high-bit bytes changed)");
+        else if (r->len < EPT_HDR_FIXED && r->len >= 8 && !memcmp(r->map, EPT_MAGIC, 8))
+            snprintf(err, errlen, "trace file too short: %zu bytes, its header is cut off",
+                     r->len);
+        else
+            snprintf(err, errlen, "not an epscope trace (no .ept magic at the start)");
+        return -EPROTO;
+    }
+    memcpy(&r->hdr, r->map, sizeof(r->hdr));
+    const struct ept_header *h = &r->hdr;
+    if (h->byte_order != EPT_BYTE_ORDER) {
+        snprintf(err, errlen, "trace written with another byte order (0x%08x)", h->byte_order);
+        return -EPROTO;
+    }
+    if (h->version_major != EPT_VERSION_MAJOR) {
+        snprintf(err, errlen, "trace format version %u.%u is not supported (this epscope "
+                 "reads %u.x)", h->version_major, h->version_minor, EPT_VERSION_MAJOR);
+        return -EPROTO;
+    }
+    if (h->header_size < EPT_HDR_FIXED || h->header_size % 8 ||
+        h->config_len > h->header_size - EPT_HDR_FIXED || h->config_len > EPT_CONFIG_MAX) {
+        snprintf(err, errlen, "corrupt trace header (header size %u, config %u bytes)",
+                 h->header_size, h->config_len);
+        return -EPROTO;
+    }
+    if (h->header_size > r->len) {
+        snprintf(err, errlen, "trace file too short: %zu bytes, its header needs %u", r->len,
+                 h->header_size);
+        return -EPROTO;
+    }
+    uint32_t zero = 0, crc;
+    crc = crc32c(0, r->map, offsetof(struct ept_header, crc));
+    crc = crc32c(crc, &zero, 4);
+    crc = crc32c(crc, r->map + EPT_HDR_FIXED, h->header_size - EPT_HDR_FIXED);
+    if (crc != h->crc) {
+        snprintf(err, errlen, "corrupt trace header (CRC mismatch)");
+        return -EPROTO;
+    }
+    r->config = (const char *)r->map + EPT_HDR_FIXED;
+    r->data_off = h->header_size;
+    return 0;
+}
+
+int reader_open(struct reader *r, const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(-rc));
+        return rc;
+    }
+    if (fstat(r->fd, &st) < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "cannot stat %s: %s", path, strerror(-rc));
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = -EINVAL;
+        snprintf(err, errlen, "%s is not a regular file", path);
+        goto fail;
+    }
+    rc = map_file(r, (size_t)st.st_size);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot map %s: %s", path, strerror(-rc));
+        goto fail;
+    }
+    rc = check_header(r, err, errlen);
+    if (rc < 0) {
+        char tmp[200];
+        snprintf(tmp, sizeof(tmp), "%s: %s", path, err);
+        snprintf(err, errlen, "%s", tmp);
+        goto fail;
+    }
+    return 0;
+fail:
+    reader_close(r);
+    return rc;
+}
+
+int reader_refresh(struct reader *r)
+{
+    struct stat st;
+    if (fstat(r->fd, &st) < 0)
+        return -errno;
+    if ((size_t)st.st_size <= r->len)
+        return 0;
+    int rc = map_file(r, (size_t)st.st_size);
+    if (rc < 0)
+        return rc;
+    r->config = (const char *)r->map + EPT_HDR_FIXED;
+    if (r->stop == READER_TORN)
+        r->stop = READER_OK; /* the torn block may be whole now */
+    return 1;
+}
+
+void reader_close(struct reader *r)
+{
+    if (r->map)
+        munmap((void *)r->map, r->len);
+    if (r->fd >= 0)
+        close(r->fd);
+    r->map = NULL;
+    r->len = 0;
+    r->fd = -1;
+}
+
+static int bad(struct reader *r, uint64_t off, int kind, const char *why)
+{
+    r->stop = kind;
+    r->stop_off = off;
+    snprintf(r->why, sizeof(r->why), "%s", why);
+    return -1;
+}
+
+int reader_block(struct reader *r, uint64_t off, struct reader_block *b)
+{
+    if (off >= r->len)
+        return 0;
+    size_t left = r->len - off;
+    if (left < EPT_BLOCK_HDR)
+        return bad(r, off, READER_TORN, "the file ends inside a block header");
+    struct ept_block h;
+    memcpy(&h, r->map + off, sizeof(h));
+    if (h.magic != EPT_BLOCK_MAGIC)
+        return bad(r, off, READER_CORRUPT, "no block magic");
+    if (h.length < EPT_BLOCK_HDR + EPT_BLOCK_TRAILER || h.length % 8 || h.length > EPT_BLOCK_MAX)
+        return bad(r, off, READER_CORRUPT, "impossible block length");
+    if (h.length > left)
+        return bad(r, off, READER_TORN, "the file ends inside a block");
+    const uint8_t *p = r->map + off;
+    uint32_t trailer[2];
+    memcpy(trailer, p + h.length - EPT_BLOCK_TRAILER, sizeof(trailer));
+    if (trailer[0] != h.length || trailer[1] != EPT_BLOCK_TAIL)
+        return bad(r, off, READER_CORRUPT, "block trailer does not match its header");
+    uint32_t zero = 0;
+    uint32_t crc = crc32c(0, p, offsetof(struct ept_block, crc));
+    crc = crc32c(crc, &zero, 4);
+    crc = crc32c(crc, p + offsetof(struct ept_block, first_ns),
+                 h.length - offsetof(struct ept_block, first_ns));
+    if (crc != h.crc)
+        return bad(r, off, READER_CORRUPT, "block CRC mismatch");
+    /* Records must tile the block exactly; checked once here so iteration can trust it. */
+    const uint8_t *recs = p + EPT_BLOCK_HDR;
+    size_t len = h.length - EPT_BLOCK_HDR - EPT_BLOCK_TRAILER, pos = 0;
+    uint32_t n = 0;
+    while (pos < len) {
+        struct ept_rec rh;
+        if (len - pos < 8)
+            return bad(r, off, READER_CORRUPT, "a record runs past its block");
+        memcpy(&rh, recs + pos, len - pos < sizeof(rh) ? 8 : sizeof(rh));
+        if (rh.size < 8 || rh.size % 8 || rh.size > len - pos ||
+            (rh.type != EPT_PAD && rh.size < sizeof(struct ept_rec)))
+            return bad(r, off, READER_CORRUPT, "a record has an impossible size");
+        if (rh.type != EPT_PAD)
+            n++;
+        pos += rh.size;
+    }
+    if (n != h.nrec)
+        return bad(r, off, READER_CORRUPT, "block record count does not match");
+    b->off = off;
+    b->length = h.length;
+    b->first_seq = h.first_seq;
+    b->nrec = h.nrec;
+    b->first_ns = h.first_ns;
+    b->last_ns = h.last_ns;
+    b->recs = recs;
+    b->recs_len = len;
+    return 1;
+}
+
+const struct ept_rec *reader_next_rec(const struct reader_block *b, size_t *pos)
+{
+    while (*pos < b->recs_len) {
+        const struct ept_rec *rec = (const void *)(b->recs + *pos);
+        *pos += rec->size;
+        if (rec->type != EPT_PAD)
+            return rec;
+    }
+    return NULL;
+}
+
+int reader_config(const struct reader *r, const char *key, char *buf, size_t buflen)
+{
+    const char *p = r->config, *end = r->config + r->hdr.config_len;
+    size_t klen = strlen(key);
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl : end;
+        if ((size_t)(eol - p) > klen && !memcmp(p, key, klen) && p[klen] == '=') {
+            size_t n = (size_t)(eol - p) - klen - 1;
+            if (buflen) {
+                size_t c = n < buflen - 1 ? n : buflen - 1;
+                memcpy(buf, p + klen + 1, c);
+                buf[c] = 0;
+            }
+            return (int)n;
+        }
+        p = eol + 1;
+    }
+    return -1;
+}
+
+int reader_each(struct reader *r, int (*fn)(const struct ept_rec *, void *), void *arg)
+{
+    struct reader_block b;
+    uint64_t off = r->data_off;
+    int rc;
+    while ((rc = reader_block(r, off, &b)) > 0) {
+        size_t pos = 0;
+        const struct ept_rec *rec;
+        while ((rec = reader_next_rec(&b, &pos))) {
+            int v = fn(rec, arg);
+            if (v)
+                return v;
+        }
+        off += b.length;
+    }
+    return 0;
+}

@@ -1,0 +1,65 @@
+/* reader.h - reads .ept trace files: validates the header, walks CRC-checked blocks and
+ * their records from a read-only mapping, and stops cleanly at a torn or corrupt block. */
+#ifndef EPSCOPE_READER_H
+#define EPSCOPE_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ept.h"
+
+/* Why reading stopped (reader.stop). */
+enum reader_stop {
+    READER_OK = 0,        /* not stopped yet / reached the end of complete blocks */
+    READER_TORN = 1,      /* the file ends inside a block (writer killed, or still writing) */
+    READER_CORRUPT = 2,   /* a block failed its checks (CRC, length, magic, records) */
+};
+
+struct reader {
+    int fd;
+    const uint8_t *map;
+    size_t len;               /* bytes mapped (the file size when mapped) */
+    struct ept_header hdr;
+    const char *config;       /* config text (not NUL-terminated), hdr.config_len bytes */
+    uint64_t data_off;        /* first block */
+    int stop;                 /* READER_*, set by reader_block */
+    uint64_t stop_off;        /* where the bad or torn block starts */
+    char why[128];            /* what was wrong with it */
+};
+
+struct reader_block {
+    uint64_t off;             /* of the block in the file */
+    uint32_t length;
+    uint64_t first_seq;
+    uint32_t nrec;
+    uint64_t first_ns, last_ns;
+    const uint8_t *recs;      /* records */
+    size_t recs_len;
+};
+
+/* Open and map path, check its header. Returns 0, or -errno with one line in err (not a
+ * trace, unsupported version, unreadable...). */
+int reader_open(struct reader *r, const char *path, char *err, size_t errlen);
+/* Map again if the file grew (a trace still being written). Returns 1 if it grew, 0 if
+ * not, -errno on failure. */
+int reader_refresh(struct reader *r);
+void reader_close(struct reader *r);
+
+/* Read the block at file offset off. Returns 1 with b filled, 0 at the clean end (off is the
+ * end of the mapped file), or -1 when the block is torn or corrupt (r->stop, r->stop_off
+ * and r->why then say so). The next block is at off + b->length. */
+int reader_block(struct reader *r, uint64_t off, struct reader_block *b);
+
+/* The record at *pos within b and advance *pos, or NULL after the last one. Records of
+ * unknown type are returned too (callers skip them by type); PAD records are skipped. */
+const struct ept_rec *reader_next_rec(const struct reader_block *b, size_t *pos);
+
+/* A value from the header's config text ("key=value" lines) into buf; returns its length,
+ * or -1 when absent. */
+int reader_config(const struct reader *r, const char *key, char *buf, size_t buflen);
+
+/* Walk every complete record from the start, calling fn(rec, arg) until it returns
+ * non-zero (then that value is returned). Returns 0 after the last complete record. */
+int reader_each(struct reader *r, int (*fn)(const struct ept_rec *, void *), void *arg);
+
+#endif
