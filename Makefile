@@ -31,19 +31,23 @@ ifeq ($(SANITIZER),)
 endif
 
 $(BIN): $(MAINOBJ) $(LIBOBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "LD  $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/src/%.o: src/%.c $(wildcard src/*.h) config.mk
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(CURSES_CFLAGS) -c -o $@ $<
+	@echo "CC  $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) $(CURSES_CFLAGS) -c -o $@ $<
 
 $(B)/tui/%.o: tui/%.c $(wildcard src/*.h tui/*.h) config.mk
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(CURSES_CFLAGS) -c -o $@ $<
+	@echo "CC  $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) $(CURSES_CFLAGS) -c -o $@ $<
 
 $(B)/tests/%: tests/%.c $(LIBOBJ) $(wildcard tests/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(CMOCKA_CFLAGS) -Wno-missing-prototypes -o $@ $< $(LIBOBJ) \
+	@echo "CC  $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) $(CMOCKA_CFLAGS) -Wno-missing-prototypes -o $@ $< $(LIBOBJ) \
 		$(LDFLAGS) $(CMOCKA_LIBS) $(LDLIBS)
 
 units: $(BIN) $(UNITS)

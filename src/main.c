@@ -10,6 +10,7 @@ static const struct command {
     int (*main)(int, char **);
     const char *what;
 } commands[] = {
+    {"proxy", proxy_main, "the epoll reverse proxy (level, edge or edge-oneshot), traced"},
     {"dump", dump_main, "print a trace as text (one line per record) or JSON Lines"},
 };
 

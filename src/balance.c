@@ -1,0 +1,194 @@
+/* balance.c - the load-balancing algorithms and passive health. */
+#include "balance.h"
+
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int balance_algo_parse(const char *s)
+{
+    static const char *names[] = {"roundrobin", "leastconn", "hash", "random2"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(s, names[i]))
+            return i;
+    if (!strcmp(s, "rr") || !strcmp(s, "round-robin"))
+        return EPT_ALGO_ROUNDROBIN;
+    return -EINVAL;
+}
+
+void balance_init(struct balance *bl, unsigned algo, uint64_t seed)
+{
+    memset(bl, 0, sizeof(*bl));
+    bl->algo = algo;
+    bl->rng = seed ? seed : 0x9E3779B97F4A7C15ull;
+}
+
+int balance_add(struct balance *bl, const char *spec, char *err, size_t errlen)
+{
+    char addr[300];
+    unsigned weight = 1;
+    const char *comma = strchr(spec, ',');
+    size_t alen = comma ? (size_t)(comma - spec) : strlen(spec);
+    if (bl->n >= BALANCE_MAX) {
+        snprintf(err, errlen, "at most %d backends", BALANCE_MAX);
+        return -ENOSPC;
+    }
+    if (alen >= sizeof(addr)) {
+        snprintf(err, errlen, "backend address too long");
+        return -EINVAL;
+    }
+    memcpy(addr, spec, alen);
+    addr[alen] = 0;
+    if (comma) {
+        char *end;
+        if (strncmp(comma + 1, "weight=", 7) != 0) {
+            snprintf(err, errlen, "'%s': expected ADDR:PORT[,weight=N]", spec);
+            return -EINVAL;
+        }
+        long w = strtol(comma + 8, &end, 10);
+        if (*end || w < 1 || w > 1000) {
+            snprintf(err, errlen, "'%s': weight must be 1 to 1000", spec);
+            return -EINVAL;
+        }
+        weight = (unsigned)w;
+    }
+    struct backend *b = &bl->b[bl->n];
+    memset(b, 0, sizeof(*b));
+    if (net_parse(addr, &b->addr, err, errlen) < 0)
+        return -EINVAL;
+    snprintf(b->name, sizeof(b->name), "%.63s", addr);
+    b->weight = weight;
+    bl->n++;
+    return 0;
+}
+
+static uint64_t rnd(struct balance *bl)
+{
+    uint64_t x = bl->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return bl->rng = x;
+}
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* The client's address (not its port): the same client always hashes the same way. */
+static uint64_t client_key(const struct sockaddr *peer)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    const uint8_t *p = NULL;
+    size_t n = 0;
+    if (peer && peer->sa_family == AF_INET) {
+        p = (const uint8_t *)&((const struct sockaddr_in *)(const void *)peer)->sin_addr;
+        n = 4;
+    } else if (peer && peer->sa_family == AF_INET6) {
+        p = (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)peer)->sin6_addr;
+        n = 16;
+    }
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* a carries less load per weight than b */
+static int lighter(const struct backend *a, const struct backend *b)
+{
+    return (uint64_t)a->active * b->weight < (uint64_t)b->active * a->weight;
+}
+
+int balance_pick(struct balance *bl, const struct sockaddr *peer, uint64_t tried, uint64_t now,
+                 int *revived)
+{
+    int cand[BALANCE_MAX], nc = 0, best = -1;
+    *revived = -1;
+    for (unsigned i = 0; i < bl->n; i++) {
+        struct backend *b = &bl->b[i];
+        if (tried & (1ull << i))
+            continue;
+        if (b->down_until) {
+            if (b->down_until > now)
+                continue;
+            b->down_until = 0; /* its time out is over: try it again */
+            *revived = (int)i;
+        }
+        cand[nc++] = (int)i;
+    }
+    if (nc == 0)
+        return -1;
+
+    switch (bl->algo) {
+    case EPT_ALGO_ROUNDROBIN: { /* smooth weighted round robin: spreads weights evenly */
+        int64_t total = 0;
+        for (int k = 0; k < nc; k++) {
+            struct backend *b = &bl->b[cand[k]];
+            b->current += b->weight;
+            total += b->weight;
+            if (best < 0 || b->current > bl->b[best].current)
+                best = cand[k];
+        }
+        bl->b[best].current -= total;
+        break;
+    }
+    case EPT_ALGO_LEASTCONN: { /* fewest active per weight; ties rotate */
+        for (int k = 0; k < nc; k++) {
+            int i = cand[(k + bl->next) % nc];
+            if (best < 0 || lighter(&bl->b[i], &bl->b[best]))
+                best = i;
+        }
+        bl->next++;
+        break;
+    }
+    case EPT_ALGO_HASH: { /* weighted rendezvous hashing: stable, moves few on change */
+        uint64_t key = client_key(peer);
+        double top = -1;
+        for (int k = 0; k < nc; k++) {
+            uint64_t h = mix(key ^ mix((uint64_t)cand[k] + 1));
+            double u = ((double)(h >> 11) + 0.5) / 9007199254740992.0; /* (0,1) */
+            double score = -(double)bl->b[cand[k]].weight / log(u);
+            if (score > top) {
+                top = score;
+                best = cand[k];
+            }
+        }
+        break;
+    }
+    default: { /* random2: two random choices, keep the lighter */
+        int a = cand[rnd(bl) % (uint64_t)nc];
+        best = a;
+        if (nc > 1) {
+            int b = cand[rnd(bl) % (uint64_t)nc];
+            while (b == a)
+                b = cand[rnd(bl) % (uint64_t)nc];
+            if (lighter(&bl->b[b], &bl->b[a]))
+                best = b;
+        }
+        break;
+    }
+    }
+    bl->b[best].active++;
+    bl->b[best].picks++;
+    return best;
+}
+
+void balance_release(struct balance *bl, int i)
+{
+    if (i >= 0 && (unsigned)i < bl->n && bl->b[i].active > 0)
+        bl->b[i].active--;
+}
+
+void balance_mark_down(struct balance *bl, int i, uint64_t now, uint64_t down_ns)
+{
+    if (i >= 0 && (unsigned)i < bl->n)
+        bl->b[i].down_until = now + down_ns;
+}

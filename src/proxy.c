@@ -1,0 +1,900 @@
+/* proxy.c - the proxy's event loop and connection state machine.
+ *
+ * One thread, one epoll set. A client connection and its backend connection form a conn;
+ * bytes flow client -> backend through conn.up and backend -> client through conn.down,
+ * each a bounded buffer taken from a pool only while it holds data. Each socket remembers
+ * what the kernel told it (can_read, can_write) and what it has seen (eof, hup); after
+ * every event the loop asks policy.c what the socket should be registered with and issues
+ * the epoll_ctl that gets it there. Every syscall that matters goes through a px_* wrapper
+ * that records it in the trace.
+ *
+ * Closing is deferred: a conn closed while handling one event of a batch stays allocated,
+ * marked closed, until the batch is done, so a later event of the same batch for one of
+ * its sockets is recognised as stale and skipped instead of touching a reused fd.
+ */
+#include "proxy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fmt.h"
+#include "policy.h"
+#include "story.h"
+#include "trace.h"
+
+#define ACCEPT_BATCH_LEVEL 16      /* level: accepts per event before the kernel says again */
+#define LISTEN_PAUSE_NS 100000000u /* after EMFILE/ENFILE: retry accept in 100 ms */
+#define BUF_POOL_MAX 1024          /* idle buffers kept for reuse */
+
+enum conn_state { CONN_CONNECTING = 1, CONN_OPEN, CONN_CLOSED };
+enum tlist_id { TL_NONE = 0, TL_CONNECT, TL_IDLE };
+
+struct buf {
+    uint8_t *p;     /* NULL while empty: idle connections hold no buffer memory */
+    uint32_t off;   /* first unsent byte */
+    uint32_t len;   /* bytes waiting */
+};
+
+struct psock {
+    struct ept_sock id;     /* fd, sid, conn, role: what the trace calls this socket */
+    struct policy_reg reg;  /* what epoll has for it */
+    bool open;
+    bool can_read;          /* the kernel said readable and no EAGAIN since */
+    bool can_write;         /* not known to be full */
+    bool eof;               /* read returned 0 */
+    bool wr_shut;           /* we sent our FIN (shutdown SHUT_WR) */
+    bool hup;               /* EPOLLHUP seen */
+};
+
+struct conn {
+    struct psock c, b;      /* client, backend */
+    struct buf up, down;    /* client -> backend, backend -> client */
+    uint8_t state;
+    uint8_t tlist;
+    uint8_t attempt;
+    int backend;            /* index, -1 when none */
+    uint64_t tried;         /* backends tried, bit per index */
+    uint64_t tstart;        /* when it went on its timer list */
+    struct conn *tprev, *tnext;
+    struct conn *next;      /* free list / closed-in-this-batch list */
+    struct sockaddr_storage peer;
+    /* fault mistrigger: the origin's single pending buffer toward the client */
+    bool origin_pending;
+};
+
+struct tlist {
+    struct conn *head, *tail;
+};
+
+struct proxy {
+    struct proxy_config *cfg;
+    const struct policy *pol;   /* connection sockets */
+    struct policy lpol;         /* the listener */
+    struct policy cpol;         /* pol, with a fault's changes */
+    int ep;
+    struct psock lsock;
+    bool lpaused_full;          /* at --max-conns */
+    uint64_t lresume_at;        /* after EMFILE: when to try again (0: not paused) */
+    struct trace *tr;
+    FILE *story;
+    uint32_t next_sid, next_conn;
+    unsigned nconns;
+    struct conn *free_conns, *closed;
+    uint8_t **pool;
+    unsigned npool;
+    struct tlist connect_q, idle_q;
+    uint64_t now;
+    uint64_t conns_total, bytes_up, bytes_down;
+    struct epoll_event *events;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* --- faults ---------------------------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    unsigned mode;
+    const char *help;
+} faults[FAULT_COUNT] = {
+    [FAULT_NONE] = {"none", EPT_MODE_NONE, "no fault"},
+    [FAULT_MISTRIGGER] = {"mistrigger", EPT_MODE_ONESHOT,
+                          "edge-oneshot: backend socket registered without EPOLLONESHOT and "
+                          "every EPOLLIN trusted as data (the origin's bug)"},
+    [FAULT_NO_DRAIN] = {"no-drain", EPT_MODE_EDGE,
+                        "edge: one read per event, so data left in the socket never wakes us"},
+    [FAULT_NO_REARM] = {"no-rearm", EPT_MODE_ONESHOT,
+                        "edge-oneshot: forgets EPOLL_CTL_MOD after a socket fired"},
+    [FAULT_STICKY_EPOLLOUT] = {"sticky-epollout", EPT_MODE_LEVEL,
+                               "level: never removes EPOLLOUT, so epoll_wait returns it again "
+                               "and again"},
+    [FAULT_IGNORE_EOF] = {"ignore-eof", EPT_MODE_LEVEL,
+                          "level: keeps reading a socket after read() returned 0"},
+    [FAULT_ACCEPT_ONCE] = {"accept-once", EPT_MODE_EDGE,
+                           "edge listener: one accept per event while more connections wait"},
+};
+
+const char *proxy_fault_name(unsigned f)
+{
+    return f < FAULT_COUNT ? faults[f].name : "?";
+}
+
+const char *proxy_fault_help(unsigned f)
+{
+    return f < FAULT_COUNT ? faults[f].help : "?";
+}
+
+unsigned proxy_fault_mode(unsigned f)
+{
+    return f < FAULT_COUNT ? faults[f].mode : EPT_MODE_NONE;
+}
+
+int proxy_fault_parse(const char *s)
+{
+    for (unsigned i = 0; i < FAULT_COUNT; i++)
+        if (!strcmp(s, faults[i].name))
+            return (int)i;
+    return -EINVAL;
+}
+
+/* --- recorded syscalls ------------------------------------------------------------------ */
+
+static void px_ctl(struct proxy *p, struct psock *s, int op, uint32_t events)
+{
+    struct epoll_event ev = {.events = events, .data.ptr = s};
+    int rc = epoll_ctl(p->ep, op, s->id.fd, &ev) < 0 ? -errno : 0;
+    trace_epoll_ctl(p->tr, p->ep, op, &s->id, events, rc);
+    if (rc < 0)
+        return;
+    s->reg.in_set = op != EPOLL_CTL_DEL;
+    s->reg.events = op == EPOLL_CTL_DEL ? 0 : events;
+    s->reg.armed = op != EPOLL_CTL_DEL && events != 0;
+}
+
+static long px_read(struct proxy *p, struct psock *s, uint8_t *buf, size_t n)
+{
+    ssize_t r;
+    do
+        r = read(s->id.fd, buf, n);
+    while (r < 0 && errno == EINTR);
+    long res = r < 0 ? -errno : r;
+    trace_io(p->tr, EPT_READ, &s->id, n, res, buf);
+    if (p->story && res > 0)
+        story_received(p->story, s->id.fd, buf,
+                       (size_t)res < p->cfg->preview ? (size_t)res : p->cfg->preview);
+    return res;
+}
+
+static long px_write(struct proxy *p, struct psock *s, const uint8_t *buf, size_t n)
+{
+    ssize_t r;
+    do
+        r = write(s->id.fd, buf, n);
+    while (r < 0 && errno == EINTR);
+    long res = r < 0 ? -errno : r;
+    trace_io(p->tr, EPT_WRITE, &s->id, n, res, buf);
+    if (p->story && res >= 0)
+        story_forward(p->story, s->id.fd);
+    return res;
+}
+
+static void px_shutdown(struct proxy *p, struct psock *s)
+{
+    int rc = shutdown(s->id.fd, SHUT_WR) < 0 ? -errno : 0;
+    trace_shutdown(p->tr, &s->id, SHUT_WR, rc);
+    s->wr_shut = true;
+}
+
+static void px_close(struct proxy *p, struct psock *s, unsigned reason, bool reset)
+{
+    if (!s->open)
+        return;
+    int rc = (reset ? net_close_reset(s->id.fd) : close(s->id.fd)) < 0 ? -errno : 0;
+    trace_sock_close(p->tr, &s->id, rc, reason);
+    s->open = false;
+    s->reg.in_set = false;
+}
+
+/* --- buffers ---------------------------------------------------------------------------- */
+
+static uint8_t *buf_get(struct proxy *p)
+{
+    if (p->npool)
+        return p->pool[--p->npool];
+    return malloc(p->cfg->buffer);
+}
+
+static void buf_put(struct proxy *p, struct buf *b)
+{
+    if (!b->p)
+        return;
+    if (p->npool < BUF_POOL_MAX)
+        p->pool[p->npool++] = b->p;
+    else
+        free(b->p);
+    b->p = NULL;
+    b->off = b->len = 0;
+}
+
+static size_t buf_room(const struct proxy *p, const struct buf *b)
+{
+    return p->cfg->buffer - b->len;
+}
+
+/* --- timers: two FIFO lists; every entry of a list has the same duration, so appending
+ * at the tail keeps each list sorted by deadline and the head is the next to expire. Every
+ * open conn is on exactly one of them (connecting or not), which is also how teardown
+ * finds them all. --- */
+
+static void tl_unlink(struct proxy *p, struct conn *k)
+{
+    struct tlist *l = k->tlist == TL_CONNECT ? &p->connect_q : &p->idle_q;
+    if (k->tlist == TL_NONE)
+        return;
+    if (k->tprev)
+        k->tprev->tnext = k->tnext;
+    else
+        l->head = k->tnext;
+    if (k->tnext)
+        k->tnext->tprev = k->tprev;
+    else
+        l->tail = k->tprev;
+    k->tprev = k->tnext = NULL;
+    k->tlist = TL_NONE;
+}
+
+static void tl_append(struct proxy *p, struct conn *k, unsigned which)
+{
+    tl_unlink(p, k);
+    struct tlist *l = which == TL_CONNECT ? &p->connect_q : &p->idle_q;
+    k->tlist = (uint8_t)which;
+    k->tstart = p->now;
+    k->tprev = l->tail;
+    k->tnext = NULL;
+    if (l->tail)
+        l->tail->tnext = k;
+    else
+        l->head = k;
+    l->tail = k;
+}
+
+/* --- interest ---------------------------------------------------------------------------- */
+
+static struct conn *conn_of(struct psock *s)
+{
+    if (s->id.role == EPT_ROLE_CLIENT)
+        return (struct conn *)((char *)s - offsetof(struct conn, c));
+    return (struct conn *)((char *)s - offsetof(struct conn, b));
+}
+
+/* What a connection socket waits for now, then the epoll_ctl the policy wants for it. */
+static void sync_sock(struct proxy *p, struct conn *k, struct psock *s)
+{
+    bool in, out;
+    bool ignore_eof = p->cfg->fault == FAULT_IGNORE_EOF;
+    if (!s->open || k->state == CONN_CLOSED)
+        return;
+    if (s == &k->b && k->state == CONN_CONNECTING) {
+        in = false;
+        out = true;
+    } else {
+        struct buf *from = s == &k->c ? &k->up : &k->down;
+        struct buf *to = s == &k->c ? &k->down : &k->up;
+        in = (!s->eof || ignore_eof) && buf_room(p, from) > 0;
+        out = to->len > 0 && !s->can_write;
+        if (k->origin_pending && s == &k->c)
+            out = true; /* the origin armed EPOLLOUT after every read, even an empty one */
+    }
+    uint32_t want = policy_events(&p->cpol, in, out);
+    if (p->cfg->fault == FAULT_MISTRIGGER && s == &k->b && want)
+        want &= ~(uint32_t)(EPOLLONESHOT | EPOLLET); /* the origin's wrong flags */
+    struct policy_reg reg = s->reg;
+    if (p->cfg->fault == FAULT_MISTRIGGER && s == &k->b && reg.in_set)
+        reg.armed = true; /* without ONESHOT the kernel never disarmed it */
+    switch (policy_sync(&p->cpol, &reg, want, s->hup)) {
+    case POLICY_ADD: px_ctl(p, s, EPOLL_CTL_ADD, want); break;
+    case POLICY_MOD: px_ctl(p, s, EPOLL_CTL_MOD, want); break;
+    case POLICY_DEL: px_ctl(p, s, EPOLL_CTL_DEL, 0); break;
+    default: break;
+    }
+}
+
+static void sync_listener(struct proxy *p)
+{
+    bool paused = p->lpaused_full || p->lresume_at || stop_requested;
+    uint32_t want = paused ? 0 : EPOLLIN | p->lpol.flags;
+    if (!p->lsock.open)
+        return;
+    if (!p->lsock.reg.in_set) {
+        if (want)
+            px_ctl(p, &p->lsock, EPOLL_CTL_ADD, want);
+    } else if (p->lpol.mode == EPT_MODE_LEVEL && want != p->lsock.reg.events) {
+        px_ctl(p, &p->lsock, EPOLL_CTL_MOD, want);
+    }
+    /* edge: stays registered; while paused we just do not accept, and remember readiness */
+}
+
+/* --- connections ------------------------------------------------------------------------- */
+
+static void accept_some(struct proxy *p);
+
+static void conn_finish(struct proxy *p, struct conn *k, unsigned reason)
+{
+    bool reset = reason == EPT_CLOSE_RESET || reason == EPT_CLOSE_ERROR;
+    if (k->state == CONN_CLOSED)
+        return;
+    int cfd = k->c.id.fd, bfd = k->b.open ? k->b.id.fd : -1;
+    px_close(p, &k->c, reason, reset);
+    px_close(p, &k->b, reason, reset);
+    if (p->story)
+        story_closing(p->story, cfd, bfd);
+    if (k->backend >= 0)
+        balance_release(&p->cfg->bal, k->backend);
+    k->backend = -1;
+    tl_unlink(p, k);
+    buf_put(p, &k->up);
+    buf_put(p, &k->down);
+    k->state = CONN_CLOSED;
+    k->next = p->closed;
+    p->closed = k;
+    p->nconns--;
+    if (p->lpaused_full && p->nconns < p->cfg->max_conns) {
+        p->lpaused_full = false;
+        sync_listener(p);
+        if (p->lpol.remember && p->lsock.can_read)
+            accept_some(p); /* edge: no new event will come for what is already waiting */
+    }
+}
+
+static void conn_connect(struct proxy *p, struct conn *k);
+
+static void connect_failed(struct proxy *p, struct conn *k, int err)
+{
+    struct balance *bl = &p->cfg->bal;
+    uint64_t down_ns = (uint64_t)p->cfg->down_ms * 1000000u;
+    balance_mark_down(bl, k->backend, p->now, down_ns);
+    trace_health(p->tr, (unsigned)k->backend, 0, err, p->cfg->down_ms);
+    balance_release(bl, k->backend);
+    k->backend = -1;
+    px_close(p, &k->b, EPT_CLOSE_RETRY, false);
+    conn_connect(p, k); /* the next backend, or close the client if none is left */
+}
+
+/* Pick a backend and start a non-blocking connect to it. */
+static void conn_connect(struct proxy *p, struct conn *k)
+{
+    struct balance *bl = &p->cfg->bal;
+    int revived;
+    k->attempt++;
+    int i = balance_pick(bl, (const struct sockaddr *)&k->peer, k->tried, p->now, &revived);
+    if (revived >= 0)
+        trace_health(p->tr, (unsigned)revived, 1, 0, 0);
+    trace_pick(p->tr, &k->c.id, i < 0 ? 0xffff : (unsigned)i, bl->algo, k->attempt,
+               i < 0 ? 0 : bl->b[i].active);
+    if (i < 0) {
+        conn_finish(p, k, EPT_CLOSE_NOBACKEND);
+        return;
+    }
+    k->backend = i;
+    k->tried |= 1ull << i;
+    struct ept_addr ea;
+    net_to_ept((const struct sockaddr *)&bl->b[i].addr.ss, &ea);
+    memset(&k->b, 0, sizeof(k->b));
+    k->b.id = (struct ept_sock){-1, ++p->next_sid, k->c.id.conn, EPT_ROLE_BACKEND, {0}};
+    int fd = net_socket(&bl->b[i].addr);
+    if (fd < 0) { /* out of fds: not the backend's fault */
+        trace_connect(p->tr, &k->b.id, (unsigned)i, 0, fd, &ea);
+        conn_finish(p, k, EPT_CLOSE_LIMIT);
+        return;
+    }
+    k->b.id.fd = fd;
+    k->b.open = true;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    int rc = connect(fd, (const struct sockaddr *)&bl->b[i].addr.ss, bl->b[i].addr.len);
+    rc = rc < 0 ? -errno : 0;
+    trace_connect(p->tr, &k->b.id, (unsigned)i, 0, rc, &ea);
+    if (rc == 0) {
+        k->state = CONN_OPEN;
+        k->b.can_write = true;
+        tl_append(p, k, TL_IDLE);
+    } else if (rc == -EINPROGRESS) {
+        k->state = CONN_CONNECTING;
+        tl_append(p, k, TL_CONNECT);
+    } else {
+        connect_failed(p, k, rc);
+        return;
+    }
+    sync_sock(p, k, &k->b);
+}
+
+static void connect_done(struct proxy *p, struct conn *k)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(k->b.id.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    struct ept_addr ea;
+    net_to_ept((const struct sockaddr *)&p->cfg->bal.b[k->backend].addr.ss, &ea);
+    trace_connect(p->tr, &k->b.id, (unsigned)k->backend, 1, -err, &ea);
+    if (err) {
+        connect_failed(p, k, -err);
+        return;
+    }
+    k->state = CONN_OPEN;
+    k->b.can_write = true;
+    k->b.hup = false;
+    tl_append(p, k, TL_IDLE);
+}
+
+/* Move bytes src -> dst through b as far as the sockets allow. Returns -1 when the
+ * connection must be reset (a read or write error from either side). */
+static int flow(struct proxy *p, struct conn *k, struct psock *src, struct psock *dst,
+                struct buf *b, uint64_t *counter)
+{
+    bool dst_ready = dst->open && (dst != &k->b || k->state == CONN_OPEN);
+    bool ignore_eof = p->cfg->fault == FAULT_IGNORE_EOF;
+    for (;;) {
+        bool progress = false;
+        if (b->len && dst_ready && dst->can_write && !dst->wr_shut) {
+            long n = px_write(p, dst, b->p + b->off, b->len);
+            if (n < 0 && n != -EAGAIN)
+                return -1;
+            if (n == -EAGAIN || (size_t)n < b->len)
+                dst->can_write = false; /* the socket's send buffer is full */
+            if (n > 0) {
+                b->off += (uint32_t)n;
+                b->len -= (uint32_t)n;
+                *counter += (uint64_t)n;
+                progress = true;
+                if (!b->len)
+                    buf_put(p, b);
+            }
+        }
+        if (src->can_read && (!src->eof || ignore_eof) && src->open && buf_room(p, b) > 0) {
+            if (!b->p && !(b->p = buf_get(p)))
+                return -1;
+            if (b->off && b->off + b->len == p->cfg->buffer) {
+                memmove(b->p, b->p + b->off, b->len);
+                b->off = 0;
+            }
+            size_t want = p->cfg->buffer - b->off - b->len;
+            long n = px_read(p, src, b->p + b->off + b->len, want);
+            if (n < 0 && n != -EAGAIN)
+                return -1;
+            if (n > 0) {
+                b->len += (uint32_t)n;
+                progress = true;
+                if ((size_t)n < want)
+                    src->can_read = false; /* a short read emptied the socket */
+            } else if (n == 0) {
+                progress = !src->eof;
+                src->eof = true;
+                src->can_read = false;
+            } else {
+                src->can_read = false;
+            }
+            if (!p->cpol.drain)
+                src->can_read = false; /* one read per event; the kernel will say again */
+            if (!b->len)
+                buf_put(p, b);
+        }
+        if (!progress)
+            break;
+    }
+    if (src->eof && !b->len && dst_ready && !dst->wr_shut)
+        px_shutdown(p, dst); /* pass the half-close on once everything before it is out */
+    return 0;
+}
+
+/* Both directions as far as they go; closes the connection when it is done or broken. */
+static void conn_pump(struct proxy *p, struct conn *k)
+{
+    if (flow(p, k, &k->c, &k->b, &k->up, &p->bytes_up) < 0 ||
+        flow(p, k, &k->b, &k->c, &k->down, &p->bytes_down) < 0) {
+        conn_finish(p, k, EPT_CLOSE_RESET);
+        return;
+    }
+    if (k->state != CONN_OPEN)
+        return;
+    bool up_done = k->c.eof && !k->up.len && k->b.wr_shut;
+    bool down_done = k->b.eof && !k->down.len && k->c.wr_shut;
+    if (up_done && down_done)
+        conn_finish(p, k, EPT_CLOSE_DONE);
+}
+
+/* The origin's handler (fault mistrigger): trusts every EPOLLIN as the next phase's data.
+ * One read; whatever it returned, even nothing, becomes the buffer for the peer, and the
+ * peer is armed for EPOLLOUT to forward it; on EPOLLOUT it writes that buffer and, for a
+ * backend response, closes both sockets as the origin did. */
+static void origin_event(struct proxy *p, struct conn *k, struct psock *s, uint32_t ev)
+{
+    if (s == &k->b && (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))) {
+        if (!k->down.p && !(k->down.p = buf_get(p))) {
+            conn_finish(p, k, EPT_CLOSE_ERROR);
+            return;
+        }
+        long n = px_read(p, s, k->down.p, p->cfg->buffer);
+        if (n == -EAGAIN)
+            n = 0;
+        if (n < 0) {
+            conn_finish(p, k, EPT_CLOSE_RESET);
+            return;
+        }
+        if (p->story && n == 0)
+            story_received(p->story, s->id.fd, k->down.p, 0);
+        k->down.off = 0;
+        k->down.len = (uint32_t)n; /* the bug: overwrites what was waiting to be sent */
+        k->origin_pending = true;
+        k->c.can_write = false;
+        return;
+    }
+    if (s == &k->c && (ev & EPOLLOUT) && k->origin_pending) {
+        long n = px_write(p, &k->c, k->down.p ? k->down.p : (const uint8_t *)"", k->down.len);
+        if (n > 0)
+            p->bytes_down += (uint64_t)n;
+        conn_finish(p, k, n < 0 ? EPT_CLOSE_RESET : EPT_CLOSE_DONE);
+    }
+}
+
+static void conn_event(struct proxy *p, struct psock *s, uint32_t ev)
+{
+    struct conn *k = conn_of(s);
+    if (p->cpol.oneshot)
+        s->reg.armed = false; /* the kernel disarmed it by reporting it */
+    if (ev & EPOLLHUP)
+        s->hup = true;
+    if (s == &k->b && k->state == CONN_CONNECTING) {
+        if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+            connect_done(p, k);
+    } else if (ev & EPOLLERR) {
+        conn_finish(p, k, EPT_CLOSE_RESET);
+        return;
+    } else {
+        if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
+            s->can_read = true;
+        if (ev & EPOLLOUT)
+            s->can_write = true;
+    }
+    if (k->state == CONN_CLOSED)
+        return;
+    if (p->cfg->fault == FAULT_MISTRIGGER && k->state == CONN_OPEN &&
+        (s == &k->b || k->origin_pending)) {
+        origin_event(p, k, s, ev);
+        if (k->state == CONN_CLOSED)
+            return;
+        sync_sock(p, k, &k->c);
+        sync_sock(p, k, &k->b);
+        return;
+    }
+    conn_pump(p, k);
+    if (k->state == CONN_CLOSED)
+        return;
+    if (!p->cpol.remember)
+        s->can_read = false; /* level: the kernel will report it again if it still is */
+    if (k->state == CONN_OPEN)
+        tl_append(p, k, TL_IDLE);
+    sync_sock(p, k, &k->c);
+    sync_sock(p, k, &k->b);
+}
+
+static struct conn *conn_alloc(struct proxy *p)
+{
+    struct conn *k = p->free_conns;
+    if (k)
+        p->free_conns = k->next;
+    else if (!(k = malloc(sizeof(*k))))
+        return NULL;
+    memset(k, 0, sizeof(*k));
+    k->backend = -1;
+    return k;
+}
+
+static void accept_some(struct proxy *p)
+{
+    unsigned budget = p->lpol.drain ? ~0u : ACCEPT_BATCH_LEVEL;
+    if (p->cfg->fault == FAULT_ACCEPT_ONCE)
+        budget = 1;
+    while (p->lsock.can_read && budget && !p->lpaused_full && !p->lresume_at &&
+           !stop_requested) {
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof(peer);
+        int fd = accept4(p->lsock.id.fd, (struct sockaddr *)&peer, &plen,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int err = fd < 0 ? errno : 0;
+        struct ept_sock nid = {fd, fd < 0 ? 0 : ++p->next_sid, 0, EPT_ROLE_CLIENT, {0}};
+        struct ept_addr ea;
+        if (fd >= 0) {
+            nid.conn = ++p->next_conn;
+            net_to_ept((const struct sockaddr *)&peer, &ea);
+        }
+        trace_accept(p->tr, &p->lsock.id, &nid, fd < 0 ? -err : fd, fd < 0 ? NULL : &ea);
+        if (fd < 0) {
+            if (err == EAGAIN || err == EWOULDBLOCK) {
+                p->lsock.can_read = false;
+                break;
+            }
+            if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+                /* Out of descriptors: stop accepting for a moment rather than spin on a
+                 * listener that stays readable. */
+                p->lresume_at = p->now + LISTEN_PAUSE_NS;
+                trace_note(p->tr, EPT_NOTE_WARN, "accept: %s, pausing the listener 100 ms",
+                           fmt_errno(err));
+                sync_listener(p);
+                break;
+            }
+            continue; /* ECONNABORTED, EINTR, EPROTO...: that one client is gone */
+        }
+        budget--;
+        struct conn *k = conn_alloc(p);
+        if (!k) {
+            close(fd);
+            continue;
+        }
+        k->c.id = nid;
+        k->c.open = true;
+        k->c.can_write = true;
+        k->peer = peer;
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        p->nconns++;
+        p->conns_total++;
+        sync_sock(p, k, &k->c);
+        conn_connect(p, k);
+        if (p->nconns >= p->cfg->max_conns) {
+            p->lpaused_full = true;
+            sync_listener(p);
+        }
+    }
+    if (!p->lpol.remember || p->cfg->fault == FAULT_ACCEPT_ONCE)
+        p->lsock.can_read = false;
+}
+
+/* --- timers ------------------------------------------------------------------------------ */
+
+static int next_timeout_ms(struct proxy *p)
+{
+    uint64_t next = UINT64_MAX;
+    if (p->connect_q.head)
+        next = p->connect_q.head->tstart + (uint64_t)p->cfg->connect_timeout_ms * 1000000u;
+    if (p->idle_q.head && p->cfg->idle_timeout_ms) {
+        uint64_t d = p->idle_q.head->tstart + (uint64_t)p->cfg->idle_timeout_ms * 1000000u;
+        next = d < next ? d : next;
+    }
+    if (p->lresume_at && p->lresume_at < next)
+        next = p->lresume_at;
+    if (next == UINT64_MAX)
+        return -1;
+    if (next <= p->now)
+        return 0;
+    uint64_t ms = (next - p->now + 999999u) / 1000000u;
+    return ms > 60000 ? 60000 : (int)ms;
+}
+
+static void run_timers(struct proxy *p)
+{
+    uint64_t ct = (uint64_t)p->cfg->connect_timeout_ms * 1000000u;
+    uint64_t it = (uint64_t)p->cfg->idle_timeout_ms * 1000000u;
+    struct conn *k;
+    while ((k = p->connect_q.head) && k->tstart + ct <= p->now) {
+        trace_timeout(p->tr, &k->c.id, EPT_TIMER_CONNECT, p->cfg->connect_timeout_ms);
+        tl_unlink(p, k);
+        connect_failed(p, k, -ETIMEDOUT);
+    }
+    while (it && (k = p->idle_q.head) && k->tstart + it <= p->now) {
+        trace_timeout(p->tr, &k->c.id, EPT_TIMER_IDLE, p->cfg->idle_timeout_ms);
+        conn_finish(p, k, EPT_CLOSE_TIMEOUT);
+    }
+    if (p->lresume_at && p->lresume_at <= p->now) {
+        p->lresume_at = 0;
+        p->lsock.can_read = true; /* find out: accept until EAGAIN or the limit again */
+        sync_listener(p);
+        accept_some(p);
+    }
+}
+
+/* --- the loop ---------------------------------------------------------------------------- */
+
+static void free_closed(struct proxy *p)
+{
+    while (p->closed) {
+        struct conn *k = p->closed;
+        p->closed = k->next;
+        k->next = p->free_conns;
+        p->free_conns = k;
+    }
+}
+
+static int setup(struct proxy *p, char *err, size_t errlen)
+{
+    struct proxy_config *cfg = p->cfg;
+    p->pol = policy_get(cfg->mode);
+    p->cpol = *p->pol;
+    if (cfg->fault == FAULT_NO_DRAIN) {
+        p->cpol.drain = false;    /* one read per event... */
+        p->cpol.remember = false; /* ...and forget that there was more */
+    }
+    if (cfg->fault == FAULT_STICKY_EPOLLOUT)
+        p->cpol.sticky_out = true;
+    if (cfg->fault == FAULT_NO_REARM)
+        p->cpol.never_rearm = true;
+    p->lpol = *policy_get(cfg->listener_mode);
+    p->pool = calloc(BUF_POOL_MAX, sizeof(*p->pool));
+    p->events = calloc(cfg->max_events, sizeof(*p->events));
+    if (!p->pool || !p->events) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    if (cfg->trace_path) {
+        struct trace_opts to = {cfg->trace_path, cfg->force, cfg->ring_size,
+                                (uint16_t)cfg->preview, (uint8_t)cfg->mode,
+                                (uint8_t)cfg->listener_mode, cfg->config_text};
+        int rc = trace_open(&p->tr, &to, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    p->ep = epoll_create1(EPOLL_CLOEXEC);
+    int rc = p->ep < 0 ? -errno : p->ep;
+    trace_epoll_create(p->tr, rc, EPOLL_CLOEXEC);
+    if (p->ep < 0) {
+        snprintf(err, errlen, "epoll_create1: %s", strerror(-rc));
+        return rc;
+    }
+    int lfd = net_listen(&cfg->listen, cfg->backlog);
+    struct ept_addr la;
+    struct net_addr bound = cfg->listen;
+    if (lfd >= 0)
+        net_local(lfd, &bound);
+    net_to_ept((const struct sockaddr *)&bound.ss, &la);
+    p->lsock.id = (struct ept_sock){lfd, ++p->next_sid, 0, EPT_ROLE_LISTENER, {0}};
+    trace_listen(p->tr, &p->lsock.id, &la, lfd < 0 ? lfd : 0, cfg->backlog);
+    if (lfd < 0) {
+        char a[80];
+        net_format(&cfg->listen, a, sizeof(a));
+        snprintf(err, errlen, "cannot listen on %s: %s", a, strerror(-lfd));
+        return lfd;
+    }
+    p->lsock.open = true;
+    sync_listener(p);
+    char a[80];
+    net_format(&bound, a, sizeof(a));
+    printf("listening on %s\n", a);
+    fflush(stdout);
+    return 0;
+}
+
+static void teardown(struct proxy *p, int *status)
+{
+    /* every open connection: walk the timer lists (every conn is on exactly one) */
+    struct conn *k;
+    while ((k = p->connect_q.head) || (k = p->idle_q.head))
+        conn_finish(p, k, EPT_CLOSE_SHUTDOWN);
+    free_closed(p);
+    px_close(p, &p->lsock, EPT_CLOSE_SHUTDOWN, false);
+    if (p->ep >= 0)
+        close(p->ep);
+    if (p->tr) {
+        struct trace_stats st;
+        int rc = trace_finish(p->tr, &st);
+        fprintf(stderr, "epscope proxy: trace %s: %llu records, %llu lost, %llu bytes\n",
+                p->cfg->trace_path, (unsigned long long)st.records,
+                (unsigned long long)st.lost, (unsigned long long)st.bytes);
+        if (rc < 0) {
+            fprintf(stderr, "epscope proxy: writing the trace failed: %s\n", strerror(-rc));
+            *status = 1;
+        }
+        p->tr = NULL;
+    }
+    while (p->free_conns) {
+        k = p->free_conns;
+        p->free_conns = k->next;
+        free(k);
+    }
+    while (p->npool)
+        free(p->pool[--p->npool]);
+    free(p->pool);
+    free(p->events);
+}
+
+int proxy_run(struct proxy_config *cfg)
+{
+    struct proxy px = {.cfg = cfg, .ep = -1};
+    struct proxy *p = &px;
+    char err[300];
+    int status = 0;
+    sigset_t block, orig;
+
+    /* Connections need descriptors: take the hard limit. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    /* SIGINT/SIGTERM are blocked except inside epoll_pwait, so a stop request always
+     * interrupts the wait instead of racing with it; the flusher thread inherits the block. */
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigprocmask(SIG_BLOCK, &block, &orig);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    stop_requested = 0;
+
+    p->now = trace_now();
+    if (setup(p, err, sizeof(err)) < 0) {
+        fprintf(stderr, "epscope proxy: %s\n", err);
+        status = 1;
+        goto out;
+    }
+    if (cfg->story) {
+        p->story = stderr;
+        setvbuf(stderr, NULL, _IOLBF, 0);
+    }
+    if (cfg->fault)
+        trace_note(p->tr, EPT_NOTE_FAULT, "fault %s: %s", proxy_fault_name(cfg->fault),
+                   proxy_fault_help(cfg->fault));
+
+    while (!stop_requested) {
+        int timeout = next_timeout_ms(p);
+        uint64_t t0 = trace_now();
+        int n = epoll_pwait(p->ep, p->events, (int)cfg->max_events, timeout, &orig);
+        int werr = n < 0 ? errno : 0;
+        p->now = trace_now();
+        trace_epoll_wait(p->tr, p->ep, timeout, (int)cfg->max_events, n < 0 ? -werr : n,
+                         p->now - t0);
+        if (n < 0) {
+            if (werr == EINTR)
+                continue;
+            fprintf(stderr, "epscope proxy: epoll_wait: %s\n", strerror(werr));
+            status = 1;
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            struct psock *s = p->events[i].data.ptr;
+            trace_event(p->tr, EPT_READY, &s->id, p->events[i].events, (uint32_t)i);
+        }
+        for (int i = 0; i < n; i++) {
+            struct psock *s = p->events[i].data.ptr;
+            uint32_t ev = p->events[i].events;
+            if (!s->open)
+                continue; /* closed by an earlier event of this batch: stale, skip it */
+            trace_event(p->tr, EPT_HANDLE, &s->id, ev, (uint32_t)i);
+            if (s == &p->lsock) {
+                p->lsock.can_read = true;
+                accept_some(p);
+            } else {
+                conn_event(p, s, ev);
+            }
+        }
+        free_closed(p);
+        run_timers(p);
+        free_closed(p);
+    }
+out:
+    teardown(p, &status);
+    if (p->conns_total || status == 0)
+        fprintf(stderr, "epscope proxy: stopped after %llu connections, %llu bytes up, "
+                "%llu bytes down\n", (unsigned long long)p->conns_total,
+                (unsigned long long)p->bytes_up, (unsigned long long)p->bytes_down);
+    sigprocmask(SIG_SETMASK, &orig, NULL);
+    return status;
+}

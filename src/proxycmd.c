@@ -1,0 +1,233 @@
+/* proxycmd.c - `epscope proxy`: options, validation, and the trace header's config text. */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fmt.h"
+#include "policy.h"
+#include "proxy.h"
+#include "trace.h"
+
+static const char usage[] =
+    "usage: epscope proxy --backend ADDR:PORT[,weight=N] [--backend ...] [OPTIONS]\n"
+    "\n"
+    "A TCP (layer 4) reverse proxy with load balancing whose epoll loop runs in one of\n"
+    "three trigger modes and can record every epoll event into a trace file.\n"
+    "Prints 'listening on ADDR:PORT' on stdout once ready; SIGINT/SIGTERM stop it cleanly.\n"
+    "\n"
+    "  --listen ADDR:PORT       where to listen (default 127.0.0.1:8080; port 0 picks one;\n"
+    "                           IPv6 as [::1]:8080)\n"
+    "  --backend ADDR:PORT[,weight=N]\n"
+    "                           a backend (repeatable, at least one; weight 1-1000)\n"
+    "  --mode MODE              level | edge | edge-oneshot (alias oneshot); default level\n"
+    "  --listener-mode MODE     level | edge: the listening socket's trigger (default level)\n"
+    "  --balance ALGO           roundrobin (default) | leastconn | hash (client address) |\n"
+    "                           random2 (power of two random choices); all weighted\n"
+    "  --trace FILE             record every epoll event into FILE (.ept, mode 0600)\n"
+    "  --force                  let --trace overwrite an existing file\n"
+    "  --ring-size BYTES        trace ring size, a power of two (default 4m)\n"
+    "  --preview N              payload bytes kept per read/write record (default 64, 0-1024)\n"
+    "  --story                  narrate on stderr, in the words of the origin project\n"
+    "  --max-conns N            client connections at once (default 10000); beyond, the\n"
+    "                           listener pauses\n"
+    "  --connect-timeout MS     backend connect timeout (default 1000)\n"
+    "  --idle-timeout MS        close a connection idle this long (default 60000, 0 never)\n"
+    "  --down-time MS           skip a backend this long after a failed connect (default 5000)\n"
+    "  --buffer BYTES           buffer per direction per connection (default 16k)\n"
+    "  --max-events N           epoll_wait batch size (default 256)\n"
+    "  --backlog N              listen backlog (default 4096)\n"
+    "  --fault NAME             commit one epoll mistake on purpose ('--fault help' lists them)\n"
+    "  -h, --help               this text\n";
+
+static int fault_help(void)
+{
+    printf("faults (--fault NAME), each shown in one trigger mode:\n");
+    for (unsigned f = 1; f < FAULT_COUNT; f++)
+        printf("  %-16s %s\n", proxy_fault_name(f), proxy_fault_help(f));
+    return 0;
+}
+
+static int bad(const char *opt, const char *arg, const char *what)
+{
+    return cli_usage_error("proxy", "%s '%s': %s", opt, arg, what);
+}
+
+int proxy_main(int argc, char **argv)
+{
+    enum { O_LISTEN = 256, O_BACKEND, O_MODE, O_LMODE, O_BALANCE, O_TRACE, O_FORCE, O_RING,
+           O_PREVIEW, O_STORY, O_MAXCONNS, O_CTIMEOUT, O_ITIMEOUT, O_DOWN, O_BUFFER,
+           O_MAXEV, O_BACKLOG, O_FAULT };
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, O_LISTEN},
+        {"backend", required_argument, NULL, O_BACKEND},
+        {"mode", required_argument, NULL, O_MODE},
+        {"listener-mode", required_argument, NULL, O_LMODE},
+        {"balance", required_argument, NULL, O_BALANCE},
+        {"trace", required_argument, NULL, O_TRACE},
+        {"force", no_argument, NULL, O_FORCE},
+        {"ring-size", required_argument, NULL, O_RING},
+        {"preview", required_argument, NULL, O_PREVIEW},
+        {"story", no_argument, NULL, O_STORY},
+        {"max-conns", required_argument, NULL, O_MAXCONNS},
+        {"connect-timeout", required_argument, NULL, O_CTIMEOUT},
+        {"idle-timeout", required_argument, NULL, O_ITIMEOUT},
+        {"down-time", required_argument, NULL, O_DOWN},
+        {"buffer", required_argument, NULL, O_BUFFER},
+        {"max-events", required_argument, NULL, O_MAXEV},
+        {"backlog", required_argument, NULL, O_BACKLOG},
+        {"fault", required_argument, NULL, O_FAULT},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    static struct proxy_config cfg; /* large (the backend table): not on the stack */
+    const char *listen = "127.0.0.1:8080";
+    char err[300];
+    int o, algo = EPT_ALGO_ROUNDROBIN, rc;
+    uint64_t v;
+    long l;
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.mode = EPT_MODE_LEVEL;
+    cfg.listener_mode = EPT_MODE_LEVEL;
+    cfg.preview = TRACE_PREVIEW_DEFAULT;
+    cfg.max_conns = 10000;
+    cfg.connect_timeout_ms = 1000;
+    cfg.idle_timeout_ms = 60000;
+    cfg.down_ms = 5000;
+    cfg.buffer = 16384;
+    cfg.max_events = 256;
+    cfg.backlog = 4096;
+    balance_init(&cfg.bal, EPT_ALGO_ROUNDROBIN, 0);
+    const char *backends[BALANCE_MAX];
+    unsigned nb = 0;
+
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case O_LISTEN: listen = optarg; break;
+        case O_BACKEND:
+            if (nb >= BALANCE_MAX)
+                return bad("--backend", optarg, "too many backends (at most 64)");
+            backends[nb++] = optarg;
+            break;
+        case O_MODE:
+            if ((rc = ept_mode_parse(optarg)) < 0)
+                return bad("--mode", optarg, "expected level, edge or edge-oneshot");
+            cfg.mode = (unsigned)rc;
+            break;
+        case O_LMODE:
+            if ((rc = ept_mode_parse(optarg)) < 0 || rc == EPT_MODE_ONESHOT)
+                return bad("--listener-mode", optarg, "expected level or edge");
+            cfg.listener_mode = (unsigned)rc;
+            break;
+        case O_BALANCE:
+            if ((algo = balance_algo_parse(optarg)) < 0)
+                return bad("--balance", optarg,
+                           "expected roundrobin, leastconn, hash or random2");
+            break;
+        case O_TRACE: cfg.trace_path = optarg; break;
+        case O_FORCE: cfg.force = 1; break;
+        case O_RING:
+            if (cli_parse_size(optarg, 4096, 1u << 30, &v) < 0 || (v & (v - 1)))
+                return bad("--ring-size", optarg, "a power of two from 4k to 1g");
+            cfg.ring_size = v;
+            break;
+        case O_PREVIEW:
+            if (cli_parse_int(optarg, 0, EPT_PREVIEW_MAX, &l) < 0)
+                return bad("--preview", optarg, "0 to 1024 bytes");
+            cfg.preview = (unsigned)l;
+            break;
+        case O_STORY: cfg.story = 1; break;
+        case O_MAXCONNS:
+            if (cli_parse_int(optarg, 1, 1000000, &l) < 0)
+                return bad("--max-conns", optarg, "1 to 1000000");
+            cfg.max_conns = (unsigned)l;
+            break;
+        case O_CTIMEOUT:
+            if (cli_parse_int(optarg, 1, 3600000, &l) < 0)
+                return bad("--connect-timeout", optarg, "1 to 3600000 ms");
+            cfg.connect_timeout_ms = (unsigned)l;
+            break;
+        case O_ITIMEOUT:
+            if (cli_parse_int(optarg, 0, 86400000, &l) < 0)
+                return bad("--idle-timeout", optarg, "0 to 86400000 ms");
+            cfg.idle_timeout_ms = (unsigned)l;
+            break;
+        case O_DOWN:
+            if (cli_parse_int(optarg, 0, 3600000, &l) < 0)
+                return bad("--down-time", optarg, "0 to 3600000 ms");
+            cfg.down_ms = (unsigned)l;
+            break;
+        case O_BUFFER:
+            if (cli_parse_size(optarg, 512, 64u << 20, &v) < 0)
+                return bad("--buffer", optarg, "512 bytes to 64m");
+            cfg.buffer = v;
+            break;
+        case O_MAXEV:
+            if (cli_parse_int(optarg, 1, 65536, &l) < 0)
+                return bad("--max-events", optarg, "1 to 65536");
+            cfg.max_events = (unsigned)l;
+            break;
+        case O_BACKLOG:
+            if (cli_parse_int(optarg, 1, 65535, &l) < 0)
+                return bad("--backlog", optarg, "1 to 65535");
+            cfg.backlog = (int)l;
+            break;
+        case O_FAULT:
+            if (!strcmp(optarg, "help"))
+                return fault_help();
+            if ((rc = proxy_fault_parse(optarg)) < 0)
+                return bad("--fault", optarg, "unknown fault ('--fault help' lists them)");
+            cfg.fault = (unsigned)rc;
+            break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: return cli_usage_error("proxy", "unknown option");
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("proxy", "unexpected argument '%s'", argv[optind]);
+    if (nb == 0)
+        return cli_usage_error("proxy", "at least one --backend ADDR:PORT is needed");
+    if (net_parse(listen, &cfg.listen, err, sizeof(err)) < 0)
+        return cli_usage_error("proxy", "--listen: %s", err);
+    balance_init(&cfg.bal, (unsigned)algo, (uint64_t)getpid() * 0x9E3779B97F4A7C15ull);
+    for (unsigned i = 0; i < nb; i++)
+        if (balance_add(&cfg.bal, backends[i], err, sizeof(err)) < 0)
+            return cli_usage_error("proxy", "--backend: %s", err);
+    if (cfg.fault) {
+        unsigned need = proxy_fault_mode(cfg.fault);
+        unsigned have = cfg.fault == FAULT_ACCEPT_ONCE ? cfg.listener_mode : cfg.mode;
+        if (need != have)
+            return cli_usage_error("proxy", "--fault %s shows only with %s%s (this run uses %s)",
+                                   proxy_fault_name(cfg.fault),
+                                   cfg.fault == FAULT_ACCEPT_ONCE ? "--listener-mode " : "--mode ",
+                                   ept_mode_name(need), ept_mode_name(have));
+    }
+
+    /* The configuration as text, for the trace header: readers learn the backends' names
+     * and what the run was, without a second file. */
+    static char config[16384];
+    struct sbuf b;
+    char a[80];
+    sb_init(&b, config, sizeof(config));
+    net_format(&cfg.listen, a, sizeof(a));
+    sb_printf(&b, "program=epscope proxy %s\nmode=%s\nlistener_mode=%s\nbalance=%s\nlisten=%s\n",
+              EPSCOPE_VERSION, ept_mode_name(cfg.mode), ept_mode_name(cfg.listener_mode),
+              ept_algo_name((unsigned)algo), a);
+    sb_printf(&b, "buffer=%zu\npreview=%u\nmax_conns=%u\nconnect_timeout_ms=%u\n"
+              "idle_timeout_ms=%u\ndown_ms=%u\nmax_events=%u\nfault=%s\nbackends=%u\n",
+              cfg.buffer, cfg.preview, cfg.max_conns, cfg.connect_timeout_ms,
+              cfg.idle_timeout_ms, cfg.down_ms, cfg.max_events, proxy_fault_name(cfg.fault),
+              cfg.bal.n);
+    for (unsigned i = 0; i < cfg.bal.n; i++) {
+        net_format(&cfg.bal.b[i].addr, a, sizeof(a));
+        sb_printf(&b, "backend.%u=%s,weight=%u\n", i, a, cfg.bal.b[i].weight);
+    }
+    cfg.config_text = config;
+    return proxy_run(&cfg);
+}
