@@ -15,7 +15,7 @@ static const char usage[] =
     "trace began, then the call, e.g.\n"
     "      12    0.004120  epoll_wait(timeout=1000, max=256) = 1 <0.000118>\n"
     "      13    0.004121    ready fd=8 EPOLLIN  [client s3 c1]\n"
-    "      15    0.004125  read(8, 16384) = 78 \"GET / HTTP/1.1\\r\\n...\"  [client s3 c1]\n"
+    "      15    0.004125  read(8, 16384) = 78 \"GET / HTTP/1.1\\r\\n\"...  [client s3 c1]\n"
     "Works on a trace that is still being written: it prints the complete blocks.\n"
     "\n"
     "  --json        one JSON object per record (JSON Lines), each with a \"type\"\n"
@@ -35,7 +35,7 @@ struct dump_ctx {
 static int dump_one(const struct ept_rec *r, void *arg)
 {
     struct dump_ctx *c = arg;
-    char line[4096];
+    char line[16384]; /* a 1024-byte preview or note, every byte as JSON \u00XX, is 6 KiB */
     struct sbuf b;
     sb_init(&b, line, sizeof(line));
     if (c->json) {

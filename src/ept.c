@@ -44,6 +44,7 @@ static const struct {
     [EPT_TIMEOUT] = {"timeout", sizeof(struct ept_timeout)},
     [EPT_HEALTH] = {"health", sizeof(struct ept_health)},
     [EPT_END] = {"end", sizeof(struct ept_end)},
+    [EPT_PAUSE] = {"pause", sizeof(struct ept_pause)},
 };
 
 const char *ept_type_name(unsigned type)

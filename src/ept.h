@@ -107,6 +107,7 @@ enum ept_type {
     EPT_TIMEOUT = 16,
     EPT_HEALTH = 17,
     EPT_END = 18,
+    EPT_PAUSE = 19,        /* the listener stops or resumes accepting, and why */
     EPT_TYPE_COUNT
 };
 
@@ -129,6 +130,9 @@ enum ept_close_reason {
     EPT_CLOSE_RETRY = 6,    /* a failed backend connect, retried elsewhere */
     EPT_CLOSE_LIMIT = 7,    /* over --max-conns or out of memory */
 };
+
+/* Why the listener paused (ept_pause.reason). */
+enum ept_pause_reason { EPT_PAUSE_MAXCONNS = 1, EPT_PAUSE_FDLIMIT = 2 };
 
 /* Timer kinds (ept_timeout.kind). */
 enum ept_timer { EPT_TIMER_CONNECT = 1, EPT_TIMER_IDLE = 2 };
@@ -310,6 +314,13 @@ struct ept_health {
     int32_t reason;     /* -errno of the failure that marked it down */
     uint32_t down_ms;   /* how long it stays down */
     uint32_t pad2;
+};
+
+struct ept_pause {
+    struct ept_rec h;
+    struct ept_sock s;  /* the listener */
+    uint32_t paused;    /* 1 stops accepting, 0 resumes */
+    uint32_t reason;    /* EPT_PAUSE_* */
 };
 
 struct ept_end {

@@ -316,6 +316,14 @@ void fmt_rec(struct sbuf *b, const struct ept_rec *r)
                       e.reason ? fmt_errno(-e.reason) : "timeout");
         break;
     }
+    case EPT_PAUSE: {
+        GET(struct ept_pause, e);
+        sb_printf(b, "listener %s%s", e.paused ? "paused" : "resumed",
+                  !e.paused ? "" : e.reason == EPT_PAUSE_MAXCONNS ? ": --max-conns reached"
+                                                                 : ": out of file descriptors");
+        tag(b, &e.s);
+        break;
+    }
     case EPT_END: {
         GET(struct ept_end, e);
         sb_printf(b, "end of trace (%llu records, %llu lost)", (unsigned long long)e.records,
@@ -482,6 +490,13 @@ void fmt_rec_json(struct sbuf *b, const struct ept_rec *r, uint64_t t0_ns)
                   e.up ? "true" : "false", e.down_ms);
         if (e.reason)
             sb_printf(b, ",\"errno\":\"%s\"", fmt_errno(-e.reason));
+        break;
+    }
+    case EPT_PAUSE: {
+        GET(struct ept_pause, e);
+        jsock(b, "", &e.s);
+        sb_printf(b, ",\"paused\":%s,\"reason\":\"%s\"", e.paused ? "true" : "false",
+                  e.reason == EPT_PAUSE_MAXCONNS ? "max-conns" : "fd-limit");
         break;
     }
     case EPT_END: {

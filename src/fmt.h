@@ -29,7 +29,8 @@ void fmt_addr(struct sbuf *b, const struct ept_addr *a);
 const char *fmt_ctl_op(int op);
 
 /* The record's text as dump prints it after its seq and time, e.g.
- * "read(8, 16384) = 78 \"GET / HTTP/1.1\\r\\n...\"  [client s5 c2]". */
+ * "read(8, 16384) = 78 \"GET / HTTP/1.1\\r\\n\"...  [client s5 c2]" (strace's "..." after
+ * the quote: the preview holds fewer bytes than were moved). */
 void fmt_rec(struct sbuf *b, const struct ept_rec *r);
 /* One JSON object (no newline) with seq, t (seconds since t0_ns), type and the fields. */
 void fmt_rec_json(struct sbuf *b, const struct ept_rec *r, uint64_t t0_ns);

@@ -29,14 +29,20 @@ static int map_file(struct reader *r, size_t len)
 
 static int check_header(struct reader *r, char *err, size_t errlen)
 {
+    if (r->len == 0) {
+        snprintf(err, errlen, "empty file, not an epscope trace");
+        return -EPROTO;
+    }
+    /* A start of the magic, then the end of the file: a cut-off trace, however short. */
+    if (r->len < EPT_HDR_FIXED && !memcmp(r->map, EPT_MAGIC, r->len < 8 ? r->len : 8)) {
+        snprintf(err, errlen, "trace file too short: %zu bytes, its header is cut off", r->len);
+        return -EPROTO;
+    }
     if (r->len < EPT_HDR_FIXED || memcmp(r->map, EPT_MAGIC, 8) != 0) {
         /* Say why when it is recognisably a mangled trace. */
         if (r->len >= 4 && memcmp(r->map + 1, "EPT", 3) == 0)
             snprintf(err, errlen, "damaged trace header: the file went through a text-mode "
                                   "or 7-bit transfer (its CR/LF or high-bit bytes changed)");
-        else if (r->len < EPT_HDR_FIXED && r->len >= 8 && !memcmp(r->map, EPT_MAGIC, 8))
-            snprintf(err, errlen, "trace file too short: %zu bytes, its header is cut off",
-                     r->len);
         else
             snprintf(err, errlen, "not an epscope trace (no .ept magic at the start)");
         return -EPROTO;
@@ -151,6 +157,31 @@ static int bad(struct reader *r, uint64_t off, int kind, const char *why)
     return -1;
 }
 
+/* A block whose length field says it runs past the end of the file is usually torn, but it
+ * may be a whole block with a damaged length (then everything after it would be hidden as
+ * "torn"). Look for a trailer {L, "BTPE"} within the file such that the block with length L
+ * passes the CRC the header holds: only a damaged length field explains that. */
+static int length_damaged(const struct reader *r, uint64_t off, size_t left,
+                          const struct ept_block *h)
+{
+    const uint8_t *p = r->map + off;
+    size_t max = left < EPT_BLOCK_MAX ? left : EPT_BLOCK_MAX;
+    for (size_t len = EPT_BLOCK_HDR + EPT_BLOCK_TRAILER; len <= max; len += 8) {
+        uint32_t trailer[2];
+        memcpy(trailer, p + len - EPT_BLOCK_TRAILER, sizeof(trailer));
+        if (trailer[0] != len || trailer[1] != EPT_BLOCK_TAIL)
+            continue;
+        struct ept_block fixed = *h;
+        fixed.length = (uint32_t)len;
+        fixed.crc = 0;
+        uint32_t crc = crc32c(0, &fixed, sizeof(fixed));
+        crc = crc32c(crc, p + EPT_BLOCK_HDR, len - EPT_BLOCK_HDR);
+        if (crc == h->crc)
+            return 1;
+    }
+    return 0;
+}
+
 int reader_block(struct reader *r, uint64_t off, struct reader_block *b)
 {
     if (off >= r->len)
@@ -164,8 +195,11 @@ int reader_block(struct reader *r, uint64_t off, struct reader_block *b)
         return bad(r, off, READER_CORRUPT, "no block magic");
     if (h.length < EPT_BLOCK_HDR + EPT_BLOCK_TRAILER || h.length % 8 || h.length > EPT_BLOCK_MAX)
         return bad(r, off, READER_CORRUPT, "impossible block length");
-    if (h.length > left)
+    if (h.length > left) {
+        if (length_damaged(r, off, left, &h))
+            return bad(r, off, READER_CORRUPT, "block length field damaged");
         return bad(r, off, READER_TORN, "the file ends inside a block");
+    }
     const uint8_t *p = r->map + off;
     uint32_t trailer[2];
     memcpy(trailer, p + h.length - EPT_BLOCK_TRAILER, sizeof(trailer));

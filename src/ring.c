@@ -61,7 +61,9 @@ void ring_commit(struct ring *r)
 size_t ring_peek(struct ring *r, const uint8_t **p)
 {
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-    if (tail == r->head_cache) {
+    /* >=, not ==: a consumer may release records it knew of without peeking them, which
+     * leaves the cached head behind the tail. */
+    if (tail >= r->head_cache) {
         r->head_cache = atomic_load_explicit(&r->head, memory_order_acquire);
         if (tail == r->head_cache)
             return 0;

@@ -210,7 +210,8 @@ void trace_io(struct trace *t, uint16_t type, const struct ept_sock *s, size_t a
     r->preview_len = (uint16_t)keep;
     memset(r->pad, 0, sizeof(r->pad));
     uint8_t *p = (uint8_t *)(r + 1);
-    memcpy(p, data, keep);
+    if (keep) /* data may be NULL when nothing moved */
+        memcpy(p, data, keep);
     memset(p + keep, 0, ept_pad8(keep) - keep);
     ring_commit(&t->ring);
 }
@@ -259,6 +260,17 @@ void trace_timeout(struct trace *t, const struct ept_sock *s, unsigned kind, uns
     r->s = *s;
     r->kind = kind;
     r->ms = ms;
+    ring_commit(&t->ring);
+}
+
+void trace_pause(struct trace *t, const struct ept_sock *listener, int paused, unsigned reason)
+{
+    if (!t)
+        return;
+    EMIT(t, EPT_PAUSE, struct ept_pause, r);
+    r->s = *listener;
+    r->paused = (uint32_t)!!paused;
+    r->reason = reason;
     ring_commit(&t->ring);
 }
 
@@ -451,11 +463,14 @@ int trace_open(struct trace **out, const struct trace_opts *o, char *err, size_t
         snprintf(err, errlen, "--preview: at most %d bytes", EPT_PREVIEW_MAX);
         return -EINVAL;
     }
-    t = calloc(1, sizeof(*t));
+    /* aligned_alloc, not calloc: the ring's positions are _Alignas(64) (own cache lines),
+     * more than malloc promises. sizeof is a multiple of that alignment. */
+    t = aligned_alloc(_Alignof(struct trace), sizeof(*t));
     if (!t) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
+    memset(t, 0, sizeof(*t));
     t->fd = -1;
     size_t ring_size = o->ring_size ? o->ring_size : TRACE_RING_DEFAULT;
     rc = ring_init(&t->ring, ring_size);

@@ -65,6 +65,7 @@ void trace_sock_close(struct trace *t, const struct ept_sock *s, int result, uns
 void trace_pick(struct trace *t, const struct ept_sock *client, unsigned backend,
                 unsigned algo, unsigned attempt, unsigned active);
 void trace_timeout(struct trace *t, const struct ept_sock *s, unsigned kind, unsigned ms);
+void trace_pause(struct trace *t, const struct ept_sock *listener, int paused, unsigned reason);
 void trace_health(struct trace *t, unsigned backend, int up, int reason, unsigned down_ms);
 /* A free-text note (formats: keep it off hot paths). */
 void trace_note(struct trace *t, unsigned kind, const char *fmt, ...)
