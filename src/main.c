@@ -11,6 +11,9 @@ static const struct command {
     const char *what;
 } commands[] = {
     {"proxy", proxy_main, "the epoll reverse proxy (level, edge or edge-oneshot), traced"},
+    {"backend", backend_main, "a small epoll HTTP/1.1 origin server for demos and tests"},
+    {"load", load_main, "an HTTP load client that checks every response byte for byte"},
+    {"check", check_main, "find the epoll mistakes in a trace, explained (exit 1 if any)"},
     {"dump", dump_main, "print a trace as text (one line per record) or JSON Lines"},
 };
 

@@ -357,6 +357,7 @@ static void conn_finish(struct proxy *p, struct conn *k, unsigned reason)
     p->nconns--;
     if (p->lpaused_full && p->nconns < p->cfg->max_conns) {
         p->lpaused_full = false;
+        trace_pause(p->tr, &p->lsock.id, 0, EPT_PAUSE_MAXCONNS);
         sync_listener(p);
         if (p->lpol.remember && p->lsock.can_read)
             accept_some(p); /* edge: no new event will come for what is already waiting */
@@ -635,8 +636,7 @@ static void accept_some(struct proxy *p)
                 /* Out of descriptors: stop accepting for a moment rather than spin on a
                  * listener that stays readable. */
                 p->lresume_at = p->now + LISTEN_PAUSE_NS;
-                trace_note(p->tr, EPT_NOTE_WARN, "accept: %s, pausing the listener 100 ms",
-                           fmt_errno(err));
+                trace_pause(p->tr, &p->lsock.id, 1, EPT_PAUSE_FDLIMIT);
                 sync_listener(p);
                 break;
             }
@@ -660,6 +660,7 @@ static void accept_some(struct proxy *p)
         conn_connect(p, k);
         if (p->nconns >= p->cfg->max_conns) {
             p->lpaused_full = true;
+            trace_pause(p->tr, &p->lsock.id, 1, EPT_PAUSE_MAXCONNS);
             sync_listener(p);
         }
     }
@@ -704,6 +705,7 @@ static void run_timers(struct proxy *p)
     }
     if (p->lresume_at && p->lresume_at <= p->now) {
         p->lresume_at = 0;
+        trace_pause(p->tr, &p->lsock.id, 0, EPT_PAUSE_FDLIMIT);
         p->lsock.can_read = true; /* find out: accept until EAGAIN or the limit again */
         sync_listener(p);
         accept_some(p);

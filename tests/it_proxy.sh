@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# it_proxy.sh - the proxy end to end in every trigger mode: bodies from 1 byte to 64 MiB
+# byte-exact through load and curl, slow readers with bounded memory, half-close,
+# pipelining, 1000 connections without leaked fds, dead backends, SIGTERM under load.
+. "$(dirname "$0")/lib.sh"
+
+rss_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+nfds() { ls "/proc/$1/fd" | wc -l; }
+sha() { sha256sum | cut -d' ' -f1; }
+
+step "backends"
+start HELLO "$EPSCOPE" backend --listen 127.0.0.1:0 --name hello
+start ONE "$EPSCOPE" backend --listen 127.0.0.1:0 --name one --size 1
+start MIB "$EPSCOPE" backend --listen 127.0.0.1:0 --name mib --size 1m
+start BIG "$EPSCOPE" backend --listen 127.0.0.1:0 --name big --size 64m
+start MID "$EPSCOPE" backend --listen 127.0.0.1:0 --name mid --size 16m
+want_1m=$(curl -s "http://$MIB_ADDR/" | sha)
+want_64m=$(curl -s "http://$BIG_ADDR/" | sha)
+[ "$(curl -s "http://$BIG_ADDR/" | wc -c)" -eq 67108864 ] || fail "direct 64 MiB body has the wrong size"
+
+proxy() { # NAME MODE BACKEND_ADDR... -- extra options
+    local name=$1 mode=$2 args=()
+    shift 2
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do args+=(--backend "$1"); shift; done
+    [ "${1:-}" = "--" ] && shift
+    start "$name" "$EPSCOPE" proxy --listen 127.0.0.1:0 --mode "$mode" "${args[@]}" "$@"
+}
+
+for mode in level edge edge-oneshot; do
+    step "$mode: 1-byte and 13-byte bodies, keep-alive and per-request connections"
+    proxy P "$mode" "$ONE_ADDR" -- --trace "$T/$mode-small.ept"
+    expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 200 -c 8 --keepalive --expect-size 1
+    out_has '^requests: 200 ok, 0 failed'
+    expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 100 -c 4 --expect-size 1
+    stop P || fail "$mode: proxy exit status $? after SIGTERM"
+    expect_status 0 "$EPSCOPE" dump "$T/$mode-small.ept"
+    out_has 'end of trace'
+    grep -q ' lost ' "$LAST_OUT" && fail "$mode: records lost at this tiny rate"
+    case $mode in
+    level) grep -q 'EPOLLET' "$LAST_OUT" && fail "level registered EPOLLET" ;;
+    edge) grep -q 'epoll_ctl(MOD' "$LAST_OUT" && fail "edge mode issued EPOLL_CTL_MOD"
+          grep -q 'EPOLLONESHOT' "$LAST_OUT" && fail "edge registered EPOLLONESHOT" ;;
+    edge-oneshot) grep -Eq 'epoll_ctl\(MOD, [0-9]+, EPOLLIN\|EPOLLRDHUP\|EPOLLET\|EPOLLONESHOT\)' \
+                      "$LAST_OUT" || fail "edge-oneshot never re-armed with MOD" ;;
+    esac
+
+    proxy P "$mode" "$HELLO_ADDR"
+    expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 100 -c 4 --keepalive \
+        --expect-body 'Hello, world!'
+    [ "$(curl -s "http://$P_ADDR/")" = "Hello, world!" ] || fail "$mode: curl got a wrong body"
+    step "$mode: pipelining"
+    expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 400 -c 4 --pipeline 8 \
+        --expect-body 'Hello, world!'
+    stop P
+
+    step "$mode: 1 MiB and 64 MiB bodies byte-exact through load and curl"
+    proxy P "$mode" "$MIB_ADDR"
+    expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 20 -c 4 --keepalive --expect-size 1m
+    [ "$(curl -s "http://$P_ADDR/" | sha)" = "$want_1m" ] || fail "$mode: curl 1 MiB differs"
+    step "$mode: half-close: the request, then shutdown(SHUT_WR); the whole response comes"
+    expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 10 -c 2 --half-close --expect-size 1m
+    stop P
+    proxy P "$mode" "$BIG_ADDR"
+    expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 2 -c 2 --expect-size 64m
+    [ "$(curl -s "http://$P_ADDR/" | sha)" = "$want_64m" ] || fail "$mode: curl 64 MiB differs"
+    stop P
+
+    step "$mode: a slow reader on 16 MiB: memory stays bounded"
+    proxy P "$mode" "$MID_ADDR" -- --trace "$T/$mode-slow.ept"
+    base=$(rss_kb "$P_PID")
+    STEP_TIMEOUT=60 expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 1 --slow-read 8m \
+        --expect-size 16m --timeout 30000
+    peak=$(rss_kb "$P_PID")
+    echo "rss before ${base} kB, peak ${peak} kB"
+    # two 16 KiB buffers and the 4 MiB trace ring are all a slow reader may cost
+    [ $((peak - base)) -lt 8192 ] || fail "$mode: RSS grew by $((peak - base)) kB for one slow reader"
+    stop P
+
+    step "$mode: 1000 concurrent connections, then no fd left behind"
+    proxy P "$mode" "$HELLO_ADDR" "$ONE_ADDR"
+    fds0=$(nfds "$P_PID")
+    STEP_TIMEOUT=60 expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 3000 -c 1000 \
+        --keepalive --timeout 20000
+    out_has '^requests: 3000 ok, 0 failed'
+    wait_for -t 5 eval '[ "$(nfds "$P_PID")" -eq "$fds0" ]' ||
+        fail "$mode: $(nfds "$P_PID") fds open after the load, $fds0 before"
+    stop P
+done
+
+step "dead backends: one of two down, every request succeeds"
+DEAD1=127.0.0.1:1   # tcpmux and port 2: privileged, nothing listens there
+DEAD2=127.0.0.1:2
+for mode in level edge edge-oneshot; do
+    proxy P "$mode" "$DEAD1" "$HELLO_ADDR" -- --trace "$T/dead-$mode.ept"
+    expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 50 -c 2 --expect-body 'Hello, world!'
+    stop P
+    expect_status 0 "$EPSCOPE" dump "$T/dead-$mode.ept"
+    out_has 'backend 0 down for [0-9]+ ms: ECONNREFUSED'
+done
+
+step "every backend down: the client is closed at once"
+proxy P edge "$DEAD1" "$DEAD2"
+t0=$(date +%s%N)
+curl -s -m 5 "http://$P_ADDR/" >/dev/null && fail "curl succeeded with every backend down"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+echo "closed after $ms ms"
+[ "$ms" -lt 1000 ] || fail "the client waited $ms ms with every backend down"
+expect_status 1 "$EPSCOPE" load "http://$P_ADDR/" -n 5 --timeout 3000
+stop P
+
+step "SIGTERM during load: clean exit, the trace readable to its end"
+proxy P level "$HELLO_ADDR" -- --trace "$T/term.ept"
+"$EPSCOPE" load "http://$P_ADDR/" -n 1000000 -c 20 --keepalive --timeout 3000 \
+    >"$T/term-load.out" 2>&1 &
+LPID=$!
+wait_for -t 5 eval '[ "$(stat -c %s "$T/term.ept")" -gt 200000 ]' || fail "no trace growth under load"
+stop P || fail "proxy exit status $? after SIGTERM under load"
+wait "$LPID"
+expect_status 0 "$EPSCOPE" dump "$T/term.ept"
+tail -n 1 "$LAST_OUT" | grep -q 'end of trace' || fail "trace does not end with its end record"
+grep -q 'close(.*(shutdown)' "$LAST_OUT" || fail "open connections were not closed at SIGTERM"
+echo "ok"
