@@ -1,0 +1,159 @@
+/* check.c - `epscope check`: every diagnosis in a trace, with its records, what happened,
+ * why it is wrong and the fix; the exit status says whether any error was found. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fmt.h"
+#include "replay.h"
+
+static const char usage[] =
+    "usage: epscope check [--json] [--quiet] FILE\n"
+    "\n"
+    "Analyse a trace and list every diagnosis: the classic epoll trigger-mode mistakes\n"
+    "(mis-trigger, edge-starvation, oneshot-not-rearmed, busy-epollout, eof-spin,\n"
+    "accept-starvation, stale-event: errors) and costs (spurious-wakeup, lost-records:\n"
+    "warnings). Each finding names its records (seq range), socket and connection, says\n"
+    "what happened, explains it and gives the fix. docs/diagnoses.md has them all.\n"
+    "\n"
+    "  --json        one JSON object: the file, counts, and every finding\n"
+    "  -q, --quiet   only the summary line\n"
+    "  -h, --help    this text\n"
+    "\n"
+    "Exit status: 0 no error found (warnings allowed), 1 errors found, 2 the file is not\n"
+    "a usable trace.\n";
+
+static void wrap(FILE *f, const char *label, const char *text)
+{
+    /* indent and wrap at 78 columns so a finding reads like a paragraph */
+    int col = fprintf(f, "    %s", label);
+    const char *p = text;
+    while (*p) {
+        const char *sp = strchr(p, ' ');
+        size_t n = sp ? (size_t)(sp - p) : strlen(p);
+        if (col + 1 + (int)n > 78) {
+            fprintf(f, "\n    %*s", (int)strlen(label), "");
+            col = 4 + (int)strlen(label);
+        } else if (p != text) {
+            fputc(' ', f);
+            col++;
+        }
+        fwrite(p, 1, n, f);
+        col += (int)n;
+        p += n;
+        while (*p == ' ')
+            p++;
+    }
+    fputc('\n', f);
+}
+
+static uint64_t seq_at(struct replay *r, uint64_t pos)
+{
+    const struct ept_rec *rec = replay_rec(r, pos);
+    return rec ? rec->seq : 0;
+}
+
+int check_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    int o, json = 0, quiet = 0;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+        switch (o) {
+        case 'j': json = 1; break;
+        case 'q': quiet = 1; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: return cli_usage_error("check", "unknown option");
+        }
+    }
+    if (optind != argc - 1)
+        return cli_usage_error("check", optind == argc ? "which trace file?" : "one file at a time");
+    const char *path = argv[optind];
+    struct replay *r;
+    char err[300];
+    if (replay_open(&r, path, err, sizeof(err)) < 0) {
+        fprintf(stderr, "epscope check: %s\n", err);
+        return 2;
+    }
+    const struct rp_finding *fs;
+    size_t n = replay_findings(r, &fs);
+    unsigned errors = 0, warnings = 0, shown = 0;
+    for (size_t i = 0; i < n; i++)
+        rp_diag_is_error(fs[i].diag) ? errors++ : warnings++;
+    const struct reader *rd = replay_reader(r);
+    const char *mode = ept_mode_name(replay_mode(r));
+
+    if (json) {
+        char line[2048];
+        struct sbuf b;
+        printf("{\"file\":\"");
+        sb_init(&b, line, sizeof(line));
+        sb_escape(&b, (const uint8_t *)path, strlen(path), 1);
+        fputs(line, stdout);
+        printf("\",\"mode\":\"%s\",\"records\":%llu,\"complete\":%s,\"errors\":%u,"
+               "\"warnings\":%u,\"findings\":[", mode, (unsigned long long)replay_count(r),
+               rd->stop == READER_OK ? "true" : "false", errors, warnings);
+        for (size_t i = 0; i < n; i++) {
+            const struct rp_finding *f = &fs[i];
+            sb_init(&b, line, sizeof(line));
+            sb_printf(&b, "%s{\"id\":\"%s\",\"severity\":\"%s\",\"first_seq\":%llu,"
+                      "\"last_seq\":%llu,\"fd\":%d,\"sid\":%u,\"conn\":%u,\"count\":%llu,"
+                      "\"what\":\"", i ? "," : "", rp_diag_id(f->diag),
+                      rp_diag_severity(f->diag), (unsigned long long)seq_at(r, f->first),
+                      (unsigned long long)seq_at(r, f->last), f->fd, f->sid, f->conn,
+                      (unsigned long long)f->count);
+            sb_escape(&b, (const uint8_t *)f->what, strlen(f->what), 1);
+            sb_puts(&b, "\",\"fix\":\"");
+            sb_escape(&b, (const uint8_t *)rp_diag_fix(f->diag), strlen(rp_diag_fix(f->diag)), 1);
+            sb_puts(&b, "\"}");
+            fputs(line, stdout);
+        }
+        printf("]}\n");
+    } else {
+        unsigned seen = 0; /* bit per id explained already */
+        for (size_t i = 0; i < n && !quiet; i++) {
+            const struct rp_finding *f = &fs[i];
+            printf("%s %s: seq %llu-%llu", rp_diag_severity(f->diag), rp_diag_id(f->diag),
+                   (unsigned long long)seq_at(r, f->first),
+                   (unsigned long long)seq_at(r, f->last));
+            if (f->sid)
+                printf(", fd %d (s%u", f->fd, f->sid);
+            if (f->sid && f->conn)
+                printf(" c%u", f->conn);
+            if (f->sid)
+                printf(")");
+            if (f->count > 1)
+                printf(", %llu times", (unsigned long long)f->count);
+            printf("\n");
+            wrap(stdout, "", f->what);
+            if (!(seen & (1u << f->diag))) {
+                wrap(stdout, "why: ", rp_diag_explain(f->diag));
+                wrap(stdout, "fix: ", rp_diag_fix(f->diag));
+                seen |= 1u << f->diag;
+            } else {
+                printf("    (why and fix: as above)\n");
+            }
+            if (++shown == 50 && n > 50) {
+                printf("... and %zu more findings\n", n - 50);
+                break;
+            }
+        }
+        printf("%s: %u error%s, %u warning%s in %llu records (%s mode)\n", path, errors,
+               errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s",
+               (unsigned long long)replay_count(r), mode);
+    }
+    if (rd->stop != READER_OK)
+        fprintf(stderr, "epscope check: %s: the trace ends early at offset %llu (%s); "
+                "analysed the %llu records before it\n", path,
+                (unsigned long long)rd->stop_off, rd->why,
+                (unsigned long long)replay_count(r));
+    replay_close(r);
+    return errors ? 1 : 0;
+}

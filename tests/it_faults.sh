@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# it_faults.sh - every --fault, driven by a workload that exposes it, is found by
+# `epscope check` with the right id and exit 1; correct runs in every mode under varied
+# workloads give no diagnosis at all and exit 0.
+. "$(dirname "$0")/lib.sh"
+
+start HELLO "$EPSCOPE" backend --listen 127.0.0.1:0 --name hello
+start CLOSE "$EPSCOPE" backend --listen 127.0.0.1:0 --name close --close
+start SLOWB "$EPSCOPE" backend --listen 127.0.0.1:0 --name slow --delay 300
+start DELAY "$EPSCOPE" backend --listen 127.0.0.1:0 --name delay --delay 30
+start BIG "$EPSCOPE" backend --listen 127.0.0.1:0 --name big --size 1m
+
+# faulty MODE FAULT BACKEND ID -- PROXY_OPTS -- LOAD_ARGS: run, stop, check finds ID.
+faulty() {
+    local mode=$1 fault=$2 be=$3 id=$4 popts=() largs=()
+    shift 5
+    while [ "$1" != "--" ]; do popts+=("$1"); shift; done
+    shift
+    largs=("$@")
+    step "fault $fault ($mode): check must find $id"
+    start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --mode "$mode" --backend "$be" \
+        --fault "$fault" --trace "$T/$fault.ept" "${popts[@]}"
+    STEP_TIMEOUT=30 bounded 30 "$EPSCOPE" load "http://$P_ADDR/" "${largs[@]}" \
+        >"$T/$fault.load" 2>&1
+    echo "load: $(head -n 1 "$T/$fault.load")"
+    stop P || fail "$fault: the proxy did not stop cleanly"
+    expect_status 1 "$EPSCOPE" check "$T/$fault.ept"
+    cat "$LAST_OUT"
+    out_has "^error $id: "
+    grep -E '^(error|warning) ' "$LAST_OUT" | grep -v " $id: " | grep '^error' &&
+        fail "$fault: errors other than $id"
+    expect_status 1 "$EPSCOPE" check --json "$T/$fault.ept"
+    out_has "\"id\":\"$id\""
+}
+
+faulty edge-oneshot mistrigger "$CLOSE_ADDR" mis-trigger -- -- -n 20 --timeout 2000
+faulty edge no-drain "$BIG_ADDR" edge-starvation -- --idle-timeout 1000 -- \
+    -n 2 --timeout 3000
+faulty edge-oneshot no-rearm "$HELLO_ADDR" oneshot-not-rearmed -- --idle-timeout 800 -- \
+    -n 2 --timeout 2000
+faulty level sticky-epollout "$DELAY_ADDR" busy-epollout -- -- -n 2 --keepalive
+faulty level ignore-eof "$DELAY_ADDR" eof-spin -- -- -n 2 --half-close
+faulty edge accept-once "$HELLO_ADDR" accept-starvation -- --listener-mode edge -- \
+    -n 300 -c 60 --timeout 2000
+
+step "a fault in a mode that cannot show it is refused, saying which mode does"
+expect_status 2 "$EPSCOPE" proxy --backend "$HELLO_ADDR" --mode level --fault no-drain
+grep -q 'edge' "$LAST_ERR" || fail "the refusal does not name the mode"
+expect_status 0 "$EPSCOPE" proxy --fault help
+for f in mistrigger no-drain no-rearm sticky-epollout ignore-eof accept-once; do
+    out_has "^  $f "
+done
+
+step "correct runs: no diagnosis at all, in every mode, under varied workloads"
+for mode in level edge edge-oneshot; do
+    for lmode in level edge; do
+        start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --mode "$mode" --listener-mode "$lmode" \
+            --backend "$HELLO_ADDR" --backend "$BIG_ADDR" --backend "$SLOWB_ADDR" \
+            --trace "$T/ok-$mode-$lmode.ept"
+        pids=""
+        for args in "-n 400 -c 40 --keepalive" "-n 200 -c 20" "-n 40 -c 4 --pipeline 4" \
+                    "-n 8 -c 4 --half-close" "-n 2 -c 2 --slow-read 2m"; do
+            # shellcheck disable=SC2086
+            bounded 60 "$EPSCOPE" load "http://$P_ADDR/" $args -q & pids="$pids $!"
+        done
+        for p in $pids; do wait "$p" || fail "$mode/$lmode: a correct run had failed requests"; done
+        stop P
+        expect_status 0 "$EPSCOPE" check "$T/ok-$mode-$lmode.ept"
+        out_has ': 0 errors, 0 warnings in '
+    done
+    # a backend that closes after every response (HTTP/1.0 style, as in the origin)
+    start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --mode "$mode" --backend "$CLOSE_ADDR" \
+        --trace "$T/ok-$mode-close.ept"
+    expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 200 -c 20
+    expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 100 -c 10 --keepalive
+    stop P
+    expect_status 0 "$EPSCOPE" check "$T/ok-$mode-close.ept"
+    out_has ': 0 errors, 0 warnings in '
+done
+echo ok
