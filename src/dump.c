@@ -7,9 +7,10 @@
 
 #include "fmt.h"
 #include "reader.h"
+#include "story.h"
 
 static const char usage[] =
-    "usage: epscope dump [--json] FILE\n"
+    "usage: epscope dump [--json | --story] FILE\n"
     "\n"
     "Print a trace one record per line, strace-style: sequence number, seconds since the\n"
     "trace began, then the call, e.g.\n"
@@ -19,6 +20,8 @@ static const char usage[] =
     "Works on a trace that is still being written: it prints the complete blocks.\n"
     "\n"
     "  --json        one JSON object per record (JSON Lines), each with a \"type\"\n"
+    "  --story       the run told in the words of the origin project's log (\"Received\n"
+    "                incoming data on socket: 8\"), as `proxy --story` prints it live\n"
     "  -h, --help    this text\n"
     "\n"
     "Exit status: 0 all complete records printed, 1 the file has a corrupt block (the\n"
@@ -27,6 +30,7 @@ static const char usage[] =
 struct dump_ctx {
     FILE *out;
     int json;
+    struct story *story;
     uint64_t t0;
     uint64_t n;
     int saw_end;
@@ -35,6 +39,12 @@ struct dump_ctx {
 static int dump_one(const struct ept_rec *r, void *arg)
 {
     struct dump_ctx *c = arg;
+    if (c->story) {
+        story_rec(c->story, r);
+        c->n++;
+        c->saw_end |= r->type == EPT_END;
+        return ferror(c->out) ? -1 : 0;
+    }
     char line[16384]; /* a 1024-byte preview or note, every byte as JSON \u00XX, is 6 KiB */
     struct sbuf b;
     sb_init(&b, line, sizeof(line));
@@ -57,21 +67,26 @@ int dump_main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'j'},
+        {"story", no_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    struct dump_ctx c = {stdout, 0, 0, 0, 0};
+    struct story story;
+    struct dump_ctx c = {stdout, 0, NULL, 0, 0, 0};
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
         case 'j': c.json = 1; break;
+        case 's': c.story = &story; break;
         case 'h': fputs(usage, stdout); return 0;
         default: return cli_usage_error("dump", "unknown option");
         }
     }
     if (optind != argc - 1)
         return cli_usage_error("dump", optind == argc ? "which trace file?" : "one file at a time");
+    if (c.story && c.json)
+        return cli_usage_error("dump", "--json and --story do not mix");
     const char *path = argv[optind];
     struct reader r;
     char err[256];
@@ -80,7 +95,11 @@ int dump_main(int argc, char **argv)
         return 2;
     }
     c.t0 = r.hdr.mono_start_ns;
+    if (c.story)
+        story_init(&story, stdout);
     int rc = reader_each(&r, dump_one, &c);
+    if (c.story)
+        story_end(&story);
     if (fflush(stdout) != 0 || rc < 0) {
         reader_close(&r);
         return 1; /* stdout closed (a pipe into head): nothing more to say */
