@@ -68,6 +68,10 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(BENCHES)
 	@EPSCOPE=$(CURDIR)/$(BIN) sh tests/bench.sh $(B)
 
+# The lesson library: record every trace in traces/ again with this build.
+traces: all
+	@EPSCOPE=$(CURDIR)/$(BIN) bash traces/make-lessons.sh
+
 valgrind: deps
 	@$(MAKE) --no-print-directory units OPT=-O1
 	@VALGRIND=1 EPSCOPE=$(CURDIR)/$(BIN) sh tests/run.sh $(B)

@@ -852,7 +852,7 @@ int proxy_run(struct proxy_config *cfg)
         setvbuf(stderr, NULL, _IOLBF, 0);
     }
     if (cfg->fault)
-        trace_note(p->tr, EPT_NOTE_FAULT, "fault %s: %s", proxy_fault_name(cfg->fault),
+        trace_note(p->tr, EPT_NOTE_FAULT, "%s: %s", proxy_fault_name(cfg->fault),
                    proxy_fault_help(cfg->fault));
 
     while (!stop_requested) {

@@ -1,0 +1,334 @@
+/* demo.c - `epscope demo`: the lab in one command. Built-in backends, one proxy per trigger
+ * mode, the same paced workload through all three, three traces in a new folder, and the
+ * side-by-side viewer following them live (or, with no terminal, the compare table and the
+ * check results). Every part is this same binary started as a child process. */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ept.h"
+#include "proxy.h"
+
+static const char usage[] =
+    "usage: epscope demo [--dir DIR] [--fault NAME] [--no-tui] [--pace MS]\n"
+    "\n"
+    "The epoll lab in one command: starts two built-in backends (a 13-byte \"Hello,\n"
+    "world!\" and a 256 KiB body), one proxy per trigger mode (level, edge, edge-oneshot)\n"
+    "each recording a trace, and sends the same paced workload through all three: a small\n"
+    "request, a large response read by a slow client (several reads and an EPOLLOUT wait),\n"
+    "a half-close, and keep-alive requests. On a terminal it opens the three traces side\n"
+    "by side in the viewer as they are written; quitting the viewer stops everything.\n"
+    "With no terminal, or --no-tui, it runs the workload to the end and prints the compare\n"
+    "table and each trace's check result.\n"
+    "\n"
+    "  --dir DIR      where the traces go (default: a new epscope-demo-DATE-TIME/)\n"
+    "  --fault NAME   run the mode that shows this mistake with it ('proxy --fault help')\n"
+    "  --no-tui       no viewer: run to the end, print the comparison\n"
+    "  --pace MS      pause between workload steps (default 800 with the viewer, 0 without)\n"
+    "  -h, --help     this text\n"
+    "\n"
+    "Exit status: 0 when the demo ran (diagnoses from a --fault are the point, not an\n"
+    "error), 1 when a part of it failed to start or the workload failed unexpectedly.\n";
+
+#define MAXKIDS 16
+
+static pid_t kids[MAXKIDS];
+static int nkids;
+static char self[PATH_MAX];
+
+static void kill_all(void)
+{
+    for (int i = nkids - 1; i >= 0; i--)
+        if (kids[i] > 0)
+            kill(kids[i], SIGTERM);
+    for (int i = nkids - 1; i >= 0; i--)
+        if (kids[i] > 0) {
+            /* bounded: a child that ignores SIGTERM for 3 s gets SIGKILL */
+            for (int t = 0; t < 300; t++) {
+                if (waitpid(kids[i], NULL, WNOHANG) == kids[i])
+                    goto done;
+                struct timespec ts = {0, 10000000};
+                nanosleep(&ts, NULL);
+            }
+            kill(kids[i], SIGKILL);
+            waitpid(kids[i], NULL, 0);
+        done:
+            kids[i] = 0;
+        }
+    nkids = 0;
+}
+
+#define KEEP_OUT 1   /* the child's stdout is ours (else /dev/null, or the addr pipe) */
+#define QUIET_ERR 2  /* the child's stderr goes to /dev/null */
+
+/* Start this binary with args; its stdout's first line "listening on ADDR" is read into
+ * addr when addr is not NULL. */
+static pid_t spawn(char *const args[], char *addr, size_t addrlen, int flags)
+{
+    int pfd[2] = {-1, -1};
+    if (addr && pipe2(pfd, O_CLOEXEC) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        if (addr)
+            dup2(pfd[1], 1);
+        else if (!(flags & KEEP_OUT))
+            dup2(null, 1);
+        if (flags & QUIET_ERR)
+            dup2(null, 2);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        execv(self, args);
+        _exit(127);
+    }
+    if (nkids < MAXKIDS)
+        kids[nkids++] = pid;
+    if (!addr)
+        return pid;
+    close(pfd[1]);
+    /* wait (at most 5 s) for the "listening on" line */
+    char buf[256];
+    size_t n = 0;
+    struct pollfd p = {pfd[0], POLLIN, 0};
+    while (n < sizeof(buf) - 1 && poll(&p, 1, 5000) > 0) {
+        ssize_t r = read(pfd[0], buf + n, sizeof(buf) - 1 - n);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        buf[n] = 0;
+        if (strchr(buf, '\n'))
+            break;
+    }
+    close(pfd[0]);
+    buf[n] = 0;
+    char *nl = strchr(buf, '\n');
+    if (!nl || strncmp(buf, "listening on ", 13) != 0)
+        return -1;
+    *nl = 0;
+    snprintf(addr, addrlen, "%.*s", (int)(addrlen - 1), buf + 13);
+    return pid;
+}
+
+static int run(char *const args[])
+{
+    pid_t pid = spawn(args, NULL, 0, KEEP_OUT);
+    if (pid < 0)
+        return -1;
+    int st;
+    waitpid(pid, &st, 0);
+    for (int i = 0; i < nkids; i++)
+        if (kids[i] == pid)
+            kids[i] = 0;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void pace(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    while (ms > 0 && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+/* The workload, step by step, sent to every proxy at once so the columns move together. */
+static int workload(char urls[3][128], long pace_ms, const char *fault)
+{
+    static char *steps[][8] = {
+        {"-n", "1", NULL},                                  /* a small request, 13 bytes */
+        {"-n", "1", "--slow-read", "256k", NULL},           /* 256 KiB to a slow reader */
+        {"-n", "1", "--half-close", NULL},                  /* request, then SHUT_WR */
+        {"-n", "1", "--slow-read", "256k", "--half-close", NULL},
+        {"-n", "4", "--keepalive", NULL},                   /* keep-alive: one connection */
+    };
+    int failed = 0;
+    for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
+        pid_t pids[3];
+        for (int m = 0; m < 3; m++) {
+            char *args[16] = {"epscope", "load", urls[m], "-q", "--timeout", "3000"};
+            int k = 6;
+            for (int j = 0; steps[s][j]; j++)
+                args[k++] = steps[s][j];
+            args[k] = NULL;
+            pids[m] = spawn(args, NULL, 0, QUIET_ERR);
+        }
+        for (int m = 0; m < 3; m++) {
+            int st;
+            if (pids[m] < 0 || waitpid(pids[m], &st, 0) < 0 || !WIFEXITED(st) ||
+                WEXITSTATUS(st) != 0)
+                failed++;
+            for (int i = 0; i < nkids; i++)
+                if (kids[i] == pids[m])
+                    kids[i] = 0;
+        }
+        pace(pace_ms);
+    }
+    /* with a fault, failed requests are what the class came to see */
+    return fault ? 0 : failed;
+}
+
+int demo_main(int argc, char **argv)
+{
+    enum { O_DIR = 256, O_FAULT, O_NOTUI, O_PACE };
+    static const struct option opts[] = {
+        {"dir", required_argument, NULL, O_DIR},
+        {"fault", required_argument, NULL, O_FAULT},
+        {"no-tui", no_argument, NULL, O_NOTUI},
+        {"pace", required_argument, NULL, O_PACE},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const char *dir = NULL, *fault = NULL;
+    int notui = 0, o, fault_id = 0;
+    long pace_ms = -1;
+    char dirbuf[PATH_MAX];
+
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case O_DIR: dir = optarg; break;
+        case O_FAULT:
+            if ((fault_id = proxy_fault_parse(optarg)) <= 0)
+                return cli_usage_error("demo", "--fault '%s': unknown ('epscope proxy --fault "
+                                       "help' lists them)", optarg);
+            fault = optarg;
+            break;
+        case O_NOTUI: notui = 1; break;
+        case O_PACE:
+            if (cli_parse_int(optarg, 0, 60000, &pace_ms) < 0)
+                return cli_usage_error("demo", "--pace '%s': 0 to 60000 ms", optarg);
+            break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: return cli_usage_error("demo", "unknown option");
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("demo", "unexpected argument '%s'", argv[optind]);
+    int tui = !notui && isatty(0) && isatty(1) && getenv("TERM") &&
+              strcmp(getenv("TERM"), "dumb") != 0;
+    if (pace_ms < 0)
+        pace_ms = tui ? 800 : 0;
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (sl <= 0) {
+        fprintf(stderr, "epscope demo: cannot find my own binary: %s\n", strerror(errno));
+        return 1;
+    }
+    self[sl] = 0;
+    if (!dir) {
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        strftime(dirbuf, sizeof(dirbuf), "epscope-demo-%Y%m%d-%H%M%S", &tm);
+        dir = dirbuf;
+    }
+    if (strlen(dir) > PATH_MAX - 32) {
+        fprintf(stderr, "epscope demo: --dir path too long\n");
+        return 1;
+    }
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        fprintf(stderr, "epscope demo: cannot create %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+
+    static const char *modes[3] = {"level", "edge", "edge-oneshot"};
+    char be[2][128], px[3][128], urls[3][128], traces[3][PATH_MAX];
+    int status = 1;
+    char *b1[] = {"epscope", "backend", "--listen", "127.0.0.1:0", "--name", "hello", NULL};
+    char *b2[] = {"epscope", "backend", "--listen", "127.0.0.1:0", "--name", "big", "--size",
+                  "256k", NULL};
+    signal(SIGPIPE, SIG_IGN);
+    if (spawn(b1, be[0], sizeof(be[0]), QUIET_ERR) < 0 || spawn(b2, be[1], sizeof(be[1]), QUIET_ERR) < 0) {
+        fprintf(stderr, "epscope demo: the built-in backends did not start\n");
+        goto out;
+    }
+    for (int m = 0; m < 3; m++) {
+        snprintf(traces[m], sizeof(traces[m]), "%.*s/%s.ept", PATH_MAX - 32, dir, modes[m]);
+        char *args[32] = {"epscope", "proxy", "--listen", "127.0.0.1:0", "--mode",
+                          (char *)modes[m], "--backend", be[0], "--backend", be[1],
+                          "--trace", traces[m], "--force", "--preview", "128",
+                          "--idle-timeout", "2000"};
+        int k = 17;
+        unsigned need = fault_id ? proxy_fault_mode((unsigned)fault_id) : EPT_MODE_NONE;
+        if (fault_id && ept_mode_parse(modes[m]) == (int)need) {
+            args[k++] = "--fault";
+            args[k++] = (char *)fault;
+            if (fault_id == FAULT_ACCEPT_ONCE) {
+                args[k++] = "--listener-mode";
+                args[k++] = "edge";
+            }
+        }
+        args[k] = NULL;
+        if (spawn(args, px[m], sizeof(px[m]), QUIET_ERR) < 0) {
+            fprintf(stderr, "epscope demo: the %s proxy did not start\n", modes[m]);
+            goto out;
+        }
+        snprintf(urls[m], sizeof(urls[m]), "http://%s/", px[m]);
+    }
+    if (!tui)
+        printf("epscope demo: backends %s and %s; proxies: level %s, edge %s, edge-oneshot "
+               "%s; traces in %s/\n", be[0], be[1], px[0], px[1], px[2], dir);
+    fflush(stdout);
+
+    if (tui) {
+        /* the workload in a child, the viewer in the foreground */
+        pid_t w = fork();
+        if (w == 0) {
+            pace(500);
+            _exit(workload(urls, pace_ms, fault) ? 1 : 0);
+        }
+        if (w > 0 && nkids < MAXKIDS)
+            kids[nkids++] = w;
+        char *view[] = {"epscope", "view", "--follow", traces[0], traces[1], traces[2], NULL};
+        pid_t v = fork();
+        if (v == 0) {
+            execv(self, view);
+            _exit(127);
+        }
+        int st;
+        signal(SIGINT, SIG_IGN); /* the viewer handles the keyboard; we wait for it */
+        waitpid(v, &st, 0);
+        kill_all();
+        printf("epscope demo: traces kept in %s/ (try 'epscope check %s')\n", dir, traces[0]);
+        status = 0;
+        goto out;
+    }
+
+    if (workload(urls, pace_ms, fault)) {
+        fprintf(stderr, "epscope demo: requests failed without a fault\n");
+        goto out;
+    }
+    kill_all(); /* SIGTERM: the proxies close their traces cleanly */
+    printf("\n");
+    fflush(stdout);
+    char *cmp[] = {"epscope", "compare", traces[0], traces[1], traces[2], NULL};
+    run(cmp);
+    printf("\n");
+    fflush(stdout);
+    for (int m = 0; m < 3; m++) {
+        char *chk[] = {"epscope", "check", "--quiet", traces[m], NULL};
+        if (fault_id && ept_mode_parse(modes[m]) ==
+                            (int)proxy_fault_mode((unsigned)fault_id))
+            chk[2] = traces[m], chk[3] = NULL; /* the faulty one in full */
+        run(chk);
+        fflush(stdout);
+    }
+    printf("\nNext: 'epscope view %s %s %s' to step through them side by side.\n", traces[0],
+           traces[1], traces[2]);
+    status = 0;
+out:
+    kill_all();
+    return status;
+}
