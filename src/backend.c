@@ -10,6 +10,7 @@
 #include "backend.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,7 +22,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include "cli.h"
 #include "net.h"
@@ -31,7 +31,7 @@
 #define LINGER_MS 2000       /* after a closing response, how long we drain the client */
 #define SCRATCH (64 * 1024)  /* bytes generated per write */
 #define MAX_EVENTS 256
-#define ACCEPT_BURST 64      /* accepts per listener event, so clients already in get turns */
+#define ACCEPT_BURST 64 /* accepts per listener event, so clients already in get turns */
 
 enum resp_kind {
     RESP_KEEP,  /* the response, connection stays open */
@@ -43,11 +43,11 @@ enum timer_list { T_NONE, T_DELAY, T_LINGER };
 
 struct conn {
     int fd;
-    uint32_t events;          /* registered with epoll */
-    struct conn *prev, *next; /* timer list, or the free/dead list */
+    uint32_t events;            /* registered with epoll */
+    struct conn *prev, *next;   /* timer list, or the free/dead list */
     struct conn *aprev, *anext; /* every open connection, to free them at exit */
     enum timer_list list;
-    uint64_t deadline;        /* ns, CLOCK_MONOTONIC */
+    uint64_t deadline; /* ns, CLOCK_MONOTONIC */
     uint32_t in_len;
     uint64_t discard;         /* request body bytes still to skip */
     enum resp_kind body_kind; /* the response owed once the body is skipped */
@@ -58,10 +58,10 @@ struct conn {
     bool waiting;             /* a request is parsed and its --delay is running */
     enum resp_kind wait_kind;
     bool wait_head;
-    uint64_t nobody;          /* bit i: owed response i answers a HEAD (no body) */
-    bool blocked;             /* the last write was short: wait for EPOLLOUT */
-    bool rd_eof;              /* the client sent FIN */
-    bool lingering;           /* final response sent, SHUT_WR done, draining to EOF */
+    uint64_t nobody; /* bit i: owed response i answers a HEAD (no body) */
+    bool blocked;    /* the last write was short: wait for EPOLLOUT */
+    bool rd_eof;     /* the client sent FIN */
+    bool lingering;  /* final response sent, SHUT_WR done, draining to EOF */
     bool closed;
     char in[IN_CAP];
 };
@@ -485,8 +485,7 @@ static void build_heads(struct server *s, const char *name)
                          "X-Backend: %s\r\n"
                          "X-Body: %s\r\n"
                          "%s\r\n",
-                         (unsigned long long)s->body_len, name,
-                         s->o->pattern ? "pattern" : "text",
+                         (unsigned long long)s->body_len, name, s->o->pattern ? "pattern" : "text",
                          k == RESP_CLOSE ? "Connection: close\r\n" : "");
         s->head_len[k] = (size_t)n;
     }
@@ -696,7 +695,9 @@ int backend_main(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
-        case 'l': o.listen = optarg; break;
+        case 'l':
+            o.listen = optarg;
+            break;
         case 'n':
             o.name = optarg;
             if (!*optarg || strlen(optarg) >= HTTP_NAME_MAX)
@@ -725,11 +726,19 @@ int backend_main(int argc, char **argv)
                                        optarg);
             o.delay_ms = (uint64_t)v;
             break;
-        case 'c': o.close = true; break;
-        case 'p': print = true; break;
-        case 'h': fputs(usage, stdout); return 0;
-        case ':': return cli_usage_error("backend", "%s needs a value", argv[optind - 1]);
-        default: return cli_usage_error("backend", "unknown option '%s'", argv[optind - 1]);
+        case 'c':
+            o.close = true;
+            break;
+        case 'p':
+            print = true;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        case ':':
+            return cli_usage_error("backend", "%s needs a value", argv[optind - 1]);
+        default:
+            return cli_usage_error("backend", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)

@@ -309,8 +309,8 @@ int http_parse_url(const char *s, struct http_url *u, char *err, size_t errlen)
     }
     memcpy(u->host, a, alen);
     u->host[alen] = 0;
-    snprintf(u->hostport, sizeof(u->hostport), "%.*s:%.*s", (int)hlen, host,
-             port ? (int)plen : 2, port ? port : "80");
+    snprintf(u->hostport, sizeof(u->hostport), "%.*s:%.*s", (int)hlen, host, port ? (int)plen : 2,
+             port ? port : "80");
     if (!*path || *path == '#') {
         snprintf(u->path, sizeof(u->path), "/");
     } else {

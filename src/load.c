@@ -29,9 +29,9 @@
 
 #define READ_CHUNK (256 * 1024) /* bytes per read */
 #define MAX_EVENTS 256
-#define MAX_BACKENDS 256        /* distinct X-Backend values counted by name */
-#define MAX_DETAILS 5           /* failures described one by one on stderr */
-#define SLOW_RCVBUF 4096        /* receive buffer for --slow-read, so the server feels it */
+#define MAX_BACKENDS 256          /* distinct X-Backend values counted by name */
+#define MAX_DETAILS 5             /* failures described one by one on stderr */
+#define SLOW_PAUSE_NS 10000000ull /* --slow-read reads at most once per 10 ms */
 
 enum reason {
     R_CONNECT, /* connect failed */
@@ -48,8 +48,8 @@ enum reason {
 };
 
 static const char *const reason_names[R_COUNT] = {
-    "connect", "reset", "closed", "timeout", "bad-head",
-    "status",  "no-length", "size", "body", "extra-bytes",
+    "connect", "reset",     "closed", "timeout", "bad-head",
+    "status",  "no-length", "size",   "body",    "extra-bytes",
 };
 
 struct qlink {
@@ -61,8 +61,9 @@ struct queue {
 };
 
 struct conn {
-    int fd;                /* -1 when the slot has no connection */
+    int fd; /* -1 when the slot has no connection */
     uint32_t events;
+    bool registered; /* the fd is in the epoll set */
     bool connecting;
     unsigned outstanding;  /* requests of the current batch not yet answered */
     size_t wr_off, wr_len; /* progress writing the batch */
@@ -71,13 +72,13 @@ struct conn {
     bool in_body;
     struct http_resp resp;
     uint64_t body_off, body_len;
-    uint64_t bad_at;       /* body offset of the first wrong byte */
-    int verdict;           /* -1 ok so far, or the reason it failed */
-    char *left;            /* a partial head carried to the next read */
+    uint64_t bad_at; /* body offset of the first wrong byte */
+    int verdict;     /* -1 ok so far, or the reason it failed */
+    char *left;      /* a partial head carried to the next read */
     size_t left_len;
-    bool saw_close;        /* a response of this connection announced Connection: close */
-    bool last_ok;          /* the last response of this connection counted as ok */
-    size_t lat_idx;        /* ... and where its latency is in lat[] */
+    bool saw_close; /* a response of this connection announced Connection: close */
+    bool last_ok;   /* the last response of this connection counted as ok */
+    size_t lat_idx; /* ... and where its latency is in lat[] */
     /* --slow-read */
     double tokens;
     uint64_t tok_t;
@@ -85,9 +86,9 @@ struct conn {
     /* timers and the rate queue */
     uint64_t deadline, wake;
     bool in_tq, in_pq, in_rq, in_sq;
-    struct qlink tq, pq;   /* timeout queue, pause queue */
-    struct conn *rnext;    /* rate queue (singly linked) */
-    struct conn *snext;    /* start queue (singly linked) */
+    struct qlink tq, pq; /* timeout queue, pause queue */
+    struct conn *rnext;  /* rate queue (singly linked) */
+    struct conn *snext;  /* start queue (singly linked) */
 };
 
 struct backend_count {
@@ -121,7 +122,8 @@ struct load {
     struct backend_count backends[MAX_BACKENDS];
     size_t nbackends;
     uint64_t other_backends, unnamed;
-    uint64_t pause_ns, slow_cap;
+    uint64_t pause_ns, slow_slice, slow_cap;
+    int slow_rcvbuf;
     uint8_t *buf;
     bool stop;
 };
@@ -146,28 +148,28 @@ uint32_t load_percentile(const uint32_t *sorted, size_t n, double p)
 }
 
 /* Intrusive FIFO queues; the member picks which link (tq or pq) a queue uses. */
-#define Q_REMOVE(q, c, m)                                                                     \
-    do {                                                                                      \
-        if ((c)->m.prev)                                                                      \
-            (c)->m.prev->m.next = (c)->m.next;                                                \
-        else                                                                                  \
-            (q)->head = (c)->m.next;                                                          \
-        if ((c)->m.next)                                                                      \
-            (c)->m.next->m.prev = (c)->m.prev;                                                \
-        else                                                                                  \
-            (q)->tail = (c)->m.prev;                                                          \
-        (c)->m.prev = (c)->m.next = NULL;                                                     \
+#define Q_REMOVE(q, c, m)                                                                         \
+    do {                                                                                          \
+        if ((c)->m.prev)                                                                          \
+            (c)->m.prev->m.next = (c)->m.next;                                                    \
+        else                                                                                      \
+            (q)->head = (c)->m.next;                                                              \
+        if ((c)->m.next)                                                                          \
+            (c)->m.next->m.prev = (c)->m.prev;                                                    \
+        else                                                                                      \
+            (q)->tail = (c)->m.prev;                                                              \
+        (c)->m.prev = (c)->m.next = NULL;                                                         \
     } while (0)
 
-#define Q_APPEND(q, c, m)                                                                     \
-    do {                                                                                      \
-        (c)->m.next = NULL;                                                                   \
-        (c)->m.prev = (q)->tail;                                                              \
-        if ((q)->tail)                                                                        \
-            (q)->tail->m.next = (c);                                                          \
-        else                                                                                  \
-            (q)->head = (c);                                                                  \
-        (q)->tail = (c);                                                                      \
+#define Q_APPEND(q, c, m)                                                                         \
+    do {                                                                                          \
+        (c)->m.next = NULL;                                                                       \
+        (c)->m.prev = (q)->tail;                                                                  \
+        if ((q)->tail)                                                                            \
+            (q)->tail->m.next = (c);                                                              \
+        else                                                                                      \
+            (q)->head = (c);                                                                      \
+        (q)->tail = (c);                                                                          \
     } while (0)
 
 /* (Re)start the request timeout of c: now + --timeout. */
@@ -253,11 +255,16 @@ static void conn_update(struct load *l, struct conn *c)
         want = EPOLLOUT;
     else
         want = (c->wr_off < c->wr_len ? EPOLLOUT : 0) | (c->paused ? 0 : EPOLLIN);
-    if (want == c->events)
+    if (want == c->events && c->registered)
         return;
+    /* Nothing wanted (a paused reader): leave epoll entirely, or a hung-up socket would
+     * report EPOLLHUP on every turn until the pause ends. */
     struct epoll_event ev = {.events = want, .data.ptr = c};
-    if (epoll_ctl(l->ep, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+    int op = !want ? EPOLL_CTL_DEL : c->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(l->ep, op, c->fd, &ev) == 0) {
         c->events = want;
+        c->registered = want != 0;
+    }
 }
 
 /* Close the slot's connection (if any) and reset its per-connection state. */
@@ -267,6 +274,7 @@ static void conn_drop(struct load *l, struct conn *c)
         close(c->fd);
     c->fd = -1;
     c->events = 0;
+    c->registered = false;
     c->connecting = false;
     c->in_body = false;
     c->left_len = 0;
@@ -294,11 +302,10 @@ static int conn_open(struct load *l, struct conn *c)
     if (fd < 0)
         return fd;
     if (l->slow_bps) {
-        int sz = SLOW_RCVBUF;
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &l->slow_rcvbuf, sizeof(l->slow_rcvbuf));
     }
     c->fd = fd;
-    c->tokens = (double)l->slow_cap;
+    c->tokens = (double)l->slow_slice;
     c->tok_t = l->now;
     int rc;
     do
@@ -319,6 +326,7 @@ static int conn_open(struct load *l, struct conn *c)
         c->fd = -1;
         return rc;
     }
+    c->registered = true;
     return 0;
 }
 
@@ -581,18 +589,25 @@ static size_t slow_allow(struct load *l, struct conn *c)
     return c->tokens < 1 ? 0 : (size_t)c->tokens;
 }
 
+/* Stop reading c for the fixed pause (fixed, so the pause queue stays in deadline order). */
+static void pause_start(struct load *l, struct conn *c)
+{
+    if (c->fd < 0 || c->in_pq)
+        return;
+    c->paused = true;
+    c->wake = l->now + l->pause_ns;
+    Q_APPEND(&l->pq, c, pq);
+    c->in_pq = true;
+    conn_update(l, c);
+}
+
 static void conn_read(struct load *l, struct conn *c)
 {
     size_t max = READ_CHUNK;
     if (l->slow_bps) {
         max = slow_allow(l, c);
         if (max == 0) {
-            /* Out of tokens: stop reading for a fixed while (in order, so a FIFO). */
-            c->paused = true;
-            c->wake = l->now + l->pause_ns;
-            Q_APPEND(&l->pq, c, pq);
-            c->in_pq = true;
-            conn_update(l, c);
+            pause_start(l, c);
             return;
         }
         if (max > READ_CHUNK)
@@ -612,8 +627,9 @@ static void conn_read(struct load *l, struct conn *c)
     }
     if (n == 0) {
         if (c->outstanding) {
-            conn_fail(l, c, R_CLOSED, c->in_body ? "connection closed in the body"
-                                                 : "connection closed before a response");
+            conn_fail(l, c, R_CLOSED,
+                      c->in_body ? "connection closed in the body"
+                                 : "connection closed before a response");
         } else {
             conn_drop(l, c); /* the server closed an idle connection: fine */
         }
@@ -625,6 +641,10 @@ static void conn_read(struct load *l, struct conn *c)
         return;
     if (!c->outstanding)
         batch_done(l, c);
+    /* Pause once the tokens are spent or the socket is drained: reading each small
+     * segment as it trickles in would cost a syscall per segment and not be slower. */
+    if (l->slow_bps && (c->tokens < 1 || (size_t)n < max))
+        pause_start(l, c);
 }
 
 static void on_event(struct load *l, struct conn *c, uint32_t ev)
@@ -753,18 +773,17 @@ static void raise_nofile(uint64_t need)
     }
 }
 
+static volatile sig_atomic_t interrupted;
+
 static void on_signal(int sig)
 {
-    (void)sig; /* only here so that epoll_pwait returns EINTR */
+    (void)sig;
+    interrupted = 1; /* the loop checks it each turn; a sleeping epoll_wait gets EINTR */
 }
 
 static int load_run(struct load *l)
 {
     int rc = 0;
-    sigset_t sigs, old;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
     l->ep = epoll_create1(EPOLL_CLOEXEC);
     l->conns = calloc(l->conc, sizeof(*l->conns));
     l->lat = malloc(l->n_req * sizeof(*l->lat));
@@ -775,12 +794,12 @@ static int load_run(struct load *l)
         goto fail;
     }
     raise_nofile(l->conc);
-    /* Signals are blocked except inside epoll_pwait, so a Ctrl-C ends the run there. */
-    struct sigaction sa = {.sa_handler = on_signal};
+    /* A Ctrl-C or SIGTERM ends the run with a summary of what was done so far. */
+    struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigprocmask(SIG_BLOCK, &sigs, &old);
+    interrupted = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     for (uint64_t k = 0; k < l->conc; k++)
         l->conns[k].fd = -1;
     l->now = l->t0 = now_ns();
@@ -788,14 +807,12 @@ static int load_run(struct load *l)
         slot_next(l, &l->conns[k]);
     start_run(l);
     struct epoll_event evs[MAX_EVENTS];
-    while (l->done < l->n_req && !l->stop) {
-        int n = epoll_pwait(l->ep, evs, MAX_EVENTS, next_timeout_ms(l), &old);
+    while (l->done < l->n_req && !interrupted) {
+        int n = epoll_wait(l->ep, evs, MAX_EVENTS, next_timeout_ms(l));
         l->now = now_ns();
         if (n < 0) {
-            if (errno == EINTR) {
-                l->stop = true; /* only our blocked signals get through */
-                break;
-            }
+            if (errno == EINTR)
+                continue;
             fprintf(stderr, "epscope load: epoll_wait: %s\n", strerror(errno));
             rc = -errno;
             break;
@@ -805,11 +822,13 @@ static int load_run(struct load *l)
         on_timers(l);
     }
     double secs = (double)(now_ns() - l->t0) / 1e9;
+    l->stop = interrupted;
     if (l->stop)
         fprintf(stderr, "epscope load: interrupted after %llu of %llu requests\n",
                 (unsigned long long)l->done, (unsigned long long)l->n_req);
     summary(l, secs);
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
 fail:
     if (l->conns) {
         for (uint64_t k = 0; k < l->conc; k++) {
@@ -850,8 +869,9 @@ static const char usage[] =
     "                        response must still arrive (one batch per connection)\n"
     "  --slow-read BYTES     read each connection at most BYTES per second (k, m suffixes),\n"
     "                        with a small receive buffer so the server feels it\n"
-    "  --timeout MS          fail a request with no complete response after MS ms\n"
-    "                        (default 10000)\n"
+    "  --timeout MS          fail a request with no complete response MS ms after it was\n"
+    "                        sent (or after the response before it, when pipelined);\n"
+    "                        default 10000: raise it for big bodies with --slow-read\n"
     "  --expect-size N       every body must be exactly N bytes (k, m, g suffixes)\n"
     "  --expect-body TEXT    every body must be exactly TEXT\n"
     "  -q, --quiet           print nothing; the exit status tells\n"
@@ -930,12 +950,13 @@ int load_main(int argc, char **argv)
             errno = 0;
             l->rate = strtod(optarg, &end);
             if (errno || end == optarg || *end || !(l->rate > 0) || l->rate > 1e9) {
-                cli_usage_error("load", "--rate '%s': expected requests per second > 0",
-                                optarg);
+                cli_usage_error("load", "--rate '%s': expected requests per second > 0", optarg);
                 goto out;
             }
             break;
-        case 'k': l->keepalive = true; break;
+        case 'k':
+            l->keepalive = true;
+            break;
         case O_PIPE:
             if (cli_parse_int(optarg, 1, 1000, &v) < 0) {
                 cli_usage_error("load", "--pipeline '%s': expected 1 to 1000", optarg);
@@ -944,7 +965,9 @@ int load_main(int argc, char **argv)
             l->pipeline = (uint64_t)v;
             l->keepalive = true;
             break;
-        case O_HALF: l->half_close = true; break;
+        case O_HALF:
+            l->half_close = true;
+            break;
         case O_SLOW:
             if (cli_parse_size(optarg, 1, 1ull << 40, &l->slow_bps) < 0) {
                 cli_usage_error("load", "--slow-read '%s': expected bytes per second >= 1",
@@ -971,7 +994,9 @@ int load_main(int argc, char **argv)
             l->expect_body = optarg;
             l->expect_body_len = strlen(optarg);
             break;
-        case 'q': l->quiet = true; break;
+        case 'q':
+            l->quiet = true;
+            break;
         case 'h':
             fputs(usage, stdout);
             ret = 0;
@@ -1007,20 +1032,26 @@ int load_main(int argc, char **argv)
     if (l->conc > l->n_req)
         l->conc = l->n_req;
     if (l->slow_bps) {
-        /* Read in slices of ~1/100 s worth, holding at most ~1/10 s of tokens. */
-        l->slow_cap = l->slow_bps / 10 > 1 ? l->slow_bps / 10 : 1;
-        uint64_t slice = l->slow_bps / 100 > 1 ? l->slow_bps / 100 : 1;
-        l->pause_ns = slice * 1000000000ull / l->slow_bps;
-        if (l->pause_ns < 1000000)
-            l->pause_ns = 1000000;
+        /* One read per pause of 10 ms (longer below 100 B/s, so each earns a byte), of
+         * the tokens earned meanwhile; a receive buffer of two such slices, so the server
+         * (or proxy) feels the slowness within a few pauses. */
+        l->pause_ns = SLOW_PAUSE_NS;
+        if (1000000000ull / l->slow_bps > l->pause_ns)
+            l->pause_ns = 1000000000ull / l->slow_bps;
+        l->slow_slice = l->slow_bps * l->pause_ns / 1000000000ull;
+        if (l->slow_slice < 1)
+            l->slow_slice = 1;
+        l->slow_cap = 2 * l->slow_slice;
+        uint64_t rb = 2 * l->slow_slice;
+        l->slow_rcvbuf = rb < 4096 ? 4096 : rb > (4u << 20) ? (4 << 20) : (int)rb;
     }
 
     char one[2600];
-    int len = snprintf(one, sizeof(one),
-                       "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: epscope-load/%s\r\n"
-                       "Accept: */*\r\n%s\r\n",
-                       pu.path, pu.host, EPSCOPE_VERSION,
-                       l->keepalive ? "" : "Connection: close\r\n");
+    int len =
+        snprintf(one, sizeof(one),
+                 "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: epscope-load/%s\r\n"
+                 "Accept: */*\r\n%s\r\n",
+                 pu.path, pu.host, EPSCOPE_VERSION, l->keepalive ? "" : "Connection: close\r\n");
     l->req_len = (size_t)len;
     l->req = malloc(l->req_len * l->pipeline);
     if (!l->req) {

@@ -34,7 +34,8 @@ done
 
 step "13-byte default body: load and curl"
 start B1 "$EPSCOPE" backend --listen 127.0.0.1:0
-[ "$(bounded 10 curl -sf "http://$B1_ADDR/")" = "Hello, world!" ] || fail "curl: wrong default body"
+[ "$(bounded 10 curl -sf "http://$B1_ADDR/")" = "Hello, world!" ] ||
+    fail "curl: wrong default body"
 bounded 10 curl -sfi "http://$B1_ADDR/" -o "$T/h" || fail "curl failed"
 grep -q '^X-Backend: 127.0.0.1:'"$B1_PORT" "$T/h" || fail "no X-Backend: ADDR header"
 grep -q '^X-Body: text' "$T/h" || fail "no X-Body: text header"
@@ -75,11 +76,17 @@ out_has '^requests: 64 ok, 0 failed'
 
 step "raw requests: pipelined in one write, HTTP/1.0 closes, garbage gets 400"
 exec 3<>"/dev/tcp/127.0.0.1/$B1_PORT"
-printf 'GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3
+{
+    printf 'GET /a HTTP/1.1\r\nHost: x\r\n\r\n'
+    printf 'POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello'
+    printf 'GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+} >&3
 bounded 5 cat <&3 >"$T/raw" || fail "pipelined raw requests: no EOF after Connection: close"
 exec 3<&-
-[ "$(grep -o 'HTTP/1.1 200 OK' "$T/raw" | wc -l)" -eq 3 ] || fail "3 pipelined requests, not 3 responses"
-[ "$(grep -o 'Hello, world!' "$T/raw" | wc -l)" -eq 3 ] || fail "3 pipelined requests, not 3 bodies"
+[ "$(grep -o 'HTTP/1.1 200 OK' "$T/raw" | wc -l)" -eq 3 ] ||
+    fail "3 pipelined requests, not 3 responses"
+[ "$(grep -o 'Hello, world!' "$T/raw" | wc -l)" -eq 3 ] ||
+    fail "3 pipelined requests, not 3 bodies"
 exec 3<>"/dev/tcp/127.0.0.1/$B1_PORT"
 printf 'GET / HTTP/1.0\r\n\r\n' >&3
 bounded 5 cat <&3 >"$T/raw" || fail "HTTP/1.0: connection not closed after the response"

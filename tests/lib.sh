@@ -76,7 +76,10 @@ start() {
         kill -0 "$pid" 2>/dev/null || return 0
         return 1
     }
-    wait_for -t 5 _lib_listening || { cat "$T/$name.err" >&2; fail "$name: no 'listening on' line in 5 s"; }
+    if ! wait_for -t 5 _lib_listening; then
+        cat "$T/$name.err" >&2
+        fail "$name: no 'listening on' line in 5 s"
+    fi
     case $line in
     "listening on "*:*) ;;
     *) cat "$T/$name.err" >&2; fail "$name exited before listening: $*" ;;

@@ -294,9 +294,9 @@ static void test_url_bad(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "ftp://h/", "http://", "http:///x", "http://:80/", "http://h:0/", "http://h:65536/",
-        "http://h:/", "http://h:8x/", "http://a:b:c/", "http://user@h/", "http://[::1/",
-        "http://[::1]x/", "http://[]:80/", "127.0.0.1:80", "http://h/a b",
+        "ftp://h/",        "http://",        "http:///x",     "http://:80/",   "http://h:0/",
+        "http://h:65536/", "http://h:/",     "http://h:8x/",  "http://a:b:c/", "http://user@h/",
+        "http://[::1/",    "http://[::1]x/", "http://[]:80/", "127.0.0.1:80",  "http://h/a b",
     };
     struct http_url u;
     char err[256];
