@@ -15,6 +15,7 @@ fi
 need_cmd curl curl
 need_cmd tmux tmux
 need_cmd timeout coreutils
+need_cmd python3 python3
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing:$missing"

@@ -28,7 +28,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "fmt.h"
 #include "policy.h"
 #include "story.h"
 #include "trace.h"
@@ -366,6 +365,15 @@ static void conn_finish(struct proxy *p, struct conn *k, unsigned reason)
 
 static void conn_connect(struct proxy *p, struct conn *k);
 
+/* Out of descriptors (or memory): stop accepting for a moment rather than spin on a
+ * listener that stays readable, or accept clients only to close them at once. */
+static void pause_listener(struct proxy *p)
+{
+    p->lresume_at = p->now + LISTEN_PAUSE_NS;
+    trace_pause(p->tr, &p->lsock.id, 1, EPT_PAUSE_FDLIMIT);
+    sync_listener(p);
+}
+
 static void connect_failed(struct proxy *p, struct conn *k, int err)
 {
     struct balance *bl = &p->cfg->bal;
@@ -400,9 +408,11 @@ static void conn_connect(struct proxy *p, struct conn *k)
     memset(&k->b, 0, sizeof(k->b));
     k->b.id = (struct ept_sock){-1, ++p->next_sid, k->c.id.conn, EPT_ROLE_BACKEND, {0}};
     int fd = net_socket(&bl->b[i].addr);
-    if (fd < 0) { /* out of fds: not the backend's fault */
+    if (fd < 0) { /* out of fds: not the backend's fault; stop taking more clients a while */
         trace_connect(p->tr, &k->b.id, (unsigned)i, 0, fd, &ea);
         conn_finish(p, k, EPT_CLOSE_LIMIT);
+        if ((fd == -EMFILE || fd == -ENFILE) && !p->lresume_at)
+            pause_listener(p);
         return;
     }
     k->b.id.fd = fd;
@@ -633,11 +643,7 @@ static void accept_some(struct proxy *p)
                 break;
             }
             if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
-                /* Out of descriptors: stop accepting for a moment rather than spin on a
-                 * listener that stays readable. */
-                p->lresume_at = p->now + LISTEN_PAUSE_NS;
-                trace_pause(p->tr, &p->lsock.id, 1, EPT_PAUSE_FDLIMIT);
-                sync_listener(p);
+                pause_listener(p);
                 break;
             }
             continue; /* ECONNABORTED, EINTR, EPROTO...: that one client is gone */

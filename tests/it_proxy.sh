@@ -108,6 +108,20 @@ echo "closed after $ms ms"
 expect_status 1 "$EPSCOPE" load "http://$P_ADDR/" -n 5 --timeout 3000
 stop P
 
+step "out of file descriptors: the listener pauses, no spin, no crash, service resumes"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+start P bash -c "ulimit -n 40; exec \"$EPSCOPE\" proxy --listen 127.0.0.1:0 --backend $HELLO_ADDR \
+    --trace $T/emfile.ept"
+bounded 30 "$EPSCOPE" load "http://$P_ADDR/" -n 300 -c 80 --timeout 5000 >"$T/emfile.load" 2>&1
+head -n 1 "$T/emfile.load"
+t0=$(cpu_ticks "$P_PID"); sleep 0.5; t1=$(cpu_ticks "$P_PID")
+[ $((t1 - t0)) -lt 10 ] || fail "the proxy burns CPU while idle after EMFILE ($((t1 - t0)) ticks in 0.5 s)"
+expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 50 -c 4 --expect-body 'Hello, world!'
+stop P || fail "proxy exit status $? after EMFILE"
+expect_status 0 "$EPSCOPE" dump "$T/emfile.ept"
+out_has 'listener paused: out of file descriptors'
+out_has 'listener resumed'
+
 step "SIGTERM during load: clean exit, the trace readable to its end"
 proxy P level "$HELLO_ADDR" -- --trace "$T/term.ept"
 "$EPSCOPE" load "http://$P_ADDR/" -n 1000000 -c 20 --keepalive --timeout 3000 \
