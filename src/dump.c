@@ -5,12 +5,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "chrome.h"
 #include "fmt.h"
 #include "reader.h"
+#include "replay.h"
 #include "story.h"
 
 static const char usage[] =
-    "usage: epscope dump [--json | --story] FILE\n"
+    "usage: epscope dump [--json | --story | --chrome] FILE\n"
     "\n"
     "Print a trace one record per line, strace-style: sequence number, seconds since the\n"
     "trace began, then the call, e.g.\n"
@@ -22,6 +24,9 @@ static const char usage[] =
     "  --json        one JSON object per record (JSON Lines), each with a \"type\"\n"
     "  --story       the run told in the words of the origin project's log (\"Received\n"
     "                incoming data on socket: 8\"), as `proxy --story` prints it live\n"
+    "  --chrome      Chrome trace-event JSON for Perfetto (ui.perfetto.dev) or\n"
+    "                chrome://tracing: epoll_wait as spans, one track per socket, the\n"
+    "                ready-list length as a counter, diagnoses marked\n"
     "  -h, --help    this text\n"
     "\n"
     "Exit status: 0 all complete records printed, 1 the file has a corrupt block (the\n"
@@ -68,10 +73,12 @@ int dump_main(int argc, char **argv)
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'j'},
         {"story", no_argument, NULL, 's'},
+        {"chrome", no_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
     struct story story;
+    int chrome = 0;
     struct dump_ctx c = {stdout, 0, NULL, 0, 0, 0};
     int o;
     optind = 1;
@@ -79,17 +86,32 @@ int dump_main(int argc, char **argv)
         switch (o) {
         case 'j': c.json = 1; break;
         case 's': c.story = &story; break;
+        case 'c': chrome = 1; break;
         case 'h': fputs(usage, stdout); return 0;
         default: return cli_usage_error("dump", "unknown option");
         }
     }
     if (optind != argc - 1)
         return cli_usage_error("dump", optind == argc ? "which trace file?" : "one file at a time");
-    if (c.story && c.json)
-        return cli_usage_error("dump", "--json and --story do not mix");
+    if (c.json + !!c.story + chrome > 1)
+        return cli_usage_error("dump", "--json, --story and --chrome: one at a time");
     const char *path = argv[optind];
-    struct reader r;
     char err[256];
+    if (chrome) {
+        struct replay *r;
+        if (replay_open(&r, path, err, sizeof(err)) < 0) {
+            fprintf(stderr, "epscope dump: %s\n", err);
+            return 2;
+        }
+        int rc = chrome_write(stdout, r);
+        replay_close(r);
+        if (rc < 0 || fflush(stdout) != 0) {
+            fprintf(stderr, "epscope dump: writing the Chrome JSON failed\n");
+            return 1;
+        }
+        return 0;
+    }
+    struct reader r;
     if (reader_open(&r, path, err, sizeof(err)) < 0) {
         fprintf(stderr, "epscope dump: %s\n", err);
         return 2;

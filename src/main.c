@@ -13,7 +13,9 @@ static const struct command {
     {"proxy", proxy_main, "the epoll reverse proxy (level, edge or edge-oneshot), traced"},
     {"backend", backend_main, "a small epoll HTTP/1.1 origin server for demos and tests"},
     {"load", load_main, "an HTTP load client that checks every response byte for byte"},
+    {"demo", demo_main, "the lab in one command: three proxies, one workload, three traces"},
     {"check", check_main, "find the epoll mistakes in a trace, explained (exit 1 if any)"},
+    {"compare", compare_main, "two or three traces of one workload side by side: the costs"},
     {"dump", dump_main, "print a trace as text (one line per record) or JSON Lines"},
 };
 

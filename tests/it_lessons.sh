@@ -21,6 +21,18 @@ while read -r file ids; do
     [ "$got" = "$want" ] || fail "$file: check gives [$got], the lesson names [$want]"
     if [ -z "$want" ]; then [ $rc -eq 0 ] || fail "$file: exit $rc for a correct run"
     else [ $rc -eq 1 ] || fail "$file: exit $rc, expected 1"; fi
+    # the same trace as Chrome trace-event JSON: valid, one marked instant per finding
+    "$EPSCOPE" dump --chrome "$f" >"$T/c.json" || fail "$file: dump --chrome failed"
+    nf=$(grep -o '"id":"' "$T/out.json" | wc -l)
+    python3 - "$T/c.json" "$nf" <<'PY' || fail "$file: bad Chrome JSON"
+import json, sys
+d = json.load(open(sys.argv[1]))
+ev = d["traceEvents"]
+waits = [e for e in ev if e["ph"] == "X" and e["name"] == "epoll_wait"]
+marks = [e for e in ev if e["ph"] == "i" and e.get("s") == "g"]
+assert waits, "no epoll_wait spans"
+assert len(marks) == int(sys.argv[2]), "%d diagnosis marks, %s findings" % (len(marks), sys.argv[2])
+PY
 done <"$dir/lessons.txt"
 [ $n -ge 8 ] || fail "only $n lessons"
 echo ok

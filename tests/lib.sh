@@ -67,6 +67,9 @@ start() {
     local name=$1 pid line addr
     shift
     case $name in [A-Za-z_]*) ;; *) fail "start: '$name' is not an identifier" ;; esac
+    # a name used again must not find the previous run's line before the new child writes
+    rm -f "$T/$name.out" "$T/$name.err"
+    : >"$T/$name.out"
     "$@" >"$T/$name.out" 2>"$T/$name.err" &
     pid=$!
     _LIB_PIDS="$_LIB_PIDS $pid"

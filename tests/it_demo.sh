@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# it_demo.sh - `epscope demo` with no terminal: runs the lab to the end within a minute,
+# prints the compare table and the check results, leaves three traces and no process.
+. "$(dirname "$0")/lib.sh"
+
+step "demo, no terminal"
+STEP_TIMEOUT=60 expect_status 0 "$EPSCOPE" demo --dir "$T/d1" </dev/null
+cat "$LAST_OUT"
+out_has '^trace +level\.ept +edge\.ept +edge-oneshot\.ept'
+out_has '^epoll_wait calls'
+out_has 'level\.ept: 0 errors, 0 warnings'
+out_has 'edge\.ept: 0 errors, 0 warnings'
+out_has 'edge-oneshot\.ept: 0 errors, 0 warnings'
+for m in level edge edge-oneshot; do
+    [ -s "$T/d1/$m.ept" ] || fail "no $m trace"
+    expect_status 0 "$EPSCOPE" dump "$T/d1/$m.ept"
+    tail -n 1 "$LAST_OUT" | grep -q 'end of trace' || fail "$m trace not closed cleanly"
+done
+pgrep -f "$T/d1" >/dev/null && fail "demo left processes behind: $(pgrep -af "$T/d1")"
+
+step "demo --fault no-drain: the class sees the diagnosis"
+STEP_TIMEOUT=60 expect_status 0 "$EPSCOPE" demo --dir "$T/d2" --fault no-drain --no-tui
+out_has '^error edge-starvation: '
+out_has 'level\.ept: 0 errors'
+pgrep -f "$T/d2" >/dev/null && fail "demo left processes behind"
+
+step "bad options"
+expect_status 2 "$EPSCOPE" demo --fault nonsense
+expect_status 0 "$EPSCOPE" demo --help
+echo ok
