@@ -587,7 +587,8 @@ static void conn_event(struct proxy *p, struct psock *s, uint32_t ev)
     if (k->state == CONN_CLOSED)
         return;
     if (p->cfg->fault == FAULT_MISTRIGGER && k->state == CONN_OPEN &&
-        (s == &k->b || k->origin_pending)) {
+        ((s == &k->b && (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))) ||
+         (s == &k->c && k->origin_pending && (ev & EPOLLOUT)))) {
         origin_event(p, k, s, ev);
         if (k->state == CONN_CLOSED)
             return;
