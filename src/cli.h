@@ -14,6 +14,7 @@ int backend_main(int argc, char **argv);
 int load_main(int argc, char **argv);
 int proxy_main(int argc, char **argv);
 int check_main(int argc, char **argv);
+int view_main(int argc, char **argv);
 int demo_main(int argc, char **argv);
 int compare_main(int argc, char **argv);
 

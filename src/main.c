@@ -17,6 +17,7 @@ static const struct command {
     {"check", check_main, "find the epoll mistakes in a trace, explained (exit 1 if any)"},
     {"compare", compare_main, "two or three traces of one workload side by side: the costs"},
     {"dump", dump_main, "print a trace as text (one line per record) or JSON Lines"},
+    {"view", view_main, "the curses viewer: replay traces (one, or two or three side by side)"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

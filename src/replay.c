@@ -1176,7 +1176,8 @@ size_t replay_socks(struct replay *r, const struct rp_sock ***socks)
     }
     for (uint32_t i = 0; i < st->nsocks; i++)
         r->sorted[i] = &st->socks[i].s;
-    qsort(r->sorted, st->nsocks, sizeof(*r->sorted), by_fd);
+    if (st->nsocks > 1)
+        qsort(r->sorted, st->nsocks, sizeof(*r->sorted), by_fd);
     *socks = r->sorted;
     return st->nsocks;
 }
@@ -1220,12 +1221,7 @@ size_t replay_findings_at(const struct replay *r, uint64_t pos, size_t *idx, siz
     return n;
 }
 
-/* ==== viewer additions (tui/ owner) - additive only, nothing above depends on them ======= */
-
-/* replay_seek no longer re-checks block CRCs (blocks are verified once by scan()), so the
- * viewer's fast path is replay_seek itself. */
-int replay_seek_fast(struct replay *r, uint64_t pos)
+size_t replay_nsocks(const struct replay *r)
 {
-    return replay_seek(r, pos);
+    return r->st.nsocks;
 }
-/* ==== end of viewer additions ============================================================ */

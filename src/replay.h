@@ -137,6 +137,7 @@ uint64_t replay_pos(const struct replay *r);
 
 /* State at the current position. */
 size_t replay_socks(struct replay *r, const struct rp_sock ***socks); /* sorted by fd */
+size_t replay_nsocks(const struct replay *r);                         /* without sorting */
 const struct rp_sock *replay_sock(struct replay *r, uint32_t sid);
 const struct rp_wait *replay_wait(const struct replay *r);
 /* Bytes read from sid's peer and not yet written to sid (the proxy's buffer toward it). */
@@ -159,11 +160,5 @@ int rp_diag_is_error(unsigned diag);
 const char *rp_diag_explain(unsigned diag);
 const char *rp_diag_fix(unsigned diag);
 
-/* ==== viewer additions (tui/ owner) ==== */
-/* Same result as replay_seek, faster: reads the records from blocks that passed their CRC
- * check when the trace was opened, without checking them again (the viewer's keys seek
- * often and must answer in milliseconds). */
-int replay_seek_fast(struct replay *r, uint64_t pos);
-/* ==== end of viewer additions ==== */
 
 #endif

@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# it_view.sh - `epscope view` for real: bad input, --help, --snapshot against golden screens,
+# and the program in tmux (fixed size, TERM and locale): open, step, jump to a diagnosis,
+# help, go to, resize, monochrome, ASCII, quit and SIGTERM restoring the terminal, three
+# traces side by side, and --follow on a trace a live proxy is writing.
+#
+# The traces come from `test_view --gen DIR` (tests/synth.h): every time, fd, port and byte
+# count in them is fixed, so snapshots are compared byte for byte, with no normalising.
+# UPDATE_GOLDEN=1 rewrites tests/golden/view_*.txt instead of comparing.
+. "$(dirname "$0")/lib.sh"
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+GOLDEN=$HERE/golden
+GEN=$(dirname "$EPSCOPE")/tests/test_view
+[ -x "$GEN" ] || fail "$GEN is missing: run make units first"
+"$GEN" --gen "$T" || fail "cannot generate the traces"
+export TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8
+unset NO_COLOR
+
+step "bad input: one line on stderr, exit 2, before the terminal is touched"
+expect_status 2 "$EPSCOPE" view "$T/missing.ept"
+[ "$(wc -l <"$LAST_ERR")" -eq 1 ] || fail "more than one line: $(cat "$LAST_ERR")"
+grep -q "missing.ept" "$LAST_ERR" || fail "the error does not name the file"
+printf 'not a trace at all\n' >"$T/text.ept"
+expect_status 2 "$EPSCOPE" view "$T/text.ept"
+[ "$(wc -l <"$LAST_ERR")" -eq 1 ] || fail "more than one line: $(cat "$LAST_ERR")"
+expect_status 2 "$EPSCOPE" view
+expect_status 2 "$EPSCOPE" view "$T/small.ept" "$T/level.ept" "$T/edge.ept" "$T/oneshot.ept"
+expect_status 2 "$EPSCOPE" view --size 80 --snapshot 1 "$T/small.ept"
+expect_status 2 "$EPSCOPE" view "$T/small.ept" </dev/null   # no terminal, no --snapshot
+grep -q "needs a terminal" "$LAST_ERR" || fail "no terminal: $(cat "$LAST_ERR")"
+
+step "--help lists every option and key"
+expect_status 0 "$EPSCOPE" view --help
+for w in --follow --snapshot --size --keys --align --speed --no-color --ascii \
+    Space "n  Right" "p  Left" " w " " W " " c " " C " " d " " D " " + " " - " "g  Home" \
+    "G  End" " : " " / " " f " " F " " a " Tab "?  h" " q " PgUp Enter Esc mouse; do
+    grep -qF -- "$w" "$LAST_OUT" || fail "--help lacks '$w'"
+done
+
+step "--snapshot: golden screens"
+golden() { # NAME VIEW-ARGS...
+    local name=$1
+    shift
+    expect_status 0 "$EPSCOPE" view "$@"
+    if [ -n "${UPDATE_GOLDEN:-}" ]; then
+        mkdir -p "$GOLDEN"
+        cp "$LAST_OUT" "$GOLDEN/view_$name.txt"
+        echo "updated $GOLDEN/view_$name.txt"
+    else
+        diff -u "$GOLDEN/view_$name.txt" "$LAST_OUT" || fail "snapshot $name differs from golden"
+    fi
+}
+cd "$T" || fail "cd $T"
+golden main_100x30 --snapshot 40 --size 100x30 small.ept
+golden diag_80x24 --snapshot 1 --size 80x24 --keys d small.ept
+golden diag_100x30 --snapshot 1 --size 100x30 --keys d small.ept
+golden help_100x40 --snapshot 1 --size 100x40 --keys '?' small.ept
+golden side_120x30 --snapshot 1 --size 120x30 --keys 'aw<Tab><Tab>wwwwwnnn' \
+    level.ept edge.ept oneshot.ept
+golden filter_100x30 --snapshot 1 --size 100x30 --keys 'cccnf' small.ept
+golden timeout_100x30 --snapshot 1 --size 100x30 --keys 'wwwwwwwwwwwww' small.ept
+LANG=C LC_ALL=C golden ascii_80x24 --snapshot 1 --size 80x24 --keys d small.ept
+golden small_60x20 --snapshot 1 --size 60x20 small.ept
+cd - >/dev/null || true
+
+command -v tmux >/dev/null || { echo "tmux not installed: the terminal part is skipped"; exit 77; }
+
+TMUX_SOCK=epscope-it-view-$$
+tm() { tmux -L "$TMUX_SOCK" -f /dev/null "$@"; }
+_view_cleanup() { tm kill-server 2>/dev/null; _lib_cleanup; }
+trap _view_cleanup EXIT
+
+# open NAME W H ARGS...: a detached tmux session running epscope view (kept when it exits).
+open_view() {
+    local name=$1 w=$2 h=$3
+    shift 3
+    # the shell records the viewer's exit status: tmux's own may come late or not at all
+    tm new-session -d -s "$name" -x "$w" -y "$h" \
+        "env TERM=$TERM LANG=$LANG LC_ALL=${LC_ALL:-} ${VIEW_ENV:-} $EPSCOPE view $*;
+         echo \$? >$T/$name.rc" || fail "tmux new-session $name"
+    tm set-option -t "$name" remain-on-exit on >/dev/null
+}
+screen_of() { tm capture-pane -p -t "$1"; }
+shows() { screen_of "$1" | grep -qF -- "$2"; }
+# see NAME TEXT: wait (bounded) until the screen shows TEXT.
+see() {
+    wait_for -t 5 shows "$1" "$2" || { screen_of "$1" >&2; fail "$1: the screen never showed '$2'"; }
+}
+gone() { ! shows "$1" "$2"; }
+unsee() {
+    wait_for -t 5 gone "$1" "$2" || { screen_of "$1" >&2; fail "$1: the screen still shows '$2'"; }
+}
+dead() { [ -s "$T/$1.rc" ]; }
+# viewer_pid NAME: the viewer's pid (the child of the session's shell).
+viewer_pid() {
+    local sh
+    sh=$(tm display-message -p -t "$1" '#{pane_pid}')
+    pgrep -P "$sh" | head -n 1
+}
+keys() { local s=$1; shift; tm send-keys -t "$s" "$@"; }
+
+step "tmux 100x30: open, step, diagnosis, help, go to, resize, quit"
+open_view v1 100 30 "$T/small.ept"
+see v1 "record 1/252"
+see v1 "Ready list"
+see v1 "Interest list"
+see v1 "Event log"
+see v1 "Explanation"
+see v1 "? Help"
+keys v1 n
+see v1 "record 2/252"
+keys v1 Right
+see v1 "record 3/252"
+keys v1 Left
+see v1 "record 2/252"
+keys v1 w
+see v1 "epoll_wait #1 = 1"
+keys v1 d
+see v1 "mis-trigger (error)"
+see v1 "Fix: Register the socket with EPOLLONESHOT"
+screen_of v1 | grep -q "▶✖" || fail "the diagnosed record under the cursor has no glyph"
+keys v1 '?'
+see v1 "this help"
+keys v1 Escape
+unsee v1 "this help"
+keys v1 : 1 0 0 Enter
+see v1 "record 100/252"
+keys v1 / c l o s e '(' Enter
+see v1 "found at record"
+tm resize-window -t v1 -x 80 -y 24
+see v1 "record 1"
+wait_for -t 5 eval '[ "$(screen_of v1 | wc -l)" -eq 24 ]' || fail "not redrawn at 80x24"
+tm resize-window -t v1 -x 60 -y 20
+see v1 "needs at least 80x24 (now 60x20)"
+tm resize-window -t v1 -x 100 -y 30
+see v1 "Interest list"
+keys v1 g
+see v1 "record 1/252"
+keys v1 q
+wait_for -t 5 dead v1 || fail "q did not quit"
+[ "$(cat "$T/v1.rc")" = 0 ] || { screen_of v1 >&2; fail "view exited with status $(cat "$T/v1.rc")"; }
+[ "$(tm display-message -p -t v1 '#{alternate_on}')" = 0 ] || fail "left the alternate screen on"
+tm kill-session -t v1
+
+step "SIGTERM and SIGINT restore the terminal"
+for sig in TERM INT; do
+    open_view "s$sig" 100 30 "$T/small.ept"
+    see "s$sig" "Event log"
+    pid=$(viewer_pid "s$sig")
+    [ -n "$pid" ] || fail "no viewer process"
+    kill -"$sig" "$pid"
+    wait_for -t 5 dead "s$sig" || fail "SIG$sig did not stop the viewer"
+    [ "$(cat "$T/s$sig.rc")" = 0 ] || fail "SIG$sig: exit status $(cat "$T/s$sig.rc")"
+    [ "$(tm display-message -p -t "s$sig" '#{alternate_on}')" = 0 ] ||
+        fail "SIG$sig left the alternate screen on"
+    tm kill-session -t "s$sig"
+done
+
+step "colour by default; NO_COLOR and --no-color are monochrome; LANG=C is ASCII"
+open_view c1 100 30 "$T/small.ept"
+see c1 "Event log"
+tm capture-pane -e -p -t c1 | grep -qE $'\e\\[[0-9;]*(3[0-7]|38;5)' || fail "no colour at all"
+keys c1 q
+VIEW_ENV="NO_COLOR=1" open_view c2 100 30 "$T/small.ept"
+see c2 "Event log"
+tm capture-pane -e -p -t c2 | grep -qE $'\e\\[[0-9;]*(3[0-7]|38;5|4[0-7])m' &&
+    fail "NO_COLOR: colours used"
+tm capture-pane -e -p -t c2 | grep -qE $'\e\\[[0-9;]*7m' || fail "NO_COLOR: no reverse video"
+keys c2 q
+open_view c3 100 30 --no-color "$T/small.ept"
+see c3 "Event log"
+tm capture-pane -e -p -t c3 | grep -qE $'\e\\[[0-9;]*(3[0-7]|38;5|4[0-7])m' &&
+    fail "--no-color: colours used"
+keys c3 q
+LANG=C LC_ALL=C open_view c4 100 30 "$T/small.ept"
+see c4 "Event log"
+keys c4 d
+see c4 "mis-trigger (error)"
+screen_of c4 | grep -q "^>E" || fail "ASCII: no '>E' marks"
+screen_of c4 | LC_ALL=C grep -q $'[\x80-\xff]' && fail "ASCII locale: UTF-8 on screen"
+keys c4 q
+
+step "three traces side by side, aligned by record, epoll_wait, connection"
+open_view s3 120 30 "$T/level.ept" "$T/edge.ept" "$T/oneshot.ept"
+see s3 "level.ept · level"
+see s3 "edge.ept · edge"
+see s3 "oneshot.ept · edge-oneshot"
+see s3 "aligned by record"
+keys s3 n n n
+see s3 "record 4/"
+[ "$(screen_of s3 | grep -o 'record 4/' | wc -l)" -eq 3 ] || fail "not stepped together"
+keys s3 a
+see s3 "aligned by epoll_wait"
+keys s3 a
+see s3 "aligned by connection"
+keys s3 c c
+see s3 "pick conn=2"
+wait_for -t 5 eval '[ "$(screen_of s3 | grep -o "pick conn=2" | wc -l)" -ge 3 ]' ||
+    { screen_of s3 >&2; fail "connection 2 not aligned in all three columns"; }
+keys s3 q
+wait_for -t 5 dead s3 || fail "side by side: q did not quit"
+
+step "--follow: a trace a live proxy is still writing"
+start BE "$EPSCOPE" backend --listen 127.0.0.1:0
+start PX "$EPSCOPE" proxy --listen 127.0.0.1:0 --backend "$BE_ADDR" --mode edge-oneshot \
+    --trace "$T/live.ept"
+wait_for -t 5 test -s "$T/live.ept" || fail "the proxy wrote no trace"
+open_view f1 100 30 --follow "$T/live.ept"
+see f1 "following"
+STEP_TIMEOUT=20 expect_status 0 "$EPSCOPE" load "http://$PX_ADDR/" -n 3 -c 1
+see f1 "close("
+n1=$(screen_of f1 | grep -o 'record [0-9]*/[0-9]*' | head -n 1)
+STEP_TIMEOUT=20 expect_status 0 "$EPSCOPE" load "http://$PX_ADDR/" -n 5 -c 1
+wait_for -t 5 eval '[ "$(screen_of f1 | grep -o "record [0-9]*/[0-9]*" | head -n 1)" != "$n1" ]' ||
+    fail "no new records after the second load ($n1)"
+# at the end it stays at the end: record N/N
+wait_for -t 5 eval 'screen_of f1 | grep -qE "record ([0-9]+)/\\1 "' ||
+    { screen_of f1 >&2; fail "follow did not stay at the end"; }
+keys f1 q
+wait_for -t 5 dead f1 || fail "follow: q did not quit"
+stop PX || true
+echo "it_view: all passed"

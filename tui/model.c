@@ -1,0 +1,815 @@
+/* model.c - the viewer's state and every change to it (see model.h): cursor moves, the
+ * keymap, the prompt, search, filter, playback, following, alignment of the columns.
+ *
+ * Every move is O(log n) on the per-trace index (vindex) plus one checkpointed seek of the
+ * replay model; the only walks over records (filter, search) are bounded per call, so a key
+ * answers in milliseconds anywhere in a ten-million-record trace.
+ */
+#include "model.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fmt.h"
+#include "panes.h"
+
+#define MATCH_BUDGET 1000000u   /* records a filtered step may look at */
+
+const unsigned view_speeds[] = {1, 2, 5, 10, 25, 50, 100, 250, 1000, 10000, 100000};
+const size_t view_nspeeds = sizeof(view_speeds) / sizeof(view_speeds[0]);
+
+static void msg(struct view *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void msg(struct view *v, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->msg, sizeof(v->msg), fmt, ap);
+    va_end(ap);
+}
+
+static uint64_t count_of(const struct vcol *c)
+{
+    return c->ix.count;
+}
+
+/* --- opening ------------------------------------------------------------------------- */
+
+int view_open(struct view *v, char *const *paths, int n, char *err, size_t errlen)
+{
+    memset(v, 0, sizeof(*v));
+    v->speed = 3;
+    v->w = VIEW_MIN_W;
+    v->h = VIEW_MIN_H;
+    v->focus_pane = VP_LOG;
+    for (int i = 0; i < n && i < VIEW_MAXCOLS; i++) {
+        struct vcol *c = &v->col[i];
+        int rc = replay_open(&c->r, paths[i], err, errlen);
+        if (rc < 0) {
+            view_close(v);
+            return rc;
+        }
+        rc = vindex_open(&c->ix, paths[i], c->r, err, errlen);
+        if (rc < 0) {
+            replay_close(c->r);
+            c->r = NULL;
+            view_close(v);
+            return rc;
+        }
+        c->path = strdup(paths[i]);
+        if (!c->path) {
+            fprintf(stderr, "epscope view: out of memory\n");
+            abort();
+        }
+        const char *slash = strrchr(c->path, '/');
+        c->name = slash ? slash + 1 : c->path;
+        c->ready_sel = -1;
+        v->ncols = i + 1;
+        if (count_of(c))
+            replay_seek(c->r, 0);
+    }
+    return 0;
+}
+
+void view_close(struct view *v)
+{
+    for (int i = 0; i < VIEW_MAXCOLS; i++) {
+        struct vcol *c = &v->col[i];
+        if (c->r) {
+            vindex_close(&c->ix);
+            replay_close(c->r);
+        }
+        free(c->path);
+        memset(c, 0, sizeof(*c));
+    }
+    v->ncols = 0;
+}
+
+/* --- moving ---------------------------------------------------------------------------- */
+
+static void set_pos(struct view *v, int c, uint64_t pos)
+{
+    struct vcol *k = &v->col[c];
+    uint64_t n = count_of(k);
+    if (!n) {
+        k->pos = 0;
+        return;
+    }
+    if (pos >= n)
+        pos = n - 1;
+    if (pos != k->pos)
+        k->ready_sel = -1;
+    k->pos = pos;
+    replay_seek(k->r, pos);
+}
+
+/* Position in column o matching entry k of an index (waits or connection starts) of o,
+ * plus off records, never past entry k + 1. */
+static uint64_t aligned(const struct vcol *o, const uint64_t *a, size_t n, long k, uint64_t off)
+{
+    uint64_t cnt = count_of(o);
+    if (!cnt)
+        return 0;
+    if (k < 0) {
+        uint64_t lim = n ? (a[0] ? a[0] - 1 : 0) : cnt - 1;
+        return off < lim ? off : lim;
+    }
+    if ((size_t)k >= n)
+        return cnt - 1;
+    uint64_t base = a[k], lim = (size_t)k + 1 < n ? a[k + 1] - 1 : cnt - 1;
+    return base + off < lim ? base + off : lim;
+}
+
+/* Bring the other columns to the focused column's place, as the alignment says. */
+static void sync_cols(struct view *v)
+{
+    const struct vcol *L = &v->col[v->focus_col];
+    for (int c = 0; c < v->ncols; c++) {
+        if (c == v->focus_col)
+            continue;
+        struct vcol *o = &v->col[c];
+        uint64_t pos = L->pos;
+        if (v->align == VA_WAIT) {
+            long k = view_wait_index(v, v->focus_col);
+            uint64_t off = k < 0 ? L->pos : L->pos - L->ix.waits[k];
+            pos = aligned(o, o->ix.waits, o->ix.nwaits, k, off);
+        } else if (v->align == VA_CONN) {
+            long k = view_conn_index(v, v->focus_col);
+            uint64_t off = k < 0 ? L->pos : L->pos - L->ix.conns[k];
+            pos = aligned(o, o->ix.conns, o->ix.nconns, k, off);
+        }
+        set_pos(v, c, pos);
+    }
+}
+
+void view_goto(struct view *v, int c, uint64_t pos)
+{
+    set_pos(v, c, pos);
+    if (c == v->focus_col)
+        sync_cols(v);
+}
+
+long view_wait_index(struct view *v, int c)
+{
+    const struct vcol *k = &v->col[c];
+    return (long)vindex_floor(k->ix.waits, k->ix.nwaits, k->pos);
+}
+
+long view_conn_index(struct view *v, int c)
+{
+    const struct vcol *k = &v->col[c];
+    return (long)vindex_floor(k->ix.conns, k->ix.nconns, k->pos);
+}
+
+long view_finding_at(struct view *v, int c)
+{
+    struct vcol *k = &v->col[c];
+    if (!count_of(k))
+        return -1;
+    size_t idx[64];
+    size_t n = replay_findings_at(k->r, k->pos, idx, 64);
+    const struct rp_finding *f;
+    replay_findings(k->r, &f);
+    long best = -1;
+    for (size_t i = 0; i < n; i++)
+        if (best < 0 || (rp_diag_is_error(f[idx[i]].diag) && !rp_diag_is_error(f[best].diag)))
+            best = (long)idx[i];
+    return best;
+}
+
+int view_match(struct view *v, int c, uint64_t pos)
+{
+    struct vcol *k = &v->col[c];
+    if (k->filter == VF_NONE)
+        return 1;
+    const struct ept_rec *rec = vindex_rec(&k->ix, pos);
+    if (!rec)
+        return 0;
+    uint32_t sid, conn, lsid;
+    vindex_rec_sock(rec, &sid, &conn, &lsid);
+    if (k->filter == VF_CONN)
+        return conn == k->filter_id;
+    return sid == k->filter_id || lsid == k->filter_id;
+}
+
+int view_find_match(struct view *v, int c, uint64_t pos, int dir, uint64_t *out)
+{
+    struct vcol *k = &v->col[c];
+    uint64_t n = count_of(k);
+    if (!n)
+        return 0;
+    if (k->filter == VF_NONE) {
+        if (dir > 0 && pos + 1 < n) {
+            *out = pos + 1;
+            return 1;
+        }
+        if (dir < 0 && pos > 0) {
+            *out = pos - 1;
+            return 1;
+        }
+        return 0;
+    }
+    const struct vi_range *t = k->filter == VF_CONN ? k->ix.by_conn : k->ix.by_sid;
+    size_t tn = k->filter == VF_CONN ? k->ix.nby_conn : k->ix.nby_sid;
+    if (k->filter_id >= tn || t[k->filter_id].first == UINT64_MAX)
+        return 0;
+    uint64_t first = t[k->filter_id].first, last = t[k->filter_id].last;
+    uint64_t budget = MATCH_BUDGET;
+    if (dir > 0) {
+        for (uint64_t p = pos + 1 < first ? first : pos + 1; p <= last && budget; p++, budget--)
+            if (view_match(v, c, p)) {
+                *out = p;
+                return 1;
+            }
+    } else {
+        if (pos == 0)
+            return 0;
+        for (uint64_t p = pos - 1 > last ? last : pos - 1; p >= first && budget; p--, budget--) {
+            if (view_match(v, c, p)) {
+                *out = p;
+                return 1;
+            }
+            if (p == 0)
+                break;
+        }
+    }
+    return 0;
+}
+
+/* Step column c (the focused one) by n records, through its filter. */
+static int step(struct view *v, int dir, uint64_t n)
+{
+    struct vcol *k = &v->col[v->focus_col];
+    uint64_t p = k->pos, q;
+    if (!count_of(k))
+        return VR_HANDLED;
+    if (k->filter == VF_NONE) {
+        uint64_t cnt = count_of(k);
+        if (dir > 0)
+            q = p + n < cnt ? p + n : cnt - 1;
+        else
+            q = p >= n ? p - n : 0;
+    } else {
+        q = p;
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t nx;
+            if (!view_find_match(v, v->focus_col, q, dir, &nx))
+                break;
+            q = nx;
+        }
+    }
+    if (q == p)
+        msg(v, dir > 0 ? "at the last record%s" : "at the first record%s",
+            k->filter ? " of the filter" : "");
+    view_goto(v, v->focus_col, q);
+    return VR_HANDLED | VR_REDRAW;
+}
+
+/* Jump to the next (dir > 0) or previous entry of a sorted position index. */
+static int jump(struct view *v, const uint64_t *a, size_t n, int dir, const char *what)
+{
+    struct vcol *k = &v->col[v->focus_col];
+    ptrdiff_t i = vindex_floor(a, n, k->pos);
+    if (dir > 0) {
+        if ((size_t)(i + 1) >= n) {
+            msg(v, "no %s after this record", what);
+            return VR_HANDLED | VR_REDRAW;
+        }
+        view_goto(v, v->focus_col, a[i + 1]);
+    } else {
+        if (i >= 0 && a[i] == k->pos)
+            i--;
+        if (i < 0) {
+            msg(v, "no %s before this record", what);
+            return VR_HANDLED | VR_REDRAW;
+        }
+        view_goto(v, v->focus_col, a[i]);
+    }
+    return VR_HANDLED | VR_REDRAW;
+}
+
+/* --- actions (the keymap) --------------------------------------------------------------- */
+
+static int act_play(struct view *v, int key)
+{
+    (void)key;
+    struct vcol *k = &v->col[v->focus_col];
+    v->playing = !v->playing;
+    v->play_acc = 0;
+    if (v->playing && !v->follow && count_of(k) && k->pos + 1 >= count_of(k))
+        view_goto(v, v->focus_col, 0);
+    return VR_HANDLED | VR_REDRAW;
+}
+
+static int act_next(struct view *v, int key)
+{
+    (void)key;
+    return step(v, 1, 1);
+}
+
+static int act_prev(struct view *v, int key)
+{
+    (void)key;
+    return step(v, -1, 1);
+}
+
+static int act_wait(struct view *v, int key)
+{
+    struct vcol *k = &v->col[v->focus_col];
+    return jump(v, k->ix.waits, k->ix.nwaits, key == 'w' ? 1 : -1, "epoll_wait");
+}
+
+static int act_conn(struct view *v, int key)
+{
+    struct vcol *k = &v->col[v->focus_col];
+    return jump(v, k->ix.conns, k->ix.nconns, key == 'c' ? 1 : -1, "connection");
+}
+
+static int act_diag(struct view *v, int key)
+{
+    struct vcol *k = &v->col[v->focus_col];
+    const struct vi_diag *d = k->ix.diags;
+    size_t n = k->ix.ndiags;
+    if (!n) {
+        msg(v, "no diagnoses in %s", k->name);
+        return VR_HANDLED | VR_REDRAW;
+    }
+    /* first of the sorted diagnoses after / before the cursor */
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (d[mid].first <= k->pos)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    long to;
+    if (key == 'd') {
+        to = lo < n ? (long)lo : -1;
+    } else {
+        long i = (long)lo - 1;
+        while (i >= 0 && d[i].first >= k->pos)
+            i--;
+        to = i;
+    }
+    if (to < 0) {
+        msg(v, "no diagnosis %s this record", key == 'd' ? "after" : "before");
+        return VR_HANDLED | VR_REDRAW;
+    }
+    view_goto(v, v->focus_col, d[to].first);
+    msg(v, "diagnosis %ld of %zu", to + 1, n);
+    return VR_HANDLED | VR_REDRAW;
+}
+
+static int act_speed(struct view *v, int key)
+{
+    if (key == '+' || key == '=') {
+        if ((size_t)v->speed + 1 < view_nspeeds)
+            v->speed++;
+    } else if (v->speed > 0) {
+        v->speed--;
+    }
+    return VR_HANDLED | VR_REDRAW;
+}
+
+static int act_ends(struct view *v, int key)
+{
+    struct vcol *k = &v->col[v->focus_col];
+    uint64_t n = count_of(k);
+    if (!n)
+        return VR_HANDLED;
+    uint64_t to = key == 'g' ? 0 : n - 1;
+    if (k->filter && !view_match(v, v->focus_col, to)) {
+        const struct vi_range *t = k->filter == VF_CONN ? k->ix.by_conn : k->ix.by_sid;
+        to = key == 'g' ? t[k->filter_id].first : t[k->filter_id].last;
+    }
+    view_goto(v, v->focus_col, to);
+    return VR_HANDLED | VR_REDRAW;
+}
+
+static int act_prompt(struct view *v, int key)
+{
+    v->prompt = key;
+    v->ninput = 0;
+    v->input[0] = 0;
+    v->msg[0] = 0;
+    return VR_HANDLED | VR_REDRAW;
+}
+
+/* Filter the focused column to the connection (f) or socket (F) of the selected interest
+ * row, or of the record under the cursor; f or F again clears it. */
+static int act_filter(struct view *v, int key)
+{
+    struct vcol *k = &v->col[v->focus_col];
+    if (k->filter) {
+        k->filter = VF_NONE;
+        msg(v, "filter off");
+        return VR_HANDLED | VR_REDRAW;
+    }
+    uint32_t sid = 0, conn = 0, lsid = 0;
+    const struct rp_sock **socks;
+    size_t ns = count_of(k) && replay_nsocks(k->r) ? replay_socks(k->r, &socks) : 0;
+    if (v->focus_pane == VP_INTEREST && k->sock_sel >= 0 && (size_t)k->sock_sel < ns) {
+        sid = socks[k->sock_sel]->sid;
+        conn = socks[k->sock_sel]->conn;
+    } else if (v->focus_pane == VP_READY && count_of(k)) {
+        const struct rp_wait *w = replay_wait(k->r);
+        int i = k->ready_sel >= 0 ? k->ready_sel : w->current;
+        if (w->pos != UINT64_MAX && i >= 0 && (uint32_t)i < w->n) {
+            sid = w->ev[i].sid;
+            const struct rp_sock *s = replay_sock(k->r, sid);
+            conn = s ? s->conn : 0;
+        }
+    }
+    if (!sid && count_of(k)) {
+        const struct ept_rec *rec = vindex_rec(&k->ix, k->pos);
+        if (rec)
+            vindex_rec_sock(rec, &sid, &conn, &lsid);
+    }
+    if (key == 'f' && conn) {
+        k->filter = VF_CONN;
+        k->filter_id = conn;
+        msg(v, "filter: connection c%u (f again: off)", conn);
+    } else if (sid) {
+        k->filter = VF_SOCK;
+        k->filter_id = sid;
+        msg(v, "filter: socket s%u (%s again: off)", sid, key == 'f' ? "f" : "F");
+    } else {
+        msg(v, "no socket here to filter on: select a row or a record about a socket");
+        return VR_HANDLED | VR_REDRAW;
+    }
+    if (!view_match(v, v->focus_col, k->pos)) {
+        uint64_t to;
+        if (view_find_match(v, v->focus_col, k->pos, 1, &to) ||
+            view_find_match(v, v->focus_col, k->pos, -1, &to))
+            view_goto(v, v->focus_col, to);
+    }
+    return VR_HANDLED | VR_REDRAW;
+}
+
+static int act_focus(struct view *v, int key)
+{
+    int n = v->ncols * VP_COUNT;
+    int at = v->focus_col * VP_COUNT + v->focus_pane;
+    at = (at + (key == VK_BTAB ? n - 1 : 1)) % n;
+    v->focus_col = at / VP_COUNT;
+    v->focus_pane = at % VP_COUNT;
+    return VR_HANDLED | VR_REDRAW;
+}
+
+static int act_help(struct view *v, int key)
+{
+    (void)key;
+    v->help = 1;
+    v->help_top = 0;
+    return VR_HANDLED | VR_REDRAW;
+}
+
+static int act_align(struct view *v, int key)
+{
+    (void)key;
+    static const char *const names[VA_COUNT] = {"record", "epoll_wait", "connection"};
+    if (v->ncols < 2) {
+        msg(v, "alignment needs two or three traces side by side");
+        return VR_HANDLED | VR_REDRAW;
+    }
+    v->align = (v->align + 1) % VA_COUNT;
+    sync_cols(v);
+    msg(v, "columns aligned by %s", names[v->align]);
+    return VR_HANDLED | VR_REDRAW;
+}
+
+static int act_redraw(struct view *v, int key)
+{
+    (void)v;
+    (void)key;
+    return VR_HANDLED | VR_REDRAW;
+}
+
+static int act_quit(struct view *v, int key)
+{
+    (void)v;
+    (void)key;
+    return VR_HANDLED | VR_QUIT;
+}
+
+const struct vkeydef view_keymap[] = {
+    {' ', 0, "Space", "play / pause (steps records at the speed shown)", "Play", act_play},
+    {'n', VK_RIGHT, "n  Right", "step one record forward (within the filter)", "Step", act_next},
+    {'p', VK_LEFT, "p  Left", "step one record back", "Back", act_prev},
+    {'w', 0, "w", "next epoll_wait", "Wait", act_wait},
+    {'W', 0, "W", "previous epoll_wait", NULL, act_wait},
+    {'c', 0, "c", "next connection (its accept)", NULL, act_conn},
+    {'C', 0, "C", "previous connection", NULL, act_conn},
+    {'d', 0, "d", "next diagnosis (its first record)", "Diag", act_diag},
+    {'D', 0, "D", "previous diagnosis", NULL, act_diag},
+    {'+', '=', "+", "faster playback", NULL, act_speed},
+    {'-', 0, "-", "slower playback", NULL, act_speed},
+    {'g', VK_HOME, "g  Home", "first record", NULL, act_ends},
+    {'G', VK_END, "G  End", "last record", NULL, act_ends},
+    {':', 0, ":", "go to record number (N, or N% of the trace)", NULL, act_prompt},
+    {'/', 0, "/", "search the event log text forward, wrapping (empty: again)", "Find",
+     act_prompt},
+    {'f', 0, "f", "filter to the connection (or socket) of the selected row / record; "
+                  "again: off", "Filter", act_filter},
+    {'F', 0, "F", "filter to the socket only; again: off", NULL, act_filter},
+    {'a', 0, "a", "side by side: align columns by record, epoll_wait or connection",
+     "Align", act_align},
+    {VK_TAB, VK_BTAB, "Tab  S-Tab", "focus the next / previous pane", NULL, act_focus},
+    {'?', 'h', "?  h", "this help", "Help", act_help},
+    {VK_CTRL_L, VK_RESIZE, "Ctrl-L", "redraw the screen", NULL, act_redraw},
+    {'q', 'Q', "q", "quit", "Quit", act_quit},
+};
+const size_t view_nkeys = sizeof(view_keymap) / sizeof(view_keymap[0]);
+
+/* --- prompt and search --------------------------------------------------------------------- */
+
+static void search_start(struct view *v)
+{
+    struct vcol *k = &v->col[v->focus_col];
+    if (!v->search[0] || !count_of(k)) {
+        msg(v, "nothing to search for");
+        return;
+    }
+    v->searching = 1;
+    v->search_next = k->pos + 1 < count_of(k) ? k->pos + 1 : 0;
+    v->search_left = count_of(k);
+    msg(v, "searching for \"%s\"...", v->search);
+}
+
+int view_work(struct view *v, uint64_t max_records)
+{
+    if (!v->searching)
+        return 0;
+    struct vcol *k = &v->col[v->focus_col];
+    uint64_t n = count_of(k);
+    char line[4096];
+    struct sbuf b;
+    while (v->search_left && max_records) {
+        uint64_t p = v->search_next;
+        const struct ept_rec *rec = vindex_rec(&k->ix, p);
+        v->search_next = p + 1 < n ? p + 1 : 0;
+        v->search_left--;
+        max_records--;
+        if (!rec || !view_match(v, v->focus_col, p))
+            continue;
+        sb_init(&b, line, sizeof(line));
+        fmt_rec(&b, rec);
+        if (strstr(line, v->search)) {
+            v->searching = 0;
+            int wrapped = p <= k->pos;
+            view_goto(v, v->focus_col, p);
+            msg(v, "\"%s\" found at record %llu%s", v->search, (unsigned long long)p + 1,
+                wrapped ? " (search wrapped to the start)" : "");
+            return VR_REDRAW;
+        }
+    }
+    if (!v->search_left) {
+        v->searching = 0;
+        msg(v, "\"%s\" not found", v->search);
+        return VR_REDRAW;
+    }
+    return 0;
+}
+
+static void goto_input(struct view *v)
+{
+    struct vcol *k = &v->col[v->focus_col];
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v->input, &end, 10);
+    uint64_t cnt = count_of(k);
+    if (end == v->input || errno || (*end && strcmp(end, "%"))) {
+        msg(v, "not a record number: \"%s\"", v->input);
+        return;
+    }
+    if (!cnt)
+        return;
+    uint64_t pos;
+    if (*end == '%')
+        pos = n >= 100 ? cnt - 1 : (uint64_t)((double)cnt * (double)n / 100.0);
+    else
+        pos = n ? n - 1 : 0;
+    if (pos >= cnt) {
+        msg(v, "the trace has %llu records; went to the last", (unsigned long long)cnt);
+        pos = cnt - 1;
+    }
+    view_goto(v, v->focus_col, pos);
+}
+
+static int prompt_key(struct view *v, int key)
+{
+    if (key == VK_ESC) {
+        v->prompt = 0;
+        return VR_HANDLED | VR_REDRAW;
+    }
+    if (key == VK_BACKSPACE || key == 127 || key == 8) {
+        if (v->ninput)
+            v->input[--v->ninput] = 0;
+        return VR_HANDLED | VR_REDRAW;
+    }
+    if (key == VK_ENTER || key == '\r') {
+        int which = v->prompt;
+        v->prompt = 0;
+        if (which == ':') {
+            goto_input(v);
+        } else {
+            if (v->ninput)
+                snprintf(v->search, sizeof(v->search), "%s", v->input);
+            search_start(v);
+        }
+        return VR_HANDLED | VR_REDRAW;
+    }
+    if (key >= 0x20 && key < 0x7f && v->ninput + 1 < sizeof(v->input)) {
+        v->input[v->ninput++] = (char)key;
+        v->input[v->ninput] = 0;
+    }
+    return VR_HANDLED | VR_REDRAW;
+}
+
+/* --- dispatch ------------------------------------------------------------------------------ */
+
+int view_key(struct view *v, int key)
+{
+    if (key == VK_RESIZE)
+        return VR_HANDLED | VR_REDRAW;
+    if (v->prompt)
+        return prompt_key(v, key);
+    v->msg[0] = 0;
+    if (v->searching && key == VK_ESC) {
+        v->searching = 0;
+        msg(v, "search stopped");
+        return VR_HANDLED | VR_REDRAW;
+    }
+    if (v->help) {
+        int r = pane_help.on_key(v, v->focus_col, key);
+        if (r)
+            return r;
+        v->help = 0; /* any other key closes the help */
+        return key == 'q' || key == VK_ESC || key == '?' ? VR_HANDLED | VR_REDRAW
+                                                       : view_key(v, key);
+    }
+    const struct pane *p = view_panes[v->focus_pane];
+    int r = p->on_key(v, v->focus_col, key);
+    if (r)
+        return r;
+    for (size_t i = 0; i < view_nkeys; i++)
+        if (view_keymap[i].key == key || (view_keymap[i].key2 && view_keymap[i].key2 == key))
+            return view_keymap[i].act(v, key);
+    return 0;
+}
+
+int view_tick(struct view *v, double ms)
+{
+    if (!v->playing)
+        return 0;
+    struct vcol *k = &v->col[v->focus_col];
+    v->play_acc += ms * view_speeds[v->speed] / 1000.0;
+    if (v->play_acc < 1)
+        return 0;
+    uint64_t n = (uint64_t)v->play_acc;
+    v->play_acc -= (double)n;
+    if (k->filter && n > 1000)
+        n = 1000;
+    uint64_t before = k->pos;
+    char keep[sizeof(v->msg)];
+    memcpy(keep, v->msg, sizeof(keep));
+    step(v, 1, n);
+    memcpy(v->msg, keep, sizeof(keep)); /* playback reaching the end is not news */
+    if (!v->follow && (k->pos == before || k->pos + 1 >= count_of(k))) {
+        v->playing = 0;
+        msg(v, "end of the trace: paused");
+    }
+    return VR_REDRAW;
+}
+
+int view_refresh(struct view *v)
+{
+    int r = 0;
+    for (int c = 0; c < v->ncols; c++) {
+        struct vcol *k = &v->col[c];
+        uint64_t n = count_of(k);
+        int at_end = !n || k->pos + 1 >= n;
+        int64_t added = replay_refresh(k->r);
+        if (added <= 0)
+            continue;
+        vindex_update(&k->ix, k->r);
+        if (at_end && !(v->playing && c == v->focus_col))
+            set_pos(v, c, count_of(k) - 1);
+        else
+            replay_seek(k->r, k->pos);
+        r = VR_REDRAW;
+    }
+    return r;
+}
+
+void view_resize(struct view *v, int w, int h)
+{
+    v->w = w;
+    v->h = h;
+}
+
+/* --- geometry ------------------------------------------------------------------------------- */
+
+void view_layout(const struct view *v, struct vlayout *l)
+{
+    memset(l, 0, sizeof(*l));
+    int W = v->w, H = v->h, n = v->ncols ? v->ncols : 1;
+    l->too_small = W < VIEW_MIN_W || H < VIEW_MIN_H;
+    l->header = (struct vrect){0, 0, W, 1};
+    l->keybar = (struct vrect){0, H - 1, W, 1};
+    int top = n > 1 ? 2 : 1;
+    int avail = H - 1 - top;
+    int ready = 4, interest = 6, expl = 5, log = avail - ready - interest - expl;
+    int extra = log - 8;
+    if (extra > 0) {
+        int a = extra / 5 < 6 ? extra / 5 : 6;
+        int b = extra / 4 < 10 ? extra / 4 : 10;
+        int e = extra / 8 < 4 ? extra / 8 : 4;
+        ready += a;
+        interest += b;
+        expl += e;
+        log -= a + b + e;
+    }
+    int colw = (W - (n - 1)) / n;
+    for (int c = 0; c < n; c++) {
+        int x = c * (colw + 1);
+        int w = c == n - 1 ? W - x : colw;
+        if (n > 1)
+            l->title[c] = (struct vrect){x, 1, w, 1};
+        int y = top;
+        l->pane[c][VP_READY] = (struct vrect){x, y, w, ready};
+        y += ready;
+        l->pane[c][VP_INTEREST] = (struct vrect){x, y, w, interest};
+        y += interest;
+        l->pane[c][VP_LOG] = (struct vrect){x, y, w, log};
+        y += log;
+        l->pane[c][VP_COUNT] = (struct vrect){x, y, w, expl};
+    }
+}
+
+int view_log_rows(struct view *v, int c, int rows, uint64_t *out, int *cur)
+{
+    struct vcol *k = &v->col[c];
+    uint64_t n = count_of(k);
+    *cur = -1;
+    if (!n || rows <= 0)
+        return 0;
+    if (k->filter == VF_NONE) {
+        uint64_t before = (uint64_t)(rows - 1) / 2;
+        uint64_t start = k->pos > before ? k->pos - before : 0;
+        if (start + (uint64_t)rows > n)
+            start = n > (uint64_t)rows ? n - (uint64_t)rows : 0;
+        int m = 0;
+        for (uint64_t p = start; p < n && m < rows; p++)
+            out[m++] = p;
+        *cur = (int)(k->pos - start);
+        return m;
+    }
+    /* filtered: matches around the cursor, which is shown even when it does not match */
+    uint64_t back[256], fwd[256];
+    int nb = 0, nf = 0, want = rows > 256 ? 256 : rows;
+    uint64_t p = k->pos;
+    while (nb < want - 1 && view_find_match(v, c, p, -1, &p))
+        back[nb++] = p;
+    p = k->pos;
+    while (nf < want - 1 && view_find_match(v, c, p, 1, &p))
+        fwd[nf++] = p;
+    int half = (want - 1) / 2;
+    int take_b = nb < half ? nb : half;
+    int take_f = want - 1 - take_b < nf ? want - 1 - take_b : nf;
+    if (take_b + take_f + 1 < want)
+        take_b = nb < want - 1 - take_f ? nb : want - 1 - take_f;
+    int m = 0;
+    for (int i = take_b - 1; i >= 0; i--)
+        out[m++] = back[i];
+    *cur = m;
+    out[m++] = k->pos;
+    for (int i = 0; i < take_f; i++)
+        out[m++] = fwd[i];
+    return m;
+}
+
+int view_click(struct view *v, int x, int y)
+{
+    struct vlayout l;
+    view_layout(v, &l);
+    if (l.too_small || v->help || v->prompt)
+        return 0;
+    for (int c = 0; c < v->ncols; c++) {
+        for (int p = 0; p < VP_COUNT; p++) {
+            const struct vrect *r = &l.pane[c][p];
+            if (x < r->x || x >= r->x + r->w || y < r->y || y >= r->y + r->h)
+                continue;
+            v->focus_col = c;
+            v->focus_pane = p;
+            v->msg[0] = 0;
+            pane_select_row(v, c, p, y - r->y, r->h);
+            return VR_HANDLED | VR_REDRAW;
+        }
+    }
+    return 0;
+}

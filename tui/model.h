@@ -1,0 +1,143 @@
+/* model.h - the viewer's state: one to three traces (columns), the cursor of each, focus,
+ * filter, search, play state and speed, the prompt and the help screen. Pure C, no curses:
+ * keys come in as VK_* codes, and every change of state happens here, so the tests can
+ * drive the viewer without a terminal. Drawing (panes.c) only reads this state.
+ */
+#ifndef EPSCOPE_MODEL_H
+#define EPSCOPE_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "replay.h"
+#include "vindex.h"
+
+#define VIEW_MAXCOLS 3
+#define VIEW_MIN_W 80
+#define VIEW_MIN_H 24
+
+/* Keys as the model sees them: printable characters as themselves, the rest here. */
+enum vkey {
+    VK_TAB = '\t',
+    VK_ENTER = '\n',
+    VK_ESC = 27,
+    VK_CTRL_L = 12,
+    VK_UP = 0x1000,
+    VK_DOWN,
+    VK_LEFT,
+    VK_RIGHT,
+    VK_PGUP,
+    VK_PGDN,
+    VK_HOME,
+    VK_END,
+    VK_BTAB,
+    VK_BACKSPACE,
+    VK_RESIZE,
+};
+
+/* What a key handler did (flags). */
+#define VR_HANDLED 1
+#define VR_REDRAW 2
+#define VR_QUIT 4
+
+/* Focusable panes of a column, in Tab order. */
+enum vpane { VP_READY = 0, VP_INTEREST, VP_LOG, VP_COUNT };
+
+/* How the columns follow the focused one. */
+enum valign { VA_RECORD = 0, VA_WAIT, VA_CONN, VA_COUNT };
+
+enum vfilter { VF_NONE = 0, VF_CONN, VF_SOCK };
+
+struct vcol {
+    char *path;
+    const char *name;         /* base name of path */
+    struct replay *r;
+    struct vindex ix;
+    uint64_t pos;             /* the cursor: the state shown is after this record */
+    int ready_sel;            /* selected row of the ready list, -1: the event handled */
+    int sock_sel;             /* selected row of the interest list */
+    int filter;               /* enum vfilter */
+    uint32_t filter_id;       /* connection or socket id */
+};
+
+struct view {
+    struct vcol col[VIEW_MAXCOLS];
+    int ncols;
+    int focus_col, focus_pane;
+    int playing;
+    int speed;                /* index into view_speeds */
+    double play_acc;          /* records owed to playback */
+    int align;                /* enum valign */
+    int help;                 /* the help screen is shown */
+    int help_top;
+    int prompt;               /* 0, ':' or '/' while a prompt is open */
+    char input[96];
+    size_t ninput;
+    char search[96];          /* the last search */
+    int searching;            /* a search is running (see view_work) */
+    uint64_t search_next, search_left;
+    char msg[200];            /* one line for the user, cleared by the next key */
+    int follow;
+    int w, h;                 /* screen size, for paging and mouse rows */
+    int utf8;
+    int color;
+};
+
+extern const unsigned view_speeds[];  /* records per second */
+extern const size_t view_nspeeds;
+
+/* One row of the keymap: keys, help text and (short) key-bar label. */
+struct vkeydef {
+    int key, key2;
+    const char *keys;         /* as the help screen shows them */
+    const char *help;
+    const char *bar;          /* key-bar label, NULL if not on the bar */
+    int (*act)(struct view *v, int key);
+};
+extern const struct vkeydef view_keymap[];
+extern const size_t view_nkeys;
+
+/* Open the traces (1 to 3). Returns 0, or -errno with one line in err. */
+int view_open(struct view *v, char *const *paths, int n, char *err, size_t errlen);
+void view_close(struct view *v);
+
+/* Handle one key; returns VR_* flags. */
+int view_key(struct view *v, int key);
+/* A mouse click at screen cell (x, y): focus the pane and select the row. */
+int view_click(struct view *v, int x, int y);
+/* Time passed (ms): playback advances. Returns VR_REDRAW when something moved. */
+int view_tick(struct view *v, double ms);
+/* Background work (a running search) for at most max_records records; VR_REDRAW if done. */
+int view_work(struct view *v, uint64_t max_records);
+/* Follow growing traces: read what was appended; returns VR_REDRAW when any grew. */
+int view_refresh(struct view *v);
+
+/* Move column c's cursor to pos (clamped), and the other columns with it. */
+void view_goto(struct view *v, int c, uint64_t pos);
+/* Set the screen size (layout, paging). */
+void view_resize(struct view *v, int w, int h);
+
+/* Does record pos of column c pass its filter? */
+int view_match(struct view *v, int c, uint64_t pos);
+/* The next (dir > 0) or previous matching record from pos, within a scan budget;
+ * returns 1 with *out set, 0 when none. */
+int view_find_match(struct view *v, int c, uint64_t pos, int dir, uint64_t *out);
+/* Index of the epoll_wait / connection the cursor is in (-1 before the first). */
+long view_wait_index(struct view *v, int c);
+long view_conn_index(struct view *v, int c);
+/* The finding (index into replay_findings) the cursor is in, preferring errors; -1. */
+long view_finding_at(struct view *v, int c);
+
+/* Screen layout: where each pane of each column goes (pure geometry). */
+struct vlayout {
+    struct vrect { int x, y, w, h; } header, keybar, title[VIEW_MAXCOLS];
+    struct vrect pane[VIEW_MAXCOLS][VP_COUNT + 1]; /* + the explanation, VP_COUNT */
+    int too_small;
+};
+void view_layout(const struct view *v, struct vlayout *l);
+
+/* The records the event log of column c shows in `rows` rows: positions into out (up to
+ * rows), returns how many; *cur is the index of the cursor's row (-1 when not shown). */
+int view_log_rows(struct view *v, int c, int rows, uint64_t *out, int *cur);
+
+#endif

@@ -1,0 +1,292 @@
+/* view.c - `epscope view`: options, the interactive loop (the one place that owns input,
+ * dispatch and drawing) and --snapshot, which prints the screen the same panes draw. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "grid.h"
+#include "model.h"
+#include "panes.h"
+#include "term.h"
+
+#define FOLLOW_MS 150       /* how often a followed trace is re-read */
+#define FRAME_MS 40         /* input timeout: playback and follow tick at least this often */
+#define WORK_MS 25          /* search work per loop turn, so keys keep answering */
+
+static const char usage[] =
+    "usage: epscope view [OPTIONS] FILE [FILE2 [FILE3]]\n"
+    "\n"
+    "Replay a trace in the terminal: the ready list of each epoll_wait, the interest list\n"
+    "(every socket's IN/OUT registered / ready / armed, ET and ONESHOT, bytes queued), the\n"
+    "event log as `epscope dump` prints it with diagnoses marked, and the explanation of\n"
+    "the diagnosis under the cursor. Two or three files are shown side by side, stepped\n"
+    "together (aligned by record, by epoll_wait or by connection: key a).\n"
+    "\n"
+    "  -f, --follow        follow a trace that is still being written (like tail -f)\n"
+    "  -s, --snapshot N    print the screen at record N as plain text and exit\n"
+    "      --size WxH      the snapshot's size (default 100x30)\n"
+    "      --keys KEYS     with --snapshot: keys to press first, e.g. 'd', '?', 'w<Tab>'\n"
+    "                      (<Tab> <BTab> <Enter> <Esc> <Space> <Up> <Down> <Left> <Right>\n"
+    "                      <PgUp> <PgDn> <Home> <End> name the special keys)\n"
+    "      --align HOW     side by side: record (default), wait or conn\n"
+    "      --speed N       playback speed in records per second (rounded to a step)\n"
+    "      --no-color      monochrome (bold / reverse / underline); also when NO_COLOR is set\n"
+    "      --ascii         ASCII glyphs even in a UTF-8 locale\n"
+    "  -h, --help          this text\n"
+    "\n"
+    "Keys:\n"
+    "%s"
+    "  Up Down      event log: step; ready / interest list: select a row\n"
+    "  PgUp PgDn    a page of records or rows\n"
+    "  Enter        ready list: go to where the selected event is handled\n"
+    "  Esc          close a prompt or the help, stop a search\n"
+    "  mouse        a click focuses a pane and selects a row (a record: go there)\n"
+    "\n"
+    "Needs a terminal of at least 80x24. Exit status: 0, or 2 when a file is not a usable\n"
+    "trace or the options are wrong.\n";
+
+static void print_usage(void)
+{
+    char keys[4096];
+    size_t o = 0;
+    keys[0] = 0;
+    for (size_t i = 0; i < view_nkeys && o < sizeof(keys); i++) {
+        int n = snprintf(keys + o, sizeof(keys) - o, "  %-12s %s\n", view_keymap[i].keys,
+                         view_keymap[i].help);
+        if (n > 0)
+            o += (size_t)n;
+    }
+    printf(usage, keys);
+}
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* Parse --keys: literal characters and <Name> for the special keys. Returns the number of
+ * keys put in out, or -1 with a bad name. */
+static int parse_keys(const char *s, int *out, int max)
+{
+    static const struct {
+        const char *name;
+        int key;
+    } names[] = {
+        {"Tab", VK_TAB},     {"BTab", VK_BTAB},   {"Enter", VK_ENTER}, {"Esc", VK_ESC},
+        {"Space", ' '},      {"Up", VK_UP},       {"Down", VK_DOWN},   {"Left", VK_LEFT},
+        {"Right", VK_RIGHT}, {"PgUp", VK_PGUP},   {"PgDn", VK_PGDN},   {"Home", VK_HOME},
+        {"End", VK_END},     {"lt", '<'},
+    };
+    int n = 0;
+    while (*s && n < max) {
+        if (*s == '<' && strchr(s, '>')) {
+            const char *e = strchr(s, '>');
+            size_t len = (size_t)(e - s - 1);
+            int found = 0;
+            for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+                if (strlen(names[i].name) == len && !strncmp(s + 1, names[i].name, len)) {
+                    out[n++] = names[i].key;
+                    found = 1;
+                }
+            if (!found)
+                return -1;
+            s = e + 1;
+        } else {
+            out[n++] = (unsigned char)*s++;
+        }
+    }
+    return n;
+}
+
+static int snapshot(struct view *v, uint64_t rec, int w, int h, const char *keys)
+{
+    struct grid g;
+    int k[256], nk = keys ? parse_keys(keys, k, 256) : 0;
+    if (nk < 0) {
+        fprintf(stderr, "epscope view: --keys: unknown <name> in '%s'\n", keys);
+        return EXIT_USAGE;
+    }
+    view_resize(v, w, h);
+    view_goto(v, 0, rec ? rec - 1 : 0);
+    for (int i = 0; i < nk; i++) {
+        if (view_key(v, k[i]) & VR_QUIT)
+            break;
+        while (v->searching)
+            view_work(v, 1u << 20);
+    }
+    grid_init(&g, w, h, v->utf8);
+    view_draw(v, &g);
+    char line[8192];
+    for (int y = 0; y < h; y++) {
+        grid_row_text(&g, y, line, sizeof(line));
+        puts(line);
+    }
+    grid_free(&g);
+    return 0;
+}
+
+static int run(struct view *v)
+{
+    struct grid g = {0};
+    int w, h, dirty = 1;
+    if (term_start(v->color) < 0) {
+        fprintf(stderr, "epscope view: cannot start the terminal (TERM=%s)\n",
+                getenv("TERM") ? getenv("TERM") : "");
+        return 1;
+    }
+    term_size(&w, &h);
+    view_resize(v, w, h);
+    grid_init(&g, w, h, v->utf8);
+    double last = now_ms(), last_follow = last;
+    for (;;) {
+        if (dirty) {
+            if (g.w != v->w || g.h != v->h) {
+                grid_free(&g);
+                grid_init(&g, v->w, v->h, v->utf8);
+            }
+            view_draw(v, &g);
+            term_paint(&g);
+            dirty = 0;
+        }
+        if (term_interrupted())
+            break;
+        int mx = 0, my = 0;
+        int key = term_key(v->searching ? 0 : FRAME_MS, &mx, &my);
+        int r = 0;
+        if (key == VK_RESIZE) {
+            term_size(&w, &h);
+            view_resize(v, w, h);
+            r = VR_REDRAW;
+        } else if (key == VK_MOUSE) {
+            r = view_click(v, mx, my);
+        } else if (key >= 0) {
+            r = view_key(v, key);
+        }
+        if (r & VR_QUIT)
+            break;
+        double t = now_ms();
+        r |= view_tick(v, t - last);
+        last = t;
+        if (v->searching) {
+            /* a long search runs in slices so that keys (Esc) keep answering */
+            double end = t + WORK_MS;
+            while (v->searching && now_ms() < end)
+                r |= view_work(v, 20000);
+            r |= VR_REDRAW;
+        }
+        if (v->follow && t - last_follow >= FOLLOW_MS) {
+            r |= view_refresh(v);
+            last_follow = t;
+        }
+        dirty |= (r & (VR_REDRAW | VR_HANDLED)) != 0;
+    }
+    term_stop();
+    grid_free(&g);
+    return 0;
+}
+
+int view_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"follow", no_argument, NULL, 'f'},
+        {"snapshot", required_argument, NULL, 's'},
+        {"size", required_argument, NULL, 'S'},
+        {"keys", required_argument, NULL, 'k'},
+        {"align", required_argument, NULL, 'a'},
+        {"speed", required_argument, NULL, 'p'},
+        {"no-color", no_argument, NULL, 'n'},
+        {"no-colour", no_argument, NULL, 'n'},
+        {"ascii", no_argument, NULL, 'A'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    int o, follow = 0, color = 1, ascii = 0, align = VA_RECORD, snap = 0, w = 100, h = 30;
+    long speed = -1;
+    uint64_t snap_rec = 0;
+    const char *keys = NULL;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "fs:h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'f': follow = 1; break;
+        case 's':
+            if (cli_parse_size(optarg, 0, UINT64_MAX / 2, &snap_rec) < 0)
+                return cli_usage_error("view", "--snapshot wants a record number");
+            snap = 1;
+            break;
+        case 'S':
+            if (sscanf(optarg, "%dx%d", &w, &h) != 2 || w < 1 || h < 1 || w > 1000 || h > 500)
+                return cli_usage_error("view", "--size wants WxH, e.g. 100x30");
+            break;
+        case 'k': keys = optarg; break;
+        case 'a':
+            if (!strcmp(optarg, "record"))
+                align = VA_RECORD;
+            else if (!strcmp(optarg, "wait"))
+                align = VA_WAIT;
+            else if (!strcmp(optarg, "conn"))
+                align = VA_CONN;
+            else
+                return cli_usage_error("view", "--align is record, wait or conn");
+            break;
+        case 'p':
+            if (cli_parse_int(optarg, 1, 100000, &speed) < 0)
+                return cli_usage_error("view", "--speed wants 1..100000 records per second");
+            break;
+        case 'n': color = 0; break;
+        case 'A': ascii = 1; break;
+        case 'h': print_usage(); return 0;
+        default: return cli_usage_error("view", "unknown option");
+        }
+    }
+    int nfiles = argc - optind;
+    if (nfiles < 1)
+        return cli_usage_error("view", "which trace file?");
+    if (nfiles > VIEW_MAXCOLS)
+        return cli_usage_error("view", "at most %d traces side by side", VIEW_MAXCOLS);
+    if (keys && !snap)
+        return cli_usage_error("view", "--keys goes with --snapshot");
+    setlocale(LC_ALL, "");
+    const char *cs = nl_langinfo(CODESET);
+    int utf8 = !ascii && cs && !strcmp(cs, "UTF-8");
+    if (getenv("NO_COLOR") && *getenv("NO_COLOR"))
+        color = 0;
+
+    static struct view v; /* large; and the signal-free loop owns it */
+    char err[400];
+    if (view_open(&v, argv + optind, nfiles, err, sizeof(err)) < 0) {
+        fprintf(stderr, "epscope view: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (!snap && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+        fprintf(stderr, "epscope view: needs a terminal (or --snapshot N for text)\n");
+        view_close(&v);
+        return EXIT_USAGE;
+    }
+    v.utf8 = utf8;
+    v.color = color;
+    v.follow = follow;
+    v.align = align;
+    if (speed > 0)
+        for (size_t i = 0; i < view_nspeeds; i++)
+            if (view_speeds[i] <= (unsigned)speed)
+                v.speed = (int)i;
+    int rc;
+    if (snap) {
+        rc = snapshot(&v, snap_rec, w, h, keys);
+    } else {
+        if (follow && v.col[0].ix.count)
+            view_goto(&v, 0, v.col[0].ix.count - 1);
+        rc = run(&v);
+    }
+    view_close(&v);
+    return rc;
+}
