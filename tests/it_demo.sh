@@ -24,6 +24,24 @@ out_has '^error edge-starvation: '
 out_has 'level\.ept: 0 errors'
 pgrep -f "$T/d2" >/dev/null && fail "demo left processes behind"
 
+step "demo on a terminal (tmux): three columns live, q quits, nothing left behind"
+if command -v tmux >/dev/null; then
+    sock="$T/tmux.sock"
+    tm() { tmux -S "$sock" "$@"; }
+    tm new-session -d -s demo -x 130 -y 36 \
+        "LANG=C.UTF-8 TERM=xterm-256color '$EPSCOPE' demo --dir '$T/d3' --pace 200; echo DEMO-EXIT=\$?; sleep 60"
+    shows() { tm capture-pane -p -t demo | grep -q "$1"; }
+    wait_for -t 20 shows 'edge-oneshot.ept · edge-oneshot' || { tm capture-pane -p -t demo; fail "no third column"; }
+    shows 'level.ept · level' && shows 'edge.ept · edge' || fail "the three columns are not all there"
+    shows 'Ready list' || fail "no ready list on screen"
+    tm send-keys -t demo q
+    wait_for -t 10 shows 'DEMO-EXIT=0' || { tm capture-pane -p -t demo; fail "demo did not exit 0 on q"; }
+    tm kill-server
+    wait_for -t 5 eval '! pgrep -f "$T/d3" >/dev/null' || fail "demo left: $(pgrep -af "$T/d3")"
+else
+    echo "tmux missing: skipped (make test installs it)"
+fi
+
 step "bad options"
 expect_status 2 "$EPSCOPE" demo --fault nonsense
 expect_status 0 "$EPSCOPE" demo --help
