@@ -108,6 +108,30 @@ echo "closed after $ms ms"
 expect_status 1 "$EPSCOPE" load "http://$P_ADDR/" -n 5 --timeout 3000
 stop P
 
+step "a backend that resets: the reset is passed on to the client, in every mode"
+cat >"$T/rst.py" <<'PY'
+import socket, struct
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+print("listening on 127.0.0.1:%d" % s.getsockname()[1], flush=True)
+while True:
+    c, _ = s.accept()
+    c.recv(65536)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
+PY
+start RST python3 "$T/rst.py"
+for mode in level edge edge-oneshot; do
+    proxy P "$mode" "$RST_ADDR" -- --trace "$T/rst-$mode.ept"
+    curl -s -m 5 "http://$P_ADDR/" >/dev/null
+    rc=$?
+    [ $rc -eq 56 ] || fail "$mode: curl exit $rc, expected 56 (connection reset)"
+    stop P
+    expect_status 0 "$EPSCOPE" dump "$T/rst-$mode.ept"
+    out_has 'close\([0-9]+\) = 0 \(reset\)  \[client'
+done
+
 step "out of file descriptors: the listener pauses, no spin, no crash, service resumes"
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 start P bash -c "ulimit -n 40; exec \"$EPSCOPE\" proxy --listen 127.0.0.1:0 --backend $HELLO_ADDR \
