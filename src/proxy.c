@@ -128,6 +128,9 @@ static const struct {
                           "level: keeps reading a socket after read() returned 0"},
     [FAULT_ACCEPT_ONCE] = {"accept-once", EPT_MODE_EDGE,
                            "edge listener: one accept per event while more connections wait"},
+    [FAULT_STALE_EVENT] = {"stale-event", EPT_MODE_LEVEL,
+                           "level: closes both sockets at the first EOF and still handles the "
+                           "batch's later events for them"},
 };
 
 const char *proxy_fault_name(unsigned f)
@@ -525,6 +528,10 @@ static void conn_pump(struct proxy *p, struct conn *k)
     }
     if (k->state != CONN_OPEN)
         return;
+    if (p->cfg->fault == FAULT_STALE_EVENT && (k->c.eof || k->b.eof)) {
+        conn_finish(p, k, EPT_CLOSE_DONE); /* no half-close: the first EOF ends it all */
+        return;
+    }
     bool up_done = k->c.eof && !k->up.len && k->b.wr_shut;
     bool down_done = k->b.eof && !k->down.len && k->c.wr_shut;
     if (up_done && down_done)
@@ -673,6 +680,19 @@ static void accept_some(struct proxy *p)
     }
     if (!p->lpol.remember || p->cfg->fault == FAULT_ACCEPT_ONCE)
         p->lsock.can_read = false;
+}
+
+/* Fault stale-event: handle an event whose socket an earlier event of the batch closed, the
+ * way a loop that looks connections up by fd number does: read the number again. It is
+ * closed (EBADF), or already someone else's, whose bytes are then taken and lost. */
+static void stale_event(struct proxy *p, struct psock *s, uint32_t ev, uint32_t index)
+{
+    uint8_t scratch[512];
+    trace_event(p->tr, EPT_HANDLE, &s->id, ev, index);
+    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        ssize_t r = read(s->id.fd, scratch, sizeof(scratch));
+        trace_io(p->tr, EPT_READ, &s->id, sizeof(scratch), r < 0 ? -errno : r, scratch);
+    }
 }
 
 /* --- timers ------------------------------------------------------------------------------ */
@@ -884,8 +904,11 @@ int proxy_run(struct proxy_config *cfg)
         for (int i = 0; i < n; i++) {
             struct psock *s = p->events[i].data.ptr;
             uint32_t ev = p->events[i].events;
-            if (!s->open)
+            if (!s->open) {
+                if (p->cfg->fault == FAULT_STALE_EVENT)
+                    stale_event(p, s, ev, (uint32_t)i);
                 continue; /* closed by an earlier event of this batch: stale, skip it */
+            }
             trace_event(p->tr, EPT_HANDLE, &s->id, ev, (uint32_t)i);
             if (s == &p->lsock) {
                 p->lsock.can_read = true;

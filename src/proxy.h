@@ -18,6 +18,7 @@ enum proxy_fault {
     FAULT_STICKY_EPOLLOUT, /* level: EPOLLOUT never removed */
     FAULT_IGNORE_EOF,      /* level: keeps reading a socket after EOF */
     FAULT_ACCEPT_ONCE,     /* edge listener: one accept per event */
+    FAULT_STALE_EVENT,     /* level: closes at the first EOF, handles events of closed fds */
     FAULT_COUNT
 };
 

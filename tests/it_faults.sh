@@ -42,12 +42,13 @@ faulty level sticky-epollout "$DELAY_ADDR" busy-epollout -- -- -n 2 --keepalive
 faulty level ignore-eof "$DELAY_ADDR" eof-spin -- -- -n 2 --half-close
 faulty edge accept-once "$HELLO_ADDR" accept-starvation -- --listener-mode edge -- \
     -n 300 -c 60 --timeout 2000
+faulty level stale-event "$CLOSE_ADDR" stale-event -- -- -n 400 -c 20 --timeout 2000
 
 step "a fault in a mode that cannot show it is refused, saying which mode does"
 expect_status 2 "$EPSCOPE" proxy --backend "$HELLO_ADDR" --mode level --fault no-drain
 grep -q 'edge' "$LAST_ERR" || fail "the refusal does not name the mode"
 expect_status 0 "$EPSCOPE" proxy --fault help
-for f in mistrigger no-drain no-rearm sticky-epollout ignore-eof accept-once; do
+for f in mistrigger no-drain no-rearm sticky-epollout ignore-eof accept-once stale-event; do
     out_has "^  $f "
 done
 

@@ -56,3 +56,4 @@ record fault-sticky-epollout level "$HELLO_ADDR" --fault sticky-epollout -- "-n 
 record fault-ignore-eof level "$DELAY_ADDR" --fault ignore-eof -- "-n 1 --half-close"
 record fault-accept-once edge "$HELLO_ADDR" --listener-mode edge --fault accept-once -- \
     "-n 40 -c 20 --timeout 1000"
+record fault-stale-event level "$ORIGIN_ADDR" --fault stale-event -- "-n 60 -c 12 --timeout 1000"
