@@ -54,6 +54,8 @@ struct psock {
     bool eof;               /* read returned 0 */
     bool wr_shut;           /* we sent our FIN (shutdown SHUT_WR) */
     bool hup;               /* EPOLLHUP seen */
+    bool has_dup;           /* fault double-register: dup_fd is registered too */
+    int dup_fd;
 };
 
 struct conn {
@@ -131,6 +133,9 @@ static const struct {
     [FAULT_STALE_EVENT] = {"stale-event", EPT_MODE_LEVEL,
                            "level: closes both sockets at the first EOF and still handles the "
                            "batch's later events for them"},
+    [FAULT_DOUBLE_REGISTER] = {"double-register", EPT_MODE_LEVEL,
+                               "level: registers each client socket twice (a dup'd fd), so "
+                               "every readiness wakes the loop twice"},
 };
 
 const char *proxy_fault_name(unsigned f)
@@ -163,6 +168,12 @@ static void px_ctl(struct proxy *p, struct psock *s, int op, uint32_t events)
     struct epoll_event ev = {.events = events, .data.ptr = s};
     int rc = epoll_ctl(p->ep, op, s->id.fd, &ev) < 0 ? -errno : 0;
     trace_epoll_ctl(p->tr, p->ep, op, &s->id, events, rc);
+    if (s->has_dup) { /* fault double-register: the same socket under a second number */
+        struct ept_sock d = s->id;
+        d.fd = s->dup_fd;
+        int drc = epoll_ctl(p->ep, op, s->dup_fd, &ev) < 0 ? -errno : 0;
+        trace_epoll_ctl(p->tr, p->ep, op, &d, events, drc);
+    }
     if (rc < 0)
         return;
     s->reg.in_set = op != EPOLL_CTL_DEL;
@@ -210,6 +221,12 @@ static void px_close(struct proxy *p, struct psock *s, unsigned reason, bool res
         return;
     int rc = (reset ? net_close_reset(s->id.fd) : close(s->id.fd)) < 0 ? -errno : 0;
     trace_sock_close(p->tr, &s->id, rc, reason);
+    if (s->has_dup) {
+        struct ept_sock d = s->id;
+        d.fd = s->dup_fd;
+        trace_sock_close(p->tr, &d, close(s->dup_fd) < 0 ? -errno : 0, reason);
+        s->has_dup = false;
+    }
     s->open = false;
     s->reg.in_set = false;
 }
@@ -665,6 +682,10 @@ static void accept_some(struct proxy *p)
         k->c.id = nid;
         k->c.open = true;
         k->c.can_write = true;
+        if (p->cfg->fault == FAULT_DOUBLE_REGISTER) {
+            k->c.dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+            k->c.has_dup = k->c.dup_fd >= 0;
+        }
         k->peer = peer;
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

@@ -19,6 +19,7 @@ enum proxy_fault {
     FAULT_IGNORE_EOF,      /* level: keeps reading a socket after EOF */
     FAULT_ACCEPT_ONCE,     /* edge listener: one accept per event */
     FAULT_STALE_EVENT,     /* level: closes at the first EOF, handles events of closed fds */
+    FAULT_DOUBLE_REGISTER, /* level: each client socket registered twice (a dup'd fd) */
     FAULT_COUNT
 };
 

@@ -20,7 +20,7 @@
 #define CKPT_BUDGET (32u << 20)   /* bytes of checkpoints before they are thinned */
 #define BUSY_OUT_STREAK 3         /* EPOLLOUT with nothing to write, waits in a row */
 #define EOF_SPIN_EVENTS 3         /* EPOLLIN/RDHUP events after read() returned 0 */
-#define SPURIOUS_STREAK 3         /* EPOLLIN events in a row with nothing to read */
+#define SPURIOUS_MIN 3            /* EPOLLIN wake-ups with nothing to read, at least... */
 
 /* A live socket with the analysis pass's private notes. */
 struct xsock {
@@ -32,7 +32,8 @@ struct xsock {
     uint32_t out_streak;
     uint32_t eof_events;
     uint64_t eof_pos;
-    uint32_t spur_streak;     /* EPOLLIN events in a row whose first read said EAGAIN */
+    uint32_t spur;            /* EPOLLIN events whose first read said EAGAIN, nothing done */
+    uint32_t in_reads;        /* EPOLLIN events whose handler read this socket */
     uint64_t spur_pos;
     uint32_t reported;        /* bit per diagnosis already reported for this socket */
     uint32_t finding[RP_DIAG_COUNT > 9 ? RP_DIAG_COUNT : 9]; /* index+1 of its finding */
@@ -181,12 +182,13 @@ static const struct {
         "Defer freeing connections until the whole batch is handled, and skip events whose "
         "socket was closed earlier in the batch (mark it closed, check before handling)."},
     [RP_SPURIOUS_WAKEUP] = {"spurious-wakeup", 0,
-        "The kernel reported this socket ready, but the handler found nothing to do: its "
-        "read returned EAGAIN and nothing was written. Once in a while this is harmless "
-        "(data consumed by an earlier read of the same batch); here it happened again and "
-        "again on the same socket, which costs a wake-up and a system call each time.",
-        "Ask only for the events you will act on (no EPOLLOUT without pending data), and "
-        "in edge-triggered mode read until EAGAIN so that one arrival does not cause two "
+        "The kernel reported this socket readable, but the handler found nothing to do: its "
+        "read returned EAGAIN. Once in a while this is harmless (data already consumed by "
+        "an earlier read); here it was a large share of the socket's wake-ups, each costing "
+        "a trip through epoll_wait and a system call. A common cause is one socket "
+        "registered twice (under a dup'd descriptor), so every readiness is reported twice.",
+        "Register each socket once; ask only for the events you will act on; in "
+        "edge-triggered mode read until EAGAIN so that one arrival does not cause two "
         "wake-ups."},
     [RP_LOST_RECORDS] = {"lost-records", 0,
         "The trace ring was full and records were dropped here: the recorder never blocks "
@@ -614,20 +616,20 @@ static void end_event(struct replay *r, struct rp_event *e, uint64_t pos)
             x->out_streak = 0;
         }
     }
-    /* spurious-wakeup: EPOLLIN, the first read said EAGAIN, nothing else done; once is
-     * the price of edge mode under load, a run of them on one socket is a pattern */
-    if ((e->events & EPOLLIN) && e->has_read && e->first_read == -EAGAIN && !did) {
-        if (!x->spur_streak++)
+    /* spurious-wakeup: EPOLLIN, the first read said EAGAIN, nothing else done. Now and then
+     * it is the price of edge mode under load; a quarter of a socket's wake-ups is a pattern */
+    if ((e->events & EPOLLIN) && e->has_read) {
+        int spurious = e->first_read == -EAGAIN && !did;
+        x->in_reads++;
+        if (spurious && !x->spur++)
             x->spur_pos = pos;
-        if (x->spur_streak >= SPURIOUS_STREAK) {
+        if (spurious && x->spur >= SPURIOUS_MIN && x->spur * 4 >= x->in_reads) {
             struct rp_finding *f = report(r, x, RP_SPURIOUS_WAKEUP, x->spur_pos, pos);
             if (f)
                 snprintf(f->what, sizeof(f->what),
-                         "fd %d: %u EPOLLIN events in a row found nothing to read (EAGAIN)",
-                         x->s.fd, x->spur_streak);
+                         "fd %d: EPOLLIN again and again with nothing to read: the first read "
+                         "said EAGAIN on %u of %u wake-ups", x->s.fd, x->spur, x->in_reads);
         }
-    } else if (did) {
-        x->spur_streak = 0;
     }
     x->wrote_in_event = 0;
 }
@@ -828,7 +830,7 @@ static void analyse(struct replay *r, const struct ept_rec *rec, uint64_t pos)
         for (uint32_t i = 0; i < st->nsocks; i++) {
             struct xsock *y = &st->socks[i];
             y->full_read = y->fired = y->empty_read = 0;
-            y->out_streak = y->eof_events = y->spur_streak = 0;
+            y->out_streak = y->eof_events = y->spur = y->in_reads = 0;
         }
         r->handling = -1;
         break;

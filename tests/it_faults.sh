@@ -44,11 +44,23 @@ faulty edge accept-once "$HELLO_ADDR" accept-starvation -- --listener-mode edge 
     -n 300 -c 60 --timeout 2000
 faulty level stale-event "$CLOSE_ADDR" stale-event -- -- -n 400 -c 20 --timeout 2000
 
+step "fault double-register (level): check must warn spurious-wakeup (a cost, exit 0)"
+start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --backend "$HELLO_ADDR" --fault double-register \
+    --trace "$T/double.ept"
+expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 40 -c 2 --keepalive
+stop P
+expect_status 0 "$EPSCOPE" check "$T/double.ept"
+cat "$LAST_OUT"
+out_has '^warning spurious-wakeup: '
+grep -q '^error ' "$LAST_OUT" && fail "double-register: errors besides the warning"
+out_has ': 0 errors, 2 warnings in '
+
 step "a fault in a mode that cannot show it is refused, saying which mode does"
 expect_status 2 "$EPSCOPE" proxy --backend "$HELLO_ADDR" --mode level --fault no-drain
 grep -q 'edge' "$LAST_ERR" || fail "the refusal does not name the mode"
 expect_status 0 "$EPSCOPE" proxy --fault help
-for f in mistrigger no-drain no-rearm sticky-epollout ignore-eof accept-once stale-event; do
+for f in mistrigger no-drain no-rearm sticky-epollout ignore-eof accept-once stale-event \
+         double-register; do
     out_has "^  $f "
 done
 

@@ -19,8 +19,9 @@ while read -r file ids; do
     got=$(grep -o '"id":"[a-z-]*"' "$T/out.json" | cut -d'"' -f4 | sort -u | tr '\n' ' ')
     echo "$file: want [$want] got [$got] (exit $rc)"
     [ "$got" = "$want" ] || fail "$file: check gives [$got], the lesson names [$want]"
-    if [ -z "$want" ]; then [ $rc -eq 0 ] || fail "$file: exit $rc for a correct run"
-    else [ $rc -eq 1 ] || fail "$file: exit $rc, expected 1"; fi
+    errors=$(grep -o '"errors":[0-9]*' "$T/out.json" | cut -d: -f2)
+    if [ "$errors" -eq 0 ]; then [ $rc -eq 0 ] || fail "$file: exit $rc with no error"
+    else [ $rc -eq 1 ] || fail "$file: exit $rc with $errors errors, expected 1"; fi
     # the same trace as Chrome trace-event JSON: valid, one marked instant per finding
     "$EPSCOPE" dump --chrome "$f" >"$T/c.json" || fail "$file: dump --chrome failed"
     nf=$(grep -o '"id":"' "$T/out.json" | wc -l)
