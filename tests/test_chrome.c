@@ -13,7 +13,6 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -25,39 +24,10 @@
 #include "replay.h"
 #include "trace.h"
 
-/* --- fixture: a temporary directory with one trace file ---------------------------------- */
+#include "fixture.h" /* struct fx, fx_setup, fx_teardown, fx_path */
+#include "json.h"
 
-struct fx {
-    char dir[PATH_MAX - 64];
-    char path[PATH_MAX];
-};
-
-static int fx_setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof(*f));
-    if (!f)
-        return -1;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(f->dir, sizeof(f->dir), "%s/epscope-test-chrome.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(f->dir)) {
-        free(f);
-        return -1;
-    }
-    snprintf(f->path, sizeof(f->path), "%s/t.ept", f->dir);
-    *state = f;
-    return 0;
-}
-
-static int fx_teardown(void **state)
-{
-    struct fx *f = *state;
-    unlink(f->path);
-    int rc = rmdir(f->dir);
-    free(f);
-    return rc;
-}
-
-/* --- a strict JSON parser (RFC 8259, as in test_fmt.c) that also tallies the events ------ */
+/* --- the events, tallied by a hook on the strict JSON parser (json.h) ---------------------- */
 
 #define MAXEV 512
 
@@ -70,258 +40,103 @@ struct ev {                   /* the fields of one traceEvents element that the 
 };
 
 struct jp {
-    const char *p;
-    int depth;                /* objects and arrays open */
-    struct ev *cur;           /* the event being parsed (depth 3 inside traceEvents) */
+    struct ev *cur;           /* the event being parsed (its members at depth 3) */
     struct ev ev[MAXEV];
     size_t nev;
     int in_events;            /* inside the traceEvents array */
 };
 
-static int j_value(struct jp *j, const char *key);
-
-static void j_ws(struct jp *j)
+/* A string value, truncated and terminated, into dst[cap]. */
+static void cstr(const struct json_value *v, char *dst, size_t cap)
 {
-    while (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')
-        j->p++;
+    size_t n = json_decode(v, dst, cap - 1);
+    dst[n < cap - 1 ? n : cap - 1] = 0;
 }
 
-static int hexv(char c)
+/* The hook: each element of the top object's traceEvents array starts an event; note its
+ * members (depth 3) and those of its args (depth 4). Rejects an event with a non-number ts,
+ * dur, tid, pid or args.events (args.events may be a string), and too many events. */
+static int tally(void *ctx, const struct json_value *v)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Parse a string; its decoded bytes (truncated) into out when not NULL. */
-static int j_string(struct jp *j, char *out, size_t cap)
-{
-    size_t n = 0;
-    if (*j->p++ != '"')
-        return 0;
-    for (;;) {
-        unsigned char c = (unsigned char)*j->p++;
-        unsigned v;
-        if (c == '"')
-            break;
-        if (c < 0x20)
-            return 0;
-        if (c == '\\') {
-            c = (unsigned char)*j->p++;
-            switch (c) {
-            case '"': case '\\': case '/': v = c; break;
-            case 'b': v = '\b'; break;
-            case 'f': v = '\f'; break;
-            case 'n': v = '\n'; break;
-            case 'r': v = '\r'; break;
-            case 't': v = '\t'; break;
-            case 'u':
-                v = 0;
-                for (int k = 0; k < 4; k++) {
-                    int h = hexv(*j->p++);
-                    if (h < 0)
-                        return 0;
-                    v = v * 16 + (unsigned)h;
-                }
-                if (v >= 0xd800 && v < 0xe000)
-                    return 0;
-                break;
-            default: return 0;
-            }
-        } else {
-            v = c;
+    struct jp *j = ctx;
+    if (v->depth == 1)
+        j->in_events = v->kind == JSON_ARRAY && !strcmp(v->key, "traceEvents");
+    if (v->depth <= 2) {
+        j->cur = NULL;
+        if (v->depth == 2 && j->in_events && v->kind == JSON_OBJECT) {
+            if (j->nev == MAXEV)
+                return 0;
+            j->cur = &j->ev[j->nev++];
+            memset(j->cur, 0, sizeof(*j->cur));
         }
-        if (out && n + 1 < cap)
-            out[n++] = (char)v;
+        return 1;
     }
-    if (out && cap)
-        out[n] = 0;
-    return 1;
-}
-
-static int j_number(struct jp *j, double *out)
-{
-    const char *s = j->p;
-    if (*j->p == '-')
-        j->p++;
-    if (*j->p == '0')
-        j->p++;
-    else if (*j->p >= '1' && *j->p <= '9')
-        while (*j->p >= '0' && *j->p <= '9')
-            j->p++;
-    else
-        return 0;
-    if (*j->p == '.') {
-        j->p++;
-        if (!(*j->p >= '0' && *j->p <= '9'))
-            return 0;
-        while (*j->p >= '0' && *j->p <= '9')
-            j->p++;
-    }
-    if (*j->p == 'e' || *j->p == 'E') {
-        j->p++;
-        if (*j->p == '+' || *j->p == '-')
-            j->p++;
-        if (!(*j->p >= '0' && *j->p <= '9'))
-            return 0;
-        while (*j->p >= '0' && *j->p <= '9')
-            j->p++;
-    }
-    if (out)
-        *out = strtod(s, NULL);
-    return j->p > s;
-}
-
-/* Note a member of the current event (depth 3) or of its args (depth 4). */
-static int j_member(struct jp *j, const char *key)
-{
     struct ev *e = j->cur;
-    int top = e && j->depth == 3, args = e && j->depth == 4;
-    char *dst = NULL;
-    size_t cap = 0;
-    if (top && *j->p == '"') {
-        if (!strcmp(key, "ph")) dst = e->ph, cap = sizeof(e->ph);
-        else if (!strcmp(key, "name")) dst = e->name, cap = sizeof(e->name);
-        else if (!strcmp(key, "cat")) dst = e->cat, cap = sizeof(e->cat);
-        else if (!strcmp(key, "s")) dst = e->s, cap = sizeof(e->s);
-    } else if (args && *j->p == '"' && !strcmp(key, "name")) {
-        dst = e->argname, cap = sizeof(e->argname);
+    if (!e || !v->key || v->depth > 4)
+        return 1;
+    const char *key = v->key;
+    int str = v->kind == JSON_STRING, num = v->kind == JSON_NUMBER;
+    if (v->depth == 4) {
+        if (!strcmp(key, "name") && str)
+            cstr(v, e->argname, sizeof(e->argname));
+        if (!strcmp(key, "events") && !str) {
+            if (!num)
+                return 0;
+            e->events = (long)v->num;
+            e->has_events = 1;
+        }
+        return 1;
     }
-    if (dst)
-        return j_string(j, dst, cap);
-    double v;
-    if (top && (!strcmp(key, "ts") || !strcmp(key, "dur") || !strcmp(key, "tid") ||
-                !strcmp(key, "pid"))) {
-        if (!j_number(j, &v))
+    if (str && !strcmp(key, "ph")) cstr(v, e->ph, sizeof(e->ph));
+    else if (str && !strcmp(key, "name")) cstr(v, e->name, sizeof(e->name));
+    else if (str && !strcmp(key, "cat")) cstr(v, e->cat, sizeof(e->cat));
+    else if (str && !strcmp(key, "s")) cstr(v, e->s, sizeof(e->s));
+    else if (!strcmp(key, "ts") || !strcmp(key, "dur") || !strcmp(key, "tid") ||
+             !strcmp(key, "pid")) {
+        if (!num)
             return 0;
-        if (!strcmp(key, "ts")) e->ts = v, e->has_ts = 1;
-        else if (!strcmp(key, "dur")) e->dur = v, e->has_dur = 1;
-        else if (!strcmp(key, "tid")) e->tid = (long)v, e->has_tid = 1;
+        if (!strcmp(key, "ts")) e->ts = v->num, e->has_ts = 1;
+        else if (!strcmp(key, "dur")) e->dur = v->num, e->has_dur = 1;
+        else if (!strcmp(key, "tid")) e->tid = (long)v->num, e->has_tid = 1;
         else e->has_pid = 1;
-        return 1;
     }
-    if (args && !strcmp(key, "events") && *j->p != '"') {
-        if (!j_number(j, &v))
-            return 0;
-        e->events = (long)v;
-        e->has_events = 1;
-        return 1;
-    }
-    return j_value(j, key);
-}
-
-static int j_object(struct jp *j)
-{
-    j->p++;
-    j->depth++;
-    if (j->in_events && j->depth == 3) {
-        if (j->nev == MAXEV)
-            return 0;
-        j->cur = &j->ev[j->nev++];
-        memset(j->cur, 0, sizeof(*j->cur));
-    }
-    j_ws(j);
-    if (*j->p == '}') {
-        j->p++;
-        j->depth--;
-        return 1;
-    }
-    for (;;) {
-        char key[64];
-        j_ws(j);
-        if (!j_string(j, key, sizeof(key)))
-            return 0;
-        j_ws(j);
-        if (*j->p++ != ':')
-            return 0;
-        j_ws(j);
-        if (!j_member(j, key))
-            return 0;
-        j_ws(j);
-        if (*j->p == ',') {
-            j->p++;
-            continue;
-        }
-        if (*j->p++ != '}')
-            return 0;
-        if (j->depth == 3)
-            j->cur = NULL;
-        j->depth--;
-        return 1;
-    }
-}
-
-static int j_array(struct jp *j, const char *key)
-{
-    j->p++;
-    j->depth++;
-    int events = j->depth == 2 && key && !strcmp(key, "traceEvents");
-    if (events)
-        j->in_events = 1;
-    j_ws(j);
-    if (*j->p == ']') {
-        j->p++;
-    } else {
-        for (;;) {
-            if (!j_value(j, NULL))
-                return 0;
-            j_ws(j);
-            if (*j->p == ',') {
-                j->p++;
-                continue;
-            }
-            if (*j->p++ != ']')
-                return 0;
-            break;
-        }
-    }
-    if (events)
-        j->in_events = 0;
-    j->depth--;
     return 1;
-}
-
-static int j_value(struct jp *j, const char *key)
-{
-    j_ws(j);
-    switch (*j->p) {
-    case '{': return j_object(j);
-    case '[': return j_array(j, key);
-    case '"': return j_string(j, NULL, 0);
-    case 't': return !strncmp(j->p, "true", 4) ? (j->p += 4, 1) : 0;
-    case 'f': return !strncmp(j->p, "false", 5) ? (j->p += 5, 1) : 0;
-    case 'n': return !strncmp(j->p, "null", 4) ? (j->p += 4, 1) : 0;
-    default: return j_number(j, NULL);
-    }
 }
 
 /* 1 when s is exactly one JSON object (trailing whitespace allowed), events tallied in j. */
-static int json_parse(struct jp *j, const char *s)
+static int parse_trace(struct jp *j, const char *s)
 {
     memset(j, 0, sizeof(*j));
-    j->p = s;
-    if (*s != '{' || !j_value(j, NULL))
-        return 0;
-    j_ws(j);
-    return *j->p == 0;
+    return json_parse(s, tally, j);
 }
 
 static void test_chrome_parser_is_strict(void **state)
 {
     (void)state;
     static struct jp j;
-    assert_true(json_parse(&j, "{\"traceEvents\":[{\"ph\":\"X\",\"ts\":1.5,\"dur\":2,"
-                               "\"tid\":3,\"args\":{\"events\":4}}],\"x\":[true,null]}\n"));
+    assert_true(parse_trace(&j, "{\"traceEvents\":[{\"ph\":\"X\",\"ts\":1.5,\"dur\":2,"
+                                "\"tid\":3,\"args\":{\"events\":4}}],\"x\":[true,null]}\n"));
     assert_int_equal(j.nev, 1);
     assert_string_equal(j.ev[0].ph, "X");
     assert_true(j.ev[0].ts == 1.5 && j.ev[0].dur == 2 && j.ev[0].tid == 3);
     assert_int_equal(j.ev[0].events, 4);
-    assert_false(json_parse(&j, "{\"traceEvents\":[{\"ph\":\"X\"},]}"));
-    assert_false(json_parse(&j, "{\"traceEvents\":[{\"ph\":\"X\"}]"));
-    assert_false(json_parse(&j, "{\"a\":\"\x01\"}"));
-    assert_false(json_parse(&j, "{\"a\":01}"));
-    assert_false(json_parse(&j, "{\"a\":1.}"));
-    assert_false(json_parse(&j, "{\"a\":\"\\x41\"}"));
-    assert_false(json_parse(&j, "{\"a\":1} {}"));
+    assert_false(parse_trace(&j, "{\"traceEvents\":[{\"ph\":\"X\"},]}"));
+    assert_false(parse_trace(&j, "{\"traceEvents\":[{\"ph\":\"X\"}]"));
+    assert_false(parse_trace(&j, "{\"a\":\"\x01\"}"));
+    assert_false(parse_trace(&j, "{\"a\":01}"));
+    assert_false(parse_trace(&j, "{\"a\":1.}"));
+    assert_false(parse_trace(&j, "{\"a\":\"\\x41\"}"));
+    assert_false(parse_trace(&j, "{\"a\":1} {}"));
+    /* the tally: only traceEvents elements are events, with numbers where numbers belong */
+    assert_true(parse_trace(&j, "{\"x\":[{\"ph\":\"Y\"}],\"traceEvents\":[{},1,{\"ph\":\"M\","
+                                "\"args\":{\"name\":\"t\\u0041\",\"events\":\"n\"}}],"
+                                "\"y\":[{\"ph\":\"Z\"}]}"));
+    assert_int_equal(j.nev, 2);
+    assert_string_equal(j.ev[1].ph, "M");
+    assert_string_equal(j.ev[1].argname, "tA");
+    assert_false(j.ev[1].has_events);
+    assert_false(parse_trace(&j, "{\"traceEvents\":[{\"ts\":\"1\"}]}"));
+    assert_false(parse_trace(&j, "{\"traceEvents\":[{\"args\":{\"events\":null}}]}"));
 }
 
 /* --- the synthetic trace ------------------------------------------------------------------- */
@@ -439,12 +254,13 @@ static size_t count(const struct jp *j, const char *ph, const char *cat, const c
 static void test_chrome_events(void **state)
 {
     struct fx *f = *state;
+    const char *path = fx_path(f, "t.ept");
     struct want w;
     struct replay *r;
     static struct jp j;
-    write_trace(f->path, &w);
-    char *json = export(f->path, &r);
-    if (!json_parse(&j, json))
+    write_trace(path, &w);
+    char *json = export(path, &r);
+    if (!parse_trace(&j, json))
         fail_msg("invalid JSON: %.300s", json);
 
     /* every event has ph, pid, tid; everything but metadata has ts */
@@ -522,15 +338,16 @@ static void test_chrome_events(void **state)
 static void test_chrome_empty_trace(void **state)
 {
     struct fx *f = *state;
-    struct trace_opts o = {.path = f->path, .mode = EPT_MODE_LEVEL};
+    const char *path = fx_path(f, "t.ept");
+    struct trace_opts o = {.path = path, .mode = EPT_MODE_LEVEL};
     struct trace *t = NULL;
     char err[256];
     assert_int_equal(trace_open(&t, &o, err, sizeof(err)), 0);
     assert_int_equal(trace_finish(t, NULL), 0);
     struct replay *r;
     static struct jp j;
-    char *json = export(f->path, &r);
-    if (!json_parse(&j, json))
+    char *json = export(path, &r);
+    if (!parse_trace(&j, json))
         fail_msg("invalid JSON: %s", json);
     assert_int_equal(j.nev, 2); /* process_name, the loop's thread_name */
     assert_non_null(strstr(json, "epscope proxy, level mode"));
@@ -542,14 +359,15 @@ static void test_chrome_empty_trace(void **state)
 static void test_chrome_write_error(void **state)
 {
     struct fx *f = *state;
+    const char *path = fx_path(f, "t.ept");
     struct want w;
     struct replay *r;
     char err[300];
     FILE *full = fopen("/dev/full", "w");
     if (!full)
         skip();
-    write_trace(f->path, &w);
-    assert_int_equal(replay_open(&r, f->path, err, sizeof(err)), 0);
+    write_trace(path, &w);
+    assert_int_equal(replay_open(&r, path, err, sizeof(err)), 0);
     assert_int_equal(chrome_write(full, r), -EIO);
     fclose(full);
     replay_close(r);

@@ -17,6 +17,8 @@
 #include "ept.h"
 #include "fmt.h"
 
+#include "json.h"
+
 /* A record under construction: any ept struct plus room for a tail. */
 union recbuf {
     struct ept_rec h;
@@ -287,188 +289,34 @@ static void test_fmt_helpers(void **state)
 
 /* --- JSON ------------------------------------------------------------------------------ */
 
-/* A strict JSON parser (RFC 8259): returns 1 when s is exactly one valid value. The decoded
- * bytes of the string stored under key `want` (\u00XX as one byte) go to got/got_len. */
-struct jp {
-    const char *p;
-    const char *want;
+/* The decoded bytes of the string member named key (any depth), through json.h's hook. */
+struct find {
+    const char *key;
     uint8_t *got;
-    size_t got_len, got_cap;
+    size_t cap, len;
     int found;
 };
 
-static int j_value(struct jp *j);
-
-static void j_ws(struct jp *j)
+static int find(void *ctx, const struct json_value *v)
 {
-    while (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')
-        j->p++;
-}
-
-static int hexv(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Parse a string; its decoded bytes into out (if not NULL). */
-static int j_string(struct jp *j, uint8_t *out, size_t cap, size_t *len)
-{
-    size_t n = 0;
-    if (*j->p++ != '"')
-        return 0;
-    for (;;) {
-        unsigned char c = (unsigned char)*j->p++;
-        unsigned v;
-        if (c == '"')
-            break;
-        if (c < 0x20)
-            return 0; /* raw control bytes are not allowed */
-        if (c == '\\') {
-            c = (unsigned char)*j->p++;
-            switch (c) {
-            case '"': case '\\': case '/': v = c; break;
-            case 'b': v = '\b'; break;
-            case 'f': v = '\f'; break;
-            case 'n': v = '\n'; break;
-            case 'r': v = '\r'; break;
-            case 't': v = '\t'; break;
-            case 'u':
-                v = 0;
-                for (int k = 0; k < 4; k++) {
-                    int h = hexv(*j->p++);
-                    if (h < 0)
-                        return 0;
-                    v = v * 16 + (unsigned)h;
-                }
-                if (v >= 0xd800 && v < 0xe000)
-                    return 0; /* no surrogates expected from fmt */
-                break;
-            default: return 0;
-            }
-        } else {
-            v = c;
-        }
-        if (out && n < cap)
-            out[n] = (uint8_t)v;
-        n++;
+    struct find *fd = ctx;
+    if (fd->key && v->key && v->kind == JSON_STRING && !strcmp(v->key, fd->key)) {
+        fd->len = json_decode(v, fd->got, fd->cap);
+        fd->found++;
     }
-    if (len)
-        *len = n;
     return 1;
 }
 
-static int j_number(struct jp *j)
-{
-    const char *s = j->p;
-    if (*j->p == '-')
-        j->p++;
-    if (*j->p == '0')
-        j->p++;
-    else if (*j->p >= '1' && *j->p <= '9')
-        while (*j->p >= '0' && *j->p <= '9')
-            j->p++;
-    else
-        return 0;
-    if (*j->p == '.') {
-        j->p++;
-        if (!(*j->p >= '0' && *j->p <= '9'))
-            return 0;
-        while (*j->p >= '0' && *j->p <= '9')
-            j->p++;
-    }
-    if (*j->p == 'e' || *j->p == 'E') {
-        j->p++;
-        if (*j->p == '+' || *j->p == '-')
-            j->p++;
-        if (!(*j->p >= '0' && *j->p <= '9'))
-            return 0;
-        while (*j->p >= '0' && *j->p <= '9')
-            j->p++;
-    }
-    return j->p > s;
-}
-
-static int j_object(struct jp *j)
-{
-    j->p++;
-    j_ws(j);
-    if (*j->p == '}') {
-        j->p++;
-        return 1;
-    }
-    for (;;) {
-        uint8_t key[64];
-        size_t klen;
-        j_ws(j);
-        if (!j_string(j, key, sizeof(key) - 1, &klen))
-            return 0;
-        key[klen < sizeof(key) - 1 ? klen : sizeof(key) - 1] = 0;
-        j_ws(j);
-        if (*j->p++ != ':')
-            return 0;
-        j_ws(j);
-        if (j->want && !strcmp((char *)key, j->want) && *j->p == '"') {
-            if (!j_string(j, j->got, j->got_cap, &j->got_len))
-                return 0;
-            j->found++;
-        } else if (!j_value(j)) {
-            return 0;
-        }
-        j_ws(j);
-        if (*j->p == ',') {
-            j->p++;
-            continue;
-        }
-        return *j->p++ == '}';
-    }
-}
-
-static int j_array(struct jp *j)
-{
-    j->p++;
-    j_ws(j);
-    if (*j->p == ']') {
-        j->p++;
-        return 1;
-    }
-    for (;;) {
-        if (!j_value(j))
-            return 0;
-        j_ws(j);
-        if (*j->p == ',') {
-            j->p++;
-            continue;
-        }
-        return *j->p++ == ']';
-    }
-}
-
-static int j_value(struct jp *j)
-{
-    j_ws(j);
-    switch (*j->p) {
-    case '{': return j_object(j);
-    case '[': return j_array(j);
-    case '"': return j_string(j, NULL, 0, NULL);
-    case 't': return !strncmp(j->p, "true", 4) ? (j->p += 4, 1) : 0;
-    case 'f': return !strncmp(j->p, "false", 5) ? (j->p += 5, 1) : 0;
-    case 'n': return !strncmp(j->p, "null", 4) ? (j->p += 4, 1) : 0;
-    default: return j_number(j);
-    }
-}
-
+/* 1 when s is one valid JSON object and, when want is set, holds exactly one string member
+ * named want, whose decoded bytes (\u00XX as one byte) go to got[cap] and their count to *len. */
 static int json_valid(const char *s, const char *want, uint8_t *got, size_t cap, size_t *len)
 {
-    struct jp j = {.p = s, .want = want, .got = got, .got_cap = cap};
-    if (*s != '{' || !j_value(&j))
-        return 0;
-    j_ws(&j);
-    if (*j.p)
+    struct find fd = {.key = want, .got = got, .cap = cap};
+    if (!json_parse(s, find, &fd))
         return 0;
     if (len)
-        *len = j.got_len;
-    return want ? j.found == 1 : 1;
+        *len = fd.len;
+    return want ? fd.found == 1 : 1;
 }
 
 static void test_fmt_json_parser_is_strict(void **state)
@@ -476,13 +324,71 @@ static void test_fmt_json_parser_is_strict(void **state)
     (void)state; /* the checker itself must reject what it should */
     assert_true(json_valid("{\"a\":1,\"b\":[true,null,-0.5e3],\"c\":\"x\\u0001\"}", NULL, NULL,
                            0, NULL));
-    assert_false(json_valid("{\"a\":1", NULL, NULL, 0, NULL));
-    assert_false(json_valid("{\"a\":\"\x01\"}", NULL, NULL, 0, NULL));
-    assert_false(json_valid("{\"a\":\"\\x01\"}", NULL, NULL, 0, NULL));
-    assert_false(json_valid("{\"a\":\"abc}", NULL, NULL, 0, NULL));
-    assert_false(json_valid("{\"a\":01}", NULL, NULL, 0, NULL));
-    assert_false(json_valid("{\"a\":1} x", NULL, NULL, 0, NULL));
-    assert_false(json_valid("{\"a\":1,}", NULL, NULL, 0, NULL));
+    assert_true(json_valid("{}", NULL, NULL, 0, NULL));
+    assert_false(json_valid(" {}", NULL, NULL, 0, NULL)); /* starts with the object */
+    assert_true(json_valid("{ \"a\" :\t[ ] ,\"b\":{ },\"c\":[0,1E+2,2e-1,-0]}\r\n", NULL, NULL,
+                           0, NULL));
+    static const char *const bad[] = {
+        "", "[1]", "\"x\"", "{\"a\":1", "{\"a\":1,}", "{\"a\":[1,]}", "{\"a\":[1}",
+        "{\"a\":1} x", "{\"a\":1} {}", "{a:1}", "{\"a\" 1}", "{\"a\":1 \"b\":2}", "{,}",
+        "{\"a\":\"\x01\"}", "{\"a\":\"\\x01\"}", "{\"a\":\"abc}", "{\"a\":\"\\u00g0\"}",
+        "{\"a\":\"\\ud800\"}", "{\"a\":\"\\udfff\"}", "{\"a\":01}", "{\"a\":1.}", "{\"a\":.5}",
+        "{\"a\":+1}", "{\"a\":-}", "{\"a\":1e}", "{\"a\":1e+}", "{\"a\":tru}", "{\"a\":nul}",
+        "{\"a\":False}", "{\"a\":\"\\\"}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (json_valid(bad[i], NULL, NULL, 0, NULL))
+            fail_msg("accepted: %s", bad[i]);
+
+    /* every escape decodes to its byte; the count is whole even when out is too small */
+    uint8_t got[16];
+    size_t n = 0;
+    assert_true(json_valid("{\"k\":[\"no\"],\"s\":{\"k\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0041"
+                           "\\u00fF\\u0000\xc3\xa9\"}}",
+                           "k", got, sizeof(got), &n));
+    assert_int_equal(n, 13);
+    assert_memory_equal(got, "\"\\/\b\f\n\r\tA\xff\0\xc3\xa9", 13);
+    assert_true(json_valid("{\"k\":\"abcdef\"}", "k", got, 2, &n));
+    assert_int_equal(n, 6);
+    assert_memory_equal(got, "ab", 2);
+    assert_false(json_valid("{\"k\":\"a\",\"k\":\"b\"}", "k", got, sizeof(got), &n));
+    assert_false(json_valid("{\"k\":1}", "k", got, sizeof(got), &n));
+}
+
+/* The hook's view: kind, depth and key of every value in order; its 0 rejects. */
+struct seen {
+    char log[256];
+    size_t len;
+    int stop_at; /* reject the value with this index (-1: never) */
+    int n;
+};
+
+static int see(void *ctx, const struct json_value *v)
+{
+    struct seen *s = ctx;
+    s->len += (size_t)snprintf(s->log + s->len, sizeof(s->log) - s->len, "%d%d%s%s ",
+                               (int)v->kind, v->depth, v->key ? v->key : "-",
+                               v->kind == JSON_NUMBER && v->num == 2.5 ? "=2.5" : "");
+    return s->n++ != s->stop_at;
+}
+
+static void test_fmt_json_parser_hook(void **state)
+{
+    (void)state;
+    const char *doc = "{\"a\":[2.5,{\"b\\u0063\":\"x\"}],\"d\":{\"e\":null},\"f\":true}";
+    struct seen s = {.stop_at = -1};
+    assert_true(json_parse(doc, see, &s));
+    char want[128];
+    snprintf(want, sizeof(want), "%d0- %d1a %d2-=2.5 %d2- %d3bc %d1d %d2e %d1f ", JSON_OBJECT,
+             JSON_ARRAY, JSON_NUMBER, JSON_OBJECT, JSON_STRING, JSON_OBJECT, JSON_NULL,
+             JSON_TRUE);
+    assert_string_equal(s.log, want);
+    for (int i = 0; i < 8; i++) {
+        struct seen r = {.stop_at = i};
+        assert_false(json_parse(doc, see, &r));
+        assert_int_equal(r.n, i + 1); /* stopped right there */
+    }
+    assert_true(json_parse(doc, NULL, NULL));
 }
 
 static const char *json(const struct ept_rec *r)
@@ -584,6 +490,7 @@ int main(void)
         cmocka_unit_test(test_fmt_short_record),
         cmocka_unit_test(test_fmt_helpers),
         cmocka_unit_test(test_fmt_json_parser_is_strict),
+        cmocka_unit_test(test_fmt_json_parser_hook),
         cmocka_unit_test(test_fmt_json_exact),
         cmocka_unit_test(test_fmt_json_every_type_valid),
         cmocka_unit_test(test_fmt_json_escaping_round_trip),

@@ -14,7 +14,6 @@
 
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -31,54 +30,7 @@
 #include "ring.h"
 #include "trace.h"
 
-/* --- fixture: a temporary directory, emptied and removed afterwards -------------------- */
-
-struct fx {
-    char dir[PATH_MAX - 64];
-    char path[PATH_MAX];
-};
-
-static int fx_setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof(*f));
-    if (!f)
-        return -1;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(f->dir, sizeof(f->dir), "%s/epscope-test-trace.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(f->dir)) {
-        free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int fx_teardown(void **state)
-{
-    struct fx *f = *state;
-    DIR *d = opendir(f->dir);
-    if (d) {
-        struct dirent *e;
-        char p[PATH_MAX + 256];
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    int rc = rmdir(f->dir);
-    free(f);
-    return rc;
-}
-
-/* A path inside the fixture's directory (valid until the next call). */
-static const char *fx_path(struct fx *f, const char *name)
-{
-    snprintf(f->path, sizeof(f->path), "%s/%s", f->dir, name);
-    return f->path;
-}
+#include "fixture.h" /* struct fx, fx_setup, fx_teardown, fx_path */
 
 /* --- helpers --------------------------------------------------------------------------- */
 
