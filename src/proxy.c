@@ -54,6 +54,7 @@ struct psock {
     bool eof;               /* read returned 0 */
     bool wr_shut;           /* we sent our FIN (shutdown SHUT_WR) */
     bool hup;               /* EPOLLHUP seen */
+    bool rdhup;             /* EPOLLRDHUP seen: the peer's FIN is queued behind the data */
     bool has_dup;           /* fault double-register: dup_fd is registered too */
     int dup_fd;
 };
@@ -513,8 +514,10 @@ static int flow(struct proxy *p, struct conn *k, struct psock *src, struct psock
             if (n > 0) {
                 b->len += (uint32_t)n;
                 progress = true;
-                if ((size_t)n < want)
-                    src->can_read = false; /* a short read emptied the socket */
+                if ((size_t)n < want && !src->rdhup)
+                    src->can_read = false; /* a short read emptied the socket (but when
+                                              the peer hung up, one more read collects the
+                                              EOF now rather than one event later) */
             } else if (n == 0) {
                 progress = !src->eof;
                 src->eof = true;
@@ -605,6 +608,8 @@ static void conn_event(struct proxy *p, struct psock *s, uint32_t ev)
     } else {
         if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
             s->can_read = true;
+        if (ev & EPOLLRDHUP)
+            s->rdhup = true;
         if (ev & EPOLLOUT)
             s->can_write = true;
     }
