@@ -728,7 +728,7 @@ void view_layout(const struct view *v, struct vlayout *l)
     if (extra > 0) {
         int a = extra / 5 < 6 ? extra / 5 : 6;
         int b = extra / 4 < 10 ? extra / 4 : 10;
-        int e = extra / 8 < 4 ? extra / 8 : 4;
+        int e = extra / 4 < 4 ? extra / 4 : 4; /* room for the whole fix text */
         ready += a;
         interest += b;
         expl += e;
