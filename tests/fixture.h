@@ -15,7 +15,7 @@ struct fx {
     char path[PATH_MAX]; /* the last fx_path */
 };
 
-static int fx_setup(void **state)
+static inline int fx_setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
     if (!f)
@@ -31,7 +31,7 @@ static int fx_setup(void **state)
 }
 
 /* Fails (nonzero) when the directory cannot be removed. */
-static int fx_teardown(void **state)
+static inline int fx_teardown(void **state)
 {
     struct fx *f = *state;
     DIR *d = opendir(f->dir);
@@ -52,7 +52,7 @@ static int fx_teardown(void **state)
 }
 
 /* A path inside the fixture's directory (valid until the next call). */
-static const char *fx_path(struct fx *f, const char *name)
+static inline const char *fx_path(struct fx *f, const char *name)
 {
     snprintf(f->path, sizeof(f->path), "%s/%s", f->dir, name);
     return f->path;

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "replay.h"
 #include "trace.h"
 
@@ -22,8 +23,11 @@
 #define IN_OS (EPOLLIN | EPOLLRDHUP | EPOLLET | EPOLLONESHOT)
 #define IN_LT (EPOLLIN | EPOLLRDHUP)
 
-struct fx {
-    char dir[64], path[96];
+/* The test's state: a fixture directory (emptied and removed after each test) and the
+ * trace being written and read in it. */
+struct rfx {
+    struct fx *tmp;
+    char path[PATH_MAX + 64];
     struct trace *t;
     struct replay *r;
     unsigned n;
@@ -36,29 +40,31 @@ static const struct ept_addr A = {2, 9001, 0, {127, 0, 0, 1}};
 
 static int setup(void **state)
 {
-    struct fx *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/test_replay.XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    struct rfx *f = calloc(1, sizeof(*f));
+    void *tmp;
+    if (!f || fx_setup(&tmp) != 0) {
+        free(f);
+        return -1;
+    }
+    f->tmp = tmp;
     *state = f;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    struct fx *f = *state;
+    struct rfx *f = *state;
     replay_close(f->r);
-    if (f->path[0])
-        unlink(f->path);
-    rmdir(f->dir);
+    void *tmp = f->tmp;
     free(f);
-    return 0;
+    return fx_teardown(&tmp); /* fails the test if anything was left behind */
 }
 
 /* Start a trace in mode m with a listener, a client and its backend connected. */
-static struct trace *begin(struct fx *f, unsigned mode, uint32_t cev, uint32_t bev)
+static struct trace *begin(struct rfx *f, unsigned mode, uint32_t cev, uint32_t bev)
 {
     char err[200];
-    snprintf(f->path, sizeof(f->path), "%s/t%u.ept", f->dir, f->n++);
+    snprintf(f->path, sizeof(f->path), "%s/t%u.ept", f->tmp->dir, f->n++);
     unlink(f->path);
     struct trace_opts o = {f->path, 1, 1 << 16, 16, (uint8_t)mode, EPT_MODE_LEVEL, "x=1\n"};
     assert_int_equal(trace_open(&f->t, &o, err, sizeof(err)), 0);
@@ -94,7 +100,7 @@ static void wr(struct trace *t, const struct ept_sock *s, size_t asked, long res
 }
 
 /* Finish the trace, open it, and count findings of one id. */
-static size_t finish(struct fx *f, unsigned diag, size_t *total)
+static size_t finish(struct rfx *f, unsigned diag, size_t *total)
 {
     char err[200];
     trace_epoll_wait(f->t, 4, 1000, 64, 0, 10);
@@ -113,7 +119,7 @@ static size_t finish(struct fx *f, unsigned diag, size_t *total)
 
 static void test_mistrigger(void **state)
 {
-    struct fx *f = *state;
+    struct rfx *f = *state;
     size_t all;
     /* the origin: EPOLLIN after the response was read, nothing read, empty buffer forwarded */
     struct trace *t = begin(f, EPT_MODE_ONESHOT, IN_OS, EPOLLIN);
@@ -144,7 +150,7 @@ static void test_mistrigger(void **state)
 
 static void test_edge_starvation(void **state)
 {
-    struct fx *f = *state;
+    struct rfx *f = *state;
     size_t all;
     /* one read filled the buffer, it was all forwarded, and the handler went back to wait */
     struct trace *t = begin(f, EPT_MODE_EDGE, IN_ET, IN_ET);
@@ -183,7 +189,7 @@ static void test_edge_starvation(void **state)
 
 static void test_oneshot_not_rearmed(void **state)
 {
-    struct fx *f = *state;
+    struct rfx *f = *state;
     size_t all;
     /* fired, never re-armed, the idle timeout ends the stalled connection */
     struct trace *t = begin(f, EPT_MODE_ONESHOT, IN_OS, IN_OS);
@@ -216,7 +222,7 @@ static void test_oneshot_not_rearmed(void **state)
 
 static void test_busy_epollout(void **state)
 {
-    struct fx *f = *state;
+    struct rfx *f = *state;
     size_t all;
     struct trace *t = begin(f, EPT_MODE_LEVEL, IN_LT | EPOLLOUT, IN_LT);
     for (int i = 0; i < 3; i++)
@@ -243,7 +249,7 @@ static void test_busy_epollout(void **state)
 
 static void test_eof_spin(void **state)
 {
-    struct fx *f = *state;
+    struct rfx *f = *state;
     size_t all;
     struct trace *t = begin(f, EPT_MODE_LEVEL, IN_LT, IN_LT);
     wait1(t, &C, EPOLLIN);
@@ -267,7 +273,7 @@ static void test_eof_spin(void **state)
 
 static void test_accept_starvation(void **state)
 {
-    struct fx *f = *state;
+    struct rfx *f = *state;
     size_t all;
     struct ept_sock n1 = {10, 4, 2, EPT_ROLE_CLIENT, {0}};
     /* edge listener, one accept per event */
@@ -301,7 +307,7 @@ static void test_accept_starvation(void **state)
 
 static void test_stale_event_batch(void **state)
 {
-    struct fx *f = *state;
+    struct rfx *f = *state;
     size_t all;
     /* a batch of two: handling the first closes both sockets, then the second is handled */
     struct trace *t = begin(f, EPT_MODE_LEVEL, IN_LT, IN_LT);
@@ -336,7 +342,7 @@ static void test_stale_event_batch(void **state)
 
 static void test_fd_reuse(void **state)
 {
-    struct fx *f = *state;
+    struct rfx *f = *state;
     size_t all;
     /* fd 8 reaches EOF and is closed; a new socket gets fd 8 and is readable again and
      * again while it has data: it must not inherit the old socket's EOF */
@@ -370,11 +376,11 @@ static void test_fd_reuse(void **state)
 
 static void test_lost_gap(void **state)
 {
-    struct fx *f = *state;
+    struct rfx *f = *state;
     char err[200];
     /* a tiny ring and a burst far bigger than it: records are lost; two busy EPOLLOUT
      * events on each side of the gap must not add up to a finding */
-    snprintf(f->path, sizeof(f->path), "%s/gap.ept", f->dir);
+    snprintf(f->path, sizeof(f->path), "%s/gap.ept", f->tmp->dir);
     unlink(f->path);
     struct trace_opts o = {f->path, 1, 4096, 0, EPT_MODE_LEVEL, EPT_MODE_LEVEL, ""};
     assert_int_equal(trace_open(&f->t, &o, err, sizeof(err)), 0);
@@ -406,7 +412,7 @@ static void test_lost_gap(void **state)
 
 static void test_spurious(void **state)
 {
-    struct fx *f = *state;
+    struct rfx *f = *state;
     size_t all;
     /* nothing to read, again and again */
     struct trace *t = begin(f, EPT_MODE_EDGE, IN_ET, IN_ET);
@@ -461,10 +467,10 @@ static size_t snapshot(struct replay *r, char *buf, size_t len)
 
 static void test_seek_consistent(void **state)
 {
-    struct fx *f = *state;
+    struct rfx *f = *state;
     char err[200];
     /* 60k records, so several checkpoints; connections come and go */
-    snprintf(f->path, sizeof(f->path), "%s/big.ept", f->dir);
+    snprintf(f->path, sizeof(f->path), "%s/big.ept", f->tmp->dir);
     unlink(f->path);
     struct trace_opts o = {f->path, 1, 1 << 22, 8, EPT_MODE_EDGE, EPT_MODE_LEVEL, ""};
     assert_int_equal(trace_open(&f->t, &o, err, sizeof(err)), 0);
@@ -527,9 +533,9 @@ static void test_seek_consistent(void **state)
 
 static void test_not_a_trace(void **state)
 {
-    struct fx *f = *state;
+    struct rfx *f = *state;
     char err[200];
-    snprintf(f->path, sizeof(f->path), "%s/text", f->dir);
+    snprintf(f->path, sizeof(f->path), "%s/text", f->tmp->dir);
     FILE *fp = fopen(f->path, "w");
     fputs("hello, this is not a trace\n", fp);
     fclose(fp);

@@ -24,8 +24,8 @@
 #include "panes.h"
 #include "synth.h"
 
-static char dir[64];
-static char small[128], lvl[128], edg[128], one[128];
+static char dir[256];
+static char small[320], lvl[320], edg[320], one[320];
 
 /* The traces: small.ept has 8 connections, the origin's mis-trigger on every 3rd and an empty
  * epoll_wait before every 4th; the three others are one workload under each mode. */
@@ -47,7 +47,8 @@ static int gen(const char *d)
 static int setup_all(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/test_view.XXXXXX");
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof(dir), "%s/test_view.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir))
         return -1;
     snprintf(small, sizeof(small), "%s/small.ept", dir);
