@@ -82,11 +82,11 @@ int check_main(int argc, char **argv)
         fprintf(stderr, "epscope check: %s\n", err);
         return 2;
     }
-    const struct rp_finding *fs;
+    const struct finding *fs;
     size_t n = replay_findings(r, &fs);
     unsigned errors = 0, warnings = 0, shown = 0;
     for (size_t i = 0; i < n; i++)
-        rp_diag_is_error(fs[i].diag) ? errors++ : warnings++;
+        rule_is_error(fs[i].rule) ? errors++ : warnings++;
     const struct reader *rd = replay_reader(r);
     const char *mode = ept_mode_name(replay_mode(r));
 
@@ -101,17 +101,17 @@ int check_main(int argc, char **argv)
                "\"warnings\":%u,\"findings\":[", mode, (unsigned long long)replay_count(r),
                rd->stop == READER_OK ? "true" : "false", errors, warnings);
         for (size_t i = 0; i < n; i++) {
-            const struct rp_finding *f = &fs[i];
+            const struct finding *f = &fs[i];
             sb_init(&b, line, sizeof(line));
             sb_printf(&b, "%s{\"id\":\"%s\",\"severity\":\"%s\",\"first_seq\":%llu,"
                       "\"last_seq\":%llu,\"fd\":%d,\"sid\":%u,\"conn\":%u,\"count\":%llu,"
-                      "\"what\":\"", i ? "," : "", rp_diag_id(f->diag),
-                      rp_diag_severity(f->diag), (unsigned long long)seq_at(r, f->first),
+                      "\"what\":\"", i ? "," : "", rule_name(f->rule),
+                      rule_severity(f->rule), (unsigned long long)seq_at(r, f->first),
                       (unsigned long long)seq_at(r, f->last), f->fd, f->sid, f->conn,
                       (unsigned long long)f->count);
             sb_escape(&b, (const uint8_t *)f->what, strlen(f->what), 1);
             sb_puts(&b, "\",\"fix\":\"");
-            sb_escape(&b, (const uint8_t *)rp_diag_fix(f->diag), strlen(rp_diag_fix(f->diag)), 1);
+            sb_escape(&b, (const uint8_t *)rule_fix(f->rule), strlen(rule_fix(f->rule)), 1);
             sb_puts(&b, "\"}");
             fputs(line, stdout);
         }
@@ -119,8 +119,8 @@ int check_main(int argc, char **argv)
     } else {
         unsigned seen = 0; /* bit per id explained already */
         for (size_t i = 0; i < n && !quiet; i++) {
-            const struct rp_finding *f = &fs[i];
-            printf("%s %s: seq %llu-%llu", rp_diag_severity(f->diag), rp_diag_id(f->diag),
+            const struct finding *f = &fs[i];
+            printf("%s %s: seq %llu-%llu", rule_severity(f->rule), rule_name(f->rule),
                    (unsigned long long)seq_at(r, f->first),
                    (unsigned long long)seq_at(r, f->last));
             if (f->sid)
@@ -133,10 +133,10 @@ int check_main(int argc, char **argv)
                 printf(", %llu times", (unsigned long long)f->count);
             printf("\n");
             wrap(stdout, "", f->what);
-            if (!(seen & (1u << f->diag))) {
-                wrap(stdout, "why: ", rp_diag_explain(f->diag));
-                wrap(stdout, "fix: ", rp_diag_fix(f->diag));
-                seen |= 1u << f->diag;
+            if (!(seen & (1u << f->rule))) {
+                wrap(stdout, "why: ", rule_explain(f->rule));
+                wrap(stdout, "fix: ", rule_fix(f->rule));
+                seen |= 1u << f->rule;
             } else {
                 printf("    (why and fix: as above)\n");
             }

@@ -244,30 +244,30 @@ static void syscall_event(struct exporter *x, const struct ept_rec *rec)
     emit(x, x->line);
 }
 
-static void diagnosis_event(struct exporter *x, struct replay *r, const struct rp_finding *f)
+static void diagnosis_event(struct exporter *x, struct replay *r, const struct finding *f)
 {
     const struct ept_rec *first = replay_rec(r, f->first);
     uint64_t ns = first ? first->ns : x->t0;
     uint64_t first_seq = first ? first->seq : 0;
     const struct ept_rec *last = replay_rec(r, f->last);
     uint64_t last_seq = last ? last->seq : 0;
-    if (f->diag == RP_LOST_RECORDS) { /* its records are the lost ones, not the LOST record */
+    if (f->rule == RULE_LOST_RECORDS) { /* its records are the lost ones, not the LOST record */
         first_seq = f->first_seq;
         last_seq = f->last_seq;
     }
     struct sbuf b;
     sb_init(&b, x->line, sizeof(x->line));
     sb_printf(&b, "{\"name\":\"%s\",\"cat\":\"diagnosis\",\"ph\":\"i\",\"s\":\"g\",\"pid\":%d,"
-              "\"tid\":%u,\"ts\":", rp_diag_id(f->diag), PID, f->sid);
+              "\"tid\":%u,\"ts\":", rule_name(f->rule), PID, f->sid);
     ts(&b, ns, x->t0);
     sb_printf(&b, ",\"args\":{\"severity\":\"%s\",\"first_seq\":%llu,\"last_seq\":%llu,"
               "\"count\":%llu,\"fd\":%d,\"sid\":%u,\"conn\":%u,\"what\":",
-              rp_diag_severity(f->diag), (unsigned long long)first_seq,
+              rule_severity(f->rule), (unsigned long long)first_seq,
               (unsigned long long)last_seq, (unsigned long long)f->count, f->fd, f->sid,
               f->conn);
     str(&b, f->what);
     sb_puts(&b, ",\"fix\":");
-    str(&b, rp_diag_fix(f->diag));
+    str(&b, rule_fix(f->rule));
     sb_puts(&b, "}}");
     emit(x, x->line);
 }
@@ -313,7 +313,7 @@ int chrome_write(FILE *out, struct replay *r)
         else
             syscall_event(x, rec);
     }
-    const struct rp_finding *fs;
+    const struct finding *fs;
     size_t nf = replay_findings(r, &fs);
     for (size_t i = 0; i < nf && !ferror(out); i++)
         diagnosis_event(x, r, &fs[i]);

@@ -52,9 +52,9 @@ struct col {
     const char *path;
     char label[CELL];
     struct replay *r;
-    const struct rp_counts *c;
+    const struct replay_counts *c;
     uint64_t syscalls;
-    uint64_t diags[RP_DIAG_COUNT];
+    uint64_t diags[RULE_COUNT];
     uint64_t nfindings;
 };
 
@@ -104,11 +104,11 @@ static int col_open(struct col *k, const char *path)
         if (rec && is_syscall(rec))
             k->syscalls++;
     }
-    const struct rp_finding *fs;
+    const struct finding *fs;
     size_t nf = replay_findings(k->r, &fs);
     for (size_t i = 0; i < nf; i++)
-        if (fs[i].diag < RP_DIAG_COUNT)
-            k->diags[fs[i].diag]++;
+        if (fs[i].rule < RULE_COUNT)
+            k->diags[fs[i].rule]++;
     k->nfindings = nf;
     const struct reader *rd = replay_reader(k->r);
     if (rd->stop != READER_OK)
@@ -135,7 +135,7 @@ static double ratio(uint64_t a, uint64_t b)
     return b ? (double)a / (double)b : 0.0;
 }
 
-static uint64_t ctl_total(const struct rp_counts *c)
+static uint64_t ctl_total(const struct replay_counts *c)
 {
     return c->ctl[1] + c->ctl[2] + c->ctl[3];
 }
@@ -340,9 +340,9 @@ static void print_row(const char *label, int lw, char cells[][CELL], const int *
 
 static void print_table(const struct col *k, int n)
 {
-    char cells[NROWS + RP_DIAG_COUNT + 2][MAXCOLS][CELL];
-    const char *labels[NROWS + RP_DIAG_COUNT + 2];
-    char diaglabel[RP_DIAG_COUNT][CELL];
+    char cells[NROWS + RULE_COUNT + 2][MAXCOLS][CELL];
+    const char *labels[NROWS + RULE_COUNT + 2];
+    char diaglabel[RULE_COUNT][CELL];
     size_t nr = 0;
 
     labels[nr] = "trace";
@@ -355,13 +355,13 @@ static void print_table(const struct col *k, int n)
             rows[r].cell(&k[i], cells[nr][i], CELL);
     }
     /* one row per diagnosis id that any trace has */
-    for (unsigned d = 0; d < RP_DIAG_COUNT; d++) {
+    for (unsigned d = 0; d < RULE_COUNT; d++) {
         uint64_t any = 0;
         for (int i = 0; i < n; i++)
             any += k[i].diags[d];
         if (!any)
             continue;
-        snprintf(diaglabel[d], CELL, "  %s", rp_diag_id(d));
+        snprintf(diaglabel[d], CELL, "  %s", rule_name(d));
         labels[nr] = diaglabel[d];
         for (int i = 0; i < n; i++)
             snprintf(cells[nr][i], CELL, "%llu", (unsigned long long)k[i].diags[d]);
@@ -398,7 +398,7 @@ static void print_json(const struct col *k, int n, const char *closing)
 {
     printf("{\"traces\":[");
     for (int i = 0; i < n; i++) {
-        const struct rp_counts *c = k[i].c;
+        const struct replay_counts *c = k[i].c;
         printf("%s{\"file\":", i ? "," : "");
         json_str(k[i].path);
         printf(",\"label\":");
@@ -424,10 +424,10 @@ static void print_json(const struct col *k, int n, const char *closing)
                (unsigned long long)k[i].syscalls, ratio(k[i].syscalls, c->conns),
                (unsigned long long)c->blocked_ns, (unsigned long long)c->lost);
         int first = 1;
-        for (unsigned d = 0; d < RP_DIAG_COUNT; d++) {
+        for (unsigned d = 0; d < RULE_COUNT; d++) {
             if (!k[i].diags[d])
                 continue;
-            printf("%s\"%s\":%llu", first ? "" : ",", rp_diag_id(d),
+            printf("%s\"%s\":%llu", first ? "" : ",", rule_name(d),
                    (unsigned long long)k[i].diags[d]);
             first = 0;
         }

@@ -10,14 +10,15 @@
  *     0   8 magic          89 45 50 54 0D 0A 1A 0A  ("\x89EPT\r\n\x1a\n": a text-mode
  *                          transfer changes the CR/LF bytes, a 7-bit one the 0x89)
  *     8   2 version_major  1; a reader refuses any other major version
- *    10   2 version_minor  0; a newer minor only adds record types and trailing fields
+ *    10   2 version_minor  1; a newer minor only adds record types and trailing fields
+ *                          (1.0 traces have tid 0 and none of the types from 20 on)
  *    12   4 header_size    bytes from offset 0 to the first block
  *    16   4 byte_order     0x0A0B0C0D
  *    20   4 clock          1 = CLOCK_MONOTONIC (every record's ns field)
  *    24   8 mono_start_ns  CLOCK_MONOTONIC when the trace began
  *    32   8 wall_start_ns  CLOCK_REALTIME read at the same moment (the wall-clock anchor)
  *    40   4 pid            of the writer
- *    44   1 mode           EPT_MODE_*: the proxy's trigger mode
+ *    44   1 mode           EPT_MODE_*: the proxy's trigger mode (EPT_MODE_NONE: recorded)
  *    45   1 listener_mode  EPT_MODE_LEVEL or EPT_MODE_EDGE
  *    46   2 preview        payload bytes kept per read/write record
  *    48   4 ring_size      bytes of the writer's ring
@@ -45,8 +46,10 @@
  *   off len field
  *     0   2 type           EPT_* below; readers skip types they do not know
  *     2   2 size           the whole record in bytes (multiple of 8, >= 24)
- *     4   4 reserved       0
- *     8   8 seq            1, 2, 3...; a gap is always explained by a lost record
+ *     4   4 tid            the thread that made the call (Linux thread id; 0: unknown,
+ *                          as in every 1.0 trace)
+ *     8   8 seq            1, 2, 3...: one order over every thread of the process; a gap
+ *                          is always explained by a lost record
  *    16   8 ns             CLOCK_MONOTONIC
  *
  * A record may be longer than the struct a reader knows (a newer minor version added
@@ -65,7 +68,7 @@
 
 #define EPT_MAGIC "\x89" "EPT\r\n\x1a\n"
 #define EPT_VERSION_MAJOR 1
-#define EPT_VERSION_MINOR 0
+#define EPT_VERSION_MINOR 1
 #define EPT_BYTE_ORDER 0x0A0B0C0Du
 #define EPT_CLOCK_MONOTONIC 1
 #define EPT_HDR_FIXED 96
@@ -83,7 +86,7 @@ enum ept_mode {
     EPT_MODE_LEVEL = 0,
     EPT_MODE_EDGE = 1,
     EPT_MODE_ONESHOT = 2,  /* edge-oneshot */
-    EPT_MODE_NONE = 255,   /* not written by the proxy */
+    EPT_MODE_NONE = 255,   /* not written by the proxy (a recorded program has no mode) */
 };
 
 /* Record types. Numbers are stable: new types get new numbers, old ones never change. */
@@ -108,15 +111,23 @@ enum ept_type {
     EPT_HEALTH = 17,
     EPT_END = 18,
     EPT_PAUSE = 19,        /* the listener stops or resumes accepting, and why */
+    /* 1.1: what `epscope record` sees a program do */
+    EPT_SOCKET = 20,       /* socket() */
+    EPT_DUP = 21,          /* dup, dup2, dup3, fcntl(F_DUPFD): a second number, same file */
+    EPT_FORK = 22,         /* fork() returned in the parent */
+    EPT_FDINFO = 23,       /* an fd first seen in a call that did not create it */
     EPT_TYPE_COUNT
 };
 
-/* Socket roles. */
+/* Socket roles, as the writer saw them. The proxy writes client and backend; readers infer
+ * roles from the calls themselves (listen, accept, connect), never from this field alone. */
 enum ept_role {
     EPT_ROLE_NONE = 0,
     EPT_ROLE_LISTENER = 1,
-    EPT_ROLE_CLIENT = 2,
-    EPT_ROLE_BACKEND = 3,
+    EPT_ROLE_CLIENT = 2,    /* returned by accept(): "accepted" in a recorded trace */
+    EPT_ROLE_BACKEND = 3,   /* connect() was called on it: "connected" */
+    EPT_ROLE_OTHER = 4,     /* a pipe, eventfd, timerfd, file, or a socket neither of these */
+    EPT_ROLE_EPOLL = 5,     /* an epoll instance */
 };
 
 /* Why a socket was closed (ept_close.reason). */
@@ -129,7 +140,40 @@ enum ept_close_reason {
     EPT_CLOSE_SHUTDOWN = 5, /* the proxy is stopping */
     EPT_CLOSE_RETRY = 6,    /* a failed backend connect, retried elsewhere */
     EPT_CLOSE_LIMIT = 7,    /* over --max-conns or out of memory */
+    EPT_CLOSE_CALL = 8,     /* closed by a recorded program: no reason known */
 };
+
+/* Which call of a family a record stands for (ept_io.call, ept_epoll_wait.call, ...). */
+enum ept_call {
+    EPT_CALL_DEFAULT = 0,   /* read / write / epoll_wait / epoll_create1 / accept4 / dup */
+    EPT_CALL_READV, EPT_CALL_RECV, EPT_CALL_RECVFROM, EPT_CALL_RECVMSG,
+    EPT_CALL_WRITEV, EPT_CALL_SEND, EPT_CALL_SENDTO, EPT_CALL_SENDMSG,
+    EPT_CALL_SENDFILE, EPT_CALL_SPLICE,
+    EPT_CALL_PWAIT, EPT_CALL_PWAIT2,           /* epoll_pwait, epoll_pwait2 */
+    EPT_CALL_CREATE,                           /* epoll_create(size) */
+    EPT_CALL_ACCEPT,                           /* accept (not accept4) */
+    EPT_CALL_DUP2, EPT_CALL_DUP3, EPT_CALL_FCNTL,
+    EPT_CALL_VFORK, EPT_CALL_CLONE,
+    EPT_CALL_COUNT
+};
+
+/* What kind of file an fd is (ept_fdinfo.kind). */
+enum ept_fd_kind {
+    EPT_FD_UNKNOWN = 0,
+    EPT_FD_TCP = 1,         /* SOCK_STREAM, AF_INET or AF_INET6 */
+    EPT_FD_UDP = 2,         /* SOCK_DGRAM, AF_INET or AF_INET6 */
+    EPT_FD_UNIX = 3,        /* AF_UNIX, any type */
+    EPT_FD_SOCKET = 4,      /* another socket */
+    EPT_FD_EPOLL = 5,
+    EPT_FD_EVENTFD = 6,
+    EPT_FD_TIMERFD = 7,
+    EPT_FD_SIGNALFD = 8,
+    EPT_FD_PIPE = 9,
+    EPT_FD_FILE = 10,       /* a regular file */
+    EPT_FD_OTHER = 11,      /* a tty, a device... */
+    EPT_FD_KIND_COUNT
+};
+#define EPT_FDINFO_LISTENING 1u /* ept_fdinfo.flags: SO_ACCEPTCONN */
 
 /* Why the listener paused (ept_pause.reason). */
 enum ept_pause_reason { EPT_PAUSE_MAXCONNS = 1, EPT_PAUSE_FDLIMIT = 2 };
@@ -176,12 +220,13 @@ struct ept_block {
 struct ept_rec {
     uint16_t type;
     uint16_t size;
-    uint32_t reserved;
+    uint32_t tid;
     uint64_t seq;
     uint64_t ns;
 };
 
-/* Which socket a record is about: fd numbers are reused, sid never is. */
+/* Which socket a record is about: fd numbers are reused, sid never is. A sid names an open
+ * file (what dup shares), not a number: a dup'ed fd carries its original's sid. */
 struct ept_sock {
     int32_t fd;
     uint32_t sid;   /* socket id: unique within the trace, 1, 2, 3... (0: none) */
@@ -198,7 +243,13 @@ struct ept_addr {
     uint8_t ip[16];  /* IPv4 in the first 4 bytes */
 };
 
-struct ept_epoll_create { struct ept_rec h; int32_t result; int32_t flags; };
+struct ept_epoll_create {
+    struct ept_rec h;
+    int32_t result;
+    int32_t flags;
+    uint32_t sid;      /* 1.1: the identity of the new epoll fd (0: readers make one up) */
+    uint32_t call;     /* 1.1: EPT_CALL_DEFAULT (epoll_create1) or EPT_CALL_CREATE */
+};
 
 struct ept_epoll_ctl {
     struct ept_rec h;
@@ -216,6 +267,8 @@ struct ept_epoll_wait {
     int32_t maxevents;
     int32_t result;    /* events returned, or -errno */
     uint64_t blocked_ns;
+    uint32_t call;     /* 1.1: EPT_CALL_DEFAULT (epoll_wait), _PWAIT or _PWAIT2 */
+    uint32_t pad;
 };
 
 /* EPT_READY and EPT_HANDLE share this layout. */
@@ -239,14 +292,14 @@ struct ept_accept {
     struct ept_sock listener;
     struct ept_sock s;      /* the new socket; s.fd is -1 when result < 0 */
     int32_t result;         /* the new fd, or -errno */
-    uint32_t pad;
+    uint32_t call;          /* EPT_CALL_DEFAULT (accept4) or EPT_CALL_ACCEPT; 0 in 1.0 */
     struct ept_addr peer;
 };
 
 struct ept_connect {
     struct ept_rec h;
     struct ept_sock s;
-    uint16_t backend;  /* index into the backend list of the config text */
+    uint16_t backend;  /* index into the backend list of the config text, 0xffff: none */
     uint8_t phase;     /* 0: connect() called, 1: completion (SO_ERROR) */
     uint8_t pad;
     int32_t result;    /* 0, -EINPROGRESS, or -errno */
@@ -260,7 +313,8 @@ struct ept_io {
     uint32_t asked;
     int32_t result;   /* bytes moved, 0 for EOF on read, or -errno */
     uint16_t preview_len;
-    uint16_t pad[3];
+    uint16_t call;    /* EPT_CALL_*: read, readv, recv... (0 in 1.0: read or write) */
+    uint16_t pad[2];
     /* uint8_t preview[preview_len]; */
 };
 
@@ -323,25 +377,114 @@ struct ept_pause {
     uint32_t reason;    /* EPT_PAUSE_* */
 };
 
+struct ept_socket {
+    struct ept_rec h;
+    struct ept_sock s;  /* s.fd is the result when it succeeded, else -1 */
+    int32_t domain;
+    int32_t type;       /* as passed: SOCK_NONBLOCK and SOCK_CLOEXEC included */
+    int32_t protocol;
+    int32_t result;     /* the new fd, or -errno */
+};
+
+struct ept_dup {
+    struct ept_rec h;
+    struct ept_sock s;  /* the new number; s.sid is the original's: the same open file */
+    int32_t oldfd;
+    int32_t result;     /* the new fd, or -errno */
+    uint32_t call;      /* EPT_CALL_DEFAULT (dup), _DUP2, _DUP3, _FCNTL */
+    uint32_t pad;
+};
+
+struct ept_fork {
+    struct ept_rec h;
+    int32_t result;     /* the child's pid, or -errno */
+    uint32_t call;      /* EPT_CALL_DEFAULT (fork), _VFORK, _CLONE */
+};
+
+struct ept_fdinfo {
+    struct ept_rec h;
+    struct ept_sock s;  /* the fd and the identity given to it */
+    uint32_t kind;      /* EPT_FD_* */
+    uint32_t flags;     /* EPT_FDINFO_* */
+    struct ept_addr local;
+    struct ept_addr peer;
+};
+
 struct ept_end {
     struct ept_rec h;
     uint64_t records;   /* records produced, this one included */
     uint64_t lost;      /* records dropped in all */
 };
 
+/* What a record type is: the one table that knows every type. dump, JSON, chrome, compare,
+ * the replay model and the viewer's index ask it which socket a record is about, whether it
+ * is a system call, and what the call is named. */
+enum ept_type_flags {
+    EPT_T_SYSCALL = 1u,     /* a system call the program made (what strace would show) */
+    EPT_T_EPOLL = 2u,       /* epoll_create, epoll_ctl, epoll_wait, ready */
+    EPT_T_ANNOTATION = 4u,  /* the proxy's own commentary: no recorded program writes it */
+    EPT_T_META = 8u,        /* about the trace itself: lost, end */
+};
+
+struct ept_type_info {
+    const char *name;       /* "epoll_ctl": the record's name in dump --json and the docs */
+    uint16_t size;          /* of the struct this version writes */
+    uint16_t sock;          /* offset of the ept_sock the record is about, 0: none */
+    uint16_t sock2;         /* offset of a second one (accept: the listener), 0: none */
+    uint16_t result;        /* offset of its int32 result, 0: none */
+    uint32_t flags;         /* EPT_T_* */
+};
+
+/* The description of a record type, or NULL when this version does not know it. */
+const struct ept_type_info *ept_type(unsigned type);
 /* Name of a record type ("epoll_wait", "read", ...), or NULL if unknown. */
 const char *ept_type_name(unsigned type);
-/* Smallest valid size for a record of a known type, 24 for unknown ones. */
-size_t ept_type_min_size(unsigned type);
+/* The system call a record stands for, as strace names it ("recvfrom", "epoll_pwait",
+ * "accept4"), or NULL when the record is not a call. */
+const char *ept_call_name(const struct ept_rec *r);
+/* The socket the record is about (accept: the new socket when it succeeded, else the
+ * listener); returns 1, or 0 with *s zeroed when the record names none. */
+int ept_rec_sock(const struct ept_rec *r, struct ept_sock *s);
+/* The listener of an accept record, the second socket of others; 1, or 0 with *s zeroed. */
+int ept_rec_sock2(const struct ept_rec *r, struct ept_sock *s);
+/* The record's result (a count, fd, 0, or -errno) into *res; 1, or 0 when it has none. */
+int ept_rec_result(const struct ept_rec *r, long *res);
+const char *ept_fd_kind_name(unsigned kind);
 const char *ept_mode_name(unsigned mode);
 /* Parse "level", "edge", "edge-oneshot" (or "oneshot"); -EINVAL when unknown. */
 int ept_mode_parse(const char *s);
+/* "client", "backend"... as the proxy names them; ept_role_name_recorded: "accepted",
+ * "connected"... for a trace of another program. */
 const char *ept_role_name(unsigned role);
+const char *ept_role_name_recorded(unsigned role);
 const char *ept_close_reason_name(unsigned reason);
 const char *ept_algo_name(unsigned algo);
 
-/* Copy a record into dst (a struct of dstsize bytes), zero-filling what it lacks. */
-void ept_rec_get(const struct ept_rec *r, void *dst, size_t dstsize);
+/* Copy a record into dst (a struct of dstsize bytes), zero-filling what it lacks. Inline:
+ * the analysis pass calls it for nearly every record, and a fixed-size copy compiles to a
+ * few moves. */
+static inline void ept_rec_get(const struct ept_rec *r, void *dst, size_t dstsize)
+{
+    if (__builtin_expect(r->size >= dstsize, 1)) {
+        __builtin_memcpy(dst, r, dstsize);
+        return;
+    }
+    __builtin_memcpy(dst, r, r->size);
+    __builtin_memset((uint8_t *)dst + r->size, 0, dstsize - r->size);
+}
+/* A record's body as struct T, read in place when the record is at least that long (records
+ * are 8-aligned in blocks, and so in the mapping), else copied into *buf with what it
+ * lacks zeroed (a record from an older, shorter version). For the hot loops. */
+static inline const void *ept_rec_view(const struct ept_rec *r, void *buf, size_t size)
+{
+    if (__builtin_expect(r->size >= size, 1))
+        return r;
+    __builtin_memcpy(buf, r, r->size);
+    __builtin_memset((uint8_t *)buf + r->size, 0, size - r->size);
+    return buf;
+}
+#define EPT_VIEW(T, v, rec) T v##_short; const T *v = ept_rec_view(rec, &v##_short, sizeof(T))
+
 /* The payload bytes following a fixed struct of known size in r (preview, note text). */
 const uint8_t *ept_rec_tail(const struct ept_rec *r, size_t fixed, size_t want, size_t *len);
 

@@ -216,17 +216,15 @@ int reader_block(struct reader *r, uint64_t off, struct reader_block *b)
     const uint8_t *recs = p + EPT_BLOCK_HDR;
     size_t len = h.length - EPT_BLOCK_HDR - EPT_BLOCK_TRAILER, pos = 0;
     uint32_t n = 0;
-    while (pos < len) {
-        struct ept_rec rh;
-        if (len - pos < 8)
-            return bad(r, off, READER_CORRUPT, "a record runs past its block");
-        memcpy(&rh, recs + pos, len - pos < sizeof(rh) ? 8 : sizeof(rh));
-        if (rh.size < 8 || rh.size % 8 || rh.size > len - pos ||
-            (rh.type != EPT_PAD && rh.size < sizeof(struct ept_rec)))
+    while (pos < len) { /* len and pos are multiples of 8: 8 bytes are always there */
+        uint16_t type, size;
+        memcpy(&type, recs + pos, 2);
+        memcpy(&size, recs + pos + 2, 2);
+        if (size < 8 || size % 8 || size > len - pos ||
+            (type != EPT_PAD && size < sizeof(struct ept_rec)))
             return bad(r, off, READER_CORRUPT, "a record has an impossible size");
-        if (rh.type != EPT_PAD)
-            n++;
-        pos += rh.size;
+        n += type != EPT_PAD;
+        pos += size;
     }
     if (n != h.nrec)
         return bad(r, off, READER_CORRUPT, "block record count does not match");
@@ -239,17 +237,6 @@ int reader_block(struct reader *r, uint64_t off, struct reader_block *b)
     b->recs = recs;
     b->recs_len = len;
     return 1;
-}
-
-const struct ept_rec *reader_next_rec(const struct reader_block *b, size_t *pos)
-{
-    while (*pos < b->recs_len) {
-        const struct ept_rec *rec = (const void *)(b->recs + *pos);
-        *pos += rec->size;
-        if (rec->type != EPT_PAD)
-            return rec;
-    }
-    return NULL;
 }
 
 int reader_config(const struct reader *r, const char *key, char *buf, size_t buflen)

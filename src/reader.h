@@ -51,8 +51,19 @@ void reader_close(struct reader *r);
 int reader_block(struct reader *r, uint64_t off, struct reader_block *b);
 
 /* The record at *pos within b and advance *pos, or NULL after the last one. Records of
- * unknown type are returned too (callers skip them by type); PAD records are skipped. */
-const struct ept_rec *reader_next_rec(const struct reader_block *b, size_t *pos);
+ * unknown type are returned too (callers skip them by type); PAD records are skipped.
+ * Inline: it is the loop every reader runs over every record. reader_block() checked that
+ * the records tile the block exactly, so this trusts their sizes. */
+static inline const struct ept_rec *reader_next_rec(const struct reader_block *b, size_t *pos)
+{
+    while (*pos < b->recs_len) {
+        const struct ept_rec *rec = (const void *)(b->recs + *pos);
+        *pos += rec->size;
+        if (rec->type != EPT_PAD)
+            return rec;
+    }
+    return NULL;
+}
 
 /* A value from the header's config text ("key=value" lines) into buf; returns its length,
  * or -1 when absent. */

@@ -37,6 +37,15 @@ struct trace {
     int werr;
 };
 
+/* The calling thread's id, read once per thread (every record carries it). */
+static uint32_t my_tid(void)
+{
+    static _Thread_local uint32_t tid;
+    if (!tid)
+        tid = (uint32_t)gettid();
+    return tid;
+}
+
 uint64_t trace_now(void)
 {
     struct timespec ts;
@@ -64,7 +73,7 @@ static int emit_lost(struct trace *t, uint64_t now)
     struct ept_lost *l = ring_reserve(&t->ring, sizeof(*l));
     if (!l)
         return 0;
-    l->h = (struct ept_rec){EPT_LOST, sizeof(*l), 0, t->seq++, now};
+    l->h = (struct ept_rec){EPT_LOST, sizeof(*l), my_tid(), t->seq++, now};
     l->count = t->lost_n;
     l->first_seq = t->lost_first_seq;
     l->last_seq = t->lost_last_seq;
@@ -89,7 +98,7 @@ static void *emit_begin(struct trace *t, uint16_t type, size_t size)
         note_drop(t, now);
         return NULL;
     }
-    *r = (struct ept_rec){type, (uint16_t)size, 0, t->seq++, now};
+    *r = (struct ept_rec){type, (uint16_t)size, my_tid(), t->seq++, now};
     return r;
 }
 
@@ -105,6 +114,8 @@ void trace_epoll_create(struct trace *t, int result, int flags)
     EMIT(t, EPT_EPOLL_CREATE, struct ept_epoll_create, r);
     r->result = result;
     r->flags = flags;
+    r->sid = 0;
+    r->call = EPT_CALL_DEFAULT;
     ring_commit(&t->ring);
 }
 
@@ -133,6 +144,8 @@ void trace_epoll_wait(struct trace *t, int epfd, int timeout, int maxevents, int
     r->maxevents = maxevents;
     r->result = result;
     r->blocked_ns = blocked_ns;
+    r->call = EPT_CALL_DEFAULT;
+    r->pad = 0;
     ring_commit(&t->ring);
 }
 
@@ -170,7 +183,7 @@ void trace_accept(struct trace *t, const struct ept_sock *listener, const struct
     r->listener = *listener;
     r->s = *s;
     r->result = result;
-    r->pad = 0;
+    r->call = EPT_CALL_DEFAULT;
     if (peer)
         r->peer = *peer;
     else
@@ -208,6 +221,7 @@ void trace_io(struct trace *t, uint16_t type, const struct ept_sock *s, size_t a
     r->asked = asked > UINT32_MAX ? UINT32_MAX : (uint32_t)asked;
     r->result = (int32_t)result;
     r->preview_len = (uint16_t)keep;
+    r->call = EPT_CALL_DEFAULT;
     memset(r->pad, 0, sizeof(r->pad));
     uint8_t *p = (uint8_t *)(r + 1);
     if (keep) /* data may be NULL when nothing moved */
@@ -533,7 +547,7 @@ int trace_finish(struct trace *t, struct trace_stats *st)
             goto wait;
         struct ept_end *e = ring_reserve(&t->ring, sizeof(*e));
         if (e) {
-            e->h = (struct ept_rec){EPT_END, sizeof(*e), 0, t->seq++, now};
+            e->h = (struct ept_rec){EPT_END, sizeof(*e), my_tid(), t->seq++, now};
             e->records = e->h.seq;
             e->lost = t->lost_total;
             ring_commit(&t->ring);

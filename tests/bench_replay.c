@@ -85,7 +85,7 @@ int main(int argc, char **argv)
     }
     double ta = now_s() - t1;
     uint64_t count = replay_count(r);
-    const struct rp_finding *fs;
+    const struct finding *fs;
     size_t nf = replay_findings(r, &fs);
     printf("analysis: %llu records in %.3f s = %.1f M records/s (%zu findings; target >= 10)\n",
            (unsigned long long)count, ta, count / ta / 1e6, nf);
@@ -100,7 +100,7 @@ int main(int argc, char **argv)
         for (int k = 0; k < 4; k++) {
             double s0 = now_s();
             replay_seek(r, steps[k]);
-            const struct rp_sock **socks;
+            const struct state_sock **socks;
             replay_socks(r, &socks);
             double dt = now_s() - s0;
             total += dt;

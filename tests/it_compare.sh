@@ -48,20 +48,24 @@ d_blocked_us() { # sum of the <s.us> of every epoll_wait line, in microseconds
 d_duration_us() {
     awk 'NR == 1 {f = $2} {l = $2} END {printf "%d\n", (l - f) * 1000000 + 0.5}' "$T/$1.dump"
 }
-# Events whose handler did nothing: from each 'handle' line to the next handle, epoll_wait
-# or end of trace, no read or write that moved bytes, no read() = 0, no accept4 other than
-# EAGAIN, no close.
+# Events whose handling did nothing: each ready event of an epoll_wait whose fd saw, before
+# the next epoll_wait or the end of the trace, no read or write that moved bytes, no
+# read() = 0, no accept4 other than EAGAIN, and no close (from the system calls alone).
 d_wasted() {
     awk -v rec="$REC" '
-        function judge() { if (open && !did) w++; open = 0 }
+        function judge(   i) { for (i = 0; i < n; i++) if (!(ev[i] in did)) w++; n = 0; delete did }
         $0 ~ rec "epoll_wait\\(" || / end of trace / { judge(); next }
-        /^ *[0-9]+ +[0-9.]+    handle fd=/ { judge(); open = 1; did = 0; next }
-        !open { next }
-        $0 ~ rec "(read|write)\\(" && /\) = [0-9]+/ && !/\) = 0( |$)/ { did = 1 }
-        $0 ~ rec "read\\(" && /\) = 0( |$)/ { did = 1 }
-        $0 ~ rec "accept4\\(" && !/EAGAIN/ { did = 1 }
-        $0 ~ rec "close\\(" { did = 1 }
-        END { print w + 0 }' "$T/$1.dump"
+        /^ *[0-9]+ +[0-9.]+    ready fd=/ { f = $0; sub(/.*ready fd=/, "", f); sub(/ .*/, "", f); ev[n++] = f; next }
+        {
+            if (match($0, rec "(read|write|accept4|close)\\([0-9]+")) {
+                call = substr($0, RSTART, RLENGTH); fd = call; sub(/.*\(/, "", fd)
+                if (call ~ /(read|write)\(/ && /\) = [0-9]+/ && !/\) = 0( |$)/) did[fd] = 1
+                if (call ~ /read\(/ && /\) = 0( |$)/) did[fd] = 1
+                if (call ~ /accept4\(/ && !/EAGAIN/) did[fd] = 1
+                if (call ~ /close\(/) did[fd] = 1
+            }
+        }
+        END { judge(); print w + 0 }' "$T/$1.dump"
 }
 
 declare -A WANT

@@ -70,7 +70,7 @@ static inline void synth_put(struct synth *s, uint16_t type, void *rec, size_t s
     struct ept_rec *h = rec;
     h->type = type;
     h->size = (uint16_t)total;
-    h->reserved = 0;
+    h->tid = 0;
     h->seq = ++s->seq;
     s->ns += 1000 + (s->seq % 7) * 100; /* a fixed, irregular clock */
     h->ns = s->ns;

@@ -318,7 +318,7 @@ static void test_chrome_events(void **state)
         }
     }
     /* one global instant per diagnosis, named by its id */
-    const struct rp_finding *fs;
+    const struct finding *fs;
     size_t nf = replay_findings(r, &fs);
     assert_true(nf >= 1);
     assert_int_equal(count(&j, "i", "diagnosis", NULL), nf);
@@ -326,7 +326,9 @@ static void test_chrome_events(void **state)
     for (size_t i = 0; i < j.nev; i++)
         if (!strcmp(j.ev[i].cat, "diagnosis"))
             assert_string_equal(j.ev[i].s, "g");
-    assert_non_null(strstr(json, "\"fix\":\"Register the socket with EPOLLONESHOT"));
+    char fix[48]; /* the fix's first words, as the rule words it */
+    snprintf(fix, sizeof(fix), "\"fix\":\"%.30s", rule_fix(RULE_MISTRIGGER));
+    assert_non_null(strstr(json, fix));
     /* nothing else: metadata, spans, counters, instants */
     size_t meta = count(&j, "M", NULL, NULL);
     assert_int_equal(j.nev, meta + 2 * w.waits + w.ready + w.syscalls + nf);

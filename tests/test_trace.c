@@ -396,7 +396,7 @@ static void check_round_trip(struct fx *f, unsigned preview)
     for (size_t i = 0; i < rs.n; i++) {
         const struct ept_rec *rec = rs.v[i];
         assert_int_equal(rec->seq, i + 1);
-        assert_int_equal(rec->reserved, 0);
+        assert_int_equal(rec->tid, (uint32_t)gettid()); /* the writing thread */
         assert_true(rec->ns >= h->mono_start_ns && rec->ns <= after);
         assert_true(rec->ns >= last_ns);
         last_ns = rec->ns;

@@ -171,11 +171,11 @@ long view_finding_at(struct view *v, int c)
         return -1;
     size_t idx[64];
     size_t n = replay_findings_at(k->r, k->pos, idx, 64);
-    const struct rp_finding *f;
+    const struct finding *f;
     replay_findings(k->r, &f);
     long best = -1;
     for (size_t i = 0; i < n; i++)
-        if (best < 0 || (rp_diag_is_error(f[idx[i]].diag) && !rp_diag_is_error(f[best].diag)))
+        if (best < 0 || (rule_is_error(f[idx[i]].rule) && !rule_is_error(f[best].rule)))
             best = (long)idx[i];
     return best;
 }
@@ -410,17 +410,17 @@ static int act_filter(struct view *v, int key)
         return VR_HANDLED | VR_REDRAW;
     }
     uint32_t sid = 0, conn = 0, lsid = 0;
-    const struct rp_sock **socks;
+    const struct state_sock **socks;
     size_t ns = count_of(k) && replay_nsocks(k->r) ? replay_socks(k->r, &socks) : 0;
     if (v->focus_pane == VP_INTEREST && k->sock_sel >= 0 && (size_t)k->sock_sel < ns) {
         sid = socks[k->sock_sel]->sid;
         conn = socks[k->sock_sel]->conn;
     } else if (v->focus_pane == VP_READY && count_of(k)) {
-        const struct rp_wait *w = replay_wait(k->r);
+        const struct state_wait *w = replay_wait(k->r);
         int i = k->ready_sel >= 0 ? k->ready_sel : w->current;
         if (w->pos != UINT64_MAX && i >= 0 && (uint32_t)i < w->n) {
             sid = w->ev[i].sid;
-            const struct rp_sock *s = replay_sock(k->r, sid);
+            const struct state_sock *s = replay_sock(k->r, sid);
             conn = s ? s->conn : 0;
         }
     }

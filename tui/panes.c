@@ -56,11 +56,11 @@ static void draw_title(struct view *v, struct grid *g, struct rect r, const char
 
 /* --- ready list ------------------------------------------------------------------------- */
 
-void ready_did(const struct rp_event *e, char *buf, size_t len)
+void ready_did(const struct state_event *e, char *buf, size_t len)
 {
     struct sbuf b;
     sb_init(&b, buf, len);
-    if (!e->handled) {
+    if (!e->begun) {
         sb_puts(&b, "not handled yet");
         return;
     }
@@ -94,7 +94,7 @@ int ready_rows(struct view *v, int col, char *head, size_t headlen, struct vrow 
     head[0] = 0;
     if (!k->ix.count)
         return 0;
-    const struct rp_wait *w = replay_wait(k->r);
+    const struct state_wait *w = replay_wait(k->r);
     if (w->pos == UINT64_MAX) {
         snprintf(head, headlen, "no epoll_wait yet");
         return 0;
@@ -115,9 +115,9 @@ int ready_rows(struct view *v, int col, char *head, size_t headlen, struct vrow 
     }
     /* at the epoll_wait record itself its events are in the READY records that follow it:
      * show them already (reported, not handled yet) */
-    struct rp_event ahead[64];
+    struct state_event ahead[64];
     uint32_t nev = w->n;
-    const struct rp_event *evs_of = w->ev;
+    const struct state_event *evs_of = w->ev;
     if (w->result > 0 && w->n < (uint32_t)w->result && w->n == 0) {
         nev = 0;
         for (uint64_t p = w->pos + 1; nev < 64 && nev < (uint32_t)w->result; p++) {
@@ -136,17 +136,17 @@ int ready_rows(struct view *v, int col, char *head, size_t headlen, struct vrow 
         evs_of = ahead;
     }
     for (uint32_t i = 0; i < nev && n < max; i++) {
-        const struct rp_event *e = &evs_of[i];
+        const struct state_event *e = &evs_of[i];
         struct vrow *r = &rows[n++];
         char evs[128], did[256];
         short_events(evs, sizeof(evs), e->events);
         ready_did(e, did, sizeof(did));
         snprintf(r->text, sizeof(r->text), "#%-2u fd %-3d %-8s %-16s %s", i, e->fd,
-                 ept_role_name(e->role), evs, did);
+                 replay_role_name(k->r, e->role), evs, did);
         if ((int32_t)i == w->current) {
             r->m = M_READY;
             r->mark = G_CURSOR;
-        } else if (e->handled) {
+        } else if (e->begun) {
             r->m = e->stale ? M_WARN : M_NORMAL;
             r->mark = G_DONE;
         } else {
@@ -164,7 +164,7 @@ static int ready_on_key(struct view *v, int col, int key)
     struct vcol *k = &v->col[col];
     if (!k->ix.count)
         return 0;
-    const struct rp_wait *w = replay_wait(k->r);
+    const struct state_wait *w = replay_wait(k->r);
     int n = w->pos == UINT64_MAX ? 0 : (int)w->n;
     int sel = k->ready_sel >= 0 ? k->ready_sel : (w->current >= 0 ? w->current : 0);
     switch (key) {
@@ -182,16 +182,24 @@ static int ready_on_key(struct view *v, int col, int key)
             return VR_HANDLED;
         ptrdiff_t wi = vindex_floor(k->ix.waits, k->ix.nwaits, w->pos);
         uint64_t end = (size_t)(wi + 1) < k->ix.nwaits ? k->ix.waits[wi + 1] : k->ix.count;
+        /* a handle record for it, or else the first call on its socket by the thread */
+        const struct state_event *e = &w->ev[sel];
         for (uint64_t p = w->pos + 1; p < end; p++) {
             const struct ept_rec *rec = vindex_rec(&k->ix, p);
-            struct ept_ready h;
-            if (!rec || rec->type != EPT_HANDLE)
+            if (!rec || rec->tid != w->tid)
                 continue;
-            ept_rec_get(rec, &h, sizeof(h));
-            if ((int)h.index == sel) {
-                view_goto(v, col, p);
-                return VR_HANDLED | VR_REDRAW;
+            struct ept_sock s;
+            if (rec->type == EPT_HANDLE) {
+                struct ept_ready h;
+                ept_rec_get(rec, &h, sizeof(h));
+                if ((int)h.index != sel)
+                    continue;
+            } else if (!ept_type(rec->type) || !(ept_type(rec->type)->flags & EPT_T_SYSCALL) ||
+                       !ept_rec_sock(rec, &s) || s.fd != e->fd) {
+                continue;
             }
+            view_goto(v, col, p);
+            return VR_HANDLED | VR_REDRAW;
         }
         snprintf(v->msg, sizeof(v->msg), "event #%d was never handled", sel);
         return VR_HANDLED | VR_REDRAW;
@@ -227,7 +235,7 @@ static void ready_draw(struct view *v, int col, struct grid *g, struct rect r, i
     draw_title(v, g, r, pane_ready.title, head, focused);
     int sel = k->ready_sel;
     if (sel < 0 && k->ix.count) {
-        const struct rp_wait *w = replay_wait(k->r);
+        const struct state_wait *w = replay_wait(k->r);
         sel = w->current + (w->result == 0 ? 1 : 0);
     }
     if (!n && r.h > 1)
@@ -241,7 +249,7 @@ static void ready_draw(struct view *v, int col, struct grid *g, struct rect r, i
 
 /* --- interest list ------------------------------------------------------------------------ */
 
-static const char *sock_state(struct view *v, int col, const struct rp_sock *s)
+static const char *sock_state(struct view *v, int col, const struct state_sock *s)
 {
     struct vcol *k = &v->col[col];
     if (s->role == EPT_ROLE_LISTENER)
@@ -254,7 +262,8 @@ static const char *sock_state(struct view *v, int col, const struct rp_sock *s)
         return "half-closed (in)";
     if (s->wr_shut)
         return "half-closed (out)";
-    if (replay_pending(k->r, s))
+    uint64_t pending = replay_pending(k->r, s);
+    if (pending && pending != REPLAY_UNKNOWN)
         return "writing";
     if (s->in_set && (s->interest & EPOLLOUT) && !(s->interest & EPOLLIN))
         return "writing";
@@ -264,7 +273,7 @@ static const char *sock_state(struct view *v, int col, const struct rp_sock *s)
 }
 
 /* "RYA": registered, ready in this epoll_wait, armed; '.' for each one that is not. */
-static void dir_flags(char out[4], const struct rp_sock *s, uint32_t bit, int ready_now)
+static void dir_flags(char out[4], const struct state_sock *s, uint32_t bit, int ready_now)
 {
     int reg = s->in_set && (s->interest & bit);
     out[0] = reg ? 'R' : '.';
@@ -280,29 +289,35 @@ int interest_rows(struct view *v, int col, char *head, size_t headlen, struct vr
     snprintf(head, headlen, "fd  role     conn  IN  OUT ET 1S to/from    peer            state");
     if (!k->ix.count)
         return 0;
-    const struct rp_sock **socks;
+    const struct state_sock **socks;
     size_t ns = replay_nsocks(k->r) ? replay_socks(k->r, &socks) : 0;
-    const struct rp_wait *w = replay_wait(k->r);
+    const struct state_wait *w = replay_wait(k->r);
     int n = 0;
     for (size_t i = 0; i < ns && n < max; i++) {
-        const struct rp_sock *s = socks[i];
+        const struct state_sock *s = socks[i];
         int ready_now = 0;
         for (uint32_t j = 0; w->pos != UINT64_MAX && j < w->n; j++)
             if (w->ev[j].sid == s->sid)
                 ready_now = 1;
-        char in[4], out[4], peer[64], conn[16], q[32];
+        char in[4], out[4], peer[64], conn[16], q[48];
         dir_flags(in, s, EPOLLIN, ready_now);
         dir_flags(out, s, EPOLLOUT, ready_now);
         struct sbuf b;
         sb_init(&b, peer, sizeof(peer));
         fmt_addr(&b, &s->addr);
         snprintf(conn, sizeof(conn), s->conn ? "c%u" : "-", s->conn);
-        const struct rp_sock *p = s->peer_sid ? replay_sock(k->r, s->peer_sid) : NULL;
-        snprintf(q, sizeof(q), "%llu/%llu", (unsigned long long)replay_pending(k->r, s),
-                 (unsigned long long)(p ? replay_pending(k->r, p) : 0));
+        const struct state_sock *p = s->peer ? replay_sock(k->r, s->peer) : NULL;
+        uint64_t to = replay_pending(k->r, s), from = p ? replay_pending(k->r, p) : 0;
+        if (s->role == EPT_ROLE_LISTENER)
+            snprintf(q, sizeof(q), "-");
+        else if (to == REPLAY_UNKNOWN)
+            snprintf(q, sizeof(q), "?"); /* no known peer: what it holds is unknown */
+        else
+            snprintf(q, sizeof(q), "%llu/%llu", (unsigned long long)to,
+                     (unsigned long long)(from == REPLAY_UNKNOWN ? 0 : from));
         struct vrow *r = &rows[n++];
         snprintf(r->text, sizeof(r->text), "%-3d %-8s %-5s %s %s %-2s %-2s %-10s %-15s %s",
-                 s->fd, ept_role_name(s->role), conn, in, out,
+                 s->fd, replay_role_name(k->r, s->role), conn, in, out,
                  s->in_set && (s->interest & EPOLLET) ? "ET" : "-",
                  s->in_set && (s->interest & EPOLLONESHOT) ? "1S" : "-", q, peer,
                  sock_state(v, col, s));
@@ -325,7 +340,7 @@ int interest_rows(struct view *v, int col, char *head, size_t headlen, struct vr
 static int interest_on_key(struct view *v, int col, int key)
 {
     struct vcol *k = &v->col[col];
-    const struct rp_sock **socks;
+    const struct state_sock **socks;
     int n = k->ix.count && replay_nsocks(k->r) ? (int)replay_socks(k->r, &socks) : 0;
     int page = 5;
     struct vlayout l;
@@ -422,9 +437,9 @@ static void log_draw(struct view *v, int col, struct grid *g, struct rect r, int
         long f = vindex_diag_mark(&k->ix, k->r, pos[i]);
         int m = M_NORMAL, gm = -1;
         if (f >= 0) {
-            const struct rp_finding *fs;
+            const struct finding *fs;
             replay_findings(k->r, &fs);
-            int err = rp_diag_is_error(fs[f].diag);
+            int err = rule_is_error(fs[f].rule);
             m = err ? M_ERROR : M_WARN;
             gm = err ? G_ERROR : G_WARN;
         }
@@ -479,11 +494,11 @@ static void explain_draw(struct view *v, int col, struct grid *g, struct rect r,
 {
     struct vcol *k = &v->col[col];
     long fi = view_finding_at(v, col);
-    const struct rp_finding *fs;
+    const struct finding *fs;
     size_t nf = k->ix.count ? replay_findings(k->r, &fs) : 0;
     char extra[64] = "";
     if (fi >= 0)
-        snprintf(extra, sizeof(extra), "%s", rp_diag_id(fs[fi].diag));
+        snprintf(extra, sizeof(extra), "%s", rule_name(fs[fi].rule));
     draw_title(v, g, r, pane_explain.title, extra, focused);
     int x = r.x + 2, w = r.w - 3, y = r.y + 1, left = r.h - 1;
     if (fi < 0) {
@@ -493,20 +508,20 @@ static void explain_draw(struct view *v, int col, struct grid *g, struct rect r,
         wrap(g, x, y, w, left, M_DIM, "", t);
         return;
     }
-    const struct rp_finding *f = &fs[fi];
-    int err = rp_diag_is_error(f->diag), m = err ? M_ERROR : M_WARN;
+    const struct finding *f = &fs[fi];
+    int err = rule_is_error(f->rule), m = err ? M_ERROR : M_WARN;
     char head[400];
-    snprintf(head, sizeof(head), "%s (%s), records %llu-%llu: %s", rp_diag_id(f->diag),
-             rp_diag_severity(f->diag), (unsigned long long)f->first + 1,
+    snprintf(head, sizeof(head), "%s (%s), records %llu-%llu: %s", rule_name(f->rule),
+             rule_severity(f->rule), (unsigned long long)f->first + 1,
              (unsigned long long)f->last + 1, f->what);
     grid_glyph(g, r.x, y, m, err ? G_ERROR : G_WARN);
     int used = wrap(g, x, y, w, left, m, "", head);
     y += used;
     left -= used;
-    used = wrap(g, x, y, w, left, M_NORMAL, "Fix: ", rp_diag_fix(f->diag));
+    used = wrap(g, x, y, w, left, M_NORMAL, "Fix: ", rule_fix(f->rule));
     y += used;
     left -= used;
-    wrap(g, x, y, w, left, M_DIM, "Why: ", rp_diag_explain(f->diag));
+    wrap(g, x, y, w, left, M_DIM, "Why: ", rule_explain(f->rule));
 }
 
 static int no_keys(struct view *v, int col, int key)
@@ -615,7 +630,7 @@ static void col_summary(struct view *v, int col, const struct grid *g, char *buf
 {
     struct vcol *k = &v->col[col];
     const struct ept_rec *rec = k->ix.count ? vindex_rec(&k->ix, k->pos) : NULL;
-    const struct rp_finding *fs;
+    const struct finding *fs;
     size_t nf = k->ix.count ? replay_findings(k->r, &fs) : 0;
     const char *sep = full ? grid_glyph_text(g, G_VLINE) : g->utf8 ? "\u00b7" : "-";
     struct sbuf b;
@@ -741,12 +756,12 @@ void pane_select_row(struct view *v, int col, int p, int row, int h)
     if (row <= 0 || !k->ix.count)
         return;
     if (p == VP_READY) {
-        const struct rp_wait *w = replay_wait(k->r);
+        const struct state_wait *w = replay_wait(k->r);
         int i = row - 1 - (w->result == 0 ? 1 : 0);
         if (w->pos != UINT64_MAX && i >= 0 && (uint32_t)i < w->n)
             k->ready_sel = i;
     } else if (p == VP_INTEREST) {
-        const struct rp_sock **socks;
+        const struct state_sock **socks;
         int n = replay_nsocks(k->r) ? (int)replay_socks(k->r, &socks) : 0;
         int vis = h - 2, top = k->sock_sel >= vis ? k->sock_sel - vis + 1 : 0;
         int i = top + row - 2;

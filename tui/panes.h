@@ -38,7 +38,7 @@ int ready_rows(struct view *v, int col, char *head, size_t headlen, struct vrow 
 int interest_rows(struct view *v, int col, char *head, size_t headlen, struct vrow *rows,
                   int max);
 /* What the handler did with event e, in words ("read 78 B, EAGAIN"). */
-void ready_did(const struct rp_event *e, char *buf, size_t len);
+void ready_did(const struct state_event *e, char *buf, size_t len);
 /* The event log text of record pos as dump prints it (seq, time, record). */
 void log_text(struct view *v, int col, uint64_t pos, char *buf, size_t len);
 

@@ -95,7 +95,7 @@ static int diag_cmp(const void *a, const void *b)
 
 static void index_diags(struct vindex *ix, struct replay *r)
 {
-    const struct rp_finding *f;
+    const struct finding *f;
     size_t n = replay_findings(r, &f);
     free(ix->diags);
     ix->diags = NULL;
@@ -307,14 +307,14 @@ long vindex_diag_mark(struct vindex *ix, struct replay *r, uint64_t pos)
     }
     const struct ept_rec *rec = NULL;
     uint32_t sid = 0, conn = 0, lsid = 0;
-    const struct rp_finding *f;
+    const struct finding *f;
     replay_findings(r, &f);
     long best = -1;
     for (size_t i = lo; i-- > 0 && ix->diags[i].maxlast >= pos;) {
         const struct vi_diag *d = &ix->diags[i];
         if (d->last < pos)
             continue;
-        const struct rp_finding *fi = &f[d->finding];
+        const struct finding *fi = &f[d->finding];
         if (fi->sid) {
             if (!rec) {
                 rec = vindex_rec(ix, pos);
@@ -325,7 +325,7 @@ long vindex_diag_mark(struct vindex *ix, struct replay *r, uint64_t pos)
             if (sid != fi->sid && lsid != fi->sid && !(fi->conn && conn == fi->conn))
                 continue;
         }
-        if (best < 0 || (rp_diag_is_error(fi->diag) && !rp_diag_is_error(f[best].diag)))
+        if (best < 0 || (rule_is_error(fi->rule) && !rule_is_error(f[best].rule)))
             best = (long)d->finding;
     }
     return best;

@@ -1,0 +1,999 @@
+/* rules.c - the diagnoses (see rules.h). Each rule is a handful of small functions, hooked
+ * where the model says something happened, and its explanation sits in the table at the
+ * end of its section. What a rule remembers about a socket lives in that socket's note;
+ * what it remembers about a thread, in the thread's note.
+ *
+ * Stalls are judged by time: a socket the program left waiting (an undrained edge-
+ * triggered read, a one-shot never re-armed) is watched, and judged when RULE_STALL_NS pass
+ * with nothing done on it, when it is closed after that long, or at the end of the trace.
+ */
+#include "rules.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "xmem.h"
+
+
+/* What the rules remember about one live file. */
+struct note {
+    uint32_t sid;
+    uint32_t next_free;        /* free list link (index + 1) */
+    uint32_t reported;         /* bit per rule already reported for it */
+    uint32_t finding[RULE_COUNT]; /* index + 1 of its finding per rule */
+    /* mis-trigger: its last write, to see the same bytes written again */
+    uint32_t w_len, w_hash, w_src;
+    uint64_t w_src_bytes;
+    /* edge-starvation */
+    uint64_t full_read;        /* pos + 1 of a read that returned all it asked for */
+    uint32_t full_tid;
+    uint32_t full_asked;
+    uint64_t stall_ns;         /* since when it waits undrained (0: it does not) */
+    uint64_t due[2];           /* when its watch is due: [0] edge, [1] one-shot (0: none) */
+    /* oneshot-not-rearmed */
+    uint64_t fired;            /* pos + 1 of its one-shot event, 0 once re-armed */
+    uint64_t idle_ns;          /* since when nothing was done on it (0: not watched) */
+    /* busy-epollout */
+    uint32_t out_streak;
+    uint8_t out_seen, wrote;
+    uint64_t out_pos;
+    /* eof-spin */
+    uint32_t eof_events;
+    uint64_t eof_pos;
+    /* accept-starvation */
+    uint8_t acc_ok;            /* its last accept succeeded */
+    uint32_t acc_tid;
+    uint64_t acc_batch;        /* pos + 1 of the wait whose batch stopped short of EAGAIN */
+    uint64_t acc_first;
+    /* spurious-wakeup */
+    uint32_t spur, in_reads;
+    uint64_t spur_pos;
+};
+
+/* What the rules remember about one thread's current batch. */
+struct tnote {
+    uint64_t last_ns;          /* time of the thread's last record */
+    /* mis-trigger: an EPOLLIN whose read found nothing, in this batch */
+    uint64_t mt_pos;           /* pos + 1, 0: none */
+    uint32_t mt_sid;
+    int32_t mt_fd, mt_result;
+    /* sockets this batch read full and listeners it left short of EAGAIN */
+    uint32_t *full, nfull, capfull;
+    uint32_t *acc, nacc, capacc;
+    /* events of this batch already reported stale */
+    uint32_t *stale, nstale, capstale;
+};
+
+/* A socket whose stall is judged by time. Entries wait in a queue in the order they were
+ * made; every one is due RULE_STALL_NS after "now", so the queue is in time order (a few
+ * made for a moment already past are judged when the entry before them is). An entry whose
+ * socket is gone, or whose note was re-scheduled to another time, is dropped when it comes
+ * up: re-scheduling is a push, and nothing is ever searched for. */
+struct watch {
+    uint64_t due_ns;
+    uint32_t sid;
+    uint32_t rule;
+};
+
+struct rules {
+    struct state *st;
+    struct finding *f;
+    size_t nf, fcap;
+    struct note *notes;
+    uint32_t nnotes, ncap, free_head;
+    struct tnote *tn;
+    uint32_t ntn;
+    struct watch *w;           /* the queue: a ring of wcap (a power of two) entries */
+    size_t whead, nw, wcap;
+};
+
+/* --- notes, findings, watches ------------------------------------------------------------ */
+
+static struct note *note_of(struct rules *R, struct state_sock *s)
+{
+    if (s->note && s->note <= R->nnotes && R->notes[s->note - 1].sid == s->sid)
+        return &R->notes[s->note - 1];
+    uint32_t i;
+    if (R->free_head) {
+        i = R->free_head - 1;
+        R->free_head = R->notes[i].next_free;
+    } else {
+        if (R->nnotes == R->ncap) {
+            R->ncap = R->ncap ? R->ncap * 2 : 256;
+            R->notes = xreallocarray(R->notes, R->ncap, sizeof(*R->notes));
+        }
+        i = R->nnotes++;
+    }
+    struct note *n = &R->notes[i];
+    memset(n, 0, sizeof(*n));
+    n->sid = s->sid;
+    s->note = i + 1;
+    return n;
+}
+
+/* The note of s if it has one, NULL otherwise (never makes one). */
+static struct note *note_if(struct rules *R, const struct state_sock *s)
+{
+    if (!s || !s->note || s->note > R->nnotes || R->notes[s->note - 1].sid != s->sid)
+        return NULL;
+    return &R->notes[s->note - 1];
+}
+
+static struct tnote *tnote_of(struct rules *R, const struct state_thread *t)
+{
+    uint32_t i = (uint32_t)(t - R->st->threads);
+    if (i >= R->ntn) {
+        uint32_t n = i + 4;
+        R->tn = xreallocarray(R->tn, n, sizeof(*R->tn));
+        memset(R->tn + R->ntn, 0, (n - R->ntn) * sizeof(*R->tn));
+        R->ntn = n;
+    }
+    return &R->tn[i];
+}
+
+static void push(uint32_t **a, uint32_t *n, uint32_t *cap, uint32_t v)
+{
+    for (uint32_t i = 0; i < *n; i++)
+        if ((*a)[i] == v)
+            return;
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 8;
+        *a = xreallocarray(*a, *cap, sizeof(**a));
+    }
+    (*a)[(*n)++] = v;
+}
+
+static struct finding *new_finding(struct rules *R, unsigned rule, uint64_t first,
+                                   uint64_t last, const struct state_sock *s)
+{
+    if (R->nf == R->fcap) {
+        R->fcap = R->fcap ? R->fcap * 2 : 16;
+        R->f = xreallocarray(R->f, R->fcap, sizeof(*R->f));
+    }
+    struct finding *f = &R->f[R->nf++];
+    memset(f, 0, sizeof(*f));
+    f->rule = rule;
+    f->first = first;
+    f->last = last;
+    f->count = 1;
+    if (s) {
+        f->sid = s->sid;
+        f->fd = s->fd;
+        f->conn = s->conn;
+    }
+    return f;
+}
+
+/* Report rule for socket s once: later occurrences widen that finding and count. Returns
+ * the new finding for its words, or NULL when folded into an earlier one. */
+static struct finding *report(struct rules *R, struct state_sock *s, unsigned rule,
+                              uint64_t first, uint64_t last)
+{
+    struct note *n = s ? note_of(R, s) : NULL;
+    if (n && (n->reported & (1u << rule))) {
+        struct finding *f = &R->f[n->finding[rule] - 1];
+        f->count++;
+        if (last > f->last)
+            f->last = last;
+        return NULL;
+    }
+    struct finding *f = new_finding(R, rule, first, last, s);
+    if (n) {
+        n->reported |= 1u << rule;
+        n->finding[rule] = (uint32_t)R->nf;
+    }
+    return f;
+}
+
+static int wslot(unsigned rule)
+{
+    return rule == RULE_EDGE_STARVATION ? 0 : 1;
+}
+
+/* Judge s for rule at time due (a later call re-schedules it). */
+static void watch(struct rules *R, struct state_sock *s, unsigned rule, uint64_t due)
+{
+    note_of(R, s)->due[wslot(rule)] = due;
+    if (R->nw == R->wcap) { /* grow the ring, unrolling it to start at 0 */
+        size_t cap = R->wcap ? R->wcap * 2 : 64;
+        struct watch *w = xreallocarray(NULL, cap, sizeof(*w));
+        for (size_t i = 0; i < R->nw; i++)
+            w[i] = R->w[(R->whead + i) & (R->wcap - 1)];
+        free(R->w);
+        R->w = w;
+        R->wcap = cap;
+        R->whead = 0;
+    }
+    R->w[(R->whead + R->nw++) & (R->wcap - 1)] = (struct watch){due, s->sid, rule};
+}
+
+/* The oldest entry, or NULL when the queue is empty. */
+static const struct watch *watch_head(const struct rules *R)
+{
+    return R->nw ? &R->w[R->whead] : NULL;
+}
+
+static struct watch watch_pop(struct rules *R)
+{
+    struct watch w = R->w[R->whead];
+    R->whead = (R->whead + 1) & (R->wcap - 1);
+    R->nw--;
+    return w;
+}
+
+static double secs(uint64_t ns)
+{
+    return (double)ns / 1e9;
+}
+
+/* The other socket of s's connection, when it is known. */
+static struct state_sock *peer_of(struct rules *R, const struct state_sock *s)
+{
+    return s->peer ? state_sock(R->st, s->peer) : NULL;
+}
+
+/* The program holds bytes for s's peer that the peer's send buffer would not take: it
+ * stopped reading s on purpose (backpressure), not by mistake. */
+static int backpressure(struct rules *R, const struct state_sock *s)
+{
+    struct state_sock *p = peer_of(R, s);
+    return p && p->out_pending;
+}
+
+/* --- mis-trigger -------------------------------------------------------------------------- */
+/* An EPOLLIN whose read found nothing (0 or EAGAIN), and before the thread's next wait a
+ * write elsewhere as if there had been data: 0 bytes, or the same bytes as last time. */
+
+/* A cheap fingerprint of a write's preview: its first and last 8 bytes. With the same
+ * length and no new bytes from the source since, that is the same buffer again. */
+static uint32_t fingerprint(const uint8_t *p, size_t n)
+{
+    uint64_t a = 0, b = 0;
+    memcpy(&a, p, n < 8 ? n : 8);
+    if (n > 8)
+        memcpy(&b, p + n - (n < 16 ? n - 8 : 8), n < 16 ? n - 8 : 8);
+    uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15ull)) * 0xff51afd7ed558ccdull;
+    return (uint32_t)(h >> 32) ^ (uint32_t)n;
+}
+
+static void mistrigger_read(struct rules *R, struct state_thread *t, const struct ept_io *io,
+                            uint64_t pos)
+{
+    struct state_event *e = R->st->touched_ev;
+    if ((io->result == 0 || io->result == -EAGAIN) && e && (e->events & EPOLLIN)) {
+        struct tnote *tn = tnote_of(R, t);
+        tn->mt_pos = pos + 1;
+        tn->mt_sid = R->st->touched;
+        tn->mt_fd = io->s.fd;
+        tn->mt_result = io->result;
+    }
+}
+
+static void mistrigger_write(struct rules *R, struct state_thread *t, const struct ept_rec *rec,
+                             const struct ept_io *io, uint64_t pos)
+{
+    struct state_sock *s = state_touched(R->st);
+    if (!s)
+        return;
+    struct note *n = note_of(R, s);
+    size_t plen;
+    const uint8_t *p = ept_rec_tail(rec, sizeof(*io), io->preview_len, &plen);
+    uint32_t h = fingerprint(p, plen);
+    struct tnote *tn = tnote_of(R, t);
+    if (tn->mt_pos && tn->mt_sid != s->sid) {
+        struct state_sock *src = state_sock(R->st, tn->mt_sid);
+        int empty = io->asked == 0;
+        int again = !empty && io->result > 0 && plen && n->w_len == io->asked &&
+                    n->w_hash == h && n->w_src == tn->mt_sid && src &&
+                    src->bytes_in == n->w_src_bytes;
+        if ((empty || again) && !(src && src->uncertain) && !s->uncertain) {
+            struct finding *f = report(R, src, RULE_MISTRIGGER, tn->mt_pos - 1, pos);
+            if (f) {
+                if (!src) {
+                    f->sid = tn->mt_sid;
+                    f->fd = tn->mt_fd;
+                }
+                snprintf(f->what, sizeof(f->what),
+                         "fd %d: EPOLLIN came, read() returned %s, and the program then wrote "
+                         "%s to fd %d as if it had data", tn->mt_fd,
+                         tn->mt_result == 0 ? "0 (end of file)" : "EAGAIN (nothing to read)",
+                         empty ? "0 bytes" : "the same bytes as last time (a stale buffer)",
+                         io->s.fd);
+            }
+            tn->mt_pos = 0;
+        }
+    }
+    /* remember this write, to know the same bytes if they are written again */
+    struct state_sock *from = t->last_read_sid ? state_sock(R->st, t->last_read_sid) : NULL;
+    n->w_len = io->asked;
+    n->w_hash = h;
+    n->w_src = from ? from->sid : 0;
+    n->w_src_bytes = from ? from->bytes_in : 0;
+}
+
+/* --- edge-starvation ---------------------------------------------------------------------- */
+/* An edge-triggered (not one-shot) socket's read returned all it asked for, and its thread
+ * went back to epoll_wait without reading it again, re-arming it, or closing it; judged a
+ * stall when nothing was read from it for RULE_STALL_NS, unless the program was holding
+ * bytes its peer could not take (backpressure). */
+
+static int has_edge_reg(const struct state_sock *s)
+{
+    for (uint32_t i = 0; i < s->nregs; i++)
+        if (state_reg_is_edge(&s->reg[i]))
+            return 1;
+    return 0;
+}
+
+static void edge_read(struct rules *R, struct state_thread *t, struct state_sock *s,
+                      const struct ept_io *io, uint64_t pos)
+{
+    int full = io->result > 0 && io->asked && (uint32_t)io->result == io->asked;
+    struct note *n = full ? note_of(R, s) : note_if(R, s);
+    if (!n)
+        return;
+    if (full && s->role != EPT_ROLE_LISTENER && has_edge_reg(s)) {
+        n->full_read = pos + 1;
+        n->full_tid = t->tid;
+        n->full_asked = io->asked;
+        n->stall_ns = 0;
+        struct tnote *tn = tnote_of(R, t);
+        push(&tn->full, &tn->nfull, &tn->capfull, s->sid);
+    } else {
+        n->full_read = 0;
+        n->stall_ns = 0;
+    }
+}
+
+static void edge_batch_end(struct rules *R, struct state_thread *t, struct tnote *tn)
+{
+    for (uint32_t i = 0; i < tn->nfull; i++) {
+        struct state_sock *s = state_sock(R->st, tn->full[i]);
+        struct note *n = note_if(R, s);
+        if (n && n->full_read && n->full_tid == t->tid && !n->stall_ns) {
+            n->stall_ns = tn->last_ns;
+            watch(R, s, RULE_EDGE_STARVATION, tn->last_ns + RULE_STALL_NS);
+        }
+    }
+    tn->nfull = 0;
+}
+
+static void edge_report(struct rules *R, struct state_sock *s, struct note *n, uint64_t pos,
+                        uint64_t ns, const char *how)
+{
+    struct finding *f = report(R, s, RULE_EDGE_STARVATION, n->full_read - 1, pos);
+    if (f)
+        snprintf(f->what, sizeof(f->what),
+                 "fd %d: read() returned all %u bytes it asked for, and the program went back "
+                 "to epoll_wait without reading it again; nothing more was read from it in "
+                 "%.3f s, %s", s->fd, n->full_asked, secs(ns - n->stall_ns), how);
+    n->full_read = 0;
+    n->stall_ns = 0;
+}
+
+/* A watched socket's time is up (or it is being closed, or the trace ends): judge it. */
+static int edge_judge(struct rules *R, struct state_sock *s, uint64_t pos, uint64_t ns,
+                      const char *how)
+{
+    struct note *n = note_if(R, s);
+    if (!n || !n->full_read || !n->stall_ns)
+        return 1; /* resolved: read again, re-armed */
+    if (ns < n->stall_ns + RULE_STALL_NS)
+        return 0;
+    if (s->uncertain)
+        return 1;
+    if (backpressure(R, s)) {
+        watch(R, s, RULE_EDGE_STARVATION, ns + RULE_STALL_NS);
+        return 0;
+    }
+    edge_report(R, s, n, pos, ns, how);
+    return 1;
+}
+
+/* --- oneshot-not-rearmed ------------------------------------------------------------------- */
+/* A one-shot registration fired; its thread's batch ended without an EPOLL_CTL_MOD (or DEL)
+ * for it; and it stayed open, not at end of file, with nothing done on it for
+ * RULE_STALL_NS, while the program was not waiting on its peer instead (the peer armed in
+ * the set, or holding bytes for it). */
+
+static void oneshot_fired(struct rules *R, struct state_sock *s, uint64_t pos)
+{
+    struct note *n = note_of(R, s);
+    n->fired = pos + 1;
+    n->idle_ns = 0;
+}
+
+static void oneshot_batch_end(struct rules *R, struct state_thread *t, struct tnote *tn)
+{
+    struct state_wait *w = &t->wait;
+    for (uint32_t i = 0; i < w->n; i++) {
+        struct state_sock *s = state_event_sock(R->st, &w->ev[i]);
+        struct note *n = note_if(R, s);
+        if (!n || !n->fired || n->idle_ns)
+            continue;
+        struct state_reg *g = state_reg(s, w->set, w->ev[i].fd);
+        if (!g || !(g->interest & EPOLLONESHOT) || g->armed)
+            continue;
+        n->idle_ns = tn->last_ns;
+        watch(R, s, RULE_ONESHOT_NOT_REARMED, tn->last_ns + RULE_STALL_NS);
+    }
+}
+
+/* The peer is what the program waits on: registered and armed for something. */
+static int waits_on_peer(struct rules *R, const struct state_sock *s)
+{
+    struct state_sock *p = peer_of(R, s);
+    return p && ((p->in_set && p->armed && (p->interest & (EPOLLIN | EPOLLOUT))) ||
+                 p->out_pending || p->connecting);
+}
+
+static int oneshot_judge(struct rules *R, struct state_sock *s, uint64_t pos, uint64_t ns,
+                         const char *how)
+{
+    struct note *n = note_if(R, s);
+    if (!n || !n->fired || !n->idle_ns || s->eof)
+        return 1;
+    if (ns < n->idle_ns + RULE_STALL_NS) {
+        watch(R, s, RULE_ONESHOT_NOT_REARMED, n->idle_ns + RULE_STALL_NS);
+        return 0;
+    }
+    if (s->uncertain)
+        return 1;
+    if (waits_on_peer(R, s)) {
+        n->idle_ns = ns;
+        watch(R, s, RULE_ONESHOT_NOT_REARMED, ns + RULE_STALL_NS);
+        return 0;
+    }
+    struct finding *f = report(R, s, RULE_ONESHOT_NOT_REARMED, n->fired - 1, pos);
+    if (f)
+        snprintf(f->what, sizeof(f->what),
+                 "fd %d fired (EPOLLONESHOT) and was never re-armed with EPOLL_CTL_MOD; "
+                 "nothing was done on it for %.3f s, %s", s->fd, secs(ns - n->idle_ns), how);
+    n->fired = 0;
+    n->idle_ns = 0;
+    return 1;
+}
+
+/* --- busy-epollout ------------------------------------------------------------------------ */
+/* A level-triggered registration with EPOLLOUT reported RULE_BUSY_OUT_EVENTS times in a row with no
+ * write on the socket in between (not counting the event that completes a connect). */
+
+static void busy_ready(struct rules *R, struct state_sock *s, const struct state_reg *g,
+                       const struct state_event *e, uint64_t pos)
+{
+    if (!g || !state_reg_is_level(g) || !(e->events & EPOLLOUT) ||
+        (e->events & (EPOLLERR | EPOLLHUP)) || s->role == EPT_ROLE_LISTENER ||
+        s->connecting == 2)
+        return;
+    struct note *n = note_of(R, s);
+    if (n->out_seen && !n->wrote) {
+        n->out_streak++;
+    } else {
+        n->out_streak = 1;
+        n->out_pos = pos;
+    }
+    n->out_seen = 1;
+    n->wrote = 0;
+    if (n->out_streak >= RULE_BUSY_OUT_EVENTS && !s->uncertain) {
+        struct finding *f = report(R, s, RULE_BUSY_EPOLLOUT, n->out_pos, pos);
+        if (f)
+            snprintf(f->what, sizeof(f->what),
+                     "fd %d: level-triggered EPOLLOUT returned by epoll_wait %u times in a row "
+                     "with no write on it in between", s->fd, n->out_streak);
+    }
+}
+
+/* --- eof-spin ----------------------------------------------------------------------------- */
+/* read() returned 0, yet a level-triggered registration with EPOLLIN or EPOLLRDHUP stayed,
+ * and the socket was reported readable RULE_EOF_EVENTS times after. */
+
+static void eof_ready(struct rules *R, struct state_sock *s, const struct state_reg *g,
+                      const struct state_event *e, uint64_t pos)
+{
+    if (!s->eof || !g || !state_reg_is_level(g) || !(e->events & (EPOLLIN | EPOLLRDHUP)))
+        return;
+    struct note *n = note_of(R, s);
+    if (!n->eof_events++)
+        n->eof_pos = pos;
+    if (n->eof_events >= RULE_EOF_EVENTS && !s->uncertain) {
+        struct finding *f = report(R, s, RULE_EOF_SPIN, n->eof_pos, pos);
+        if (f)
+            snprintf(f->what, sizeof(f->what),
+                     "fd %d: read() returned 0 (end of file), yet epoll_wait kept reporting it "
+                     "readable (%u times)", s->fd, n->eof_events);
+    }
+}
+
+/* --- accept-starvation -------------------------------------------------------------------- */
+/* An edge-triggered listener's event was handled with accepts whose last one succeeded (no
+ * EAGAIN), and the thread's next batch did not report the listener (it came only later or
+ * never): connections left in the backlog made no new edge. */
+
+static void accept_batch_end(struct rules *R, struct state_thread *t, struct tnote *tn,
+                             uint64_t pos, int at_end)
+{
+    struct state_wait *w = &t->wait;
+    /* candidates of an earlier batch that this batch did not report (at the end: all) */
+    for (uint32_t i = 0; i < tn->nacc; i++) {
+        struct state_sock *l = state_sock(R->st, tn->acc[i]);
+        struct note *n = note_if(R, l);
+        if (!n || !n->acc_batch || l->uncertain || l->paused)
+            continue;
+        if (!at_end && n->acc_batch - 1 >= w->pos)
+            continue;
+        struct finding *f = report(R, l, RULE_ACCEPT_STARVATION, n->acc_first, pos);
+        if (f)
+            snprintf(f->what, sizeof(f->what),
+                     "edge-triggered listener fd %d: the handler's last accept() succeeded, "
+                     "it went back to epoll_wait without seeing EAGAIN, and %s", l->fd,
+                     at_end ? "the trace ended before the listener was reported again"
+                            : "the next wait did not report the listener");
+        n->acc_batch = 0;
+    }
+    tn->nacc = 0;
+    if (at_end)
+        return;
+    /* this batch's edge listener events that stopped short of EAGAIN */
+    for (uint32_t i = 0; i < w->n; i++) {
+        struct state_event *e = &w->ev[i];
+        struct state_sock *l = state_event_sock(R->st, e);
+        if (!l || l->role != EPT_ROLE_LISTENER || !e->accepts || l->paused)
+            continue;
+        struct state_reg *g = state_reg(l, w->set, e->fd);
+        struct note *n = note_if(R, l);
+        if (!g || !(g->interest & EPOLLET) || !n || !n->acc_ok || n->acc_tid != t->tid)
+            continue;
+        n->acc_batch = w->pos + 1;
+        n->acc_first = w->pos;
+        push(&tn->acc, &tn->nacc, &tn->capacc, l->sid);
+    }
+}
+
+/* --- stale-event -------------------------------------------------------------------------- */
+/* Within one batch, an event acted on after an earlier event's handler closed its socket:
+ * a handle record for it (the proxy says so), or a call on its number that failed with
+ * EBADF. (A call on a new socket that reused the number is not judged without the handle
+ * record: a correct program may use its new socket then.) */
+
+static int stale_seen(struct tnote *tn, uint32_t index)
+{
+    for (uint32_t i = 0; i < tn->nstale; i++)
+        if (tn->stale[i] == index)
+            return 1;
+    push(&tn->stale, &tn->nstale, &tn->capstale, index);
+    return 0;
+}
+
+static void stale_report(struct rules *R, struct state_thread *t, uint32_t index,
+                         uint64_t pos, const char *did)
+{
+    struct tnote *tn = tnote_of(R, t);
+    if (stale_seen(tn, index))
+        return;
+    const struct state_event *e = &t->wait.ev[index];
+    struct finding *f = new_finding(R, RULE_STALE_EVENT, t->wait.pos, pos, NULL);
+    f->sid = e->sid;
+    f->fd = e->fd;
+    snprintf(f->what, sizeof(f->what),
+             "event #%u of this epoll_wait named fd %d, whose socket an earlier event's handler "
+             "had closed; %s", index, e->fd, did);
+}
+
+static void stale_ebadf(struct rules *R, struct state_thread *t, const struct ept_rec *rec,
+                        uint64_t pos)
+{
+    struct ept_sock k;
+    long res;
+    if (!ept_rec_result(rec, &res) || res != -EBADF || !ept_rec_sock(rec, &k))
+        return;
+    if (rec->type == EPT_ACCEPT)
+        ept_rec_sock2(rec, &k);
+    struct state_wait *w = &t->wait;
+    for (uint32_t i = 0; i < w->n; i++) {
+        const struct state_event *e = &w->ev[i];
+        if (e->fd == k.fd && (e->closed || !state_event_sock(R->st, e))) {
+            char did[96];
+            snprintf(did, sizeof(did), "the program then called %s(%d): EBADF",
+                     ept_call_name(rec), k.fd);
+            stale_report(R, t, i, pos, did);
+            return;
+        }
+    }
+}
+
+/* --- spurious-wakeup ---------------------------------------------------------------------- */
+/* For one socket, at least half of its EPOLLIN events (and at least RULE_SPURIOUS_MIN)
+ * were handled with a first read that said EAGAIN and nothing else done. Events without
+ * EPOLLIN, and listeners (accept), do not count. */
+
+static void spurious_batch_end(struct rules *R, struct state_thread *t, uint64_t pos)
+{
+    struct state_wait *w = &t->wait;
+    for (uint32_t i = 0; i < w->n; i++) {
+        struct state_event *e = &w->ev[i];
+        if (!(e->events & EPOLLIN) || !e->has_read)
+            continue;
+        struct state_sock *s = state_event_sock(R->st, e);
+        if (!s || s->role == EPT_ROLE_LISTENER)
+            continue;
+        struct note *n = note_of(R, s);
+        int spurious = e->first_read == -EAGAIN && !e->bytes_read && !e->bytes_written &&
+                       !e->closed;
+        n->in_reads++;
+        if (!spurious)
+            continue;
+        if (!n->spur++)
+            n->spur_pos = w->pos;
+        if (n->spur >= RULE_SPURIOUS_MIN && n->spur * 2 >= n->in_reads && !s->uncertain) {
+            struct finding *f = report(R, s, RULE_SPURIOUS_WAKEUP, n->spur_pos, pos - 1);
+            if (!f) /* folded: keep its words up to date */
+                f = &R->f[n->finding[RULE_SPURIOUS_WAKEUP] - 1];
+            snprintf(f->what, sizeof(f->what),
+                     "fd %d: reported readable again and again with nothing to read: the "
+                     "first read said EAGAIN on %u of %u EPOLLIN wake-ups",
+                     s->fd, n->spur, n->in_reads);
+        }
+    }
+}
+
+/* --- lost-records ------------------------------------------------------------------------- */
+
+static void lost(struct rules *R, const struct ept_rec *rec, uint64_t pos)
+{
+    EPT_VIEW(struct ept_lost, l, rec);
+    struct finding *f = new_finding(R, RULE_LOST_RECORDS, pos, pos, NULL);
+    f->count = l->count;
+    f->first_seq = l->first_seq;
+    f->last_seq = l->last_seq;
+    snprintf(f->what, sizeof(f->what),
+             "%llu records dropped (seq %llu-%llu): the ring was full; no diagnosis reasons "
+             "across this gap", (unsigned long long)l->count, (unsigned long long)l->first_seq,
+             (unsigned long long)l->last_seq);
+    /* forget every half-seen pattern: none may be completed across the gap */
+    for (uint32_t i = 0; i < R->nnotes; i++) {
+        struct note *n = &R->notes[i];
+        uint32_t keep_sid = n->sid, next = n->next_free, rep = n->reported;
+        uint32_t fi[RULE_COUNT];
+        memcpy(fi, n->finding, sizeof(fi));
+        memset(n, 0, sizeof(*n));
+        n->sid = keep_sid;
+        n->next_free = next;
+        n->reported = rep;
+        memcpy(n->finding, fi, sizeof(fi));
+    }
+    for (uint32_t i = 0; i < R->ntn; i++) {
+        R->tn[i].mt_pos = 0;
+        R->tn[i].nfull = R->tn[i].nacc = 0;
+    }
+    R->nw = R->whead = 0;
+}
+
+/* --- the rules' words -------------------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    int error;
+    const char *explain;
+    const char *fix;
+} rules[RULE_COUNT] = {
+    [RULE_MISTRIGGER] = {"mis-trigger", 1,
+        "EPOLLIN was reported for a socket the program had already read everything from "
+        "(here the peer's end of file), the handler's read() returned 0 or EAGAIN, and the "
+        "handler went on as if it had data: it forwarded an empty (or old) buffer. Why the "
+        "event came: a level-triggered registration reports a socket for as long as it is "
+        "readable, and end of file stays readable, so EPOLLIN repeats until the program "
+        "removes it. EPOLLET alone does not repeat a condition already reported, but a FIN "
+        "or data arriving after the last read is a new edge and is reported again. Only "
+        "EPOLLONESHOT (one event, then nothing until EPOLL_CTL_MOD re-arms it) or removing "
+        "EPOLLIN with EPOLL_CTL_MOD keeps a socket quiet while the program waits for the "
+        "other phase. EPOLLONESHOT is independent of EPOLLET: EPOLLIN|EPOLLONESHOT without "
+        "EPOLLET is valid, and common with threads.",
+        "Treat read() returning 0 (end of file) or EAGAIN as 'no data', never as a message to "
+        "forward. While a socket waits for the other phase, keep it quiet: register it with "
+        "EPOLLONESHOT and re-arm it with EPOLL_CTL_MOD for exactly what comes next, or remove "
+        "EPOLLIN with EPOLL_CTL_MOD."},
+    [RULE_EDGE_STARVATION] = {"edge-starvation", 1,
+        "With EPOLLET the kernel reports a socket when something arrives (every arriving "
+        "segment, even with data already queued), not while data waits. The handler's "
+        "read() returned all the bytes it asked for, so more may have been queued, and the "
+        "program went back to epoll_wait without reading again until EAGAIN (or a short "
+        "read, which on a stream socket shows the buffer was emptied). Data left in the "
+        "socket makes no new event: the connection stalls until the peer happens to send "
+        "more, or for ever if the peer waits for an answer.",
+        "With EPOLLET, read until read() returns EAGAIN, a short read, or 0. If you must stop "
+        "early (your buffer is full, or to be fair to other sockets), remember that the "
+        "socket is still readable and read it again without waiting for an event."},
+    [RULE_ONESHOT_NOT_REARMED] = {"oneshot-not-rearmed", 1,
+        "With EPOLLONESHOT the kernel reports one event for a registration and then disables "
+        "it: nothing more is reported for it, not even EPOLLHUP or EPOLLERR, until the "
+        "program re-arms it with EPOLL_CTL_MOD. This socket fired, was never re-armed, and "
+        "stayed open with nothing done on it: whatever came next (data, end of file, room "
+        "to write) was never reported.",
+        "After handling each event of a one-shot socket, call epoll_ctl(EPOLL_CTL_MOD) with "
+        "exactly the events it waits for next (EPOLLIN, EPOLLOUT or both, with "
+        "EPOLLONESHOT again), or close it."},
+    [RULE_BUSY_EPOLLOUT] = {"busy-epollout", 1,
+        "Level-triggered EPOLLOUT means 'there is room in the send buffer', which is true "
+        "almost always. The socket stayed registered for EPOLLOUT with nothing to write, so "
+        "every epoll_wait returned it at once: a busy loop that burns CPU and wakes the "
+        "program for nothing.",
+        "Register EPOLLOUT only while a write is pending (after write() returned EAGAIN or "
+        "wrote less than asked) and remove it with EPOLL_CTL_MOD as soon as the buffer "
+        "drains; or use EPOLLET for it."},
+    [RULE_EOF_SPIN] = {"eof-spin", 1,
+        "read() returned 0: the peer shut down its side (its FIN arrived) and no more data "
+        "will come. A level-triggered registration keeps reporting end of file as readable "
+        "(EPOLLIN, with EPOLLRDHUP when asked for), so while the socket stayed registered for "
+        "EPOLLIN or EPOLLRDHUP, epoll_wait returned it again at once and each read returned "
+        "0 again.",
+        "On read() == 0, stop asking for EPOLLIN and EPOLLRDHUP on that socket (EPOLL_CTL_MOD "
+        "without them, or EPOLL_CTL_DEL), pass the end of file on (shutdown(SHUT_WR) toward "
+        "the peer), and close the socket once the other direction is done too."},
+    [RULE_ACCEPT_STARVATION] = {"accept-starvation", 1,
+        "An edge-triggered listener is reported when a new connection arrives, not while "
+        "connections wait in its backlog. The handler accepted, but its last accept() "
+        "succeeded (it never saw EAGAIN), and it went back to epoll_wait: connections still "
+        "in the backlog make no new edge, so they wait for an unrelated arrival to be "
+        "accepted, or for ever.",
+        "With EPOLLET on a listener, call accept() in a loop until it fails with EAGAIN "
+        "(stopping early only when you must, and then remembering the listener is still "
+        "ready); or register the listener level-triggered, as most servers do."},
+    [RULE_STALE_EVENT] = {"stale-event", 1,
+        "One epoll_wait returns a batch of events, each describing a socket as it was when "
+        "the wait returned. Handling an earlier event of the batch closed a socket, and then "
+        "the program acted on the batch's later event for that socket anyway: on a number "
+        "that was now closed, or on a new socket that had reused the same number.",
+        "Defer freeing connections until the whole batch is handled, and skip events whose "
+        "socket was closed earlier in the batch (mark it closed and check before handling; "
+        "nginx keeps a generation bit in each event's data for this)."},
+    [RULE_SPURIOUS_WAKEUP] = {"spurious-wakeup", 0,
+        "The kernel reported the socket readable, but the handler's first read() said "
+        "EAGAIN and nothing else was done. Once in a while that is harmless; here it was at "
+        "least half of the socket's EPOLLIN wake-ups, each a trip through epoll_wait and a "
+        "system call for nothing. Common causes: one file registered twice (under a dup'ed "
+        "number, or in two sets), so every readiness is reported twice; several threads "
+        "waiting on one level-triggered set; or reading ahead of the events.",
+        "Register each file once, ask only for the events you act on, and in edge-triggered "
+        "mode read until EAGAIN so that one arrival does not cost two wake-ups."},
+    [RULE_LOST_RECORDS] = {"lost-records", 0,
+        "The trace ring was full and records were dropped here: the recorder never blocks "
+        "the program, so when the flusher cannot keep up it counts what it drops. The state "
+        "after this gap may be wrong, and no diagnosis reasons across it.",
+        "Use a larger ring (--ring-size for the proxy, --ring for record), a smaller "
+        "preview, or a lighter load while tracing."},
+};
+
+const char *rule_name(unsigned id)
+{
+    return id < RULE_COUNT ? rules[id].name : "?";
+}
+
+const char *rule_severity(unsigned id)
+{
+    return id < RULE_COUNT && rules[id].error ? "error" : "warning";
+}
+
+int rule_is_error(unsigned id)
+{
+    return id < RULE_COUNT && rules[id].error;
+}
+
+const char *rule_explain(unsigned id)
+{
+    return id < RULE_COUNT ? rules[id].explain : "";
+}
+
+const char *rule_fix(unsigned id)
+{
+    return id < RULE_COUNT ? rules[id].fix : "";
+}
+
+/* --- the pass ------------------------------------------------------------------------------ */
+
+struct rules *rules_new(struct state *st)
+{
+    struct rules *R = xcalloc(1, sizeof(*R));
+    R->st = st;
+    return R;
+}
+
+void rules_free(struct rules *R)
+{
+    if (!R)
+        return;
+    for (uint32_t i = 0; i < R->ntn; i++) {
+        free(R->tn[i].full);
+        free(R->tn[i].acc);
+        free(R->tn[i].stale);
+    }
+    free(R->tn);
+    free(R->notes);
+    free(R->w);
+    free(R->f);
+    free(R);
+}
+
+size_t rules_findings(const struct rules *R, const struct finding **out)
+{
+    *out = R->f;
+    return R->nf;
+}
+
+void rules_batch_end(struct rules *R, struct state_thread *t, uint64_t pos, uint64_t ns)
+{
+    struct tnote *tn = tnote_of(R, t);
+    (void)ns;
+    spurious_batch_end(R, t, pos);
+    edge_batch_end(R, t, tn);
+    oneshot_batch_end(R, t, tn);
+    accept_batch_end(R, t, tn, pos, 0);
+    tn->mt_pos = 0;
+    tn->nstale = 0;
+}
+
+void rules_drop(struct rules *R, struct state_sock *s, uint64_t pos, uint64_t ns)
+{
+    struct note *n = note_if(R, s);
+    if (!n)
+        return;
+    edge_judge(R, s, pos, ns, "until it was closed");
+    oneshot_judge(R, s, pos, ns, "until it was closed");
+    /* the note goes with the file */
+    n->sid = 0;
+    n->next_free = R->free_head;
+    R->free_head = s->note;
+    s->note = 0;
+}
+
+/* Judge one watch entry that came up at time ns (record pos). */
+static void judge_watch(struct rules *R, struct watch w, uint64_t pos, uint64_t ns, int at_end)
+{
+    struct state_sock *s = state_sock(R->st, w.sid);
+    struct note *n = note_if(R, s);
+    if (!n || n->due[wslot(w.rule)] != w.due_ns)
+        return; /* gone, or re-scheduled: a later entry stands for it */
+    n->due[wslot(w.rule)] = 0;
+    const char *how = at_end ? "when the trace ended" : "while it stayed open";
+    if (w.rule == RULE_EDGE_STARVATION)
+        edge_judge(R, s, pos, ns, how);
+    else
+        oneshot_judge(R, s, pos, ns, how);
+}
+
+/* Judge every watched socket whose time has come (ns: now). A judge may watch a socket
+ * again, always for a later time. */
+static void run_watches(struct rules *R, uint64_t pos, uint64_t ns)
+{
+    const struct watch *h;
+    while ((h = watch_head(R)) && h->due_ns <= ns)
+        judge_watch(R, watch_pop(R), pos, ns, 0);
+}
+
+void rules_record(struct rules *R, const struct ept_rec *rec, uint64_t pos)
+{
+    struct state *st = R->st;
+    struct state_thread *t = state_current(st);
+    if (!t)
+        return;
+    struct state_sock *s = state_touched(st);
+    struct note *n;
+    switch (rec->type) {
+    case EPT_READY: {
+        struct state_event *e = st->touched_ev;
+        if (!s || !e)
+            break;
+        struct state_reg *g = state_reg(s, t->wait.set, e->fd);
+        if (!g)
+            g = state_reg(s, t->wait.set, -1);
+        if (g && (g->interest & EPOLLONESHOT))
+            oneshot_fired(R, s, pos);
+        busy_ready(R, s, g, e, pos);
+        eof_ready(R, s, g, e, pos);
+        if ((n = note_if(R, s)) && n->acc_batch && n->acc_batch - 1 < t->wait.pos)
+            n->acc_batch = 0; /* the listener came again at once */
+        break;
+    }
+    case EPT_READ: {
+        EPT_VIEW(struct ept_io, io, rec);
+        if (s) {
+            edge_read(R, t, s, io, pos);
+            if ((n = note_if(R, s)) && n->idle_ns)
+                n->idle_ns = rec->ns;
+        }
+        mistrigger_read(R, t, io, pos);
+        if (io->result == -EBADF)
+            stale_ebadf(R, t, rec, pos);
+        break;
+    }
+    case EPT_WRITE: {
+        EPT_VIEW(struct ept_io, io, rec);
+        if (s) {
+            n = note_of(R, s);
+            n->wrote = 1;
+            if (n->idle_ns)
+                n->idle_ns = rec->ns;
+            mistrigger_write(R, t, rec, io, pos);
+        }
+        if (io->result == -EBADF)
+            stale_ebadf(R, t, rec, pos);
+        break;
+    }
+    case EPT_EPOLL_CTL: {
+        EPT_VIEW(struct ept_epoll_ctl, c, rec);
+        if (c->result != 0 || !s || !(n = note_if(R, s)))
+            break;
+        n->full_read = 0; /* ADD or MOD polls the file again: a ready one is reported */
+        n->stall_ns = 0;
+        n->fired = 0;     /* re-armed (or removed on purpose) */
+        n->idle_ns = 0;
+        n->acc_batch = 0;
+        if (c->op == EPOLL_CTL_DEL || !(c->events & EPOLLOUT))
+            n->out_seen = n->out_streak = 0;
+        if (c->op == EPOLL_CTL_DEL || !(c->events & (EPOLLIN | EPOLLRDHUP)))
+            n->eof_events = 0;
+        break;
+    }
+    case EPT_ACCEPT: {
+        EPT_VIEW(struct ept_accept, a, rec);
+        if (s) {
+            n = note_of(R, s);
+            n->acc_ok = a->result >= 0;
+            n->acc_tid = t->tid;
+        }
+        if (a->result == -EBADF)
+            stale_ebadf(R, t, rec, pos);
+        break;
+    }
+    case EPT_SHUTDOWN:
+    case EPT_CLOSE:
+        if (s && (n = note_if(R, s)) && n->idle_ns)
+            n->idle_ns = rec->ns;
+        stale_ebadf(R, t, rec, pos);
+        break;
+    case EPT_HANDLE: {
+        EPT_VIEW(struct ept_ready, h, rec);
+        if (h->index < t->wait.n && t->wait.ev[h->index].stale)
+            stale_report(R, t, h->index, pos, "the program handled it anyway");
+        break;
+    }
+    case EPT_PAUSE:
+        if (s && (n = note_if(R, s)))
+            n->acc_batch = 0;
+        break;
+    case EPT_LOST:
+        lost(R, rec, pos);
+        break;
+    default:
+        break;
+    }
+    tnote_of(R, t)->last_ns = rec->ns;
+    const struct watch *h = watch_head(R);
+    if (h && rec->ns >= h->due_ns)
+        run_watches(R, pos, rec->ns);
+}
+
+void rules_end(struct rules *R, uint64_t pos, uint64_t ns)
+{
+    for (uint32_t i = 0; i < R->st->nthreads; i++) {
+        struct state_thread *t = &R->st->threads[i];
+        if (t->wait.pos == UINT64_MAX)
+            continue;
+        rules_batch_end(R, t, pos, ns);
+        /* listeners left short of EAGAIN by the last batch: the next event never came */
+        struct tnote *tn = tnote_of(R, t);
+        accept_batch_end(R, t, tn, pos, 1);
+    }
+    /* every socket still watched is judged now, once: what it would wait for next has no
+     * trace left to happen in */
+    size_t n = R->nw, head = R->whead, cap = R->wcap;
+    struct watch *w = R->w;
+    R->w = NULL;
+    R->nw = R->wcap = R->whead = 0;
+    for (size_t i = 0; i < n; i++)
+        judge_watch(R, w[(head + i) & (cap - 1)], pos, ns, 1);
+    free(w);
+    R->nw = R->whead = 0;
+}

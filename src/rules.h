@@ -1,0 +1,74 @@
+/* rules.h - the diagnoses: each a named rule over the model (src/state.h), judged from
+ * system calls alone while the analysis pass applies a trace's records in order. The
+ * proxy's annotations (handle records, connection ids, close reasons) only add detail to a
+ * message; none decides whether a finding exists. docs/diagnoses.md states every rule.
+ *
+ * How a pass drives them: after each state_apply, rules_record(); from the state's hooks,
+ * rules_batch_end() (a thread's batch ends at its next epoll_wait) and rules_drop() (a
+ * file's last number is closed); at the trace's END record, rules_end().
+ */
+#ifndef EPSCOPE_RULES_H
+#define EPSCOPE_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ept.h"
+#include "state.h"
+
+/* Rule ids: stable, also their order in reports. */
+enum rule_id {
+    RULE_MISTRIGGER = 0,
+    RULE_EDGE_STARVATION,
+    RULE_ONESHOT_NOT_REARMED,
+    RULE_BUSY_EPOLLOUT,
+    RULE_EOF_SPIN,
+    RULE_ACCEPT_STARVATION,
+    RULE_STALE_EVENT,
+    RULE_SPURIOUS_WAKEUP,
+    RULE_LOST_RECORDS,
+    RULE_COUNT
+};
+
+/* The thresholds the rules use (docs/diagnoses.md quotes them). */
+#define RULE_STALL_NS 200000000ull /* a socket left waiting this long has stalled */
+#define RULE_BUSY_OUT_EVENTS 3     /* EPOLLOUT events in a row with no write in between */
+#define RULE_EOF_EVENTS 3          /* EPOLLIN/RDHUP events after read() returned 0 */
+#define RULE_SPURIOUS_MIN 3        /* EPOLLIN wake-ups that found nothing, at least... */
+
+/* One diagnosis: the records that show it, the socket, and what happened, in words. */
+struct finding {
+    unsigned rule;            /* enum rule_id */
+    uint64_t first, last;     /* positions of the records that show it */
+    uint64_t first_seq, last_seq; /* lost-records: the seq numbers that were dropped */
+    uint32_t sid;             /* the socket, 0 if none */
+    int32_t fd;
+    uint32_t conn;            /* the proxy's connection id, 0 when not written */
+    uint64_t count;           /* occurrences folded into this finding */
+    char what[240];           /* what happened here, in one or two sentences */
+};
+
+/* A rule's id ("mis-trigger"), severity ("error" / "warning"), one-paragraph explanation
+ * for students, and fix. */
+const char *rule_name(unsigned id);
+const char *rule_severity(unsigned id);
+int rule_is_error(unsigned id);
+const char *rule_explain(unsigned id);
+const char *rule_fix(unsigned id);
+
+struct rules;
+
+/* Rules watching st (which the caller applies records to). Never NULL. */
+struct rules *rules_new(struct state *st);
+void rules_free(struct rules *R);
+/* After state_apply(st, rec, pos). */
+void rules_record(struct rules *R, const struct ept_rec *rec, uint64_t pos);
+/* From the state's hooks. */
+void rules_batch_end(struct rules *R, struct state_thread *t, uint64_t pos, uint64_t ns);
+void rules_drop(struct rules *R, struct state_sock *s, uint64_t pos, uint64_t ns);
+/* The trace ended (its END record, at pos, time ns): judge what is still open. */
+void rules_end(struct rules *R, uint64_t pos, uint64_t ns);
+/* The findings so far, in the order found. */
+size_t rules_findings(const struct rules *R, const struct finding **out);
+
+#endif
