@@ -145,9 +145,17 @@ int check_main(int argc, char **argv)
                 break;
             }
         }
-        printf("%s: %u error%s, %u warning%s in %llu records (%s mode)\n", path, errors,
+        char what[96];
+        const struct replay_counts *c = replay_counts(r);
+        if (replay_is_proxy(r))
+            snprintf(what, sizeof(what), "%s mode", mode);
+        else /* a recorded program has no mode: each registration has its own flags */
+            snprintf(what, sizeof(what), "recorded: %llu thread%s, %llu epoll set%s",
+                     (unsigned long long)c->threads, c->threads == 1 ? "" : "s",
+                     (unsigned long long)c->sets, c->sets == 1 ? "" : "s");
+        printf("%s: %u error%s, %u warning%s in %llu records (%s)\n", path, errors,
                errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s",
-               (unsigned long long)replay_count(r), mode);
+               (unsigned long long)replay_count(r), what);
     }
     if (rd->stop != READER_OK)
         fprintf(stderr, "epscope check: %s: the trace ends early at offset %llu (%s); "

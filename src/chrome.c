@@ -33,7 +33,9 @@
 #include <string.h>
 
 #include "fmt.h"
+#include "idmap.h"
 #include "replay.h"
+#include "xmem.h"
 
 #define PID 1
 #define LINE 24576 /* a record's text with a 1024-byte preview, escaped twice, fits */
@@ -42,8 +44,7 @@ struct exporter {
     FILE *out;
     uint64_t t0;              /* ns of the trace's start */
     int first;                /* no event written yet (no comma before it) */
-    uint8_t *seen;            /* per sid: its track's metadata is written */
-    size_t nseen;
+    struct idmap seen;        /* sids whose track's metadata is written */
     char line[LINE];
 };
 
@@ -71,24 +72,10 @@ static void ts(struct sbuf *b, uint64_t ns, uint64_t t0)
 /* The metadata of sid's track, once. */
 static void track(struct exporter *x, const struct ept_sock *s)
 {
-    if (!s->sid)
+    uint32_t v;
+    if (!s->sid || idmap_get(&x->seen, s->sid, &v))
         return;
-    if (s->sid >= x->nseen) {
-        size_t n = x->nseen ? x->nseen : 256;
-        while (n <= s->sid)
-            n *= 2;
-        uint8_t *p = realloc(x->seen, n);
-        if (!p) {
-            fprintf(stderr, "epscope: out of memory (%zu bytes)\n", n);
-            abort();
-        }
-        memset(p + x->nseen, 0, n - x->nseen);
-        x->seen = p;
-        x->nseen = n;
-    }
-    if (x->seen[s->sid])
-        return;
-    x->seen[s->sid] = 1;
+    idmap_put(&x->seen, s->sid, 1);
     struct sbuf b;
     char name[64];
     if (s->conn)
@@ -152,78 +139,32 @@ static void ready_event(struct exporter *x, const struct ept_rec *rec)
     emit(x, x->line);
 }
 
-/* A system call's name, the socket whose track shows it (NULL: the loop's), and result. */
-static const char *syscall_of(const struct ept_rec *rec, struct ept_sock *s, long *result)
+/* A system call's name (the record table's, with epoll_ctl's operation), the socket whose
+ * track shows it (sid 0: the loop's), and its result; NULL for records that are no call. */
+static const char *syscall_of(const struct ept_rec *rec, struct ept_sock *s, long *result,
+                              char *buf, size_t len)
 {
-    memset(s, 0, sizeof(*s));
-    switch (rec->type) {
-    case EPT_EPOLL_CREATE: {
-        struct ept_epoll_create e;
-        ept_rec_get(rec, &e, sizeof(e));
-        *result = e.result;
-        return "epoll_create1";
-    }
-    case EPT_EPOLL_CTL: {
+    const char *name = ept_call_name(rec);
+    if (!name)
+        return NULL;
+    ept_rec_sock(rec, s);
+    ept_rec_result(rec, result);
+    if (rec->type == EPT_EPOLL_CTL) {
         struct ept_epoll_ctl e;
         ept_rec_get(rec, &e, sizeof(e));
-        *s = e.s;
-        *result = e.result;
-        return e.op == 1 ? "epoll_ctl ADD" : e.op == 2 ? "epoll_ctl DEL" : "epoll_ctl MOD";
+        snprintf(buf, len, "epoll_ctl %s", fmt_ctl_op(e.op));
+        return buf;
     }
-    case EPT_LISTEN: {
-        struct ept_listen e;
-        ept_rec_get(rec, &e, sizeof(e));
-        *s = e.s;
-        *result = e.result;
-        return "listen";
-    }
-    case EPT_ACCEPT: {
-        struct ept_accept e;
-        ept_rec_get(rec, &e, sizeof(e));
-        *s = e.result >= 0 && e.s.sid ? e.s : e.listener; /* the new socket's first sign */
-        *result = e.result;
-        return "accept4";
-    }
-    case EPT_CONNECT: {
-        struct ept_connect e;
-        ept_rec_get(rec, &e, sizeof(e));
-        *s = e.s;
-        *result = e.result;
-        return e.phase == 0 ? "connect" : "getsockopt";
-    }
-    case EPT_READ:
-    case EPT_WRITE: {
-        struct ept_io e;
-        ept_rec_get(rec, &e, sizeof(e));
-        *s = e.s;
-        *result = e.result;
-        return rec->type == EPT_READ ? "read" : "write";
-    }
-    case EPT_SHUTDOWN: {
-        struct ept_shutdown e;
-        ept_rec_get(rec, &e, sizeof(e));
-        *s = e.s;
-        *result = e.result;
-        return "shutdown";
-    }
-    case EPT_CLOSE: {
-        struct ept_close e;
-        ept_rec_get(rec, &e, sizeof(e));
-        *s = e.s;
-        *result = e.result;
-        return "close";
-    }
-    default:
-        return NULL;
-    }
+    return name;
 }
 
 static void syscall_event(struct exporter *x, const struct ept_rec *rec)
 {
     struct ept_sock s;
     long result;
-    const char *name = syscall_of(rec, &s, &result);
-    if (!name)
+    char buf[32];
+    const char *name = syscall_of(rec, &s, &result, buf, sizeof(buf));
+    if (!name || rec->type == EPT_EPOLL_WAIT)
         return;
     track(x, &s);
     char text[LINE / 3];
@@ -272,19 +213,10 @@ static void diagnosis_event(struct exporter *x, struct replay *r, const struct f
     emit(x, x->line);
 }
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    if (!p) {
-        fprintf(stderr, "epscope: out of memory (%zu bytes)\n", n * size);
-        abort();
-    }
-    return p;
-}
-
 int chrome_write(FILE *out, struct replay *r)
 {
     struct exporter *x = xcalloc(1, sizeof(*x));
+    idmap_init(&x->seen);
     x->out = out;
     x->t0 = replay_reader(r)->hdr.mono_start_ns;
     x->first = 1;
@@ -322,7 +254,7 @@ int chrome_write(FILE *out, struct replay *r)
             "\"mode\":\"%s\",\"records\":%llu,\"diagnoses\":%zu,\"complete\":%s}}\n",
             EPSCOPE_VERSION, mode, (unsigned long long)n, nf,
             replay_reader(r)->stop == READER_OK ? "true" : "false");
-    free(x->seen);
+    idmap_free(&x->seen);
     free(x);
     return fflush(out) != 0 || ferror(out) ? -EIO : 0;
 }

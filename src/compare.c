@@ -58,23 +58,11 @@ struct col {
     uint64_t nfindings;
 };
 
+/* A system call the program made (the record table says which types are). */
 static int is_syscall(const struct ept_rec *rec)
 {
-    switch (rec->type) {
-    case EPT_EPOLL_CREATE:
-    case EPT_EPOLL_CTL:
-    case EPT_EPOLL_WAIT:
-    case EPT_LISTEN:
-    case EPT_ACCEPT:
-    case EPT_CONNECT: /* phase 0 is connect(), phase 1 getsockopt(SO_ERROR): both calls */
-    case EPT_READ:
-    case EPT_WRITE:
-    case EPT_SHUTDOWN:
-    case EPT_CLOSE:
-        return 1;
-    default:
-        return 0;
-    }
+    const struct ept_type_info *t = ept_type(rec->type);
+    return t && (t->flags & EPT_T_SYSCALL);
 }
 
 static const char *base_name(const char *path)

@@ -19,7 +19,8 @@ static const char usage[] =
     "      12    0.004120  epoll_wait(timeout=1000, max=256) = 1 <0.000118>\n"
     "      13    0.004121    ready fd=8 EPOLLIN  [client s3 c1]\n"
     "      15    0.004125  read(8, 16384) = 78 \"GET / HTTP/1.1\\r\\n\"...  [client s3 c1]\n"
-    "Works on a trace that is still being written: it prints the complete blocks.\n"
+    "A call made by a thread other than the main one starts with [tid N]. Works on a trace\n"
+    "that is still being written: it prints the complete blocks.\n"
     "\n"
     "  --json        one JSON object per record (JSON Lines), each with a \"type\"\n"
     "  --story       the run told in the words of the origin project's log (\"Received\n"
@@ -37,6 +38,7 @@ struct dump_ctx {
     int json;
     struct story *story;
     uint64_t t0;
+    uint32_t pid;             /* the writer's: its main thread's records get no prefix */
     uint64_t n;
     int saw_end;
 };
@@ -58,6 +60,8 @@ static int dump_one(const struct ept_rec *r, void *arg)
     } else {
         double t = r->ns >= c->t0 ? (double)(r->ns - c->t0) / 1e9 : 0.0;
         sb_printf(&b, "%8llu %12.6f  ", (unsigned long long)r->seq, t);
+        if (r->tid && r->tid != c->pid) /* another thread's call, as strace -f marks it */
+            sb_printf(&b, "[tid %u] ", r->tid);
         fmt_rec(&b, r);
     }
     fputs(line, c->out);
@@ -79,7 +83,7 @@ int dump_main(int argc, char **argv)
     };
     struct story story;
     int chrome = 0;
-    struct dump_ctx c = {stdout, 0, NULL, 0, 0, 0};
+    struct dump_ctx c = {stdout, 0, NULL, 0, 0, 0, 0};
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -117,6 +121,7 @@ int dump_main(int argc, char **argv)
         return 2;
     }
     c.t0 = r.hdr.mono_start_ns;
+    c.pid = r.hdr.pid;
     if (c.story)
         story_init(&story, stdout);
     int rc = reader_each(&r, dump_one, &c);

@@ -146,14 +146,14 @@ enum ept_close_reason {
 /* Which call of a family a record stands for (ept_io.call, ept_epoll_wait.call, ...). */
 enum ept_call {
     EPT_CALL_DEFAULT = 0,   /* read / write / epoll_wait / epoll_create1 / accept4 / dup */
-    EPT_CALL_READV, EPT_CALL_RECV, EPT_CALL_RECVFROM, EPT_CALL_RECVMSG,
-    EPT_CALL_WRITEV, EPT_CALL_SEND, EPT_CALL_SENDTO, EPT_CALL_SENDMSG,
-    EPT_CALL_SENDFILE, EPT_CALL_SPLICE,
-    EPT_CALL_PWAIT, EPT_CALL_PWAIT2,           /* epoll_pwait, epoll_pwait2 */
-    EPT_CALL_CREATE,                           /* epoll_create(size) */
-    EPT_CALL_ACCEPT,                           /* accept (not accept4) */
-    EPT_CALL_DUP2, EPT_CALL_DUP3, EPT_CALL_FCNTL,
-    EPT_CALL_VFORK, EPT_CALL_CLONE,
+    EPT_CALL_READV = 1, EPT_CALL_RECV = 2, EPT_CALL_RECVFROM = 3, EPT_CALL_RECVMSG = 4,
+    EPT_CALL_WRITEV = 5, EPT_CALL_SEND = 6, EPT_CALL_SENDTO = 7, EPT_CALL_SENDMSG = 8,
+    EPT_CALL_SENDFILE = 9, EPT_CALL_SPLICE = 10,
+    EPT_CALL_PWAIT = 11, EPT_CALL_PWAIT2 = 12,  /* epoll_pwait, epoll_pwait2 */
+    EPT_CALL_CREATE = 13,                       /* epoll_create(size) */
+    EPT_CALL_ACCEPT = 14,                       /* accept (not accept4) */
+    EPT_CALL_DUP2 = 15, EPT_CALL_DUP3 = 16, EPT_CALL_FCNTL = 17,
+    EPT_CALL_VFORK = 18, EPT_CALL_CLONE = 19,
     EPT_CALL_COUNT
 };
 

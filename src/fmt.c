@@ -158,10 +158,30 @@ static void tag(struct sbuf *b, const struct ept_sock *s)
 {
     if (!s->sid)
         return;
-    sb_printf(b, "  [%s s%u", ept_role_name(s->role), s->sid);
+    if (s->role) /* the proxy names its sockets' roles; a recorder leaves them to readers */
+        sb_printf(b, "  [%s s%u", ept_role_name(s->role), s->sid);
+    else
+        sb_printf(b, "  [s%u", s->sid);
     if (s->conn)
         sb_printf(b, " c%u", s->conn);
     sb_puts(b, "]");
+}
+
+static const char *domain_name(int d)
+{
+    return d == AF_INET ? "AF_INET" : d == AF_INET6 ? "AF_INET6" : d == AF_UNIX ? "AF_UNIX"
+                                                                                : "AF_?";
+}
+
+static void socktype(struct sbuf *b, int type)
+{
+    int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sb_puts(b, base == SOCK_STREAM ? "SOCK_STREAM" : base == SOCK_DGRAM ? "SOCK_DGRAM"
+                                                                        : "SOCK_?");
+    if (type & SOCK_NONBLOCK)
+        sb_puts(b, "|SOCK_NONBLOCK");
+    if (type & SOCK_CLOEXEC)
+        sb_puts(b, "|SOCK_CLOEXEC");
 }
 
 static const char *how_name(int how)
@@ -176,8 +196,13 @@ void fmt_rec(struct sbuf *b, const struct ept_rec *r)
     switch (r->type) {
     case EPT_EPOLL_CREATE: {
         GET(struct ept_epoll_create, e);
-        sb_printf(b, "epoll_create1(%s)", e.flags ? "EPOLL_CLOEXEC" : "0");
+        if (e.call == EPT_CALL_CREATE)
+            sb_printf(b, "epoll_create(%d)", e.flags);
+        else
+            sb_printf(b, "epoll_create1(%s)", e.flags ? "EPOLL_CLOEXEC" : "0");
         result(b, e.result);
+        if (e.sid)
+            sb_printf(b, "  [s%u]", e.sid);
         break;
     }
     case EPT_EPOLL_CTL: {
@@ -191,7 +216,7 @@ void fmt_rec(struct sbuf *b, const struct ept_rec *r)
     }
     case EPT_EPOLL_WAIT: {
         GET(struct ept_epoll_wait, e);
-        sb_printf(b, "epoll_wait(timeout=%d, max=%d)", e.timeout, e.maxevents);
+        sb_printf(b, "%s(timeout=%d, max=%d)", ept_call_name(r), e.timeout, e.maxevents);
         result(b, e.result);
         sb_printf(b, " <%llu.%06llu>", (unsigned long long)(e.blocked_ns / 1000000000u),
                   (unsigned long long)(e.blocked_ns % 1000000000u / 1000u));
@@ -218,7 +243,7 @@ void fmt_rec(struct sbuf *b, const struct ept_rec *r)
     }
     case EPT_ACCEPT: {
         GET(struct ept_accept, e);
-        sb_printf(b, "accept4(%d)", e.listener.fd);
+        sb_printf(b, "%s(%d)", ept_call_name(r), e.listener.fd);
         result(b, e.result);
         if (e.result >= 0) {
             sb_puts(b, " ");
@@ -239,14 +264,15 @@ void fmt_rec(struct sbuf *b, const struct ept_rec *r)
                       e.result ? fmt_errno(-e.result) : "0");
             sb_puts(b, e.result ? " (connect failed)" : " (connected)");
         }
-        sb_printf(b, " backend=%u", e.backend);
+        if (e.backend != 0xffff)
+            sb_printf(b, " backend=%u", e.backend);
         tag(b, &e.s);
         break;
     }
     case EPT_READ:
     case EPT_WRITE: {
         GET(struct ept_io, e);
-        sb_printf(b, "%s(%d, %u)", r->type == EPT_READ ? "read" : "write", e.s.fd, e.asked);
+        sb_printf(b, "%s(%d, %u)", ept_call_name(r), e.s.fd, e.asked);
         result(b, e.result);
         size_t n;
         const uint8_t *p = ept_rec_tail(r, sizeof(e), e.preview_len, &n);
@@ -269,7 +295,8 @@ void fmt_rec(struct sbuf *b, const struct ept_rec *r)
         GET(struct ept_close, e);
         sb_printf(b, "close(%d)", e.s.fd);
         result(b, e.result);
-        sb_printf(b, " (%s)", ept_close_reason_name(e.reason));
+        if (e.reason != EPT_CLOSE_CALL)
+            sb_printf(b, " (%s)", ept_close_reason_name(e.reason));
         tag(b, &e.s);
         break;
     }
@@ -330,6 +357,50 @@ void fmt_rec(struct sbuf *b, const struct ept_rec *r)
                   (unsigned long long)e.lost);
         break;
     }
+    case EPT_SOCKET: {
+        GET(struct ept_socket, e);
+        sb_printf(b, "socket(%s, ", domain_name(e.domain));
+        socktype(b, e.type);
+        sb_printf(b, ", %d)", e.protocol);
+        result(b, e.result);
+        tag(b, &e.s);
+        break;
+    }
+    case EPT_DUP: {
+        GET(struct ept_dup, e);
+        if (e.call == EPT_CALL_FCNTL)
+            sb_printf(b, "fcntl(%d, F_DUPFD)", e.oldfd);
+        else if (e.call == EPT_CALL_DUP2 || e.call == EPT_CALL_DUP3)
+            sb_printf(b, "%s(%d, %d)", ept_call_name(r), e.oldfd, e.s.fd);
+        else
+            sb_printf(b, "dup(%d)", e.oldfd);
+        result(b, e.result);
+        tag(b, &e.s);
+        break;
+    }
+    case EPT_FORK: {
+        GET(struct ept_fork, e);
+        sb_printf(b, "%s()", ept_call_name(r));
+        result(b, e.result);
+        break;
+    }
+    case EPT_FDINFO: {
+        GET(struct ept_fdinfo, e);
+        sb_printf(b, "  fd %d: %s", e.s.fd, ept_fd_kind_name(e.kind));
+        if (e.flags & EPT_FDINFO_LISTENING)
+            sb_puts(b, ", listening");
+        if (e.local.family) {
+            sb_puts(b, " on ");
+            fmt_addr(b, &e.local);
+        }
+        if (e.peer.family) {
+            sb_puts(b, " to ");
+            fmt_addr(b, &e.peer);
+        }
+        sb_puts(b, " (first seen)");
+        tag(b, &e.s);
+        break;
+    }
     default:
         sb_printf(b, "unknown record type %u (%u bytes)", r->type, r->size);
     }
@@ -368,6 +439,11 @@ void fmt_rec_json(struct sbuf *b, const struct ept_rec *r, uint64_t t0_ns)
     double t = r->ns >= t0_ns ? (double)(r->ns - t0_ns) / 1e9 : 0.0;
     sb_printf(b, "{\"seq\":%llu,\"t\":%.9f,\"type\":\"%s\"", (unsigned long long)r->seq, t,
               name ? name : "unknown");
+    if (r->tid)
+        sb_printf(b, ",\"tid\":%u", r->tid);
+    const char *call = ept_call_name(r);
+    if (call && strcmp(call, name ? name : ""))
+        sb_printf(b, ",\"call\":\"%s\"", call);
     switch (r->type) {
     case EPT_EPOLL_CREATE: {
         GET(struct ept_epoll_create, e);
@@ -503,6 +579,35 @@ void fmt_rec_json(struct sbuf *b, const struct ept_rec *r, uint64_t t0_ns)
         GET(struct ept_end, e);
         sb_printf(b, ",\"records\":%llu,\"lost\":%llu", (unsigned long long)e.records,
                   (unsigned long long)e.lost);
+        break;
+    }
+    case EPT_SOCKET: {
+        GET(struct ept_socket, e);
+        jsock(b, "", &e.s);
+        sb_printf(b, ",\"domain\":%d,\"socktype\":%d,\"protocol\":%d", e.domain, e.type,
+                  e.protocol);
+        jresult(b, e.result);
+        break;
+    }
+    case EPT_DUP: {
+        GET(struct ept_dup, e);
+        jsock(b, "", &e.s);
+        sb_printf(b, ",\"oldfd\":%d", e.oldfd);
+        jresult(b, e.result);
+        break;
+    }
+    case EPT_FORK: {
+        GET(struct ept_fork, e);
+        jresult(b, e.result);
+        break;
+    }
+    case EPT_FDINFO: {
+        GET(struct ept_fdinfo, e);
+        jsock(b, "", &e.s);
+        sb_printf(b, ",\"kind\":\"%s\",\"listening\":%s", ept_fd_kind_name(e.kind),
+                  e.flags & EPT_FDINFO_LISTENING ? "true" : "false");
+        jaddr(b, "local", &e.local);
+        jaddr(b, "peer", &e.peer);
         break;
     }
     default:

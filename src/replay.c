@@ -17,6 +17,7 @@
 
 #define CKPT_EVERY 16384u         /* records between checkpoints, at first */
 #define CKPT_BUDGET (32u << 20)   /* bytes of checkpoints before they are thinned */
+#define MARK_EVERY 32             /* a block's record offsets kept: one in MARK_EVERY */
 
 struct ckpt {
     uint64_t pos;             /* state after this record */
@@ -28,6 +29,8 @@ struct replay {
     struct reader rd;
     struct replay_block *blocks;
     size_t nblocks, bcap;
+    uint32_t *marks;          /* per block, the offset in it of record 0, 32, 64... */
+    size_t nmarks, mcap;
     uint64_t count;
     uint64_t next_off;        /* where the next unread block starts */
     unsigned mode;
@@ -203,11 +206,18 @@ static int64_t scan(struct replay *r)
             r->bcap = r->bcap ? r->bcap * 2 : 256;
             r->blocks = xreallocarray(r->blocks, r->bcap, sizeof(*r->blocks));
         }
-        uint32_t n = 0;
+        uint32_t n = 0, mark = (uint32_t)r->nmarks;
         size_t p = 0;
         const struct ept_rec *rec;
         while ((rec = reader_next_rec(&b, &p))) {
             uint64_t pos = r->count + n;
+            if (n % MARK_EVERY == 0) {
+                if (r->nmarks == r->mcap) {
+                    r->mcap = r->mcap ? r->mcap * 2 : 1024;
+                    r->marks = xreallocarray(r->marks, r->mcap, sizeof(*r->marks));
+                }
+                r->marks[r->nmarks++] = (uint32_t)((const uint8_t *)rec - b.recs);
+            }
             analyse(r, rec, pos);
             if (--r->ck_left == 0) {
                 save_ckpt(r);
@@ -216,7 +226,7 @@ static int64_t scan(struct replay *r)
             n++;
         }
         r->blocks[r->nblocks++] = (struct replay_block){b.off, r->count, b.first_seq, n,
-                                                        b.length};
+                                                        b.length, mark, 0};
         r->count += n;
         added += n;
         r->next_off = b.off + b.length;
@@ -267,6 +277,7 @@ void replay_close(struct replay *r)
     rules_free(r->rules);
     free(r->sorted);
     free(r->blocks);
+    free(r->marks);
     reader_close(&r->rd);
     free(r);
 }
@@ -335,24 +346,31 @@ const struct ept_rec *replay_rec(struct replay *r, uint64_t pos)
         return NULL;
     struct reader_block b;
     size_t bi;
+    size_t p;
+    uint64_t at;
     /* sequential access is the common case: continue from the last record found */
     if (r->cache_block < r->nblocks && r->cache_pos <= pos &&
-        pos < r->blocks[r->cache_block].first + r->blocks[r->cache_block].nrec)
+        pos < r->blocks[r->cache_block].first + r->blocks[r->cache_block].nrec &&
+        pos - r->cache_pos < MARK_EVERY) {
         bi = r->cache_block;
-    else {
-        bi = block_of(r, pos);
-        r->cache_block = bi;
-        r->cache_pos = r->blocks[bi].first;
-        r->cache_byte = 0;
+        p = r->cache_byte;
+        at = r->cache_pos;
+    } else {
+        bi = r->cache_block < r->nblocks && r->blocks[r->cache_block].first <= pos &&
+                     pos < r->blocks[r->cache_block].first + r->blocks[r->cache_block].nrec
+                 ? r->cache_block
+                 : block_of(r, pos);
+        uint64_t k = (pos - r->blocks[bi].first) / MARK_EVERY;
+        p = r->marks[r->blocks[bi].mark + k];
+        at = r->blocks[bi].first + k * MARK_EVERY;
     }
     /* verified when it was indexed: no CRC again on every look-up */
     b.recs = r->rd.map + r->blocks[bi].off + EPT_BLOCK_HDR;
     b.recs_len = r->blocks[bi].length - EPT_BLOCK_HDR - EPT_BLOCK_TRAILER;
-    const struct ept_rec *rec = NULL;
-    size_t p = r->cache_byte;
-    uint64_t at = r->cache_pos;
+    const struct ept_rec *rec;
     while ((rec = reader_next_rec(&b, &p))) {
         if (at == pos) {
+            r->cache_block = bi;
             r->cache_pos = at;
             r->cache_byte = (size_t)((const uint8_t *)rec - b.recs);
             return rec;
@@ -360,6 +378,27 @@ const struct ept_rec *replay_rec(struct replay *r, uint64_t pos)
         at++;
     }
     return NULL;
+}
+
+uint64_t replay_pos_of_seq(struct replay *r, uint64_t seq)
+{
+    if (!r->nblocks)
+        return 0;
+    size_t lo = 0, hi = r->nblocks;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->blocks[mid].first_seq <= seq)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    uint64_t end = r->blocks[lo].first + r->blocks[lo].nrec;
+    for (uint64_t p = r->blocks[lo].first; p < end; p++) {
+        const struct ept_rec *rec = replay_rec(r, p);
+        if (rec && rec->seq >= seq)
+            return p;
+    }
+    return end < r->count ? end : r->count - 1;
 }
 
 int replay_seek(struct replay *r, uint64_t pos)

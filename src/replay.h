@@ -38,6 +38,8 @@ struct replay_block {
     uint64_t first_seq;
     uint32_t nrec;
     uint32_t length;
+    uint32_t mark;             /* its first entry in the marks (see replay.c) */
+    uint32_t pad;
 };
 
 struct replay;
@@ -55,8 +57,12 @@ int64_t replay_refresh(struct replay *r);
 /* The block index. */
 size_t replay_nblocks(const struct replay *r);
 const struct replay_block *replay_block(const struct replay *r, size_t i);
+/* Position of the record with sequence number seq, or of the first one after it (the last
+ * position when none is). */
+uint64_t replay_pos_of_seq(struct replay *r, uint64_t seq);
 
-/* The record at position pos (pointer into the mapping), NULL when out of range. */
+/* The record at position pos (pointer into the mapping), NULL when out of range. Any
+ * position costs a binary search over the blocks and a walk over at most 31 records. */
 const struct ept_rec *replay_rec(struct replay *r, uint64_t pos);
 /* Move the model to the state after record pos. Returns 0 or -ERANGE. */
 int replay_seek(struct replay *r, uint64_t pos);

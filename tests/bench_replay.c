@@ -87,7 +87,7 @@ int main(int argc, char **argv)
     uint64_t count = replay_count(r);
     const struct finding *fs;
     size_t nf = replay_findings(r, &fs);
-    printf("analysis: %llu records in %.3f s = %.1f M records/s (%zu findings; target >= 10)\n",
+    printf("analysis: %llu records in %.3f s = %.1f M records/s (%zu findings; goal >= 35)\n",
            (unsigned long long)count, ta, count / ta / 1e6, nf);
 
     /* random jumps, then steps back and forth from there, as a viewer does */

@@ -110,7 +110,7 @@ int main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
 
     printf("trace: %llu records, %.0f MB, written in %.0f ms\n", (unsigned long long)n,
-           (double)v.col[0].ix.rd.len / 1e6, t_gen);
+           (double)replay_reader(v.col[0].r)->len / 1e6, t_gen);
     printf("open + first screen: %.0f ms (goal < 1000)\n", t_open);
     double worst = 0;
     for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++) {

@@ -52,16 +52,10 @@ int view_open(struct view *v, char *const *paths, int n, char *err, size_t errle
             view_close(v);
             return rc;
         }
-        rc = vindex_open(&c->ix, paths[i], c->r, err, errlen);
-        if (rc < 0) {
-            replay_close(c->r);
-            c->r = NULL;
-            view_close(v);
-            return rc;
-        }
+        vindex_open(&c->ix, c->r);
         c->path = strdup(paths[i]);
         if (!c->path) {
-            fprintf(stderr, "epscope view: out of memory\n");
+            fprintf(stderr, "epscope view: out of memory (%zu bytes)\n", strlen(paths[i]) + 1);
             abort();
         }
         const char *slash = strrchr(c->path, '/');
@@ -212,11 +206,10 @@ int view_find_match(struct view *v, int c, uint64_t pos, int dir, uint64_t *out)
         }
         return 0;
     }
-    const struct vi_range *t = k->filter == VF_CONN ? k->ix.by_conn : k->ix.by_sid;
-    size_t tn = k->filter == VF_CONN ? k->ix.nby_conn : k->ix.nby_sid;
-    if (k->filter_id >= tn || t[k->filter_id].first == UINT64_MAX)
+    const struct vi_range *t = vindex_range(&k->ix, k->filter == VF_CONN, k->filter_id);
+    if (!t)
         return 0;
-    uint64_t first = t[k->filter_id].first, last = t[k->filter_id].last;
+    uint64_t first = t->first, last = t->last;
     uint64_t budget = MATCH_BUDGET;
     if (dir > 0) {
         for (uint64_t p = pos + 1 < first ? first : pos + 1; p <= last && budget; p++, budget--)
@@ -383,8 +376,9 @@ static int act_ends(struct view *v, int key)
         return VR_HANDLED;
     uint64_t to = key == 'g' ? 0 : n - 1;
     if (k->filter && !view_match(v, v->focus_col, to)) {
-        const struct vi_range *t = k->filter == VF_CONN ? k->ix.by_conn : k->ix.by_sid;
-        to = key == 'g' ? t[k->filter_id].first : t[k->filter_id].last;
+        const struct vi_range *t = vindex_range(&k->ix, k->filter == VF_CONN, k->filter_id);
+        if (t)
+            to = key == 'g' ? t->first : t->last;
     }
     view_goto(v, v->focus_col, to);
     return VR_HANDLED | VR_REDRAW;
@@ -696,7 +690,7 @@ int view_refresh(struct view *v)
         int64_t added = replay_refresh(k->r);
         if (added <= 0)
             continue;
-        vindex_update(&k->ix, k->r);
+        vindex_update(&k->ix);
         if (at_end && !(v->playing && c == v->focus_col))
             set_pos(v, c, count_of(k) - 1);
         else

@@ -20,7 +20,7 @@ static int mini(int a, int b)
 
 static double rec_time(struct vcol *k, const struct ept_rec *rec)
 {
-    uint64_t t0 = k->ix.rd.hdr.mono_start_ns;
+    uint64_t t0 = replay_reader(k->r)->hdr.mono_start_ns;
     return rec && rec->ns >= t0 ? (double)(rec->ns - t0) / 1e9 : 0.0;
 }
 

@@ -22,67 +22,35 @@ static void *vi_grow(void *p, size_t *cap, size_t need, size_t elem)
     return q;
 }
 
-/* Grow a range table indexed by id so that id fits; new entries are "never seen". */
-static struct vi_range *range_grow(struct vi_range *t, size_t *n, uint32_t id)
+/* Note that record pos is about id in map m (its first and last record). */
+static void range_note(struct vindex *ix, struct idmap *m, uint32_t id, uint64_t pos)
 {
-    if (id < *n)
-        return t;
-    size_t cap = *n;
-    t = vi_grow(t, &cap, (size_t)id + 1, sizeof(*t));
-    for (size_t i = *n; i < cap; i++)
-        t[i] = (struct vi_range){UINT64_MAX, 0};
-    *n = cap;
-    return t;
+    uint32_t i;
+    if (!idmap_get(m, id, &i)) {
+        ix->ranges = vi_grow(ix->ranges, &ix->rcap, ix->nranges + 1, sizeof(*ix->ranges));
+        i = (uint32_t)ix->nranges++;
+        ix->ranges[i] = (struct vi_range){pos, pos};
+        idmap_put(m, id, i);
+    }
+    ix->ranges[i].last = pos;
 }
 
-static void range_note(struct vi_range *t, uint32_t id, uint64_t pos)
+const struct vi_range *vindex_range(const struct vindex *ix, int conn, uint32_t id)
 {
-    if (t[id].first == UINT64_MAX)
-        t[id].first = pos;
-    t[id].last = pos;
+    uint32_t i;
+    return idmap_get(conn ? &ix->by_conn : &ix->by_sid, id, &i) ? &ix->ranges[i] : NULL;
 }
 
 void vindex_rec_sock(const struct ept_rec *rec, uint32_t *sid, uint32_t *conn, uint32_t *lsid)
 {
+    struct ept_sock s, l;
     *sid = *conn = *lsid = 0;
-    switch (rec->type) {
-    case EPT_EPOLL_CTL:
-    case EPT_READY:
-    case EPT_HANDLE:
-    case EPT_LISTEN:
-    case EPT_CONNECT:
-    case EPT_READ:
-    case EPT_WRITE:
-    case EPT_SHUTDOWN:
-    case EPT_CLOSE:
-    case EPT_PICK:
-    case EPT_TIMEOUT:
-    case EPT_PAUSE: {
-        /* every one of these starts its body with a struct ept_sock */
-        struct {
-            struct ept_rec h;
-            struct ept_sock s;
-        } v;
-        ept_rec_get(rec, &v, sizeof(v));
-        *sid = v.s.sid;
-        *conn = v.s.conn;
-        break;
+    if (ept_rec_sock(rec, &s)) { /* an accept: the new socket, or its listener if it failed */
+        *sid = s.sid;
+        *conn = s.conn;
     }
-    case EPT_ACCEPT: {
-        struct ept_accept a;
-        ept_rec_get(rec, &a, sizeof(a));
-        *lsid = a.listener.sid;
-        if (a.result >= 0) {
-            *sid = a.s.sid;
-            *conn = a.s.conn;
-        } else {
-            *sid = a.listener.sid;
-        }
-        break;
-    }
-    default:
-        break;
-    }
+    if (rec->type == EPT_ACCEPT && ept_rec_sock2(rec, &l))
+        *lsid = l.sid;
 }
 
 static int diag_cmp(const void *a, const void *b)
@@ -119,164 +87,66 @@ static void index_diags(struct vindex *ix, struct replay *r)
     ix->ndiags = n;
 }
 
-int64_t vindex_update(struct vindex *ix, struct replay *r)
+int64_t vindex_update(struct vindex *ix)
 {
-    uint64_t want = replay_count(r);
+    uint64_t want = replay_count(ix->r);
     int64_t added = 0;
-    if (ix->count < want) {
-        int rc = reader_refresh(&ix->rd);
-        if (rc < 0)
-            return rc;
-    }
-    struct reader_block b;
-    while (ix->count < want && reader_block(&ix->rd, ix->next_off, &b) > 0) {
-        ix->blocks = vi_grow(ix->blocks, &ix->bcap, ix->nblocks + 1, sizeof(*ix->blocks));
-        ix->blocks[ix->nblocks++] = (struct vi_block){b.off, ix->count, b.first_seq, 0};
-        size_t p = 0;
-        uint32_t n = 0;
-        const struct ept_rec *rec;
-        while ((rec = reader_next_rec(&b, &p))) {
-            uint64_t pos = ix->count + n++;
-            if (pos == 0)
-                ix->t0_ns = rec->ns;
-            uint32_t sid, conn, lsid;
-            if (rec->type == EPT_EPOLL_WAIT) {
-                ix->waits = vi_grow(ix->waits, &ix->wcap, ix->nwaits + 1, sizeof(*ix->waits));
-                ix->waits[ix->nwaits++] = pos;
-                continue;
-            }
-            vindex_rec_sock(rec, &sid, &conn, &lsid);
-            if (rec->type == EPT_ACCEPT && conn) {
-                size_t cap = ix->ccap;
-                ix->conns = vi_grow(ix->conns, &ix->ccap, ix->nconns + 1, sizeof(*ix->conns));
-                ix->conn_ids = vi_grow(ix->conn_ids, &cap, ix->nconns + 1,
-                                       sizeof(*ix->conn_ids));
-                ix->conns[ix->nconns] = pos;
-                ix->conn_ids[ix->nconns++] = conn;
-            }
-            if (sid) {
-                ix->by_sid = range_grow(ix->by_sid, &ix->nby_sid, sid);
-                range_note(ix->by_sid, sid, pos);
-            }
-            if (lsid) {
-                ix->by_sid = range_grow(ix->by_sid, &ix->nby_sid, lsid);
-                range_note(ix->by_sid, lsid, pos);
-            }
-            if (conn) {
-                ix->by_conn = range_grow(ix->by_conn, &ix->nby_conn, conn);
-                range_note(ix->by_conn, conn, pos);
-            }
+    for (uint64_t pos = ix->count; pos < want; pos++, added++) {
+        const struct ept_rec *rec = replay_rec(ix->r, pos);
+        if (!rec)
+            break;
+        if (pos == 0)
+            ix->t0_ns = rec->ns;
+        if (rec->type == EPT_EPOLL_WAIT) {
+            ix->waits = vi_grow(ix->waits, &ix->wcap, ix->nwaits + 1, sizeof(*ix->waits));
+            ix->waits[ix->nwaits++] = pos;
+            continue;
         }
-        ix->blocks[ix->nblocks - 1].nrec = n;
-        ix->count += n;
-        added += n;
-        ix->next_off = b.off + b.length;
+        uint32_t sid, conn, lsid;
+        vindex_rec_sock(rec, &sid, &conn, &lsid);
+        if (rec->type == EPT_ACCEPT && conn) {
+            size_t cap = ix->ccap;
+            ix->conns = vi_grow(ix->conns, &ix->ccap, ix->nconns + 1, sizeof(*ix->conns));
+            ix->conn_ids = vi_grow(ix->conn_ids, &cap, ix->nconns + 1, sizeof(*ix->conn_ids));
+            ix->conns[ix->nconns] = pos;
+            ix->conn_ids[ix->nconns++] = conn;
+        }
+        if (sid)
+            range_note(ix, &ix->by_sid, sid, pos);
+        if (lsid)
+            range_note(ix, &ix->by_sid, lsid, pos);
+        if (conn)
+            range_note(ix, &ix->by_conn, conn, pos);
     }
-    index_diags(ix, r);
-    ix->cb = SIZE_MAX;
+    ix->count += (uint64_t)added;
+    index_diags(ix, ix->r);
     return added;
 }
 
-int vindex_open(struct vindex *ix, const char *path, struct replay *r, char *err, size_t errlen)
+void vindex_open(struct vindex *ix, struct replay *r)
 {
     memset(ix, 0, sizeof(*ix));
-    int rc = reader_open(&ix->rd, path, err, errlen);
-    if (rc < 0)
-        return rc;
-    ix->next_off = ix->rd.data_off;
-    ix->cb = SIZE_MAX;
-    int64_t n = vindex_update(ix, r);
-    if (n < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror((int)-n));
-        vindex_close(ix);
-        return (int)n;
-    }
-    return 0;
+    ix->r = r;
+    idmap_init(&ix->by_sid);
+    idmap_init(&ix->by_conn);
+    vindex_update(ix);
 }
 
 void vindex_close(struct vindex *ix)
 {
-    free(ix->blocks);
     free(ix->waits);
     free(ix->conns);
     free(ix->conn_ids);
-    free(ix->by_conn);
-    free(ix->by_sid);
+    free(ix->ranges);
+    idmap_free(&ix->by_sid);
+    idmap_free(&ix->by_conn);
     free(ix->diags);
-    reader_close(&ix->rd);
     memset(ix, 0, sizeof(*ix));
-}
-
-static size_t block_of(const struct vindex *ix, uint64_t pos)
-{
-    size_t lo = 0, hi = ix->nblocks;
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (ix->blocks[mid].first <= pos)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return lo;
 }
 
 const struct ept_rec *vindex_rec(struct vindex *ix, uint64_t pos)
 {
-    if (pos >= ix->count)
-        return NULL;
-    size_t bi;
-    if (ix->cb < ix->nblocks && ix->cpos <= pos &&
-        pos < ix->blocks[ix->cb].first + ix->blocks[ix->cb].nrec) {
-        bi = ix->cb;
-    } else {
-        bi = block_of(ix, pos);
-        ix->cb = bi;
-        ix->cpos = ix->blocks[bi].first;
-        ix->cbyte = 0;
-    }
-    /* the block passed its checks when it was indexed: walk its records directly */
-    const struct vi_block *vb = &ix->blocks[bi];
-    struct ept_block h;
-    memcpy(&h, ix->rd.map + vb->off, sizeof(h));
-    const uint8_t *recs = ix->rd.map + vb->off + EPT_BLOCK_HDR;
-    size_t len = h.length - EPT_BLOCK_HDR - EPT_BLOCK_TRAILER;
-    size_t p = ix->cbyte;
-    uint64_t at = ix->cpos;
-    while (p < len) {
-        const struct ept_rec *rec = (const void *)(recs + p);
-        if (rec->type != EPT_PAD) {
-            if (at == pos) {
-                ix->cpos = at;
-                ix->cbyte = p;
-                return rec;
-            }
-            at++;
-        }
-        p += rec->size;
-    }
-    return NULL;
-}
-
-uint64_t vindex_pos_of_seq(const struct vindex *ix, uint64_t seq)
-{
-    if (!ix->nblocks)
-        return 0;
-    size_t lo = 0, hi = ix->nblocks;
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (ix->blocks[mid].first_seq <= seq)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    struct vindex *mix = (struct vindex *)ix; /* the record cache is not state */
-    uint64_t end = ix->blocks[lo].first + ix->blocks[lo].nrec;
-    for (uint64_t p = ix->blocks[lo].first; p < end; p++) {
-        const struct ept_rec *rec = vindex_rec(mix, p);
-        if (rec && rec->seq >= seq)
-            return p;
-    }
-    return end < ix->count ? end : ix->count - 1;
+    return pos < ix->count ? replay_rec(ix->r, pos) : NULL;
 }
 
 ptrdiff_t vindex_floor(const uint64_t *a, size_t n, uint64_t pos)
