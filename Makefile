@@ -10,14 +10,21 @@ SANFLAGS := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recove
 endif
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
-CPPFLAGS += -D_GNU_SOURCE -DEPSCOPE_VERSION=\"$(VERSION)\" -Isrc -Itui
+CPPFLAGS += -D_GNU_SOURCE -DEPSCOPE_VERSION=\"$(VERSION)\" -DEPSCOPE_LIBDIR=\"$(LIBDIR)\" -Isrc -Itui
 CFLAGS   += -std=c11 -g $(OPT) $(WARN) $(SANFLAGS) -pthread
 LDFLAGS  += $(SANFLAGS) -pthread
 LDLIBS   += $(CURSES_LIBS) -lm
 
 SRC      := $(wildcard src/*.c)
 TUI      := $(wildcard tui/*.c)
-LIBOBJ   := $(patsubst %.c,$(B)/%.o,$(filter-out src/main.c,$(SRC)) $(TUI))
+LIBOBJ   := $(patsubst %.c,$(B)/%.o,$(filter-out src/main.c src/preload.c,$(SRC)) $(TUI))
+# The recorder library that `epscope record` preloads into other programs: position-
+# independent, only its interposed functions exported, and never sanitized (it runs inside
+# programs that were not built with the sanitizer's runtime).
+PRELOAD     := $(B)/libepscope-record.so
+PRELOAD_SRC := src/preload.c src/ring.c src/crc32c.c src/ept.c
+PRELOAD_OBJ := $(patsubst src/%.c,$(B)/pic/%.o,$(PRELOAD_SRC))
+PICFLAGS    := -std=c11 -g $(OPT) $(WARN) -fPIC -fvisibility=hidden -pthread
 MAINOBJ  := $(B)/src/main.o
 UNITS    := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 BENCHES  := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/bench_*.c))
@@ -25,7 +32,7 @@ BIN      := $(B)/epscope
 
 .PHONY: all test check deps demo bench fuzz valgrind format install uninstall clean traces units
 
-all: $(BIN)
+all: $(BIN) $(PRELOAD)
 ifeq ($(SANITIZER),)
 	@ln -sf $(BIN) epscope
 endif
@@ -39,6 +46,15 @@ $(B)/src/%.o: src/%.c $(wildcard src/*.h) config.mk
 	@echo "CC  $<"
 	@$(CC) $(CPPFLAGS) $(CFLAGS) $(CURSES_CFLAGS) -c -o $@ $<
 
+$(B)/pic/%.o: src/%.c $(wildcard src/*.h) config.mk
+	@mkdir -p $(@D)
+	@echo "CC  $< (shared)"
+	@$(CC) $(CPPFLAGS) $(PICFLAGS) -c -o $@ $<
+
+$(PRELOAD): $(PRELOAD_OBJ)
+	@echo "LD  $@"
+	@$(CC) -shared -pthread -o $@ $^ -ldl
+
 $(B)/tui/%.o: tui/%.c $(wildcard src/*.h tui/*.h) config.mk
 	@mkdir -p $(@D)
 	@echo "CC  $<"
@@ -50,7 +66,7 @@ $(B)/tests/%: tests/%.c $(LIBOBJ) $(wildcard tests/*.h)
 	@$(CC) $(CPPFLAGS) $(CFLAGS) $(CMOCKA_CFLAGS) -Wno-missing-prototypes -o $@ $< $(LIBOBJ) \
 		$(LDFLAGS) $(CMOCKA_LIBS) $(LDLIBS)
 
-units: $(BIN) $(UNITS)
+units: $(BIN) $(PRELOAD) $(UNITS)
 
 deps:
 	@sh .ci/deps.sh
@@ -80,12 +96,15 @@ format:
 	clang-format -i src/*.c src/*.h tui/*.c tui/*.h tests/*.c
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANPREFIX)/man1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANPREFIX)/man1 $(DESTDIR)$(LIBDIR)
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/epscope
+	install -m 755 $(PRELOAD) $(DESTDIR)$(LIBDIR)/libepscope-record.so
 	install -m 644 docs/epscope.1 $(DESTDIR)$(MANPREFIX)/man1/epscope.1
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/epscope $(DESTDIR)$(MANPREFIX)/man1/epscope.1
+	rm -f $(DESTDIR)$(LIBDIR)/libepscope-record.so
+	-rmdir $(DESTDIR)$(LIBDIR) 2>/dev/null
 
 clean:
 	rm -rf build build-san epscope

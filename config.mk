@@ -2,6 +2,7 @@
 VERSION    = 0.1.0
 PREFIX    ?= /usr/local
 MANPREFIX ?= $(PREFIX)/share/man
+LIBDIR    ?= $(PREFIX)/lib/epscope
 CC        ?= cc
 PKG_CONFIG ?= pkg-config
 

@@ -17,6 +17,7 @@ int check_main(int argc, char **argv);
 int view_main(int argc, char **argv);
 int demo_main(int argc, char **argv);
 int compare_main(int argc, char **argv);
+int record_main(int argc, char **argv);
 
 /* Print "epscope CMD: message" and a hint to use --help; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -248,6 +248,21 @@ const uint8_t *ept_rec_tail(const struct ept_rec *r, size_t fixed, size_t want, 
     return (const uint8_t *)r + fixed;
 }
 
+void ept_block_seal(struct ept_block *hdr, uint32_t trailer[2], const uint8_t *recs, size_t len,
+                    uint32_t nrec)
+{
+    const struct ept_rec *first = (const void *)recs, *last = first;
+    for (size_t off = 0; off < len; off += last->size)
+        last = (const void *)(recs + off);
+    uint32_t total = (uint32_t)(EPT_BLOCK_HDR + len + EPT_BLOCK_TRAILER);
+    *hdr = (struct ept_block){EPT_BLOCK_MAGIC, total, first->seq, nrec, 0, first->ns, last->ns};
+    trailer[0] = total;
+    trailer[1] = EPT_BLOCK_TAIL;
+    uint32_t crc = crc32c(0, hdr, sizeof(*hdr));
+    crc = crc32c(crc, recs, len);
+    hdr->crc = crc32c(crc, trailer, 2 * sizeof(uint32_t));
+}
+
 static uint64_t clock_ns(clockid_t id)
 {
     struct timespec ts;

@@ -494,6 +494,11 @@ static inline size_t ept_pad8(size_t n)
     return (n + 7) & ~(size_t)7;
 }
 
+/* The header and trailer of a block holding the len bytes of nrec whole records at recs
+ * (CRC included): what a writer puts before and after them. */
+void ept_block_seal(struct ept_block *hdr, uint32_t trailer[2], const uint8_t *recs, size_t len,
+                    uint32_t nrec);
+
 /* Fill a header; crc and header_size are set by ept_header_encode. */
 void ept_header_init(struct ept_header *h, uint8_t mode, uint8_t listener_mode,
                      uint16_t preview, uint32_t ring_size);

@@ -18,6 +18,7 @@ static const struct command {
     {"compare", compare_main, "two or three traces of one workload side by side: the costs"},
     {"dump", dump_main, "print a trace as text (one line per record) or JSON Lines"},
     {"view", view_main, "the curses viewer: replay traces (one, or two or three side by side)"},
+    {"record", record_main, "run any program with its epoll and socket calls traced"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "crc32c.h"
 #include "ring.h"
 
 #define BLOCK_TARGET (64u << 10) /* records per block: big enough to be cheap, small
@@ -358,15 +357,10 @@ static int write_all(int fd, struct iovec *iov, int n)
 /* Write len bytes of whole records at p as one block. */
 static void write_block(struct trace *t, const uint8_t *p, size_t len, uint32_t nrec)
 {
-    const struct ept_rec *first = (const void *)p, *last = first;
-    for (size_t off = 0; off < len; off += last->size)
-        last = (const void *)(p + off);
-    uint32_t total = (uint32_t)(EPT_BLOCK_HDR + len + EPT_BLOCK_TRAILER);
-    struct ept_block b = {EPT_BLOCK_MAGIC, total, first->seq, nrec, 0, first->ns, last->ns};
-    uint32_t trailer[2] = {total, EPT_BLOCK_TAIL};
-    uint32_t crc = crc32c(0, &b, sizeof(b));
-    crc = crc32c(crc, p, len);
-    b.crc = crc32c(crc, trailer, sizeof(trailer));
+    struct ept_block b;
+    uint32_t trailer[2];
+    ept_block_seal(&b, trailer, p, len, nrec);
+    uint32_t total = b.length;
     if (t->werr)
         return;
     struct iovec iov[3] = {{&b, sizeof(b)}, {(void *)p, len}, {trailer, sizeof(trailer)}};

@@ -1,0 +1,459 @@
+/* record.c - `epscope record -- CMD`: runs any dynamically linked program with the recorder
+ * library preloaded (src/preload.c), so that its epoll and socket calls land in .ept traces
+ * that dump, check, view, compare and --chrome read like the proxy's. CMD keeps its own
+ * stdin, stdout, stderr, signals and exit status; record says at the end which traces
+ * were written and how to look at them. */
+#include "cli.h"
+
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "preload.h"
+#include "reader.h"
+#include "ring.h"
+
+#ifndef EPSCOPE_LIBDIR
+#define EPSCOPE_LIBDIR "/usr/local/lib/epscope"
+#endif
+
+static const char usage[] =
+    "usage: epscope record [-o FILE] [--force] [--ring SIZE] [--no-data] [--preview N]\n"
+    "                      [--quiet] -- CMD [ARGS...]\n"
+    "\n"
+    "Run CMD with epscope's recorder preloaded (LD_PRELOAD): every epoll call of the\n"
+    "program (epoll_create, epoll_ctl, epoll_wait and each event it returns) and every call\n"
+    "on its sockets (socket, listen, accept, connect, read/recv, write/send, sendfile,\n"
+    "shutdown, close, dup) goes into a trace that `epscope check`, `view`, `dump` and\n"
+    "`compare` read. Works on any dynamically linked program: a student's server, nginx,\n"
+    "redis, python's asyncio, node.\n"
+    "\n"
+    "  -o, --output FILE  the trace of CMD's process (default: CMDNAME.PID.ept here); any\n"
+    "                     other process of its tree that makes such calls (a forked\n"
+    "                     worker, an exec'ed child) writes FILE with its pid before the\n"
+    "                     extension (run.ept -> run.4242.ept)\n"
+    "  -f, --force        replace FILE if it exists (never through a symbolic link)\n"
+    "      --ring SIZE    bytes of ring per thread of CMD (default 1m; a power of two from\n"
+    "                     4k to 1g): a bigger ring loses fewer records under heavy load\n"
+    "      --no-data      keep no payload bytes, only sizes (default: the first 64 bytes\n"
+    "                     of each read and write, for dump and the viewer)\n"
+    "      --preview N    payload bytes kept per read or write, 0 to 1024 (default 64)\n"
+    "  -q, --quiet        do not list the traces written at the end\n"
+    "  -h, --help         this text\n"
+    "\n"
+    "Signals sent to record (INT, TERM, HUP, QUIT, USR1, USR2) reach CMD. Traces are\n"
+    "written as CMD runs (a few milliseconds behind), so a CMD killed without running its\n"
+    "exit handlers still leaves a readable trace. A statically linked program, or one\n"
+    "that makes raw system calls (Go), gives nothing to record: strace sees those.\n"
+    "\n"
+    "Exit status: CMD's (128+N when a signal N ended it), 127 when CMD cannot be found,\n"
+    "126 when it cannot be run, 2 for bad options.\n";
+
+/* --- finding things ----------------------------------------------------------------------- */
+
+/* buf = a "/" b c: 0, or -ENAMETOOLONG (then buf is left empty). */
+static int path_join(char *buf, size_t len, const char *a, const char *b, const char *c)
+{
+    size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+    if (la + 1 + lb + lc + 1 > len) {
+        buf[0] = 0;
+        return -ENAMETOOLONG;
+    }
+    memcpy(buf, a, la);
+    buf[la] = '/';
+    memcpy(buf + la + 1, b, lb);
+    memcpy(buf + la + 1 + lb, c, lc + 1);
+    return 0;
+}
+
+/* The recorder library: next to this binary (the build tree), else where `make install`
+ * puts it. Returns 0 with its path in buf, or -ENOENT with where it looked in `where`. */
+static int find_library(char *buf, size_t len, char *where, size_t wlen)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    where[0] = 0;
+    if (n > 0) {
+        self[n] = 0;
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = 0;
+            if (path_join(buf, len, self, PRELOAD_LIB, "") == 0 && access(buf, R_OK) == 0)
+                return 0;
+            snprintf(where, wlen, "%s", buf);
+        }
+    }
+    snprintf(buf, len, "%s/%s", EPSCOPE_LIBDIR, PRELOAD_LIB);
+    if (access(buf, R_OK) == 0)
+        return 0;
+    size_t w = strlen(where);
+    snprintf(where + w, wlen - w, "%s%s", w ? " and " : "", buf);
+    return -ENOENT;
+}
+
+/* CMD as execvp would find it, into buf: 0, -ENOENT, or -EACCES. */
+static int find_command(const char *cmd, char *buf, size_t len)
+{
+    if (strchr(cmd, '/')) {
+        snprintf(buf, len, "%s", cmd);
+        if (access(buf, F_OK) < 0)
+            return -ENOENT;
+        return access(buf, X_OK) < 0 ? -EACCES : 0;
+    }
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    int denied = 0;
+    for (const char *p = path; *p;) {
+        const char *colon = strchr(p, ':');
+        size_t dl = colon ? (size_t)(colon - p) : strlen(p);
+        snprintf(buf, len, "%.*s%s%s", (int)dl, p, dl ? "/" : "", cmd);
+        struct stat st;
+        if (stat(buf, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (access(buf, X_OK) == 0)
+                return 0;
+            denied = 1;
+        }
+        p += dl + (colon ? 1 : 0);
+        if (!colon)
+            break;
+    }
+    return denied ? -EACCES : -ENOENT;
+}
+
+/* Whether the ELF file at path is statically linked (no program interpreter): 1, 0, or -1
+ * when it is no ELF file (a script, whose interpreter is usually dynamic). */
+static int is_static(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    Elf64_Ehdr eh;
+    int rc = -1;
+    if (read(fd, &eh, sizeof(eh)) != (ssize_t)sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+        eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr))
+        goto done;
+    rc = 1;
+    for (unsigned i = 0; i < eh.e_phnum && i < 256; i++) {
+        Elf64_Phdr ph;
+        if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * sizeof(ph))) != (ssize_t)sizeof(ph))
+            break;
+        if (ph.p_type == PT_INTERP) {
+            rc = 0;
+            break;
+        }
+    }
+done:
+    close(fd);
+    return rc;
+}
+
+/* --- signals ------------------------------------------------------------------------------ */
+
+static volatile sig_atomic_t child_pid;
+
+/* Pass a signal on to CMD, unless it came from the terminal (which sent it to CMD too). */
+static void forward(int sig, siginfo_t *si, void *ctx)
+{
+    (void)ctx;
+    if (si && si->si_code == SI_KERNEL)
+        return;
+    if (child_pid > 0)
+        kill(child_pid, sig);
+}
+
+static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+/* --- the traces written ----------------------------------------------------------------- */
+
+struct written {
+    char path[PATH_MAX];
+    uint64_t records, lost;
+    char program[64];
+    long pid;
+};
+
+static int count_rec(const struct ept_rec *r, void *arg)
+{
+    struct written *w = arg;
+    if (r->type == EPT_LOST) {
+        struct ept_lost l;
+        ept_rec_get(r, &l, sizeof(l));
+        w->lost += l.count;
+    }
+    if (r->type != EPT_END)
+        w->records++;
+    return 0;
+}
+
+/* Read one trace's figures; 0, or -1 when it is no readable trace. */
+static int look(struct written *w)
+{
+    struct reader rd;
+    char err[256], buf[64];
+    if (reader_open(&rd, w->path, err, sizeof(err)) < 0)
+        return -1;
+    reader_each(&rd, count_rec, w);
+    if (reader_config(&rd, "program", w->program, sizeof(w->program)) < 0)
+        snprintf(w->program, sizeof(w->program), "?");
+    w->pid = reader_config(&rd, "pid", buf, sizeof(buf)) > 0 ? atol(buf) : (long)rd.hdr.pid;
+    reader_close(&rd);
+    return 0;
+}
+
+/* The traces of this run: out itself, and in its directory every "BASE.PID.ept" (or with
+ * "-N" before the extension) made since start. Traces with no record are removed (a process
+ * that opened one before giving up its privileges, then made no call). */
+static int list_traces(const char *out, time_t start, struct written *ws, int max)
+{
+    char dir[PATH_MAX], base[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", out);
+    char *slash = strrchr(dir, '/');
+    snprintf(base, sizeof(base), "%s", slash ? slash + 1 : out);
+    if (slash)
+        *slash = 0;
+    size_t bl = strlen(base);
+    if (bl > 4 && !strcmp(base + bl - 4, ".ept"))
+        base[bl -= 4] = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < max) {
+        const char *name = e->d_name;
+        size_t nl = strlen(name);
+        if (strncmp(name, base, bl) || (name[bl] != '.' && name[bl] != '-') || nl < 4 ||
+            strcmp(name + nl - 4, ".ept"))
+            continue;
+        /* BASE.ept itself, BASE-N.ept, BASE.PID.ept, BASE.PID-N.ept */
+        const char *p = name + bl;
+        if (*p == '.' && p[1] >= '0' && p[1] <= '9')
+            for (p++; *p >= '0' && *p <= '9'; p++)
+                ;
+        if (*p == '-' && p[1] >= '0' && p[1] <= '9')
+            for (p++; *p >= '0' && *p <= '9'; p++)
+                ;
+        if (strcmp(p, ".ept"))
+            continue;
+        struct written *w = &ws[n];
+        memset(w, 0, sizeof(*w));
+        struct stat st;
+        if (path_join(w->path, sizeof(w->path), dir, name, "") < 0)
+            continue;
+        if (lstat(w->path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_mtime < start)
+            continue;
+        if (look(w) < 0)
+            continue;
+        if (!w->records) {
+            unlink(w->path);
+            continue;
+        }
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* --- running CMD -------------------------------------------------------------------------- */
+
+struct record_opts {
+    const char *output;
+    int force, quiet;
+    uint64_t ring;
+    long preview;
+};
+
+static int parse(int argc, char **argv, struct record_opts *o)
+{
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"force", no_argument, NULL, 'f'},
+        {"ring", required_argument, NULL, 'r'},
+        {"no-data", no_argument, NULL, 'n'},
+        {"preview", required_argument, NULL, 'p'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    int c;
+    optind = 1;
+    opterr = 0;
+    /* '+': options end at CMD, whose own options are its business */
+    while ((c = getopt_long(argc, argv, "+:o:fqh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': o->output = optarg; break;
+        case 'f': o->force = 1; break;
+        case 'q': o->quiet = 1; break;
+        case 'n': o->preview = 0; break;
+        case 'r':
+            if (cli_parse_size(optarg, RING_MIN_SIZE, RING_MAX_SIZE, &o->ring) < 0 || (o->ring & (o->ring - 1)))
+                return cli_usage_error("record", "--ring %s: a power of two from 4k to 1g", optarg);
+            break;
+        case 'p':
+            if (cli_parse_int(optarg, 0, 1024, &o->preview) < 0)
+                return cli_usage_error("record", "--preview %s: a number of bytes from 0 to 1024",
+                                       optarg);
+            break;
+        case 'h': fputs(usage, stdout); return -1;
+        case ':': return cli_usage_error("record", "%s needs a value", argv[optind - 1]);
+        default: return cli_usage_error("record", "unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error("record", "which program? (epscope record -- CMD [ARGS...])");
+    return 0;
+}
+
+int record_main(int argc, char **argv)
+{
+    struct record_opts o = {NULL, 0, 0, PRELOAD_RING_DEFAULT, PRELOAD_PREVIEW_DEFAULT};
+    int rc = parse(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    char **cmd = argv + optind;
+    char lib[PATH_MAX], where[2 * PATH_MAX + 8], exe[PATH_MAX];
+    if (find_library(lib, sizeof(lib), where, sizeof(where)) < 0) {
+        fprintf(stderr, "epscope record: cannot find %s (looked for %s); 'make' builds it, "
+                "'make install' installs it\n", PRELOAD_LIB, where);
+        return 1;
+    }
+    rc = find_command(cmd[0], exe, sizeof(exe));
+    if (rc < 0) {
+        fprintf(stderr, "epscope record: %s: %s\n", cmd[0],
+                rc == -EACCES ? "permission denied" : "command not found");
+        return rc == -EACCES ? 126 : 127;
+    }
+    if (is_static(exe) == 1)
+        fprintf(stderr, "epscope record: %s is statically linked: it calls the kernel without "
+                "the library calls the recorder interposes, so its trace will be empty (strace "
+                "-f sees it)\n", exe);
+
+    /* the trace path, absolute before CMD starts (a program may chdir) */
+    char cwd[PATH_MAX], out[PATH_MAX];
+    if (!getcwd(cwd, sizeof(cwd))) {
+        fprintf(stderr, "epscope record: cannot read the current directory: %s\n",
+                strerror(errno));
+        return 1;
+    }
+    if (o.output && !*o.output)
+        return cli_usage_error("record", "-o: an empty file name");
+    if (o.output) {
+        int n = o.output[0] == '/' ? snprintf(out, sizeof(out), "%s", o.output)
+                                   : snprintf(out, sizeof(out), "%s/%s", cwd, o.output);
+        if (n < 0 || (size_t)n >= sizeof(out) - 32)
+            return cli_usage_error("record", "-o: the path is too long");
+        struct stat st;
+        if (lstat(out, &st) == 0) {
+            if (!o.force) {
+                fprintf(stderr, "epscope record: %s exists (use --force to replace it)\n", out);
+                return 1;
+            }
+            if (!S_ISREG(st.st_mode)) {
+                fprintf(stderr, "epscope record: %s is not a regular file; refusing to replace "
+                        "it\n", out);
+                return 1;
+            }
+            if (unlink(out) < 0) {
+                fprintf(stderr, "epscope record: cannot replace %s: %s\n", out, strerror(errno));
+                return 1;
+            }
+        }
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s", out);
+        *strrchr(dir, '/') = 0;
+        if (access(*dir ? dir : "/", W_OK | X_OK) < 0) {
+            fprintf(stderr, "epscope record: cannot write in %s: %s\n", *dir ? dir : "/",
+                    strerror(errno));
+            return 1;
+        }
+    } else if (access(cwd, W_OK | X_OK) < 0) {
+        fprintf(stderr, "epscope record: cannot write in %s: %s (use -o)\n", cwd,
+                strerror(errno));
+        return 1;
+    }
+
+    time_t start = time(NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = forward;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigset_t block, old;
+    sigemptyset(&block);
+    for (size_t i = 0; i < sizeof(forwarded) / sizeof(*forwarded); i++)
+        sigaddset(&block, forwarded[i]);
+    sigprocmask(SIG_BLOCK, &block, &old); /* none is lost between fork and the handlers */
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "epscope record: fork: %s\n", strerror(errno));
+        return 1;
+    }
+    const char *base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+    if (!o.output) {
+        char tail[32];
+        snprintf(tail, sizeof(tail), ".%d.ept", (int)(pid ? pid : getpid()));
+        if (path_join(out, sizeof(out), cwd, base, tail) < 0) {
+            if (pid == 0)
+                _exit(126);
+            fprintf(stderr, "epscope record: the trace's path in %s is too long (use -o)\n", cwd);
+        }
+    }
+    if (pid == 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        const char *prev = getenv("LD_PRELOAD");
+        char pre[2 * PATH_MAX + 2], num[32];
+        snprintf(pre, sizeof(pre), "%s%s%s", lib, prev && *prev ? ":" : "", prev ? prev : "");
+        setenv("LD_PRELOAD", pre, 1);
+        setenv(PRELOAD_ENV_OUT, out, 1);
+        snprintf(num, sizeof(num), "%d", (int)getpid());
+        setenv(PRELOAD_ENV_PID, num, 1);
+        snprintf(num, sizeof(num), "%llu", (unsigned long long)o.ring);
+        setenv(PRELOAD_ENV_RING, num, 1);
+        snprintf(num, sizeof(num), "%ld", o.preview);
+        setenv(PRELOAD_ENV_PREVIEW, num, 1);
+        execv(exe, cmd);
+        fprintf(stderr, "epscope record: cannot run %s: %s\n", exe, strerror(errno));
+        _exit(errno == ENOENT ? 127 : 126);
+    }
+    child_pid = pid;
+    for (size_t i = 0; i < sizeof(forwarded) / sizeof(*forwarded); i++)
+        sigaction(forwarded[i], &sa, NULL);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    int exit_code = WIFEXITED(status) ? WEXITSTATUS(status)
+                    : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+
+    static struct written ws[256];
+    int n = list_traces(out, start, ws, 256);
+    if (o.quiet)
+        return exit_code;
+    if (!n) {
+        fprintf(stderr, "epscope record: no trace written: %s made no epoll or socket call "
+                "through the C library (a statically linked program, or one that makes raw "
+                "system calls like Go's, gives the recorder nothing; strace -f -e "
+                "trace=%%network,epoll_ctl,epoll_wait %s shows those)\n", base, base);
+        return exit_code;
+    }
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, "epscope record: %s: %s, pid %ld: %llu records, %llu lost\n",
+                ws[i].path, ws[i].program, ws[i].pid, (unsigned long long)ws[i].records,
+                (unsigned long long)ws[i].lost);
+    fprintf(stderr, "epscope record: look at %s with: epscope check %s%s; epscope view %s\n",
+            n == 1 ? "it" : "them", ws[0].path, n > 1 ? " ..." : "", ws[0].path);
+    return exit_code;
+}
