@@ -77,8 +77,9 @@ static int path_join(char *buf, size_t len, const char *a, const char *b, const 
     return 0;
 }
 
-/* The recorder library: next to this binary (the build tree), else where `make install`
- * puts it. Returns 0 with its path in buf, or -ENOENT with where it looked in `where`. */
+/* The recorder library: next to this binary (the build tree), in ../lib/epscope beside it
+ * (an install, wherever its prefix), else where this build was told it would be installed.
+ * Returns 0 with its path in buf, or -ENOENT with where it looked in `where`. */
 static int find_library(char *buf, size_t len, char *where, size_t wlen)
 {
     char self[PATH_MAX];
@@ -92,6 +93,11 @@ static int find_library(char *buf, size_t len, char *where, size_t wlen)
             if (path_join(buf, len, self, PRELOAD_LIB, "") == 0 && access(buf, R_OK) == 0)
                 return 0;
             snprintf(where, wlen, "%s", buf);
+            if (path_join(buf, len, self, "../lib/epscope/", PRELOAD_LIB) == 0 &&
+                access(buf, R_OK) == 0)
+                return 0;
+            size_t w = strlen(where);
+            snprintf(where + w, wlen - w, ", %s", buf);
         }
     }
     snprintf(buf, len, "%s/%s", EPSCOPE_LIBDIR, PRELOAD_LIB);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# it_install.sh - `make install` and `make uninstall` into a temporary DESTDIR: the binary and
-# the man page land under PREFIX (and MANPREFIX), the installed binary runs, the page renders,
-# and uninstall removes both. The recursive make only copies the binary under test: it gets
+# it_install.sh - `make install` and `make uninstall` into a temporary DESTDIR: the binary,
+# the recorder library (PREFIX/lib/epscope) and the man page land under PREFIX (and
+# MANPREFIX), the installed binary runs and `record` finds the installed library, the page
+# renders, and uninstall removes them all. The recursive make only copies the binary under test: it gets
 # the same SANITIZER as the build that made $EPSCOPE, so an up-to-date tree is not rebuilt.
 . "$(dirname "$0")/lib.sh"
 
@@ -47,6 +48,14 @@ installed() {
     out_has '^usage: epscope COMMAND'
     out_has '^  compare '
     expect_status 0 "$prefix/bin/epscope" version
+    [ -f "$prefix/lib/epscope/libepscope-record.so" ] || fail "no lib/epscope/libepscope-record.so"
+    [ "$(stat -c %a "$prefix/lib/epscope/libepscope-record.so")" = 755 ] ||
+        fail "libepscope-record.so is not mode 755"
+    # the installed record finds the installed library, wherever the prefix is
+    (cd "$T" && expect_status 0 "$prefix/bin/epscope" record -o "$T/inst.ept" --force -- \
+        sh -c 'exec 3<>/dev/null; true') || fail "the installed record failed"
+    grep -q "cannot find" "$LAST_ERR" && fail "the installed record cannot find its library"
+    rm -f "$T/inst.ept"
     if command -v man >/dev/null 2>&1; then
         MANWIDTH=80 man -l "$man/man1/epscope.1" >"$T/man.out" 2>"$T/man.err" ||
             fail "man -l failed: $(cat "$T/man.err")"
@@ -59,13 +68,15 @@ step "make install DESTDIR=... PREFIX=/usr"
 D=$T/root
 mk install DESTDIR="$D" PREFIX=/usr
 installed "$D/usr" "$D/usr/share/man"
-others=$(find "$D" -type f ! -path "$D/usr/bin/epscope" ! -path "$D/usr/share/man/man1/epscope.1")
+others=$(find "$D" -type f ! -path "$D/usr/bin/epscope" ! -path "$D/usr/share/man/man1/epscope.1" \
+    ! -path "$D/usr/lib/epscope/libepscope-record.so")
 [ -z "$others" ] || fail "install wrote other files: $others"
 
 step "make uninstall with the same DESTDIR and PREFIX removes both"
 mk uninstall DESTDIR="$D" PREFIX=/usr
 [ -e "$D/usr/bin/epscope" ] && fail "uninstall left bin/epscope"
 [ -e "$D/usr/share/man/man1/epscope.1" ] && fail "uninstall left man1/epscope.1"
+[ -e "$D/usr/lib/epscope" ] && fail "uninstall left lib/epscope"
 [ -z "$(find "$D" -type f)" ] || fail "files left: $(find "$D" -type f)"
 
 step "default PREFIX /usr/local, MANPREFIX overridden"
