@@ -16,6 +16,15 @@ need_cmd curl curl
 need_cmd tmux tmux
 need_cmd timeout coreutils
 need_cmd python3 python3
+# real programs nobody here wrote, recorded and checked by the suite (tests/it_record.sh)
+need_cmd nginx nginx-light
+need_cmd redis-server redis-server
+need_cmd redis-benchmark redis-tools
+need_cmd haproxy haproxy
+need_cmd node nodejs
+need_cmd strace strace
+need_cmd wrk wrk
+need_cmd ab apache2-utils
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing:$missing"

@@ -1622,7 +1622,9 @@ EXPORT pid_t fork(void)
 {
     pid_t r = REAL(fork)();
     int err = errno;
-    if (r != 0) /* the parent (the child forgot everything in forget_parent) */
+    /* in the parent (the child forgot everything in forget_parent), and only in a trace
+     * already open: forking alone (a shell) is no reason to write a trace */
+    if (r != 0 && atomic_load(&g.state) == 2)
         RECORD({
             struct ept_fork *f = rec_begin(EPT_FORK, sizeof(*f));
             if (f) {

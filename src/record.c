@@ -218,6 +218,13 @@ static int look(struct written *w)
     return 0;
 }
 
+static int by_name(const void *a, const void *b)
+{
+    const struct written *x = a, *y = b;
+    size_t lx = strlen(x->path), ly = strlen(y->path); /* shorter pids first */
+    return lx != ly ? (lx < ly ? -1 : 1) : strcmp(x->path, y->path);
+}
+
 /* The traces of this run: out itself, and in its directory every "BASE.PID.ept" (or with
  * "-N" before the extension) made since start. Traces with no record are removed (a process
  * that opened one before giving up its privileges, then made no call). */
@@ -269,6 +276,13 @@ static int list_traces(const char *out, time_t start, struct written *ws, int ma
         n++;
     }
     closedir(d);
+    qsort(ws, (size_t)n, sizeof(*ws), by_name);
+    for (int i = 1; i < n; i++) /* the trace of the process record started comes first */
+        if (!strcmp(ws[i].path, out)) {
+            struct written top = ws[i];
+            memmove(&ws[1], &ws[0], (size_t)i * sizeof(*ws));
+            ws[0] = top;
+        }
     return n;
 }
 

@@ -495,7 +495,7 @@ def main():
         p.add_argument("--timeout", type=float, default=1.0,
                        help="seconds to wait for what a buggy server never sends")
         p.add_argument("--hold", type=float, default=0.5)
-        p.add_argument("--max-cpu", type=float, default=0.1,
+        p.add_argument("--max-cpu", type=float, default=0.05,
                        help="CPU seconds a server may use while idle for --hold")
         p.add_argument("--body-size", type=int)
         p.add_argument("--half-close", action="store_true")

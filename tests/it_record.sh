@@ -1,0 +1,339 @@
+#!/usr/bin/env bash
+# it_record.sh - `epscope record -- CMD` as a user runs it: bad usage, CMD's exit status,
+# signals and output kept; the trace files (names, 0600, --force, one per process of the
+# tree); the program sees no difference (errno, fds, a program that closes every fd); a
+# program killed outright still leaves a readable trace; small rings report what they
+# lose; the counts of epoll_wait, epoll_ctl and accepts equal strace's for the same run;
+# and real servers nobody here wrote (nginx with a forked worker, python's asyncio, and
+# redis, HAProxy and node where installed) are recorded with no diagnosis.
+. "$(dirname "$0")/lib.sh"
+cd "$T" || fail "cd $T"
+# A sanitized epscope recorded by record has the recorder preloaded ahead of ASan's runtime,
+# which ASan refuses by default: the order does not matter to either here.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+PY=$(command -v python3) || { echo "python3 is needed"; exit 77; }
+
+# records_of TRACE ERRFILE: the records and lost counts record printed for TRACE
+records_of() { sed -n "s|^epscope record: $1: .*: \([0-9]*\) records, \([0-9]*\) lost$|\1 \2|p" "$2"; }
+
+step "usage errors: exit 2 and one clear line"
+expect_status 2 "$EPSCOPE" record
+grep -q 'which program' "$LAST_ERR" || fail "no word on the missing CMD"
+expect_status 2 "$EPSCOPE" record --ring 3000 -- true
+grep -q 'power of two' "$LAST_ERR" || fail "--ring 3000 not explained"
+expect_status 2 "$EPSCOPE" record --preview 2000 -- true
+expect_status 2 "$EPSCOPE" record --bogus -- true
+grep -q 'unknown option --bogus' "$LAST_ERR" || fail "unknown option not named"
+expect_status 2 "$EPSCOPE" record -o
+expect_status 0 "$EPSCOPE" record --help
+out_has '^usage: epscope record'
+for w in --output --force --ring --no-data --preview --quiet; do
+    out_has -- "$w" || fail "--help lacks $w"
+done
+
+step "CMD not found: 127; not executable: 126"
+expect_status 127 "$EPSCOPE" record -- no-such-command-epscope
+grep -q 'command not found' "$LAST_ERR" || fail "no 'command not found'"
+printf '#!/bin/sh\n' >noexec.sh
+expect_status 126 "$EPSCOPE" record -- ./noexec.sh
+
+step "CMD's exit status, output and signals are its own"
+expect_status 3 "$EPSCOPE" record -q -- sh -c 'echo out; echo err >&2; exit 3'
+[ "$(cat "$LAST_OUT")" = out ] || fail "CMD's stdout changed"
+grep -qx err "$LAST_ERR" || fail "CMD's stderr changed"
+expect_status 143 "$EPSCOPE" record -q -- sh -c 'kill -TERM $$'
+"$EPSCOPE" record -q -- sh -c 'trap "echo got-term >'"$T"'/term; exit 7" TERM; \
+    echo ready >'"$T"'/ready; while :; do sleep 0.05; done' & rp=$!
+wait_for test -f "$T/ready" || fail "CMD did not start"
+kill -TERM "$rp"
+wait "$rp"; rc=$?
+[ $rc -eq 7 ] || fail "record exited $rc after SIGTERM, CMD's trap exits 7"
+[ "$(cat "$T/term")" = got-term ] || fail "SIGTERM sent to record did not reach CMD"
+
+step "a program with no epoll or socket call: no trace, and it says why"
+expect_status 0 "$EPSCOPE" record -- true
+grep -q 'no trace written' "$LAST_ERR" || fail "no word when nothing was recorded"
+ls ./*.ept >/dev/null 2>&1 && fail "a trace was left: $(ls ./*.ept)"
+if printf 'int main(void){return 0;}\n' >st.c && cc -static -o st st.c 2>/dev/null; then
+    expect_status 0 "$EPSCOPE" record -- ./st
+    grep -q 'statically linked' "$LAST_ERR" || fail "a static binary is not called so"
+fi
+
+step "trace files: default name, 0600, -o, --force, never through a symlink"
+cat >sock.py <<'EOF'
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(4)
+c = socket.create_connection(s.getsockname()); a, _ = s.accept()
+c.sendall(b"ping"); print(a.recv(10).decode())
+EOF
+expect_status 0 "$EPSCOPE" record -- "$PY" sock.py
+[ "$(cat "$LAST_OUT")" = ping ] || fail "the program's output changed"
+f=$(ls python3*.ept 2>/dev/null | head -1)
+case $f in python3.[0-9]*.ept) ;; *) fail "default trace name: '$f', want python3.PID.ept" ;; esac
+[ "$(stat -c %a "$f")" = 600 ] || fail "$f is not mode 0600"
+grep -q "^epscope record: $T/$f: python3, pid [0-9]*: [0-9]* records, 0 lost\$" "$LAST_ERR" ||
+    fail "no summary line for $f"
+grep -q "epscope check $T/$f" "$LAST_ERR" || fail "no hint how to look at it"
+expect_status 0 "$EPSCOPE" record -o out.ept -- "$PY" sock.py
+expect_status 1 "$EPSCOPE" record -o out.ept -- "$PY" sock.py
+grep -q 'exists (use --force' "$LAST_ERR" || fail "an existing file is not refused"
+expect_status 0 "$EPSCOPE" record -o out.ept --force -- "$PY" sock.py
+ln -s out.ept link.ept
+expect_status 1 "$EPSCOPE" record -o link.ept --force -- "$PY" sock.py
+grep -q 'not a regular file' "$LAST_ERR" || fail "a symlink is not refused"
+expect_status 0 "$EPSCOPE" dump out.ept
+out_has 'socket\(AF_INET, SOCK_STREAM'
+out_has 'accept4?\([0-9]+\) = [0-9]+'
+out_has 'sendall|send(to)?\([0-9]+, 4\) = 4 "ping"'
+expect_status 0 "$EPSCOPE" record -q -o nodata.ept --no-data -- "$PY" sock.py
+expect_status 0 "$EPSCOPE" dump nodata.ept
+grep -q '"ping"' "$LAST_OUT" && fail "--no-data kept payload bytes"
+
+step "one trace per process of the tree: a forked child writes FILE.PID.ept"
+cat >fork.py <<'EOF'
+import os, socket
+s = socket.socket(); s.close()
+pid = os.fork()
+if pid == 0:
+    t = socket.socket(); t.close(); os._exit(0)
+os.waitpid(pid, 0)
+print(pid)
+EOF
+expect_status 0 "$EPSCOPE" record -o tree.ept -- "$PY" fork.py
+child=$(cat "$LAST_OUT")
+[ -f tree.ept ] || fail "no tree.ept"
+[ -f "tree.$child.ept" ] || fail "no tree.$child.ept for the forked child ($(ls))"
+expect_status 0 "$EPSCOPE" dump tree.ept
+out_has "fork\(\) = $child"
+expect_status 0 "$EPSCOPE" dump "tree.$child.ept"
+out_has 'socket\(AF_INET'
+grep -q 'fork()' "$LAST_OUT" && fail "the child's trace holds the parent's fork"
+
+step "the program sees no difference: errno, its fds, closing every fd"
+cat >fds.py <<'EOF'
+import errno, fcntl, os, socket
+s = socket.socket(); s.setblocking(False)
+a, b = socket.socketpair(); a.setblocking(False)
+try:
+    a.recv(10)
+    print("no error")
+except BlockingIOError as e:
+    print("errno", errno.errorcode[e.errno])
+fds = sorted(int(x) for x in os.listdir("/proc/self/fd"))
+mine = {0, 1, 2, s.fileno(), a.fileno(), b.fileno()}
+for fd in fds:
+    if fd in mine or not os.path.exists("/proc/self/fd/%d" % fd):
+        continue
+    link = os.readlink("/proc/self/fd/%d" % fd)
+    cloexec = fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC
+    print("extra", fd, link.endswith(".ept"), bool(cloexec))
+os.closerange(3, 1 << 16)          # a daemon closing every fd it did not open
+t = socket.socket(); t.close()     # still recorded after that
+print("done")
+EOF
+expect_status 0 "$PY" fds.py           # without record: what this environment passes on
+grep '^extra ' "$LAST_OUT" >"$T/fds.base"
+expect_status 0 "$EPSCOPE" record -o fds.ept -- "$PY" fds.py
+grep -q '^errno EAGAIN$' "$LAST_OUT" || fail "errno changed: $(cat "$LAST_OUT")"
+grep '^extra ' "$LAST_OUT" | grep -vxF -f "$T/fds.base" >"$T/fds.new"
+[ "$(wc -l <"$T/fds.new")" -eq 1 ] || fail "record left fds the program sees: $(cat "$T/fds.new")"
+read -r _ fd ept cloexec <"$T/fds.new"
+[ "$ept $cloexec" = "True True" ] || fail "fd $fd: the trace's? $ept, close-on-exec? $cloexec"
+[ "$fd" -ge 100 ] || fail "the trace's fd $fd is in the program's way"
+grep -q '^done$' "$LAST_OUT" || fail "the program did not finish"
+expect_status 0 "$EPSCOPE" dump fds.ept
+[ "$(grep -c 'socket(AF_INET' "$LAST_OUT")" -eq 2 ] || fail "the socket made after closerange is missing"
+out_has 'end of trace'
+
+step "a program killed outright leaves a trace readable to its last block"
+start B "$EPSCOPE" record -o killed.ept -- "$EPSCOPE" backend --listen 127.0.0.1:0
+expect_status 0 "$EPSCOPE" load "http://$B_ADDR/" -n 200 -c 4 --keepalive -q
+sleep 0.1 # the flusher writes every few ms; what it has not written is lost to SIGKILL
+pkill -KILL -P "$B_PID" || fail "no backend under record"
+wait "$B_PID"; rc=$?
+[ $rc -eq 137 ] || fail "record exited $rc, CMD was killed by SIGKILL (137)"
+expect_status 0 "$EPSCOPE" dump killed.ept
+grep -q 'no end record' "$LAST_ERR" || fail "dump does not say the trace has no end"
+n=$(grep -c 'accept4' "$LAST_OUT")
+[ "$n" -ge 4 ] || fail "only $n accepts in the killed program's trace"
+expect_status 0 "$EPSCOPE" check killed.ept
+
+step "a ring too small loses records, says how many, and nothing else is diagnosed"
+start B "$EPSCOPE" record -o small.ept --ring 4k -- "$EPSCOPE" backend --listen 127.0.0.1:0
+expect_status 0 "$EPSCOPE" load "http://$B_ADDR/" -n 3000 -c 30 --keepalive -q
+stop B
+read -r recs lost < <(records_of "$T/small.ept" "$T/B.err")
+echo "ring 4k: $recs records, $lost lost"
+[ "${lost:-0}" -gt 0 ] || fail "a 4k ring under load lost nothing (or no summary)"
+"$EPSCOPE" check small.ept >"$T/small.check"
+grep -q '^warning lost-records' "$T/small.check" || fail "no lost-records warning"
+grep -q '^error ' "$T/small.check" && { cat "$T/small.check"; fail "errors after lost records"; }
+
+step "strace cross-check: epoll_wait, epoll_ctl and accepts counted alike"
+if command -v strace >/dev/null 2>&1; then
+    strace -f -qq -o "$T/strace.out" -e trace=epoll_wait,epoll_pwait,epoll_ctl,accept,accept4 \
+        "$EPSCOPE" record -q -o xc.ept -- "$EPSCOPE" backend --listen 127.0.0.1:0 \
+        >"$T/xc.out" 2>&1 & xp=$!
+    wait_for grep -q 'listening on' "$T/xc.out" || fail "backend under strace did not start"
+    addr=$(sed -n 's/listening on //p' "$T/xc.out")
+    expect_status 0 "$EPSCOPE" load "http://$addr/" -n 300 -c 6 -q
+    expect_status 0 "$EPSCOPE" load "http://$addr/" -n 100 -c 2 --keepalive -q
+    pkill -TERM -f "backend --listen 127.0.0.1:0" -P "$(pgrep -P $xp | head -1)" 2>/dev/null
+    kill -TERM $xp 2>/dev/null
+    wait $xp
+    pid=$(grep -a '^pid=' xc.ept | head -1 | cut -d= -f2)
+    [ -n "$pid" ] || pid=$(grep -ao 'pid=[0-9]*' xc.ept | head -1 | cut -d= -f2)
+    "$EPSCOPE" dump xc.ept >"$T/xc.dump"
+    s_wait=$(grep -c "^$pid \+epoll_wait(" "$T/strace.out")
+    s_ctl=$(grep -c "^$pid \+epoll_ctl(" "$T/strace.out")
+    s_acc=$(grep -cE "^$pid +accept4?\(.*\) = [0-9]+$" "$T/strace.out")
+    r_wait=$(grep -c '  epoll_wait(' "$T/xc.dump")
+    r_ctl=$(grep -c '  epoll_ctl(' "$T/xc.dump")
+    r_acc=$(grep -cE '  accept4?\([0-9]+\) = [0-9]+' "$T/xc.dump")
+    echo "strace: $s_wait epoll_wait, $s_ctl epoll_ctl, $s_acc accepts; trace: $r_wait, $r_ctl, $r_acc"
+    [ "$s_wait" -gt 0 ] && [ "$s_acc" -ge 302 ] || fail "strace saw too little (pid $pid)"
+    [ "$s_wait" = "$r_wait" ] || fail "epoll_wait: strace $s_wait, trace $r_wait"
+    [ "$s_ctl" = "$r_ctl" ] || fail "epoll_ctl: strace $s_ctl, trace $r_ctl"
+    [ "$s_acc" = "$r_acc" ] || fail "accepts: strace $s_acc, trace $r_acc"
+else
+    echo "strace not installed: cross-check skipped"
+fi
+
+# checked NAME: every trace record wrote for NAME checks with no error and no warning
+checked() {
+    local n=0 f
+    for f in "$T/$1.ept" "$T/$1".[0-9]*.ept; do
+        [ -f "$f" ] || continue
+        n=$((n + 1))
+        "$EPSCOPE" check "$f" >"$T/c.out" 2>&1 || { cat "$T/c.out"; fail "$1: check $f found errors"; }
+        grep -q ': 0 errors, 0 warnings in ' "$T/c.out" || { cat "$T/c.out"; fail "$1: $f has findings"; }
+        tail -1 "$T/c.out"
+    done
+    [ $n -ge "${2:-1}" ] || fail "$1: $n traces, want ${2:-1}"
+}
+
+step "python's asyncio (level-triggered, one epoll set) is recorded with no diagnosis"
+cat >aio.py <<'EOF'
+import asyncio
+async def echo(r, w):
+    while line := await r.readline():
+        w.write(line); await w.drain()
+    w.close()
+async def main():
+    s = await asyncio.start_server(echo, "127.0.0.1", 0)
+    print("listening on 127.0.0.1:%d" % s.sockets[0].getsockname()[1], flush=True)
+    await s.serve_forever()
+asyncio.run(main())
+EOF
+cat >echo_client.py <<'EOF'
+import socket, sys
+host, port = sys.argv[1].split(":")
+for i in range(int(sys.argv[2])):
+    c = socket.create_connection((host, int(port)), timeout=5)
+    for j in range(20):
+        c.sendall(b"line %d %d\n" % (i, j)); got = b""
+        while not got.endswith(b"\n"):
+            got += c.recv(100)
+    c.close()
+EOF
+start A "$EPSCOPE" record -o aio.ept -- "$PY" aio.py
+bounded 30 "$PY" echo_client.py "$A_ADDR" 8 || fail "asyncio echo failed under record"
+stop A
+checked aio
+
+if command -v nginx >/dev/null 2>&1; then
+    step "nginx: a master and a forked worker that becomes nobody, each traced, no diagnosis"
+    mkdir -p ng
+    cat >ng/nginx.conf <<EOF
+daemon off;
+master_process on;
+worker_processes 1;
+error_log $T/ng/error.log;
+pid $T/ng/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $T/ng/body; proxy_temp_path $T/ng/proxy;
+    fastcgi_temp_path $T/ng/fcgi; uwsgi_temp_path $T/ng/uwsgi; scgi_temp_path $T/ng/scgi;
+    server { listen 127.0.0.1:0; location / { return 200 "hello from nginx\n"; } }
+}
+EOF
+    # nginx cannot announce a port it was given as 0: pick a free one first
+    port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    sed -i "s/listen 127.0.0.1:0;/listen 127.0.0.1:$port;/" ng/nginx.conf
+    "$EPSCOPE" record -o ng.ept -- nginx -c "$T/ng/nginx.conf" -p "$T/ng" >"$T/ng.out" 2>"$T/ng.err" &
+    np=$!
+    _LIB_PIDS="$_LIB_PIDS $np"
+    wait_for curl -s -o /dev/null "http://127.0.0.1:$port/" || { cat "$T/ng.err"; fail "nginx did not start"; }
+    expect_status 0 "$EPSCOPE" load "http://127.0.0.1:$port/" -n 500 -c 10 --keepalive -q
+    expect_status 0 "$EPSCOPE" load "http://127.0.0.1:$port/" -n 200 -c 10 -q
+    kill -QUIT "$np"
+    wait_for -t 10 eval "! kill -0 $np 2>/dev/null" || fail "nginx did not stop"
+    wait "$np"
+    cat "$T/ng.err"
+    checked ng 2
+    worker=$(ls ng.[0-9]*.ept | head -1)
+    "$EPSCOPE" dump "$worker" >"$T/w.dump"
+    grep -q 'listening on 127.0.0.1' "$T/w.dump" || fail "the worker's inherited listener is not announced"
+    grep -q 'EPOLLET' "$T/w.dump" || fail "nginx registers its connections EPOLLET"
+else
+    echo "nginx not installed: skipped (.ci/deps.sh installs it)"
+fi
+
+if command -v redis-server >/dev/null 2>&1 && command -v redis-benchmark >/dev/null 2>&1; then
+    step "redis (level-triggered, one read per event) is recorded with no diagnosis"
+    port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    "$EPSCOPE" record -o rd.ept -- redis-server --port "$port" --bind 127.0.0.1 --save '' \
+        --appendonly no --loglevel warning >"$T/rd.out" 2>&1 &
+    rp=$!
+    _LIB_PIDS="$_LIB_PIDS $rp"
+    wait_for redis-cli -p "$port" ping || fail "redis did not start"
+    bounded 60 redis-benchmark -p "$port" -n 5000 -c 20 -q -t set,get >/dev/null || fail "redis-benchmark"
+    bounded 60 redis-benchmark -p "$port" -n 2000 -c 5 -P 8 -q -t set >/dev/null || fail "redis-benchmark -P"
+    kill -TERM "$rp"
+    wait "$rp"
+    checked rd
+fi
+
+if command -v haproxy >/dev/null 2>&1; then
+    step "HAProxy (two threads, two epoll sets, speculative I/O) is recorded with no diagnosis"
+    start HB "$EPSCOPE" backend --listen 127.0.0.1:0
+    port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    cat >hap.cfg <<EOF
+global
+    nbthread 2
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend fe
+    bind 127.0.0.1:$port
+    default_backend be
+backend be
+    server s1 $HB_ADDR
+EOF
+    "$EPSCOPE" record -o hp.ept -- haproxy -f hap.cfg -db >"$T/hp.out" 2>&1 &
+    hp=$!
+    _LIB_PIDS="$_LIB_PIDS $hp"
+    wait_for curl -s -o /dev/null "http://127.0.0.1:$port/" || { cat "$T/hp.out"; fail "haproxy did not start"; }
+    expect_status 0 "$EPSCOPE" load "http://127.0.0.1:$port/" -n 1000 -c 20 --keepalive -q
+    expect_status 0 "$EPSCOPE" load "http://127.0.0.1:$port/" -n 300 -c 10 -q
+    kill -TERM "$hp"
+    wait "$hp"
+    checked hp
+    stop HB
+fi
+
+if command -v node >/dev/null 2>&1; then
+    step "node (libuv) is recorded with no diagnosis"
+    start ND "$EPSCOPE" record -o nd.ept -- node -e "require('http').createServer((q, s) => \
+        s.end('hi\n')).listen(0, '127.0.0.1', function () { \
+        console.log('listening on 127.0.0.1:' + this.address().port) })"
+    expect_status 0 "$EPSCOPE" load "http://$ND_ADDR/" -n 1000 -c 20 --keepalive -q
+    expect_status 0 "$EPSCOPE" load "http://$ND_ADDR/" -n 300 -c 10 -q
+    kill -TERM "$ND_PID"
+    wait "$ND_PID"
+    checked nd
+fi
+echo ok
