@@ -2,6 +2,7 @@
  * why it is wrong and the fix; the exit status says whether any error was found. */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,20 +11,23 @@
 #include "replay.h"
 
 static const char usage[] =
-    "usage: epscope check [--json] [--quiet] FILE\n"
+    "usage: epscope check [--json] [--quiet] FILE...\n"
     "\n"
     "Analyse a trace and list every diagnosis: the classic epoll trigger-mode mistakes\n"
     "(mis-trigger, edge-starvation, oneshot-not-rearmed, busy-epollout, eof-spin,\n"
     "accept-starvation, stale-event: errors) and costs (spurious-wakeup, lost-records:\n"
     "warnings). Each finding names its records (seq range), socket and connection, says\n"
     "what happened, explains it and gives the fix. docs/diagnoses.md has them all.\n"
+    "Several files (the traces `epscope record` wrote for a program's processes) are\n"
+    "checked one after the other.\n"
     "\n"
-    "  --json        one JSON object: the file, counts, and every finding\n"
+    "  --json        one JSON object per file (one line each): the file, counts, and\n"
+    "                every finding\n"
     "  -q, --quiet   only the summary line\n"
     "  -h, --help    this text\n"
     "\n"
-    "Exit status: 0 no error found (warnings allowed), 1 errors found, 2 the file is not\n"
-    "a usable trace.\n";
+    "Exit status: 0 no error found (warnings allowed), 1 errors found, 2 a file is not a\n"
+    "usable trace (or the report could not be written).\n";
 
 static void wrap(FILE *f, const char *label, const char *text)
 {
@@ -55,27 +59,9 @@ static uint64_t seq_at(struct replay *r, uint64_t pos)
     return rec ? rec->seq : 0;
 }
 
-int check_main(int argc, char **argv)
+/* Check one trace and print its report; returns 0 (no error), 1 (errors) or 2 (no trace). */
+static int check_one(const char *path, int json, int quiet)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
-    };
-    int o, json = 0, quiet = 0;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-        switch (o) {
-        case 'j': json = 1; break;
-        case 'q': quiet = 1; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: return cli_usage_error("check", "unknown option");
-        }
-    }
-    if (optind != argc - 1)
-        return cli_usage_error("check", optind == argc ? "which trace file?" : "one file at a time");
-    const char *path = argv[optind];
     struct replay *r;
     char err[300];
     if (replay_open(&r, path, err, sizeof(err)) < 0) {
@@ -89,7 +75,6 @@ int check_main(int argc, char **argv)
         rule_is_error(fs[i].rule) ? errors++ : warnings++;
     const struct reader *rd = replay_reader(r);
     const char *mode = ept_mode_name(replay_mode(r));
-
     if (json) {
         char line[2048];
         struct sbuf b;
@@ -145,14 +130,18 @@ int check_main(int argc, char **argv)
                 break;
             }
         }
-        char what[96];
+        char what[160];
         const struct replay_counts *c = replay_counts(r);
         if (replay_is_proxy(r))
             snprintf(what, sizeof(what), "%s mode", mode);
-        else /* a recorded program has no mode: each registration has its own flags */
-            snprintf(what, sizeof(what), "recorded: %llu thread%s, %llu epoll set%s",
-                     (unsigned long long)c->threads, c->threads == 1 ? "" : "s",
+        else { /* a recorded program has no mode: each registration has its own flags */
+            char prog[40] = "?", pid[16] = "?";
+            reader_config(rd, "program", prog, sizeof(prog));
+            reader_config(rd, "pid", pid, sizeof(pid));
+            snprintf(what, sizeof(what), "recorded from %s, pid %s: %llu thread%s, %llu epoll set%s",
+                     prog, pid, (unsigned long long)c->threads, c->threads == 1 ? "" : "s",
                      (unsigned long long)c->sets, c->sets == 1 ? "" : "s");
+        }
         printf("%s: %u error%s, %u warning%s in %llu records (%s)\n", path, errors,
                errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s",
                (unsigned long long)replay_count(r), what);
@@ -164,4 +153,37 @@ int check_main(int argc, char **argv)
                 (unsigned long long)replay_count(r));
     replay_close(r);
     return errors ? 1 : 0;
+}
+
+int check_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    int o, json = 0, quiet = 0;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+        switch (o) {
+        case 'j': json = 1; break;
+        case 'q': quiet = 1; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: return cli_usage_error("check", "unknown option");
+        }
+    }
+    if (optind == argc)
+        return cli_usage_error("check", "which trace file?");
+    int status = 0;
+    for (int i = optind; i < argc; i++) {
+        int rc = check_one(argv[i], json, quiet);
+        if (rc > status)
+            status = rc;
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "epscope check: the report could not be written: %s\n", strerror(errno));
+        return 2;
+    }
+    return status;
 }

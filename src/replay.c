@@ -40,6 +40,8 @@ struct replay {
     struct rules *rules;
     struct replay_counts counts;
     uint64_t first_ns, last_ns;
+    struct replay_set *sets;  /* every epoll set waited on, in order of first wait */
+    size_t nsets, setcap;
     /* the model that seeking moves */
     struct state st;
     const struct state_sock **sorted;
@@ -153,6 +155,22 @@ static void count(struct replay_counts *c, const struct ept_rec *rec)
     }
 }
 
+/* Remember the set the last epoll_wait waited on, the first time one does. */
+static void note_set(struct replay *r)
+{
+    const struct state_thread *t = state_current(&r->an);
+    if (!t || !t->wait.set)
+        return;
+    for (size_t i = 0; i < r->nsets; i++)
+        if (r->sets[i].sid == t->wait.set)
+            return;
+    if (r->nsets == r->setcap) {
+        r->setcap = r->setcap ? r->setcap * 2 : 4;
+        r->sets = xreallocarray(r->sets, r->setcap, sizeof(*r->sets));
+    }
+    r->sets[r->nsets++] = (struct replay_set){t->wait.set, t->wait.epfd, t->tid};
+}
+
 static void analyse(struct replay *r, const struct ept_rec *rec, uint64_t pos)
 {
     if (!r->first_ns)
@@ -161,6 +179,8 @@ static void analyse(struct replay *r, const struct ept_rec *rec, uint64_t pos)
     count(&r->counts, rec);
     state_apply(&r->an, rec, pos);
     rules_record(r->rules, rec, pos);
+    if (rec->type == EPT_EPOLL_WAIT)
+        note_set(r);
     if (rec->type == EPT_END)
         rules_end(r->rules, pos, rec->ns);
 }
@@ -278,6 +298,7 @@ void replay_close(struct replay *r)
     free(r->sorted);
     free(r->blocks);
     free(r->marks);
+    free(r->sets);
     reader_close(&r->rd);
     free(r);
 }
@@ -496,6 +517,27 @@ const struct state_wait *replay_wait(const struct replay *r)
         t = best;
     }
     return t ? &t->wait : &none;
+}
+
+size_t replay_nsets(const struct replay *r)
+{
+    return r->nsets;
+}
+
+const struct replay_set *replay_set(const struct replay *r, size_t i)
+{
+    return i < r->nsets ? &r->sets[i] : NULL;
+}
+
+const struct state_wait *replay_wait_on(const struct replay *r, uint32_t sid)
+{
+    const struct state_wait *best = NULL;
+    for (uint32_t i = 0; sid && i < r->st.nthreads; i++) {
+        const struct state_wait *w = &r->st.threads[i].wait;
+        if (w->pos != UINT64_MAX && w->set == sid && (!best || w->pos > best->pos))
+            best = w;
+    }
+    return best ? best : replay_wait(r);
 }
 
 uint64_t replay_pending(struct replay *r, const struct state_sock *s)

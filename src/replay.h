@@ -76,6 +76,19 @@ const struct state_sock *replay_sock(struct replay *r, uint32_t sid);
 /* The batch of the thread that made the current record (of the last thread that waited,
  * for records no thread made). */
 const struct state_wait *replay_wait(const struct replay *r);
+/* The epoll sets of the whole trace, in the order their first epoll_wait came: the epoll
+ * fd's identity, its number, and the thread that waited on it first. */
+struct replay_set {
+    uint32_t sid;
+    int32_t fd;
+    uint32_t tid;
+};
+size_t replay_nsets(const struct replay *r);
+const struct replay_set *replay_set(const struct replay *r, size_t i);
+/* The batch of the last epoll_wait on set sid at the current position (of any thread), or
+ * replay_wait's when sid is 0 or no thread waited on it yet. */
+const struct state_wait *replay_wait_on(const struct replay *r, uint32_t sid);
+
 /* Bytes read from s's peer and not yet written to s; REPLAY_UNKNOWN when s has no known
  * peer (a recorded program's socket whose data went nowhere we saw). */
 #define REPLAY_UNKNOWN UINT64_MAX

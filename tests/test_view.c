@@ -23,9 +23,10 @@
 #include "model.h"
 #include "panes.h"
 #include "synth.h"
+#include "tb.h"
 
 static char dir[256];
-static char small[320], lvl[320], edg[320], one[320];
+static char small[320], lvl[320], edg[320], one[320], sets[320];
 
 /* The traces: small.ept has 8 connections, the origin's mis-trigger on every 3rd and an empty
  * epoll_wait before every 4th; the three others are one workload under each mode. */
@@ -41,6 +42,29 @@ static int gen(const char *d)
     rc |= synth_trace(p, EPT_MODE_EDGE, 0, 1, 150);
     snprintf(p, sizeof(p), "%s/oneshot.ept", d);
     rc |= synth_trace(p, EPT_MODE_ONESHOT, 0, 1, 150);
+    /* sets.ept: a recorded program, two threads each with its own epoll set; the acceptor
+     * (thread 1) registers each new socket in the worker's set (thread 2) */
+    snprintf(p, sizeof(p), "%s/sets.ept", d);
+    static struct tb b;
+    rc |= tb_open(&b, p);
+    tb_thread(&b, 1);
+    tb_epoll_create(&b, 3);
+    tb_listener(&b, 4);
+    tb_ctl(&b, 3, EPOLL_CTL_ADD, 4, EPOLLIN);
+    tb_thread(&b, 2);
+    tb_epoll_create(&b, 5);
+    tb_wait(&b, 5, 0);
+    for (int i = 0; i < 3; i++) {
+        tb_thread(&b, 1);
+        tb_wait1(&b, 3, 4, EPOLLIN);
+        tb_accept(&b, 4, 7 + i);
+        tb_ctl(&b, 5, EPOLL_CTL_ADD, 7 + i, EPOLLIN);
+        tb_thread(&b, 2);
+        tb_wait1(&b, 5, 7 + i, EPOLLIN);
+        tb_read(&b, 7 + i, 1024, 18);
+        tb_write(&b, 7 + i, 17, 17);
+    }
+    rc |= tb_end(&b);
     return rc;
 }
 
@@ -55,6 +79,7 @@ static int setup_all(void **state)
     snprintf(lvl, sizeof(lvl), "%s/level.ept", dir);
     snprintf(edg, sizeof(edg), "%s/edge.ept", dir);
     snprintf(one, sizeof(one), "%s/oneshot.ept", dir);
+    snprintf(sets, sizeof(sets), "%s/sets.ept", dir);
     return gen(dir);
 }
 
@@ -65,6 +90,7 @@ static int teardown_all(void **state)
     unlink(lvl);
     unlink(edg);
     unlink(one);
+    unlink(sets);
     rmdir(dir);
     return 0;
 }
@@ -663,6 +689,49 @@ static void test_view_side_by_side_by_connection(void **state)
     assert_int_equal(v->align, VA_RECORD);
 }
 
+/* A recorded program with two epoll sets: the panes show one set at a time, e cycles. */
+static void test_view_epoll_sets(void **state)
+{
+    (void)state;
+    struct view v;
+    char err[256];
+    char *paths[] = {sets};
+    memset(&v, 0, sizeof(v));
+    assert_int_equal(view_open(&v, paths, 1, err, sizeof(err)), 0);
+    view_resize(&v, 120, 40);
+    assert_int_equal(replay_nsets(v.col[0].r), 2);
+    view_goto(&v, 0, v.col[0].ix.count - 2); /* the last write, by thread 2 */
+    /* auto: the worker's set (thread 2's batch), and only its sockets (the listener is in
+     * the other set) */
+    const struct state_wait *w = view_wait(&v, 0);
+    assert_int_equal(w->tid, 2);
+    const struct state_sock **rows;
+    size_t n = view_socks(&v, 0, &rows);
+    for (size_t i = 0; i < n; i++)
+        assert_int_not_equal(rows[i]->role, EPT_ROLE_LISTENER);
+    assert_int_equal(n, 3);
+    assert_screen_has(&v, "set fd 5, 3 sockets");
+    /* e: the sets in the order they were first waited on: the worker's (it waited first),
+     * then the acceptor's with its listener, then the cursor's thread's again */
+    view_key(&v, 'e');
+    assert_int_equal(view_wait(&v, 0)->tid, 2);
+    assert_screen_has(&v, "set fd 5 (e)");
+    view_key(&v, 'e');
+    w = view_wait(&v, 0);
+    assert_int_equal(w->tid, 1);
+    n = view_socks(&v, 0, &rows);
+    int listener = 0;
+    for (size_t i = 0; i < n; i++)
+        listener += rows[i]->role == EPT_ROLE_LISTENER;
+    assert_int_equal(listener, 1);
+    assert_screen_has(&v, "set fd 3 (e)");
+    view_key(&v, 'e');
+    assert_int_equal(v.col[0].set_sel, -1);
+    /* the event log names another thread's calls */
+    assert_screen_has(&v, "[tid ");
+    view_close(&v);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--gen")) {
@@ -689,6 +758,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_view_help, open_small, close_view),
         cmocka_unit_test_setup_teardown(test_view_mouse_selects, open_small, close_view),
         cmocka_unit_test(test_view_ready_did_words),
+        cmocka_unit_test(test_view_epoll_sets),
         cmocka_unit_test_setup_teardown(test_view_ready_rows, open_small, close_view),
         cmocka_unit_test_setup_teardown(test_view_interest_rows, open_small, close_view),
         cmocka_unit_test_setup_teardown(test_view_log_marks_diagnosed_records, open_small,

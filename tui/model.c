@@ -61,6 +61,7 @@ int view_open(struct view *v, char *const *paths, int n, char *err, size_t errle
         const char *slash = strrchr(c->path, '/');
         c->name = slash ? slash + 1 : c->path;
         c->ready_sel = -1;
+        c->set_sel = -1;
         v->ncols = i + 1;
         if (count_of(c))
             replay_seek(c->r, 0);
@@ -405,12 +406,12 @@ static int act_filter(struct view *v, int key)
     }
     uint32_t sid = 0, conn = 0, lsid = 0;
     const struct state_sock **socks;
-    size_t ns = count_of(k) && replay_nsocks(k->r) ? replay_socks(k->r, &socks) : 0;
+    size_t ns = view_socks(v, v->focus_col, &socks);
     if (v->focus_pane == VP_INTEREST && k->sock_sel >= 0 && (size_t)k->sock_sel < ns) {
         sid = socks[k->sock_sel]->sid;
         conn = socks[k->sock_sel]->conn;
     } else if (v->focus_pane == VP_READY && count_of(k)) {
-        const struct state_wait *w = replay_wait(k->r);
+        const struct state_wait *w = view_wait(v, v->focus_col);
         int i = k->ready_sel >= 0 ? k->ready_sel : w->current;
         if (w->pos != UINT64_MAX && i >= 0 && (uint32_t)i < w->n) {
             sid = w->ev[i].sid;
@@ -476,6 +477,62 @@ static int act_align(struct view *v, int key)
     return VR_HANDLED | VR_REDRAW;
 }
 
+const struct state_wait *view_wait(const struct view *v, int c)
+{
+    const struct vcol *k = &v->col[c];
+    const struct replay_set *s = k->set_sel >= 0 ? replay_set(k->r, (size_t)k->set_sel) : NULL;
+    return s ? replay_wait_on(k->r, s->sid) : replay_wait(k->r);
+}
+
+uint32_t view_set(const struct view *v, int c)
+{
+    const struct vcol *k = &v->col[c];
+    if (replay_nsets(k->r) < 2)
+        return 0; /* one set (or none): show every socket */
+    const struct replay_set *s = k->set_sel >= 0 ? replay_set(k->r, (size_t)k->set_sel) : NULL;
+    return s ? s->sid : view_wait(v, c)->set;
+}
+
+size_t view_socks(const struct view *v, int c, const struct state_sock ***rows)
+{
+    const struct vcol *k = &v->col[c];
+    if (!count_of(k) || !replay_nsocks(k->r))
+        return 0;
+    size_t n = replay_socks(k->r, rows), m = 0;
+    uint32_t set = view_set(v, c);
+    for (size_t i = 0; i < n; i++) {
+        const struct state_sock *s = (*rows)[i];
+        int in = !set || !s->nregs;
+        for (uint32_t j = 0; !in && j < s->nregs && j < STATE_REGS; j++)
+            in = s->reg[j].set == set;
+        if (in)
+            (*rows)[m++] = s;
+    }
+    return m;
+}
+
+static int act_set(struct view *v, int key)
+{
+    (void)key;
+    struct vcol *k = &v->col[v->focus_col];
+    size_t n = replay_nsets(k->r);
+    if (n < 2) {
+        msg(v, n ? "this trace has one epoll set" : "this trace has no epoll_wait yet");
+        return VR_HANDLED | VR_REDRAW;
+    }
+    k->set_sel = k->set_sel + 1 < (int)n ? k->set_sel + 1 : -1;
+    k->ready_sel = -1;
+    k->sock_sel = 0;
+    if (k->set_sel < 0) {
+        msg(v, "epoll set: the one the current record's thread waits on");
+    } else {
+        const struct replay_set *s = replay_set(k->r, (size_t)k->set_sel);
+        msg(v, "epoll set %d of %zu: epoll fd %d (first waited on by thread %u)",
+            k->set_sel + 1, n, s->fd, s->tid);
+    }
+    return VR_HANDLED | VR_REDRAW;
+}
+
 static int act_redraw(struct view *v, int key)
 {
     (void)v;
@@ -512,6 +569,8 @@ const struct vkeydef view_keymap[] = {
     {'F', 0, "F", "filter to the socket only; again: off", NULL, act_filter},
     {'a', 0, "a", "side by side: align columns by record, epoll_wait or connection",
      "Align", act_align},
+    {'e', 0, "e", "next epoll set (threads, workers); after the last: the cursor's thread's",
+     NULL, act_set},
     {VK_TAB, VK_BTAB, "Tab  S-Tab", "focus the next / previous pane", NULL, act_focus},
     {'?', 'h', "?  h", "this help", "Help", act_help},
     {VK_CTRL_L, VK_RESIZE, "Ctrl-L", "redraw the screen", NULL, act_redraw},

@@ -58,6 +58,8 @@ struct vcol {
     int sock_sel;             /* selected row of the interest list */
     int filter;               /* enum vfilter */
     uint32_t filter_id;       /* connection or socket id */
+    int set_sel;              /* the epoll set shown (index into replay_set), -1: the one
+                                 the current record's thread waits on */
 };
 
 struct view {
@@ -122,6 +124,13 @@ int view_match(struct view *v, int c, uint64_t pos);
 /* The next (dir > 0) or previous matching record from pos, within a scan budget;
  * returns 1 with *out set, 0 when none. */
 int view_find_match(struct view *v, int c, uint64_t pos, int dir, uint64_t *out);
+/* The batch column c shows: the last epoll_wait of the selected set, or of the current
+ * record's thread; and the epoll set whose interest list it shows (0: all, one set). */
+const struct state_wait *view_wait(const struct view *v, int c);
+uint32_t view_set(const struct view *v, int c);
+/* The sockets column c's interest list shows, sorted by fd: those of the set shown
+ * (registered in it, or in no set yet); returns how many, *rows valid until the next call. */
+size_t view_socks(const struct view *v, int c, const struct state_sock ***rows);
 /* Index of the epoll_wait / connection the cursor is in (-1 before the first). */
 long view_wait_index(struct view *v, int c);
 long view_conn_index(struct view *v, int c);

@@ -94,7 +94,7 @@ int ready_rows(struct view *v, int col, char *head, size_t headlen, struct vrow 
     head[0] = 0;
     if (!k->ix.count)
         return 0;
-    const struct state_wait *w = replay_wait(k->r);
+    const struct state_wait *w = view_wait(v, col);
     if (w->pos == UINT64_MAX) {
         snprintf(head, headlen, "no epoll_wait yet");
         return 0;
@@ -164,7 +164,7 @@ static int ready_on_key(struct view *v, int col, int key)
     struct vcol *k = &v->col[col];
     if (!k->ix.count)
         return 0;
-    const struct state_wait *w = replay_wait(k->r);
+    const struct state_wait *w = view_wait(v, col);
     int n = w->pos == UINT64_MAX ? 0 : (int)w->n;
     int sel = k->ready_sel >= 0 ? k->ready_sel : (w->current >= 0 ? w->current : 0);
     switch (key) {
@@ -235,7 +235,7 @@ static void ready_draw(struct view *v, int col, struct grid *g, struct rect r, i
     draw_title(v, g, r, pane_ready.title, head, focused);
     int sel = k->ready_sel;
     if (sel < 0 && k->ix.count) {
-        const struct state_wait *w = replay_wait(k->r);
+        const struct state_wait *w = view_wait(v, col);
         sel = w->current + (w->result == 0 ? 1 : 0);
     }
     if (!n && r.h > 1)
@@ -290,8 +290,8 @@ int interest_rows(struct view *v, int col, char *head, size_t headlen, struct vr
     if (!k->ix.count)
         return 0;
     const struct state_sock **socks;
-    size_t ns = replay_nsocks(k->r) ? replay_socks(k->r, &socks) : 0;
-    const struct state_wait *w = replay_wait(k->r);
+    size_t ns = view_socks(v, col, &socks);
+    const struct state_wait *w = view_wait(v, col);
     int n = 0;
     for (size_t i = 0; i < ns && n < max; i++) {
         const struct state_sock *s = socks[i];
@@ -317,7 +317,9 @@ int interest_rows(struct view *v, int col, char *head, size_t headlen, struct vr
                      (unsigned long long)(from == REPLAY_UNKNOWN ? 0 : from));
         struct vrow *r = &rows[n++];
         snprintf(r->text, sizeof(r->text), "%-3d %-8s %-5s %s %s %-2s %-2s %-10s %-15s %s",
-                 s->fd, replay_role_name(k->r, s->role), conn, in, out,
+                 s->fd, s->role == EPT_ROLE_OTHER && s->kind ? ept_fd_kind_name(s->kind)
+                                                             : replay_role_name(k->r, s->role),
+                 conn, in, out,
                  s->in_set && (s->interest & EPOLLET) ? "ET" : "-",
                  s->in_set && (s->interest & EPOLLONESHOT) ? "1S" : "-", q, peer,
                  sock_state(v, col, s));
@@ -341,7 +343,7 @@ static int interest_on_key(struct view *v, int col, int key)
 {
     struct vcol *k = &v->col[col];
     const struct state_sock **socks;
-    int n = k->ix.count && replay_nsocks(k->r) ? (int)replay_socks(k->r, &socks) : 0;
+    int n = (int)view_socks(v, col, &socks);
     int page = 5;
     struct vlayout l;
     view_layout(v, &l);
@@ -365,9 +367,13 @@ static void interest_draw(struct view *v, int col, struct grid *g, struct rect r
 {
     struct vcol *k = &v->col[col];
     static struct vrow rows[ROWS_MAX];
-    char head[160], title[64];
+    char head[160], title[96], set[40] = "";
     int n = interest_rows(v, col, head, sizeof(head), rows, ROWS_MAX);
-    snprintf(title, sizeof(title), "%d socket%s  IN/OUT: R reg Y ready A armed", n,
+    uint32_t sid = view_set(v, col);
+    const struct state_sock *ep = sid ? replay_sock(k->r, sid) : NULL;
+    if (ep) /* a program with several sets: say which one this is (e cycles) */
+        snprintf(set, sizeof(set), "set fd %d%s, ", ep->fd, k->set_sel >= 0 ? " (e)" : "");
+    snprintf(title, sizeof(title), "%s%d socket%s  IN/OUT: R reg Y ready A armed", set, n,
              n == 1 ? "" : "s");
     draw_title(v, g, r, pane_interest.title, title, focused);
     if (r.h > 1)
@@ -392,6 +398,8 @@ void log_text(struct view *v, int col, uint64_t pos, char *buf, size_t len)
     rec = vindex_rec(&k->ix, pos);
     sb_printf(&b, "%*llu %10.6f  ", sw < 3 ? 3 : sw, (unsigned long long)rec->seq,
               rec_time(k, rec));
+    if (rec->tid && rec->tid != replay_reader(k->r)->hdr.pid) /* another thread's, as dump */
+        sb_printf(&b, "[tid %u] ", rec->tid);
     fmt_rec(&b, rec);
 }
 
@@ -635,7 +643,14 @@ static void col_summary(struct view *v, int col, const struct grid *g, char *buf
     const char *sep = full ? grid_glyph_text(g, G_VLINE) : g->utf8 ? "\u00b7" : "-";
     struct sbuf b;
     sb_init(&b, buf, len);
-    sb_printf(&b, "%s %s %s", k->name, sep, ept_mode_name(replay_mode(k->r)));
+    char prog[48], pid[16];
+    if (replay_is_proxy(k->r))
+        sb_printf(&b, "%s %s %s", k->name, sep, ept_mode_name(replay_mode(k->r)));
+    else if (reader_config(replay_reader(k->r), "program", prog, sizeof(prog)) > 0 &&
+             reader_config(replay_reader(k->r), "pid", pid, sizeof(pid)) > 0)
+        sb_printf(&b, "%s %s %s pid %s", k->name, sep, prog, pid);
+    else
+        sb_printf(&b, "%s %s recorded", k->name, sep);
     sb_printf(&b, " %s record %llu/%llu", sep, (unsigned long long)(k->ix.count ? k->pos + 1 : 0),
               (unsigned long long)k->ix.count);
     if (full) {
@@ -756,13 +771,13 @@ void pane_select_row(struct view *v, int col, int p, int row, int h)
     if (row <= 0 || !k->ix.count)
         return;
     if (p == VP_READY) {
-        const struct state_wait *w = replay_wait(k->r);
+        const struct state_wait *w = view_wait(v, col);
         int i = row - 1 - (w->result == 0 ? 1 : 0);
         if (w->pos != UINT64_MAX && i >= 0 && (uint32_t)i < w->n)
             k->ready_sel = i;
     } else if (p == VP_INTEREST) {
         const struct state_sock **socks;
-        int n = replay_nsocks(k->r) ? (int)replay_socks(k->r, &socks) : 0;
+        int n = (int)view_socks(v, col, &socks);
         int vis = h - 2, top = k->sock_sel >= vis ? k->sock_sel - vis + 1 : 0;
         int i = top + row - 2;
         if (row >= 2 && i < n)
