@@ -147,6 +147,7 @@ static void resolve(void)
 #define FDS_PAGE_BITS 12
 #define FDS_PAGES 256                  /* fd numbers up to 2^20 are followed */
 #define DMAP_BITS 17                   /* (set, data) map: 128 Ki registrations */
+#define FLUSH_NAP_MIN_US 1000          /* the flusher's nap between rounds with records */
 #define FLUSH_NAP_MAX_US 8000          /* the flusher writes at least this often */
 #define GAP_WAIT_NS 500000000ull       /* a sequence number not committed by then is lost */
 #define BLOCK_MAX (64u << 10)
@@ -194,7 +195,6 @@ static struct {
     int fd;
     pthread_t flusher;
     _Atomic int stop;
-    _Atomic uint64_t seq;      /* the next sequence number */
     _Atomic uint32_t next_sid;
     _Atomic(struct tring *) rings;
     _Atomic(struct fdent *) fds[FDS_PAGES];
@@ -203,6 +203,14 @@ static struct {
     int werr;                  /* the first write error (then records are counted lost) */
     uint64_t written, blocks, dropped;
 } g = {.fd = -1};
+
+/* The next sequence number: every record of every thread takes one. On a cache line of its
+ * own, and read by the flusher once per round, so that taking one stays cheap. */
+static struct {
+    _Alignas(64) _Atomic uint64_t seq;
+    char pad[64 - sizeof(uint64_t)];
+} gs;
+#define G_SEQ gs.seq
 
 static TLS int in_hook;               /* the library is at work on this thread */
 static TLS struct tring *my_ring;
@@ -525,6 +533,11 @@ static struct tring *ring_mine(void)
 
 static int trace_open(void);
 
+static uint64_t take_seq(void)
+{
+    return atomic_fetch_add_explicit(&G_SEQ, 1, memory_order_relaxed);
+}
+
 /* Room for a record of size bytes in this thread's ring, its header filled (type, size,
  * thread, sequence number, time), or NULL when it cannot be recorded (then it is counted
  * lost). A pending lost record goes first. */
@@ -540,7 +553,7 @@ static void *rec_begin(uint16_t type, size_t size)
         struct ept_lost *l = ring_reserve(&t->ring, sizeof(*l));
         if (!l)
             goto drop;
-        l->h = (struct ept_rec){EPT_LOST, sizeof(*l), tid(), atomic_fetch_add(&g.seq, 1), now};
+        l->h = (struct ept_rec){EPT_LOST, sizeof(*l), tid(), take_seq(), now};
         l->count = t->lost_n;
         l->first_seq = l->last_seq = 0; /* dropped records took no sequence numbers */
         l->first_ns = t->lost_first_ns;
@@ -552,7 +565,7 @@ static void *rec_begin(uint16_t type, size_t size)
     if (!r)
         goto drop;
     /* the number is taken only once the room is: every number taken gets committed */
-    *r = (struct ept_rec){type, (uint16_t)size, tid(), atomic_fetch_add(&g.seq, 1), now};
+    *r = (struct ept_rec){type, (uint16_t)size, tid(), take_seq(), now};
     return r;
 drop:
     if (!t->lost_n)
@@ -749,8 +762,9 @@ static const struct ept_rec *ring_head(struct tring *t)
 static uint64_t merge(void)
 {
     uint64_t moved = 0;
+    /* numbers taken before this load are committed, or about to be: the round stops at it */
+    uint64_t taken = atomic_load_explicit(&G_SEQ, memory_order_acquire);
     for (;;) {
-        uint64_t taken = atomic_load(&g.seq);
         if (fl.next >= taken)
             break;
         struct tring *found = NULL;
@@ -785,6 +799,15 @@ static uint64_t merge(void)
     return moved;
 }
 
+/* Whether some thread's ring is more than half full (the flusher must not nap then). */
+static int rings_half_full(void)
+{
+    for (struct tring *t = atomic_load(&g.rings); t; t = atomic_load(&t->next))
+        if (ring_used(&t->ring) > t->ring.size / 2)
+            return 1;
+    return 0;
+}
+
 static void *flusher(void *arg)
 {
     (void)arg;
@@ -792,19 +815,22 @@ static void *flusher(void *arg)
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL); /* SIGXFSZ too: a full disk is EFBIG here */
-    long nap = 500;
+    long nap = FLUSH_NAP_MIN_US;
     for (;;) {
         int stop = atomic_load_explicit(&g.stop, memory_order_acquire);
         if (merge()) {
-            nap = 500;
-            continue;
-        }
-        if (stop && fl.next >= atomic_load(&g.seq))
+            /* records came: take them in batches (a ring holds many milliseconds of them),
+             * at once only when one is half full */
+            nap = FLUSH_NAP_MIN_US;
+            if (stop || rings_half_full())
+                continue;
+        } else if (stop && fl.next >= atomic_load(&G_SEQ)) {
             break;
+        } else if (nap < FLUSH_NAP_MAX_US) {
+            nap *= 2;
+        }
         struct timespec ts = {0, nap * 1000};
         nanosleep(&ts, NULL);
-        if (nap < FLUSH_NAP_MAX_US)
-            nap *= 2;
     }
     return NULL;
 }
@@ -899,7 +925,7 @@ static int trace_open(void)
         goto fail;
     }
     g.fd = fd;
-    fl.next = atomic_load(&g.seq);
+    fl.next = atomic_load(&G_SEQ);
     fl.len = fl.nrec = 0;
     fl.gap_since = 0;
     atomic_store(&g.stop, 0);
@@ -955,7 +981,7 @@ static void forget_parent(void)
     atomic_store(&g.rings, NULL); /* the copies of the parent's rings are left unused */
     my_ring = NULL;
     my_tid = 0;
-    atomic_store(&g.seq, 1);
+    atomic_store(&G_SEQ, 1);
     g.werr = 0;
     g.written = g.blocks = g.dropped = 0;
     for (int p = 0; p < FDS_PAGES; p++) {
@@ -990,7 +1016,7 @@ __attribute__((constructor)) static void preload_init(void)
         long n = atol(pv);
         g.preview = (uint16_t)(n < 0 ? 0 : n > EPT_PREVIEW_MAX ? EPT_PREVIEW_MAX : n);
     }
-    atomic_init(&g.seq, 1);
+    atomic_init(&G_SEQ, 1);
     atomic_init(&g.next_sid, 1);
     if (pthread_key_create(&g.key, ring_gone) != 0)
         return;

@@ -69,7 +69,14 @@ run_idle() {
         kill $pp $bp; wait $pp $bp 2>/dev/null; rm -rf "$out"
     ' idle "$n" "$EPSCOPE" || status=1
 }
+# --- what `epscope record` costs nginx, beside what strace costs it (tests/bench_record.sh) ----
+run_record() {
+    echo "== record: nginx stream proxy plain, under epscope record, under strace"
+    bash "$(dirname "$0")/bench_record.sh" ${RECORD_ARGS:--d 3 -r 3} ||
+        { echo "bench_record.sh failed (exit $?)"; status=1; }
+}
 run_benches
 run_idle
+run_record
 run_peers
 exit $status
