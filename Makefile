@@ -29,6 +29,10 @@ MAINOBJ  := $(B)/src/main.o
 UNITS    := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 BENCHES  := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/bench_*.c))
 BIN      := $(B)/epscope
+# Student-style epoll programs (tests/progs/): plain programs the suite records, built
+# without sanitizers as a student would build them
+PROGS    := $(patsubst tests/progs/%.c,$(B)/tests/progs/%,$(wildcard tests/progs/*.c))
+PROGFLAGS := -std=c11 -g -O2 $(WARN) -pthread
 
 .PHONY: all test check deps demo bench fuzz valgrind format install uninstall clean traces units
 
@@ -66,7 +70,12 @@ $(B)/tests/%: tests/%.c $(LIBOBJ) $(wildcard tests/*.h)
 	@$(CC) $(CPPFLAGS) $(CFLAGS) $(CMOCKA_CFLAGS) -Wno-missing-prototypes -o $@ $< $(LIBOBJ) \
 		$(LDFLAGS) $(CMOCKA_LIBS) $(LDLIBS)
 
-units: $(BIN) $(PRELOAD) $(UNITS)
+$(B)/tests/progs/%: tests/progs/%.c
+	@mkdir -p $(@D)
+	@echo "CC  $<"
+	@$(CC) -D_GNU_SOURCE $(PROGFLAGS) -o $@ $<
+
+units: $(BIN) $(PRELOAD) $(UNITS) $(PROGS)
 
 deps:
 	@sh .ci/deps.sh

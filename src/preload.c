@@ -649,8 +649,11 @@ static void rec_io(uint16_t type, uint16_t call, int fd, size_t asked, long resu
                    const struct iovec *iov, int iovcnt)
 {
     struct fdent *e;
-    uint64_t v = watch(fd, &e);
-    if (!v)
+    /* a call on a number that names nothing (EBADF) is recorded too, with no identity: a
+     * program reading an fd it closed is a mistake the analyzer looks for */
+    int ebadf = result == -EBADF && atomic_load(&g.state) == 2; /* never opens a trace */
+    uint64_t v = result == -EBADF ? 0 : watch(fd, &e);
+    if (!v && !ebadf)
         return;
     size_t keep = result > 0 && iov ? (size_t)result : 0;
     if (keep > g.preview)
@@ -1170,10 +1173,11 @@ static uint64_t before_close(int fd, struct fdent **out)
 
 static void after_close(int fd, uint64_t v, int r, int err)
 {
-    if (!wanted(v))
-        return;
-    if (!(V_FLAGS(v) & F_ANNOUNCED))
+    int ebadf = r < 0 && err == EBADF && atomic_load(&g.state) == 2; /* a second close */
+    if (!ebadf && (!wanted(v) || !(V_FLAGS(v) & F_ANNOUNCED)))
         return; /* never recorded: its close would name a file the trace never saw */
+    if (ebadf)
+        v = 0;
     struct ept_close *c = rec_begin(EPT_CLOSE, sizeof(*c));
     if (!c)
         return;

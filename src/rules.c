@@ -36,6 +36,7 @@ struct note {
     /* oneshot-not-rearmed */
     uint64_t fired;            /* pos + 1 of its one-shot event, 0 once re-armed */
     uint64_t idle_ns;          /* since when nothing was done on it (0: not watched) */
+    uint8_t suspect;           /* left disarmed that long: reported if never re-armed */
     /* busy-epollout */
     uint32_t out_streak;
     uint8_t out_seen, wrote;
@@ -235,12 +236,13 @@ static struct state_sock *peer_of(struct rules *R, const struct state_sock *s)
     return s->peer ? state_sock(R->st, s->peer) : NULL;
 }
 
-/* The program holds bytes for s's peer that the peer's send buffer would not take: it
- * stopped reading s on purpose (backpressure), not by mistake. */
+/* The program holds bytes that a send buffer would not take, for s's peer (a proxy) or for
+ * s itself (a server answering on the socket it reads, an echo): it stopped reading s on
+ * purpose (backpressure), not by mistake. */
 static int backpressure(struct rules *R, const struct state_sock *s)
 {
     struct state_sock *p = peer_of(R, s);
-    return p && p->out_pending;
+    return s->out_pending || (p && p->out_pending);
 }
 
 /* --- mis-trigger -------------------------------------------------------------------------- */
@@ -394,16 +396,19 @@ static int edge_judge(struct rules *R, struct state_sock *s, uint64_t pos, uint6
 }
 
 /* --- oneshot-not-rearmed ------------------------------------------------------------------- */
-/* A one-shot registration fired; its thread's batch ended without an EPOLL_CTL_MOD (or DEL)
- * for it; and it stayed open, not at end of file, with nothing done on it for
- * RULE_STALL_NS, while the program was not waiting on its peer instead (the peer armed in
- * the set, or holding bytes for it). */
+/* A one-shot registration fired and the thread's batch ended with no EPOLL_CTL_MOD (or DEL)
+ * for it. Left so, not at end of file, with no call on it for RULE_STALL_NS, it becomes a
+ * suspect; a later MOD clears it (a slow backend, a worker thread taking its time). It is
+ * reported when it is closed, or the trace ends, still never re-armed; or as soon as a read
+ * of it (non-blocking: it said EAGAIN before, so the read did not wait) finds data or end
+ * of file waiting, which no event could report. */
 
 static void oneshot_fired(struct rules *R, struct state_sock *s, uint64_t pos)
 {
     struct note *n = note_of(R, s);
     n->fired = pos + 1;
     n->idle_ns = 0;
+    n->suspect = 0;
 }
 
 static void oneshot_batch_end(struct rules *R, struct state_thread *t, struct tnote *tn)
@@ -422,39 +427,70 @@ static void oneshot_batch_end(struct rules *R, struct state_thread *t, struct tn
     }
 }
 
-/* The peer is what the program waits on: registered and armed for something. */
-static int waits_on_peer(struct rules *R, const struct state_sock *s)
+static void oneshot_report(struct rules *R, struct state_sock *s, struct note *n,
+                           uint64_t pos, const char *what)
 {
-    struct state_sock *p = peer_of(R, s);
-    return p && ((p->in_set && p->armed && (p->interest & (EPOLLIN | EPOLLOUT))) ||
-                 p->out_pending || p->connecting);
+    struct finding *f = report(R, s, RULE_ONESHOT_NOT_REARMED, n->fired - 1, pos);
+    if (f)
+        snprintf(f->what, sizeof(f->what),
+                 "fd %d fired (EPOLLONESHOT) and was never re-armed with EPOLL_CTL_MOD; %s",
+                 s->fd, what);
+    n->fired = 0;
+    n->idle_ns = 0;
+    n->suspect = 0;
 }
 
+/* The suspect mark when its time is up (how NULL), or the verdict at its close or at the
+ * trace's end (how says which). */
 static int oneshot_judge(struct rules *R, struct state_sock *s, uint64_t pos, uint64_t ns,
                          const char *how)
 {
     struct note *n = note_if(R, s);
-    if (!n || !n->fired || !n->idle_ns || s->eof)
+    if (!n || !n->fired || !n->idle_ns || s->eof || s->uncertain)
         return 1;
     if (ns < n->idle_ns + RULE_STALL_NS) {
-        watch(R, s, RULE_ONESHOT_NOT_REARMED, n->idle_ns + RULE_STALL_NS);
+        if (!how) /* not yet: judged again when it is due */
+            watch(R, s, RULE_ONESHOT_NOT_REARMED, n->idle_ns + RULE_STALL_NS);
         return 0;
     }
-    if (s->uncertain)
+    if (!how) { /* due: a suspect until re-armed, closed, read, or the trace ends */
+        n->suspect = 1;
         return 1;
-    if (waits_on_peer(R, s)) {
-        n->idle_ns = ns;
-        watch(R, s, RULE_ONESHOT_NOT_REARMED, ns + RULE_STALL_NS);
-        return 0;
     }
-    struct finding *f = report(R, s, RULE_ONESHOT_NOT_REARMED, n->fired - 1, pos);
-    if (f)
-        snprintf(f->what, sizeof(f->what),
-                 "fd %d fired (EPOLLONESHOT) and was never re-armed with EPOLL_CTL_MOD; "
-                 "nothing was done on it for %.3f s, %s", s->fd, secs(ns - n->idle_ns), how);
-    n->fired = 0;
-    n->idle_ns = 0;
+    char what[160];
+    snprintf(what, sizeof(what), "nothing was done on it for %.3f s, %s",
+             secs(ns - n->idle_ns), how);
+    oneshot_report(R, s, n, pos, what);
     return 1;
+}
+
+/* A call on a watched one-shot socket (type EPT_READ, EPT_WRITE or EPT_SHUTDOWN, with its
+ * result). A read that finds data or end of file waiting in a disarmed non-blocking suspect
+ * is the proof. Bytes written to it mean the program came back to it of its own accord (a
+ * worker thread answering late): no longer a suspect. Any call before the time is up is
+ * activity: the program is busy with it. */
+static void oneshot_call(struct rules *R, struct state_sock *s, unsigned type, long result,
+                         uint64_t pos, uint64_t ns)
+{
+    struct note *n = note_if(R, s);
+    if (!n || !n->fired || !n->idle_ns)
+        return;
+    if (type == EPT_WRITE && result > 0) {
+        n->idle_ns = ns;
+        n->suspect = 0;
+        return;
+    }
+    if (n->suspect || ns >= n->idle_ns + RULE_STALL_NS) {
+        if (type == EPT_READ && result >= 0 && s->nonblock && !s->uncertain) {
+            char what[160];
+            snprintf(what, sizeof(what), "%.3f s later a read found %s waiting in it, which "
+                     "no event had reported", secs(ns - n->idle_ns),
+                     result ? "data" : "the end of file");
+            oneshot_report(R, s, n, pos, what);
+        }
+        return; /* still a suspect: only a re-arm, or the program's own output, clears it */
+    }
+    n->idle_ns = ns;
 }
 
 /* --- busy-epollout ------------------------------------------------------------------------ */
@@ -856,11 +892,10 @@ static void judge_watch(struct rules *R, struct watch w, uint64_t pos, uint64_t 
     if (!n || n->due[wslot(w.rule)] != w.due_ns)
         return; /* gone, or re-scheduled: a later entry stands for it */
     n->due[wslot(w.rule)] = 0;
-    const char *how = at_end ? "when the trace ended" : "while it stayed open";
     if (w.rule == RULE_EDGE_STARVATION)
-        edge_judge(R, s, pos, ns, how);
+        edge_judge(R, s, pos, ns, at_end ? "when the trace ended" : "while it stayed open");
     else
-        oneshot_judge(R, s, pos, ns, how);
+        oneshot_judge(R, s, pos, ns, at_end ? "and the trace ended" : NULL);
 }
 
 /* Judge every watched socket whose time has come (ns: now). A judge may watch a socket
@@ -900,8 +935,7 @@ void rules_record(struct rules *R, const struct ept_rec *rec, uint64_t pos)
         EPT_VIEW(struct ept_io, io, rec);
         if (s) {
             edge_read(R, t, s, io, pos);
-            if ((n = note_if(R, s)) && n->idle_ns)
-                n->idle_ns = rec->ns;
+            oneshot_call(R, s, EPT_READ, io->result, pos, rec->ns);
         }
         mistrigger_read(R, t, io, pos);
         if (io->result == -EBADF)
@@ -913,8 +947,7 @@ void rules_record(struct rules *R, const struct ept_rec *rec, uint64_t pos)
         if (s) {
             n = note_of(R, s);
             n->wrote = 1;
-            if (n->idle_ns)
-                n->idle_ns = rec->ns;
+            oneshot_call(R, s, EPT_WRITE, io->result, pos, rec->ns);
             mistrigger_write(R, t, rec, io, pos);
         }
         if (io->result == -EBADF)
@@ -929,6 +962,7 @@ void rules_record(struct rules *R, const struct ept_rec *rec, uint64_t pos)
         n->stall_ns = 0;
         n->fired = 0;     /* re-armed (or removed on purpose) */
         n->idle_ns = 0;
+        n->suspect = 0;
         n->acc_batch = 0;
         if (c->op == EPOLL_CTL_DEL || !(c->events & EPOLLOUT))
             n->out_seen = n->out_streak = 0;
@@ -948,9 +982,11 @@ void rules_record(struct rules *R, const struct ept_rec *rec, uint64_t pos)
         break;
     }
     case EPT_SHUTDOWN:
+        if (s)
+            oneshot_call(R, s, EPT_SHUTDOWN, 0, pos, rec->ns);
+        stale_ebadf(R, t, rec, pos);
+        break;
     case EPT_CLOSE:
-        if (s && (n = note_if(R, s)) && n->idle_ns)
-            n->idle_ns = rec->ns;
         stale_ebadf(R, t, rec, pos);
         break;
     case EPT_HANDLE: {

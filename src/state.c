@@ -577,6 +577,7 @@ static void io(struct state *st, struct state_thread *t, const struct ept_rec *r
                 s->eof = 1;
         } else {
             s->learned = r->result == -EAGAIN ? STATE_EAGAIN : STATE_ERROR;
+            s->nonblock |= r->result == -EAGAIN;
         }
         if (e) {
             if (!e->has_read) {
@@ -601,6 +602,7 @@ static void io(struct state *st, struct state_thread *t, const struct ept_rec *r
     } else if (r->result < 0 && r->result != -EAGAIN) {
         s->learned = STATE_ERROR;
     }
+    s->nonblock |= r->result == -EAGAIN;
     if (r->result == -EAGAIN || (r->result >= 0 && (uint32_t)r->result < r->asked))
         s->out_pending = 1;
     else if (r->result >= 0)

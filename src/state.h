@@ -72,7 +72,7 @@ struct state_sock {
     uint8_t uncertain;         /* records were lost since it appeared: state may be wrong */
     uint8_t out_pending;       /* its last write moved less than asked (short or EAGAIN) */
     uint8_t paused;            /* listener: the proxy said it stopped accepting */
-    uint8_t pad;
+    uint8_t nonblock;          /* a call on it said EAGAIN: its reads never wait */
     /* the first registration, for panes that show one per file */
     uint8_t in_set, armed;
     uint16_t backend;          /* the proxy's backend index (connected sockets) */

@@ -221,6 +221,17 @@ static void test_edge_starvation(void **state)
     tb_write(b, C, 15384, 15384);
     tb_read(b, K, 16384, -EAGAIN);
     assert_int_equal(finish(f, RULE_EDGE_STARVATION, &all), 0);
+    /* correct: an echo server stops reading when its own answer does not fit (the socket's
+     * send buffer is full: EAGAIN), and reads again once EPOLLOUT says there is room */
+    b = begin(f, ET_ALL, ET_ALL);
+    tb_wait1(b, EP, C, EPOLLIN);
+    tb_read(b, C, 1024, 1024);
+    tb_write(b, C, 1024, -EAGAIN);
+    tb_sleep(b, 300 * MS);
+    tb_wait1(b, EP, C, EPOLLIN | EPOLLOUT);
+    tb_write(b, C, 1024, 1024);
+    tb_read(b, C, 1024, -EAGAIN);
+    assert_int_equal(finish(f, RULE_EDGE_STARVATION, &all), 0);
     /* correct: remembered as readable, read again without an event */
     b = begin(f, ET_ALL, ET_ALL);
     tb_wait1(b, EP, K, EPOLLIN);
@@ -279,6 +290,54 @@ static void test_oneshot_not_rearmed(void **state)
     tb_close(b, K);
     assert_int_equal(finish(f, RULE_ONESHOT_NOT_REARMED, &all), 2);
     assert_int_equal(all, 2);
+    /* the backend fired, its response was forwarded, and it was left disarmed while the
+     * client (armed) waited: its end of file waited unreported until the client gave up
+     * and a read of the backend found it there at once (it is non-blocking: EAGAIN) */
+    b = begin(f, OS_IN, OS_OUT);
+    tb_wait1(b, EP, K, EPOLLOUT);
+    tb_ctl(b, EP, EPOLL_CTL_MOD, K, OS_IN);
+    tb_wait1(b, EP, C, EPOLLIN);
+    tb_read(b, C, 16384, 40);
+    tb_write(b, K, 40, 40);
+    tb_read(b, C, 16384, -EAGAIN);
+    tb_ctl(b, EP, EPOLL_CTL_MOD, C, OS_IN);
+    tb_wait1(b, EP, K, EPOLLIN);
+    tb_read(b, K, 16384, 24);
+    tb_write(b, C, 24, 24);
+    tb_read(b, K, 16384, -EAGAIN);
+    tb_sleep(b, 1000 * MS);
+    tb_wait1(b, EP, C, EPOLLIN | EPOLLRDHUP);
+    tb_read(b, C, 16384, 0);
+    tb_read(b, K, 16384, 0);
+    tb_close(b, C);
+    tb_close(b, K);
+    assert_int_equal(finish(f, RULE_ONESHOT_NOT_REARMED, &all), 1);
+    assert_int_equal(all, 1);
+    /* correct: a worker thread takes its time with a request (the socket disarmed, nothing
+     * done on it for a second), answers, and closes the connection */
+    b = begin(f, OS_IN, 0);
+    tb_wait1(b, EP, C, EPOLLIN);
+    tb_read(b, C, 16384, 40);
+    tb_read(b, C, 16384, -EAGAIN);
+    tb_wait(b, EP, 0);
+    tb_sleep(b, 1000 * MS);
+    tb_thread(b, 200);
+    tb_write(b, C, 60, 60);
+    tb_close(b, C);
+    tb_thread(b, 100);
+    tb_wait(b, EP, 0);
+    assert_int_equal(finish(f, RULE_ONESHOT_NOT_REARMED, &all), 0);
+    /* correct: a thread-pool server reads a one-shot socket with blocking reads between
+     * re-arms (never EAGAIN): a read that returns long after is no evidence */
+    b = begin(f, EPOLLIN | EPOLLONESHOT, 0);
+    tb_wait1(b, EP, C, EPOLLIN);
+    tb_read(b, C, 16384, 40);
+    tb_write(b, C, 40, 40);
+    tb_sleep(b, 1000 * MS);
+    tb_read(b, C, 16384, 40);
+    tb_write(b, C, 40, 40);
+    tb_ctl(b, EP, EPOLL_CTL_MOD, C, EPOLLIN | EPOLLONESHOT);
+    assert_int_equal(finish(f, RULE_ONESHOT_NOT_REARMED, &all), 0);
     /* correct: re-armed after every event */
     b = begin(f, OS_IN, OS_OUT);
     tb_wait1(b, EP, K, EPOLLOUT);
