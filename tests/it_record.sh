@@ -74,6 +74,9 @@ case $f in python3.[0-9]*.ept) ;; *) fail "default trace name: '$f', want python
 grep -q "^epscope record: $T/$f: python3, pid [0-9]*: [0-9]* records, 0 lost\$" "$LAST_ERR" ||
     fail "no summary line for $f"
 grep -q "epscope check $T/$f" "$LAST_ERR" || fail "no hint how to look at it"
+read -r n _ < <(records_of "$T/$f" "$LAST_ERR")
+"$EPSCOPE" dump "$f" | tail -1 | grep -q "^ *$n .*end of trace ($n records, 0 lost)\$" ||
+    fail "record said $n records, dump's end of trace says otherwise"
 expect_status 0 "$EPSCOPE" record -o out.ept -- "$PY" sock.py
 expect_status 1 "$EPSCOPE" record -o out.ept -- "$PY" sock.py
 grep -q 'exists (use --force' "$LAST_ERR" || fail "an existing file is not refused"
