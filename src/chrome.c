@@ -1,10 +1,12 @@
 /* chrome.c - exports a trace as Chrome trace-event JSON (see chrome.h).
  *
- * The events, all in process 1 ("epscope proxy, MODE mode"), ts and dur in microseconds
+ * The events, all in process 1 ("epscope proxy, MODE mode", or
+ * "PROGRAM, pid N, recorded"), ts and dur in microseconds
  * since the trace began (the header's mono_start_ns), with three decimals:
  *
  *   ph  tid   name                 what
- *   M   0     process_name         the proxy and its mode
+ *   M   0     process_name         the proxy and its mode, or for a recorded trace the
+ *                                  program and its pid
  *   M   0     thread_name          "event loop": the epoll_wait track
  *   M   sid   thread_name          one track per socket, "fd 8 client c3", when it first
  *   M   sid   thread_sort_index    appears (sid, not fd: fd numbers are reused)
@@ -225,8 +227,19 @@ int chrome_write(FILE *out, struct replay *r)
 
     fputs("{\"traceEvents\":[", out);
     sb_init(&b, x->line, sizeof(x->line));
+    char prog[64], pid[32];
+    const struct reader *rd = replay_reader(r);
     sb_printf(&b, "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":0,\"args\":"
-              "{\"name\":\"epscope proxy, %s mode\"}}", PID, mode);
+              "{\"name\":", PID);
+    if (reader_config(rd, "program", prog, sizeof(prog)) > 0) { /* epscope record's trace */
+        char name[128];
+        snprintf(name, sizeof(name), "%s, pid %s, recorded", prog,
+                 reader_config(rd, "pid", pid, sizeof(pid)) > 0 ? pid : "?");
+        str(&b, name);
+        sb_puts(&b, "}}");
+    } else {
+        sb_printf(&b, "\"epscope proxy, %s mode\"}}", mode);
+    }
     emit(x, x->line);
     sb_init(&b, x->line, sizeof(x->line));
     sb_printf(&b, "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":0,\"args\":"

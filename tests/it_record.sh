@@ -77,6 +77,8 @@ grep -q "epscope check $T/$f" "$LAST_ERR" || fail "no hint how to look at it"
 read -r n _ < <(records_of "$T/$f" "$LAST_ERR")
 "$EPSCOPE" dump "$f" | tail -1 | grep -q "^ *$n .*end of trace ($n records, 0 lost)\$" ||
     fail "record said $n records, dump's end of trace says otherwise"
+"$EPSCOPE" dump --chrome "$f" | grep -q '"process_name".*"name":"python3, pid [0-9]*, recorded"' ||
+    fail "dump --chrome does not name the recorded program"
 expect_status 0 "$EPSCOPE" record -o out.ept -- "$PY" sock.py
 expect_status 1 "$EPSCOPE" record -o out.ept -- "$PY" sock.py
 grep -q 'exists (use --force' "$LAST_ERR" || fail "an existing file is not refused"
