@@ -114,7 +114,10 @@ static int check_one(const char *path, int json, int quiet)
                 printf(" c%u", f->conn);
             if (f->sid)
                 printf(")");
-            if (f->count > 1)
+            if (f->rule == RULE_LOST_RECORDS) /* its count is of records, not of times */
+                printf(", %llu record%s lost", (unsigned long long)f->count,
+                       f->count == 1 ? "" : "s");
+            else if (f->count > 1)
                 printf(", %llu times", (unsigned long long)f->count);
             printf("\n");
             wrap(stdout, "", f->what);
