@@ -207,8 +207,11 @@ void fmt_rec(struct sbuf *b, const struct ept_rec *r)
     }
     case EPT_EPOLL_CTL: {
         GET(struct ept_epoll_ctl, e);
-        sb_printf(b, "epoll_ctl(%s, %d, ", fmt_ctl_op(e.op), e.s.fd);
-        fmt_events(b, e.events);
+        sb_printf(b, "epoll_ctl(%s, %d", fmt_ctl_op(e.op), e.s.fd);
+        if (e.op != EPOLL_CTL_DEL) { /* DEL's event is ignored (and often left unset) */
+            sb_puts(b, ", ");
+            fmt_events(b, e.events);
+        }
         sb_puts(b, ")");
         result(b, e.result);
         tag(b, &e.s);

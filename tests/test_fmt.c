@@ -91,7 +91,7 @@ static void test_fmt_epoll(void **state)
                         "epoll_ctl(ADD, 8, EPOLLIN|EPOLLRDHUP|EPOLLET) = 0  [client s5 c2]");
     assert_string_equal(text(MK(&u, EPT_EPOLL_CTL, struct ept_epoll_ctl, .s = bare, .epfd = 3,
                                 .op = EPOLL_CTL_DEL, .result = -ENOENT)),
-                        "epoll_ctl(DEL, 8, 0) = -1 ENOENT");
+                        "epoll_ctl(DEL, 8) = -1 ENOENT");
     assert_string_equal(text(MK(&u, EPT_READY, struct ept_ready, .s = bare,
                                 .events = EPOLLIN | EPOLLRDHUP)),
                         "  ready fd=8 EPOLLIN|EPOLLRDHUP");
