@@ -25,7 +25,9 @@ student() {
     local extra=()
     case $prog in proxy_*) extra=(--backend "$BACKEND_ADDR") ;; esac
     [ "$scenario" = pipe ] && extra=(--backend "$ECHOB_ADDR")
-    start S "$EPSCOPE" record -o "$T/$prog.ept" --force -- "$PROGS/$prog" --listen 127.0.0.1:0 \
+    local cmd=("$PROGS/$prog")
+    [ -f "$HERE/progs/$prog.py" ] && cmd=("$PY" "$HERE/progs/$prog.py")
+    start S "$EPSCOPE" record -o "$T/$prog.ept" --force -- "${cmd[@]}" --listen 127.0.0.1:0 \
         "${extra[@]}"
     local pid
     pid=$(pgrep -P "$S_PID" | head -1)
@@ -58,6 +60,7 @@ step "controls: correct programs, no diagnosis"
 student echo_lt - echo
 student echo_et - echo
 student echo_threads - echo
+student asyncio_echo - echo
 student proxy_oneshot - proxy
 student proxy_oneshot - pipe
 
