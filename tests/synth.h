@@ -18,7 +18,6 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
-#include "crc32c.h"
 #include "ept.h"
 
 #define SYNTH_MISTRIGGER 1u /* every `every`-th connection mis-triggers */
@@ -43,16 +42,9 @@ static inline void synth_flush(struct synth *s)
 {
     if (!s->nrec)
         return;
-    const struct ept_rec *last = NULL;
-    for (size_t off = 0; off < s->len; off += last->size)
-        last = (const void *)(s->buf + off);
-    uint32_t total = (uint32_t)(EPT_BLOCK_HDR + s->len + EPT_BLOCK_TRAILER);
-    const struct ept_rec *first = (const void *)s->buf;
-    struct ept_block b = {EPT_BLOCK_MAGIC, total, first->seq, s->nrec, 0, first->ns, last->ns};
-    uint32_t trailer[2] = {total, EPT_BLOCK_TAIL};
-    uint32_t crc = crc32c(0, &b, sizeof(b));
-    crc = crc32c(crc, s->buf, s->len);
-    b.crc = crc32c(crc, trailer, sizeof(trailer));
+    struct ept_block b;
+    uint32_t trailer[2];
+    ept_block_seal(&b, trailer, s->buf, s->len, s->nrec);
     fwrite(&b, sizeof(b), 1, s->f);
     fwrite(s->buf, 1, s->len, s->f);
     fwrite(trailer, sizeof(trailer), 1, s->f);

@@ -22,7 +22,6 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
-#include "crc32c.h"
 #include "ept.h"
 
 #define TB_FDS 1024
@@ -43,15 +42,9 @@ static inline void tb_flush(struct tb *b)
 {
     if (!b->nrec)
         return;
-    const struct ept_rec *first = (const void *)b->buf, *last = first;
-    for (size_t off = 0; off < b->len; off += last->size)
-        last = (const void *)(b->buf + off);
-    uint32_t total = (uint32_t)(EPT_BLOCK_HDR + b->len + EPT_BLOCK_TRAILER);
-    struct ept_block h = {EPT_BLOCK_MAGIC, total, first->seq, b->nrec, 0, first->ns, last->ns};
-    uint32_t trailer[2] = {total, EPT_BLOCK_TAIL};
-    uint32_t crc = crc32c(0, &h, sizeof(h));
-    crc = crc32c(crc, b->buf, b->len);
-    h.crc = crc32c(crc, trailer, sizeof(trailer));
+    struct ept_block h;
+    uint32_t trailer[2];
+    ept_block_seal(&h, trailer, b->buf, b->len, b->nrec);
     fwrite(&h, sizeof(h), 1, b->f);
     fwrite(b->buf, 1, b->len, b->f);
     fwrite(trailer, sizeof(trailer), 1, b->f);
