@@ -188,6 +188,8 @@ int http_parse_response(const char *buf, size_t len, struct http_resp *r)
                 return -EBADMSG;
         } else if (name_is(&h, "Connection")) {
             parse_connection(&h, &close, &keep);
+        } else if (name_is(&h, "Transfer-Encoding")) {
+            r->chunked = true;
         } else if (name_is(&h, "X-Backend")) {
             size_t m = h.vlen < HTTP_NAME_MAX - 1 ? h.vlen : HTTP_NAME_MAX - 1;
             memcpy(r->backend, h.value, m);

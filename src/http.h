@@ -24,6 +24,7 @@ struct http_resp {
     int status;             /* 100..999 */
     int64_t content_length; /* -1 when absent */
     bool close;             /* the server closes after this response */
+    bool chunked;           /* Transfer-Encoding present (load does not decode it) */
     enum http_body_kind body;
     char backend[HTTP_NAME_MAX]; /* X-Backend value, "" when absent */
 };

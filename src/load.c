@@ -40,7 +40,7 @@ enum reason {
     R_TIMEOUT, /* no complete response within --timeout */
     R_HEAD,    /* malformed or oversized response head */
     R_STATUS,  /* status other than 200 */
-    R_LENGTH,  /* no Content-Length */
+    R_LENGTH,  /* a Transfer-Encoding: bodies are read by Content-Length or to close */
     R_SIZE,    /* Content-Length differs from --expect-size / --expect-body */
     R_BODY,    /* a body byte differs from the expected one */
     R_EXTRA,   /* bytes after the last response the server owed */
@@ -70,6 +70,7 @@ struct conn {
     uint64_t t_start;      /* when the batch was issued (connect or write) */
     /* the response being read */
     bool in_body;
+    bool to_close; /* the body has no length: it ends when the server closes (RFC 9112 6.3) */
     struct http_resp resp;
     uint64_t body_off, body_len;
     uint64_t bad_at; /* body offset of the first wrong byte */
@@ -464,6 +465,9 @@ static void response_done(struct load *l, struct conn *c)
         char d[128];
         if (c->verdict == R_STATUS)
             snprintf(d, sizeof(d), "status %d", c->resp.status);
+        else if (c->verdict == R_SIZE && c->resp.content_length < 0)
+            snprintf(d, sizeof(d), "%llu body bytes before the server closed",
+                     (unsigned long long)c->body_len);
         else if (c->verdict == R_SIZE)
             snprintf(d, sizeof(d), "Content-Length %lld", (long long)c->resp.content_length);
         else
@@ -506,6 +510,13 @@ static void check_body(struct load *l, struct conn *c, const uint8_t *p, size_t 
     }
 }
 
+/* Whether a body of len bytes is not what --expect-size or --expect-body asked for. */
+static bool size_unexpected(const struct load *l, uint64_t len)
+{
+    return (l->have_expect_size && len != l->expect_size) ||
+           (l->expect_body && len != l->expect_body_len);
+}
+
 /* Consume response bytes; returns false when the connection was failed or dropped. */
 static bool process(struct load *l, struct conn *c, const uint8_t *p, size_t len)
 {
@@ -541,18 +552,20 @@ static bool process(struct load *l, struct conn *c, const uint8_t *p, size_t len
                 return false;
             }
             pos += (size_t)rc;
-            if (c->resp.content_length < 0) {
-                conn_fail(l, c, R_LENGTH, "response without Content-Length");
+            if (c->resp.chunked) {
+                conn_fail(l, c, R_LENGTH, "Transfer-Encoding (chunked bodies are not read)");
                 return false;
             }
             c->in_body = true;
             c->body_off = 0;
-            c->body_len = (uint64_t)c->resp.content_length;
+            c->to_close = c->resp.content_length < 0;
+            c->body_len = c->to_close ? UINT64_MAX : (uint64_t)c->resp.content_length;
+            if (c->to_close)
+                c->resp.close = true;
             c->verdict = -1;
             if (c->resp.status != 200)
                 c->verdict = R_STATUS;
-            else if ((l->have_expect_size && c->body_len != l->expect_size) ||
-                     (l->expect_body && c->body_len != l->expect_body_len))
+            else if (!c->to_close && size_unexpected(l, c->body_len))
                 c->verdict = R_SIZE;
         }
         size_t n = len - pos;
@@ -577,6 +590,22 @@ static void batch_done(struct load *l, struct conn *c)
     if (!l->keepalive || l->half_close || c->saw_close)
         conn_drop(l, c);
     slot_next(l, c);
+}
+
+/* The server closed c while a body without a length was being read: that close is its end. */
+static void body_closed(struct load *l, struct conn *c)
+{
+    c->to_close = false;
+    c->body_len = c->body_off;
+    if (c->verdict < 0 && size_unexpected(l, c->body_len))
+        c->verdict = R_SIZE;
+    l->now = now_ns();
+    response_done(l, c);
+    if (c->outstanding) {
+        conn_fail(l, c, R_CLOSED, "connection closed before a response");
+        return;
+    }
+    batch_done(l, c);
 }
 
 /* Refill c's token bucket; returns how many bytes it may read now. */
@@ -626,7 +655,9 @@ static void conn_read(struct load *l, struct conn *c)
         return;
     }
     if (n == 0) {
-        if (c->outstanding) {
+        if (c->in_body && c->to_close) {
+            body_closed(l, c);
+        } else if (c->outstanding) {
             conn_fail(l, c, R_CLOSED,
                       c->in_body ? "connection closed in the body"
                                  : "connection closed before a response");
@@ -883,8 +914,9 @@ static const char usage[] =
     "  bytes: 3900 body bytes verified\n"
     "  backend NAME: 100        one per X-Backend value, sorted by name ('-': none sent)\n"
     "  failures: REASON COUNT   one per reason, only when some failed; reasons: connect,\n"
-    "                           reset, closed, timeout, bad-head, status, no-length, size,\n"
-    "                           body, extra-bytes\n"
+    "                           reset, closed, timeout, bad-head, status, no-length (a\n"
+    "                           chunked body), size, body, extra-bytes\n"
+    "A body is read by its Content-Length or, without one, until the server closes.\n"
     "The first few failures are also described on stderr.\n"
     "\n"
     "Exit status: 0 every request succeeded, 1 some failed (or interrupted), 2 bad options.\n";

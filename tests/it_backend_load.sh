@@ -157,6 +157,37 @@ step "--timeout: a delay longer than the timeout fails the request"
 expect_status 1 $L "http://$B6_ADDR/" -n 2 --timeout 50
 out_has '^failures: timeout 2$'
 
+step "a body without Content-Length ends when the server closes (RFC 9112 6.3); chunked is refused"
+DRIVE=$(dirname "$0")/progs/drive.py
+start B8 python3 "$DRIVE" backend --body-size 100000 --linger-ms 20
+expect_status 0 $L "http://$B8_ADDR/" -n 20 -c 4 --expect-size 100000
+out_has '^bytes: 2000000 body bytes verified$'
+expect_status 1 $L "http://$B8_ADDR/" -n 3 --expect-size 99999
+out_has '^failures: size 3$'
+grep -q '100000 body bytes before the server closed' "$LAST_ERR" || fail "no size detail"
+# pipelined behind a response that ends at close: the one after it cannot be answered
+expect_status 1 $L "http://$B8_ADDR/" -n 2 --pipeline 2
+out_has '^requests: 1 ok, 1 failed'
+out_has '^failures: closed 1$'
+stop B8
+start B9 python3 "$DRIVE" backend --linger-ms 3000
+expect_status 1 $L "http://$B9_ADDR/" -n 1 --timeout 300
+out_has '^failures: timeout 1$'
+stop B9
+cat >"$T/chunked.py" <<'EOF'
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+print("listening on 127.0.0.1:%d" % s.getsockname()[1], flush=True)
+while True:
+    c, _ = s.accept(); c.recv(4096)
+    c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+    c.close()
+EOF
+start B10 python3 "$T/chunked.py"
+expect_status 1 $L "http://$B10_ADDR/" -n 2
+out_has '^failures: no-length 2$'
+kill "$B10_PID"
+
 step "a closed port: every request fails, exit 1"
 start B7 "$EPSCOPE" backend --listen 127.0.0.1:0
 port=$B7_PORT

@@ -126,6 +126,10 @@ static void test_response_connection(void **state)
     assert_int_equal(r.content_length, -1);
     assert_int_equal(r.body, HTTP_BODY_UNKNOWN);
     assert_string_equal(r.backend, "");
+    assert_false(r.chunked);
+    const char *t = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+    assert_true(http_parse_response(t, strlen(t), &r) > 0);
+    assert_true(r.chunked);
     const char *b = "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n";
     assert_true(http_parse_response(b, strlen(b), &r) > 0);
     assert_true(r.close);
