@@ -259,8 +259,8 @@ int demo_main(int argc, char **argv)
         char *args[32] = {"epscope", "proxy", "--listen", "127.0.0.1:0", "--mode",
                           (char *)modes[m], "--backend", be[0], "--backend", be[1],
                           "--trace", traces[m], "--force", "--preview", "128",
-                          "--idle-timeout", "2000"};
-        int k = 17;
+                          "--idle-timeout", "2000", "--sndbuf", "16k"};
+        int k = 19; /* a small send buffer: the slow client fills it, EPOLLOUT shows */
         unsigned need = fault_id ? proxy_fault_mode((unsigned)fault_id) : EPT_MODE_NONE;
         if (fault_id && ept_mode_parse(modes[m]) == (int)need) {
             args[k++] = "--fault";

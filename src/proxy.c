@@ -694,6 +694,8 @@ static void accept_some(struct proxy *p)
         k->peer = peer;
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (p->cfg->sndbuf) /* the kernel doubles it, for its own bookkeeping */
+            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &p->cfg->sndbuf, sizeof(p->cfg->sndbuf));
         p->nconns++;
         p->conns_total++;
         sync_sock(p, k, &k->c);

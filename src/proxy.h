@@ -40,6 +40,7 @@ struct proxy_config {
     size_t buffer;            /* bytes per direction per connection */
     unsigned max_events;
     int backlog;
+    int sndbuf;               /* SO_SNDBUF of client sockets, 0: the kernel's auto-tuning */
     unsigned fault;           /* enum proxy_fault */
     const char *config_text;  /* for the trace header */
 };

@@ -41,6 +41,9 @@ static const char usage[] =
     "  --buffer BYTES           buffer per direction per connection (default 16k)\n"
     "  --max-events N           epoll_wait batch size (default 256)\n"
     "  --backlog N              listen backlog (default 4096)\n"
+    "  --sndbuf BYTES           SO_SNDBUF of each client socket (default: the kernel's\n"
+    "                           auto-tuning, up to 4 MiB on loopback): a small one makes\n"
+    "                           a slow client fill it, so short writes and EPOLLOUT show\n"
     "  --fault NAME             commit one epoll mistake on purpose ('--fault help' lists them)\n"
     "  -h, --help               this text\n";
 
@@ -61,7 +64,7 @@ int proxy_main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_BACKEND, O_MODE, O_LMODE, O_BALANCE, O_TRACE, O_FORCE, O_RING,
            O_PREVIEW, O_STORY, O_MAXCONNS, O_CTIMEOUT, O_ITIMEOUT, O_DOWN, O_BUFFER,
-           O_MAXEV, O_BACKLOG, O_FAULT };
+           O_MAXEV, O_BACKLOG, O_FAULT, O_SNDBUF };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"backend", required_argument, NULL, O_BACKEND},
@@ -80,6 +83,7 @@ int proxy_main(int argc, char **argv)
         {"buffer", required_argument, NULL, O_BUFFER},
         {"max-events", required_argument, NULL, O_MAXEV},
         {"backlog", required_argument, NULL, O_BACKLOG},
+        {"sndbuf", required_argument, NULL, O_SNDBUF},
         {"fault", required_argument, NULL, O_FAULT},
         {"help", no_argument, NULL, 'h'},
         {0},
@@ -173,6 +177,11 @@ int proxy_main(int argc, char **argv)
                 return bad("--max-events", optarg, "1 to 65536");
             cfg.max_events = (unsigned)l;
             break;
+        case O_SNDBUF:
+            if (cli_parse_size(optarg, 2048, 64u << 20, &v) < 0)
+                return bad("--sndbuf", optarg, "2k to 64m bytes");
+            cfg.sndbuf = (int)v;
+            break;
         case O_BACKLOG:
             if (cli_parse_int(optarg, 1, 65535, &l) < 0)
                 return bad("--backlog", optarg, "1 to 65535");
@@ -224,6 +233,8 @@ int proxy_main(int argc, char **argv)
               cfg.buffer, cfg.preview, cfg.max_conns, cfg.connect_timeout_ms,
               cfg.idle_timeout_ms, cfg.down_ms, cfg.max_events, proxy_fault_name(cfg.fault),
               cfg.bal.n);
+    if (cfg.sndbuf)
+        sb_printf(&b, "sndbuf=%d\n", cfg.sndbuf);
     for (unsigned i = 0; i < cfg.bal.n; i++) {
         net_format(&cfg.bal.b[i].addr, a, sizeof(a));
         sb_printf(&b, "backend.%u=%s,weight=%u\n", i, a, cfg.bal.b[i].weight);

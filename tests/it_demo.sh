@@ -15,6 +15,9 @@ for m in level edge edge-oneshot; do
     [ -s "$T/d1/$m.ept" ] || fail "no $m trace"
     expect_status 0 "$EPSCOPE" dump "$T/d1/$m.ept"
     tail -n 1 "$LAST_OUT" | grep -q 'end of trace' || fail "$m trace not closed cleanly"
+    "$EPSCOPE" dump --json "$T/d1/$m.ept" >"$T/$m.json"
+    python3 "$(dirname "$0")/epollout_lesson.py" "$T/$m.json" "$m" ||
+        fail "the demo's $m trace does not show the EPOLLOUT lesson"
 done
 pgrep -f "$T/d1" >/dev/null && fail "demo left processes behind: $(pgrep -af "$T/d1")"
 

@@ -36,4 +36,13 @@ assert len(marks) == int(sys.argv[2]), "%d diagnosis marks, %s findings" % (len(
 PY
 done <"$dir/lessons.txt"
 [ $n -ge 8 ] || fail "only $n lessons"
+
+# The modes lessons are about the EPOLLOUT path: a client write that comes back short (or
+# EAGAIN), and what each mode does to hear when the socket has room again (tour questions
+# 3 and 4, exercise 7). Each trace must really show it.
+for mode in level edge edge-oneshot; do
+    "$EPSCOPE" dump --json "$dir/modes-$mode.ept" >"$T/$mode.json" || fail "dump modes-$mode"
+    python3 "$(dirname "$0")/epollout_lesson.py" "$T/$mode.json" "$mode" ||
+        fail "modes-$mode.ept does not show the EPOLLOUT lesson"
+done
 echo ok
