@@ -118,8 +118,9 @@ static const struct {
 } faults[FAULT_COUNT] = {
     [FAULT_NONE] = {"none", EPT_MODE_NONE, "no fault"},
     [FAULT_MISTRIGGER] = {"mistrigger", EPT_MODE_ONESHOT,
-                          "edge-oneshot: backend socket registered without EPOLLONESHOT and "
-                          "every EPOLLIN trusted as data (the origin's bug)"},
+                          "edge-oneshot: backend socket registered level-triggered (no "
+                          "EPOLLET, no EPOLLONESHOT), every EPOLLIN trusted as data (the "
+                          "origin's bug)"},
     [FAULT_NO_DRAIN] = {"no-drain", EPT_MODE_EDGE,
                         "edge: one read per event, so data left in the socket never wakes us"},
     [FAULT_NO_REARM] = {"no-rearm", EPT_MODE_ONESHOT,

@@ -37,12 +37,8 @@ PY
 done <"$dir/lessons.txt"
 [ $n -ge 8 ] || fail "only $n lessons"
 
-# The modes lessons are about the EPOLLOUT path: a client write that comes back short (or
-# EAGAIN), and what each mode does to hear when the socket has room again (tour questions
-# 3 and 4, exercise 7). Each trace must really show it.
-for mode in level edge edge-oneshot; do
-    "$EPSCOPE" dump --json "$dir/modes-$mode.ept" >"$T/$mode.json" || fail "dump modes-$mode"
-    python3 "$(dirname "$0")/epollout_lesson.py" "$T/$mode.json" "$mode" ||
-        fail "modes-$mode.ept does not show the EPOLLOUT lesson"
-done
+# What docs/lab.md's answers say about these traces holds (the modes traces' EPOLLOUT
+# path among it): a trace recorded again cannot make an answer silently false.
+T=$T EPSCOPE=$EPSCOPE python3 "$(dirname "$0")/lab_answers.py" "$dir" ||
+    fail "an answer of docs/lab.md does not hold on the shipped traces"
 echo ok

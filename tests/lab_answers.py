@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""lab_answers.py TRACES_DIR - holds the answers of docs/lab.md (sections 2 to 6) to the
+shipped lesson traces: each claim an answer makes about a trace is checked here against
+that trace, so that a trace recorded again cannot silently make an answer false.
+Exits 1 with one line per claim that does not hold. Run by it_lessons.sh."""
+import json
+import os
+import subprocess
+import sys
+
+EPSCOPE = os.environ.get("EPSCOPE", "epscope")
+DIR = sys.argv[1]
+failed = []
+
+
+def records(name):
+    out = subprocess.run([EPSCOPE, "dump", "--json", os.path.join(DIR, name)],
+                         check=True, capture_output=True, text=True).stdout
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def compare(*names):
+    out = subprocess.run([EPSCOPE, "compare"] + [os.path.join(DIR, n) for n in names],
+                         check=True, capture_output=True, text=True).stdout
+    rows = {}
+    for line in out.splitlines():
+        parts = line.rsplit(None, len(names))
+        if len(parts) == len(names) + 1:
+            rows[parts[0].strip()] = parts[1:]
+    return rows
+
+
+def claim(answer, ok, what):
+    print("answer %-3s %s %s" % (answer, "ok  " if ok else "FAIL", what))
+    if not ok:
+        failed.append(answer)
+
+
+def events(r):
+    return set(r.get("events", "").split("|"))
+
+
+def batches(recs):
+    """Each epoll_wait with its ready events, in order."""
+    out = []
+    for r in recs:
+        if r["type"] == "epoll_wait":
+            out.append((r, []))
+        elif r["type"] == "ready" and out:
+            out[-1][1].append(r)
+    return out
+
+
+modes = ["modes-level.ept", "modes-edge.ept", "modes-edge-oneshot.ept"]
+rec = {m: records(m) for m in modes}
+mods = {m: [r for r in rec[m] if r["type"] == "epoll_ctl" and r["op"] == "MOD"] for m in modes}
+
+# 1: the masks each mode registers a client with
+adds = {m: next(r["events"] for r in rec[m] if r["type"] == "epoll_ctl" and r["op"] == "ADD"
+                and r["role"] == "client") for m in modes}
+claim(1, adds == {"modes-level.ept": "EPOLLIN|EPOLLRDHUP",
+                  "modes-edge.ept": "EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET",
+                  "modes-edge-oneshot.ept": "EPOLLIN|EPOLLRDHUP|EPOLLET|EPOLLONESHOT"},
+      "client ADD masks %s" % adds)
+
+# 2: edge never calls MOD; oneshot re-arms the client; level re-registers the backend
+# from EPOLLOUT (connecting) to EPOLLIN once the request is written
+claim(2, not mods["modes-edge.ept"], "edge makes no EPOLL_CTL_MOD")
+claim(2, any(r["role"] == "client" and "EPOLLONESHOT" in events(r)
+             for r in mods["modes-edge-oneshot.ept"]), "edge-oneshot re-arms client sockets")
+lv = rec["modes-level.ept"]
+backend_switch = False
+for i, r in enumerate(lv):
+    if r["type"] == "write" and r["role"] == "backend" and r["result"] > 0:
+        nxt = next((x for x in lv[i + 1:] if x["type"] in ("epoll_ctl", "epoll_wait")), None)
+        if nxt and nxt["type"] == "epoll_ctl" and nxt["sid"] == r["sid"] and \
+                events(nxt) >= {"EPOLLIN"} and "EPOLLOUT" not in events(nxt):
+            backend_switch = True
+claim(2, backend_switch, "level switches the backend to EPOLLIN after writing the request")
+
+# 3, 4: the EPOLLOUT path of each mode (tests/epollout_lesson.py checks it in full)
+for m, mode in zip(modes, ["level", "edge", "edge-oneshot"]):
+    path = os.path.join(os.environ.get("T", "/tmp"), "lab-%s.json" % mode)
+    with open(path, "w") as f:
+        for r in rec[m]:
+            f.write(json.dumps(r) + "\n")
+    ok = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__),
+                                                      "epollout_lesson.py"), path, mode],
+                        capture_output=True).returncode == 0
+    os.unlink(path)
+    claim("3-4", ok, "%s shows its EPOLLOUT path after a full send buffer" % mode)
+
+# 5, 6: the costs, as `epscope compare` prints them
+c = compare(*modes)
+per = [float(x) for x in c["epoll_ctl per connection"]]
+claim(5, per[1] == min(per), "edge makes the fewest epoll_ctl per connection %s" % per)
+claim(5, per[0] > per[2], "on these traces level makes more than edge-oneshot %s" % per)
+wasted = [int(x) for x in c["wasted events (nothing done)"]]
+claim(6, wasted[1] == max(wasted) and wasted[2] == min(wasted),
+      "edge wastes the most events, edge-oneshot the fewest %s" % wasted)
+
+# 9: fault-no-drain: the backend's only read filled the whole buffer
+nd = [r for r in records("fault-no-drain.ept") if r["type"] == "read" and r["role"] == "backend"]
+claim(9, len(nd) == 1 and nd[0]["result"] == nd[0]["asked"] == 16384,
+      "the backend was read once, 16384 of 16384 bytes")
+
+# 10: fault-ignore-eof: the client's first read after its requests returned 0, then many 0s
+ie = [r for r in records("fault-ignore-eof.ept") if r["type"] == "read" and r["role"] == "client"]
+zeros = [r for r in ie if r["result"] == 0]
+claim(10, len(zeros) > 1000 and ie[ie.index(zeros[0]) - 1]["result"] > 0,
+      "thousands of read() = 0 on the client after its request (%d)" % len(zeros))
+
+# 11: fault-accept-once: one accept4 per listener event
+ao = records("fault-accept-once.ept")
+per_event, count, inside = [], 0, False
+for r in ao:
+    if r["type"] == "epoll_wait":
+        if inside:
+            per_event.append(count)
+        count, inside = 0, False
+    elif r["type"] == "ready" and r["role"] == "listener":
+        inside = True
+    elif r["type"] == "accept" and inside:
+        count += 1
+claim(11, per_event and set(per_event) == {1}, "one accept4 per listener event %s" %
+      sorted(set(per_event)))
+
+# 12-14: origin-mistrigger
+om = records("origin-mistrigger.ept")
+bs = batches(om)
+hit = any(len(evs) >= 2 and evs[0]["role"] == "backend" and
+          events(evs[0]) >= {"EPOLLIN", "EPOLLRDHUP"} and evs[1]["role"] == "client" and
+          events(evs[1]) == {"EPOLLOUT"} for _, evs in bs)
+claim(12, hit, "a batch with the backend's EPOLLIN|EPOLLRDHUP first, the client's EPOLLOUT next")
+seq = [(r["type"], r.get("role"), r.get("result"), r.get("asked")) for r in om
+       if r["type"] in ("read", "write")]
+claim(13, ("read", "backend", 0, 16384) in seq and
+      seq[seq.index(("read", "backend", 0, 16384)) + 1] == ("write", "client", 0, 0),
+      "read(backend) = 0, then write(client, 0)")
+mod7 = [r for r in om if r["type"] == "epoll_ctl" and r["op"] == "MOD" and r["role"] == "backend"]
+claim(14, mod7 and all(events(r) == {"EPOLLIN", "EPOLLRDHUP"} for r in mod7),
+      "the backend is re-registered plain level-triggered (EPOLLIN|EPOLLRDHUP)")
+r26 = next((r for r in om if r["seq"] == 26), None)
+claim(14, r26 is not None and r26["type"] == "ready" and r26["role"] == "backend" and
+      "EPOLLRDHUP" in events(r26), "record 26: the backend reported with EPOLLRDHUP already")
+
+sys.exit(1 if failed else 0)
