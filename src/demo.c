@@ -201,7 +201,7 @@ int demo_main(int argc, char **argv)
         switch (o) {
         case O_DIR: dir = optarg; break;
         case O_FAULT:
-            if ((fault_id = proxy_fault_parse(optarg)) <= 0)
+            if ((fault_id = fault_parse(optarg)) <= 0)
                 return cli_usage_error("demo", "--fault '%s': unknown ('epscope proxy --fault "
                                        "help' lists them)", optarg);
             fault = optarg;
@@ -261,7 +261,7 @@ int demo_main(int argc, char **argv)
                           "--trace", traces[m], "--force", "--preview", "128",
                           "--idle-timeout", "2000", "--sndbuf", "16k"};
         int k = 19; /* a small send buffer: the slow client fills it, EPOLLOUT shows */
-        unsigned need = fault_id ? proxy_fault_mode((unsigned)fault_id) : EPT_MODE_NONE;
+        unsigned need = fault_id ? fault_mode((unsigned)fault_id) : EPT_MODE_NONE;
         if (fault_id && ept_mode_parse(modes[m]) == (int)need) {
             args[k++] = "--fault";
             args[k++] = (char *)fault;
@@ -320,7 +320,7 @@ int demo_main(int argc, char **argv)
     for (int m = 0; m < 3; m++) {
         char *chk[] = {"epscope", "check", "--quiet", traces[m], NULL};
         if (fault_id && ept_mode_parse(modes[m]) ==
-                            (int)proxy_fault_mode((unsigned)fault_id))
+                            (int)fault_mode((unsigned)fault_id))
             chk[2] = traces[m], chk[3] = NULL; /* the faulty one in full */
         run(chk);
         fflush(stdout);

@@ -7,13 +7,13 @@
 static const struct policy policies[] = {
     /* level: say exactly what we wait for; the kernel repeats itself until it is done. */
     {.name = "level", .mode = EPT_MODE_LEVEL, .flags = 0,
-     .register_all = false, .oneshot = false, .drain = false, .remember = false},
+     .register_all = false, .oneshot = false, .drain = false, .remember = false, .accepts = 16},
     /* edge: say everything once; the kernel speaks only on change, so drain and remember. */
     {.name = "edge", .mode = EPT_MODE_EDGE, .flags = EPOLLET,
-     .register_all = true, .oneshot = false, .drain = true, .remember = true},
+     .register_all = true, .oneshot = false, .drain = true, .remember = true, .accepts = 0},
     /* edge-oneshot: one event, then silence until we re-arm for exactly what comes next. */
     {.name = "edge-oneshot", .mode = EPT_MODE_ONESHOT, .flags = EPOLLET | EPOLLONESHOT,
-     .register_all = false, .oneshot = true, .drain = true, .remember = true},
+     .register_all = false, .oneshot = true, .drain = true, .remember = true, .accepts = 0},
 };
 
 const struct policy *policy_get(unsigned mode)

@@ -13,6 +13,8 @@
  *                     each event           EAGAIN                EAGAIN
  *   backpressure      drop EPOLLIN (MOD)   stop reading,         do not re-arm EPOLLIN
  *                                          remember readable
+ *   accepts per       16 (the kernel       until EAGAIN          (listeners are level
+ *   listener event    will say again)                            or edge)
  */
 #ifndef EPSCOPE_POLICY_H
 #define EPSCOPE_POLICY_H
@@ -30,8 +32,11 @@ struct policy {
     bool oneshot;      /* the kernel disarms after each event: re-arm with MOD */
     bool drain;        /* read until EAGAIN / short read / full buffer (else: one read) */
     bool remember;     /* keep readiness between events until EAGAIN */
-    bool sticky_out;   /* fault sticky-epollout: EPOLLOUT never removed */
-    bool never_rearm;  /* fault no-rearm: a fired one-shot socket is never re-armed */
+    unsigned accepts;  /* listener: accepts per event, 0: until EAGAIN */
+    /* the faults' deviations (fault.c), all off in the table below */
+    bool sticky_out;   /* sticky-epollout: EPOLLOUT never removed */
+    bool never_rearm;  /* no-rearm: a fired one-shot socket is never re-armed */
+    bool reread_eof;   /* ignore-eof: a socket at end-of-file stays registered and read */
 };
 
 /* What a socket's registration is now. */

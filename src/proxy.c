@@ -11,11 +11,14 @@
  * Closing is deferred: a conn closed while handling one event of a batch stays allocated,
  * marked closed, until the batch is done, so a later event of the same batch for one of
  * its sockets is recognised as stale and skipped instead of touching a reused fd.
+ *
+ * This is the correct loop. The deliberate mistakes of --fault live in fault.c, each a
+ * small deviation made through the hooks called here (p->fault->..., NULL when the loop
+ * is right).
  */
 #include "proxy.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -28,78 +31,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "policy.h"
+#include "px.h"
 #include "story.h"
 #include "trace.h"
 
-#define ACCEPT_BATCH_LEVEL 16      /* level: accepts per event before the kernel says again */
 #define LISTEN_PAUSE_NS 100000000u /* after EMFILE/ENFILE: retry accept in 100 ms */
 #define BUF_POOL_MAX 1024          /* idle buffers kept for reuse */
-
-enum conn_state { CONN_CONNECTING = 1, CONN_OPEN, CONN_CLOSED };
-enum tlist_id { TL_NONE = 0, TL_CONNECT, TL_IDLE };
-
-struct buf {
-    uint8_t *p;     /* NULL while empty: idle connections hold no buffer memory */
-    uint32_t off;   /* first unsent byte */
-    uint32_t len;   /* bytes waiting */
-};
-
-struct psock {
-    struct ept_sock id;     /* fd, sid, conn, role: what the trace calls this socket */
-    struct policy_reg reg;  /* what epoll has for it */
-    bool open;
-    bool can_read;          /* the kernel said readable and no EAGAIN since */
-    bool can_write;         /* not known to be full */
-    bool eof;               /* read returned 0 */
-    bool wr_shut;           /* we sent our FIN (shutdown SHUT_WR) */
-    bool hup;               /* EPOLLHUP seen */
-    bool rdhup;             /* EPOLLRDHUP seen: the peer's FIN is queued behind the data */
-    bool has_dup;           /* fault double-register: dup_fd is registered too */
-    int dup_fd;
-};
-
-struct conn {
-    struct psock c, b;      /* client, backend */
-    struct buf up, down;    /* client -> backend, backend -> client */
-    uint8_t state;
-    uint8_t tlist;
-    uint8_t attempt;
-    int backend;            /* index, -1 when none */
-    uint64_t tried;         /* backends tried, bit per index */
-    uint64_t tstart;        /* when it went on its timer list */
-    struct conn *tprev, *tnext;
-    struct conn *next;      /* free list / closed-in-this-batch list */
-    struct sockaddr_storage peer;
-    /* fault mistrigger: the origin's single pending buffer toward the client */
-    bool origin_pending;
-};
-
-struct tlist {
-    struct conn *head, *tail;
-};
-
-struct proxy {
-    struct proxy_config *cfg;
-    const struct policy *pol;   /* connection sockets */
-    struct policy lpol;         /* the listener */
-    struct policy cpol;         /* pol, with a fault's changes */
-    int ep;
-    struct psock lsock;
-    bool lpaused_full;          /* at --max-conns */
-    uint64_t lresume_at;        /* after EMFILE: when to try again (0: not paused) */
-    struct trace *tr;
-    FILE *story;
-    uint32_t next_sid, next_conn;
-    unsigned nconns;
-    struct conn *free_conns, *closed;
-    uint8_t **pool;
-    unsigned npool;
-    struct tlist connect_q, idle_q;
-    uint64_t now;
-    uint64_t conns_total, bytes_up, bytes_down;
-    struct epoll_event *events;
-};
 
 static volatile sig_atomic_t stop_requested;
 
@@ -109,73 +48,16 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
-/* --- faults ---------------------------------------------------------------------------- */
-
-static const struct {
-    const char *name;
-    unsigned mode;
-    const char *help;
-} faults[FAULT_COUNT] = {
-    [FAULT_NONE] = {"none", EPT_MODE_NONE, "no fault"},
-    [FAULT_MISTRIGGER] = {"mistrigger", EPT_MODE_ONESHOT,
-                          "edge-oneshot: backend socket registered level-triggered (no "
-                          "EPOLLET, no EPOLLONESHOT), every EPOLLIN trusted as data (the "
-                          "origin's bug)"},
-    [FAULT_NO_DRAIN] = {"no-drain", EPT_MODE_EDGE,
-                        "edge: one read per event, so data left in the socket never wakes us"},
-    [FAULT_NO_REARM] = {"no-rearm", EPT_MODE_ONESHOT,
-                        "edge-oneshot: forgets EPOLL_CTL_MOD after a socket fired"},
-    [FAULT_STICKY_EPOLLOUT] = {"sticky-epollout", EPT_MODE_LEVEL,
-                               "level: never removes EPOLLOUT, so epoll_wait returns it again "
-                               "and again"},
-    [FAULT_IGNORE_EOF] = {"ignore-eof", EPT_MODE_LEVEL,
-                          "level: keeps reading a socket after read() returned 0"},
-    [FAULT_ACCEPT_ONCE] = {"accept-once", EPT_MODE_EDGE,
-                           "edge listener: one accept per event while more connections wait"},
-    [FAULT_STALE_EVENT] = {"stale-event", EPT_MODE_LEVEL,
-                           "level: closes both sockets at the first EOF and still handles the "
-                           "batch's later events for them"},
-    [FAULT_DOUBLE_REGISTER] = {"double-register", EPT_MODE_LEVEL,
-                               "level: registers each client socket twice (a dup'd fd), so "
-                               "every readiness wakes the loop twice"},
-};
-
-const char *proxy_fault_name(unsigned f)
-{
-    return f < FAULT_COUNT ? faults[f].name : "?";
-}
-
-const char *proxy_fault_help(unsigned f)
-{
-    return f < FAULT_COUNT ? faults[f].help : "?";
-}
-
-unsigned proxy_fault_mode(unsigned f)
-{
-    return f < FAULT_COUNT ? faults[f].mode : EPT_MODE_NONE;
-}
-
-int proxy_fault_parse(const char *s)
-{
-    for (unsigned i = 0; i < FAULT_COUNT; i++)
-        if (!strcmp(s, faults[i].name))
-            return (int)i;
-    return -EINVAL;
-}
-
 /* --- recorded syscalls ------------------------------------------------------------------ */
 
-static void px_ctl(struct proxy *p, struct psock *s, int op, uint32_t events)
+/* epoll_ctl(op) for s, with s itself as the event's data; s->reg follows on success. */
+void px_ctl(struct proxy *p, struct psock *s, int op, uint32_t events)
 {
     struct epoll_event ev = {.events = events, .data.ptr = s};
     int rc = epoll_ctl(p->ep, op, s->id.fd, &ev) < 0 ? -errno : 0;
     trace_epoll_ctl(p->tr, p->ep, op, &s->id, events, rc);
-    if (s->has_dup) { /* fault double-register: the same socket under a second number */
-        struct ept_sock d = s->id;
-        d.fd = s->dup_fd;
-        int drc = epoll_ctl(p->ep, op, s->dup_fd, &ev) < 0 ? -errno : 0;
-        trace_epoll_ctl(p->tr, p->ep, op, &d, events, drc);
-    }
+    if (p->fault->ctl)
+        p->fault->ctl(p, s, op, events);
     if (rc < 0)
         return;
     s->reg.in_set = op != EPOLL_CTL_DEL;
@@ -183,7 +65,8 @@ static void px_ctl(struct proxy *p, struct psock *s, int op, uint32_t events)
     s->reg.armed = op != EPOLL_CTL_DEL && events != 0;
 }
 
-static long px_read(struct proxy *p, struct psock *s, uint8_t *buf, size_t n)
+/* read() into buf, retried on EINTR: bytes, 0 at end-of-file, or -errno. */
+long px_read(struct proxy *p, struct psock *s, uint8_t *buf, size_t n)
 {
     ssize_t r;
     do
@@ -197,7 +80,8 @@ static long px_read(struct proxy *p, struct psock *s, uint8_t *buf, size_t n)
     return res;
 }
 
-static long px_write(struct proxy *p, struct psock *s, const uint8_t *buf, size_t n)
+/* write() from buf, retried on EINTR: bytes written or -errno. */
+long px_write(struct proxy *p, struct psock *s, const uint8_t *buf, size_t n)
 {
     ssize_t r;
     do
@@ -210,6 +94,7 @@ static long px_write(struct proxy *p, struct psock *s, const uint8_t *buf, size_
     return res;
 }
 
+/* shutdown(SHUT_WR): our FIN, the half-close passed on. */
 static void px_shutdown(struct proxy *p, struct psock *s)
 {
     int rc = shutdown(s->id.fd, SHUT_WR) < 0 ? -errno : 0;
@@ -217,25 +102,23 @@ static void px_shutdown(struct proxy *p, struct psock *s)
     s->wr_shut = true;
 }
 
-static void px_close(struct proxy *p, struct psock *s, unsigned reason, bool reset)
+/* close() (with an RST when reset) for the reason given; closing removes the registration,
+ * as no other number names the socket. */
+void px_close(struct proxy *p, struct psock *s, unsigned reason, bool reset)
 {
     if (!s->open)
         return;
     int rc = (reset ? net_close_reset(s->id.fd) : close(s->id.fd)) < 0 ? -errno : 0;
     trace_sock_close(p->tr, &s->id, rc, reason);
-    if (s->has_dup) {
-        struct ept_sock d = s->id;
-        d.fd = s->dup_fd;
-        trace_sock_close(p->tr, &d, close(s->dup_fd) < 0 ? -errno : 0, reason);
-        s->has_dup = false;
-    }
+    if (s->dup_fd >= 0 && p->fault->closing)
+        p->fault->closing(p, s, reason);
     s->open = false;
     s->reg.in_set = false;
 }
 
 /* --- buffers ---------------------------------------------------------------------------- */
 
-static uint8_t *buf_get(struct proxy *p)
+uint8_t *px_buf_get(struct proxy *p)
 {
     if (p->npool)
         return p->pool[--p->npool];
@@ -298,7 +181,7 @@ static void tl_append(struct proxy *p, struct conn *k, unsigned which)
 
 /* --- interest ---------------------------------------------------------------------------- */
 
-static struct conn *conn_of(struct psock *s)
+struct conn *px_conn_of(struct psock *s)
 {
     if (s->id.role == EPT_ROLE_CLIENT)
         return (struct conn *)((char *)s - offsetof(struct conn, c));
@@ -306,10 +189,9 @@ static struct conn *conn_of(struct psock *s)
 }
 
 /* What a connection socket waits for now, then the epoll_ctl the policy wants for it. */
-static void sync_sock(struct proxy *p, struct conn *k, struct psock *s)
+void px_sync(struct proxy *p, struct conn *k, struct psock *s)
 {
     bool in, out;
-    bool ignore_eof = p->cfg->fault == FAULT_IGNORE_EOF;
     if (!s->open || k->state == CONN_CLOSED)
         return;
     if (s == &k->b && k->state == CONN_CONNECTING) {
@@ -318,17 +200,12 @@ static void sync_sock(struct proxy *p, struct conn *k, struct psock *s)
     } else {
         struct buf *from = s == &k->c ? &k->up : &k->down;
         struct buf *to = s == &k->c ? &k->down : &k->up;
-        in = (!s->eof || ignore_eof) && buf_room(p, from) > 0;
+        in = (!s->eof || p->cpol.reread_eof) && buf_room(p, from) > 0;
         out = to->len > 0 && !s->can_write;
-        if (k->origin_pending && s == &k->c)
-            out = true; /* the origin armed EPOLLOUT after every read, even an empty one */
     }
-    uint32_t want = policy_events(&p->cpol, in, out);
-    if (p->cfg->fault == FAULT_MISTRIGGER && s == &k->b && want)
-        want &= ~(uint32_t)(EPOLLONESHOT | EPOLLET); /* the origin's wrong flags */
     struct policy_reg reg = s->reg;
-    if (p->cfg->fault == FAULT_MISTRIGGER && s == &k->b && reg.in_set)
-        reg.armed = true; /* without ONESHOT the kernel never disarmed it */
+    uint32_t want = p->fault->interest ? p->fault->interest(p, k, s, in, out, &reg)
+                                       : policy_events(&p->cpol, in, out);
     switch (policy_sync(&p->cpol, &reg, want, s->hup)) {
     case POLICY_ADD: px_ctl(p, s, EPOLL_CTL_ADD, want); break;
     case POLICY_MOD: px_ctl(p, s, EPOLL_CTL_MOD, want); break;
@@ -356,7 +233,8 @@ static void sync_listener(struct proxy *p)
 
 static void accept_some(struct proxy *p);
 
-static void conn_finish(struct proxy *p, struct conn *k, unsigned reason)
+/* Close both sockets of k; it is freed once the batch is done (see the top). */
+void px_finish(struct proxy *p, struct conn *k, unsigned reason)
 {
     bool reset = reason == EPT_CLOSE_RESET || reason == EPT_CLOSE_ERROR;
     if (k->state == CONN_CLOSED)
@@ -420,7 +298,7 @@ static void conn_connect(struct proxy *p, struct conn *k)
     trace_pick(p->tr, &k->c.id, i < 0 ? 0xffff : (unsigned)i, bl->algo, k->attempt,
                i < 0 ? 0 : bl->b[i].active);
     if (i < 0) {
-        conn_finish(p, k, EPT_CLOSE_NOBACKEND);
+        px_finish(p, k, EPT_CLOSE_NOBACKEND);
         return;
     }
     k->backend = i;
@@ -428,11 +306,12 @@ static void conn_connect(struct proxy *p, struct conn *k)
     struct ept_addr ea;
     net_to_ept((const struct sockaddr *)&bl->b[i].addr.ss, &ea);
     memset(&k->b, 0, sizeof(k->b));
+    k->b.dup_fd = -1;
     k->b.id = (struct ept_sock){-1, ++p->next_sid, k->c.id.conn, EPT_ROLE_BACKEND, {0}};
     int fd = net_socket(&bl->b[i].addr);
     if (fd < 0) { /* out of fds: not the backend's fault; stop taking more clients a while */
         trace_connect(p->tr, &k->b.id, (unsigned)i, 0, fd, &ea);
-        conn_finish(p, k, EPT_CLOSE_LIMIT);
+        px_finish(p, k, EPT_CLOSE_LIMIT);
         if ((fd == -EMFILE || fd == -ENFILE) && !p->lresume_at)
             pause_listener(p);
         return;
@@ -455,7 +334,7 @@ static void conn_connect(struct proxy *p, struct conn *k)
         connect_failed(p, k, rc);
         return;
     }
-    sync_sock(p, k, &k->b);
+    px_sync(p, k, &k->b);
 }
 
 static void connect_done(struct proxy *p, struct conn *k)
@@ -483,7 +362,6 @@ static int flow(struct proxy *p, struct conn *k, struct psock *src, struct psock
                 struct buf *b, uint64_t *counter)
 {
     bool dst_ready = dst->open && (dst != &k->b || k->state == CONN_OPEN);
-    bool ignore_eof = p->cfg->fault == FAULT_IGNORE_EOF;
     for (;;) {
         bool progress = false;
         if (b->len && dst_ready && dst->can_write && !dst->wr_shut) {
@@ -501,8 +379,9 @@ static int flow(struct proxy *p, struct conn *k, struct psock *src, struct psock
                     buf_put(p, b);
             }
         }
-        if (src->can_read && (!src->eof || ignore_eof) && src->open && buf_room(p, b) > 0) {
-            if (!b->p && !(b->p = buf_get(p)))
+        if (src->can_read && (!src->eof || p->cpol.reread_eof) && src->open &&
+            buf_room(p, b) > 0) {
+            if (!b->p && !(b->p = px_buf_get(p)))
                 return -1;
             if (b->off && b->off + b->len == p->cfg->buffer) {
                 memmove(b->p, b->p + b->off, b->len);
@@ -544,58 +423,29 @@ static void conn_pump(struct proxy *p, struct conn *k)
 {
     if (flow(p, k, &k->c, &k->b, &k->up, &p->bytes_up) < 0 ||
         flow(p, k, &k->b, &k->c, &k->down, &p->bytes_down) < 0) {
-        conn_finish(p, k, EPT_CLOSE_RESET);
+        px_finish(p, k, EPT_CLOSE_RESET);
         return;
     }
     if (k->state != CONN_OPEN)
         return;
-    if (p->cfg->fault == FAULT_STALE_EVENT && (k->c.eof || k->b.eof)) {
-        conn_finish(p, k, EPT_CLOSE_DONE); /* no half-close: the first EOF ends it all */
-        return;
+    if (p->fault->pumped) {
+        p->fault->pumped(p, k);
+        if (k->state != CONN_OPEN)
+            return;
     }
     bool up_done = k->c.eof && !k->up.len && k->b.wr_shut;
     bool down_done = k->b.eof && !k->down.len && k->c.wr_shut;
     if (up_done && down_done)
-        conn_finish(p, k, EPT_CLOSE_DONE);
+        px_finish(p, k, EPT_CLOSE_DONE);
 }
 
-/* The origin's handler (fault mistrigger): trusts every EPOLLIN as the next phase's data.
- * One read; whatever it returned, even nothing, becomes the buffer for the peer, and the
- * peer is armed for EPOLLOUT to forward it; on EPOLLOUT it writes that buffer and, for a
- * backend response, closes both sockets as the origin did. */
-static void origin_event(struct proxy *p, struct conn *k, struct psock *s, uint32_t ev)
-{
-    if (s == &k->b && (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))) {
-        if (!k->down.p && !(k->down.p = buf_get(p))) {
-            conn_finish(p, k, EPT_CLOSE_ERROR);
-            return;
-        }
-        long n = px_read(p, s, k->down.p, p->cfg->buffer);
-        if (n == -EAGAIN)
-            n = 0;
-        if (n < 0) {
-            conn_finish(p, k, EPT_CLOSE_RESET);
-            return;
-        }
-        if (p->story && n == 0)
-            story_received(p->story, s->id.fd, k->down.p, 0);
-        k->down.off = 0;
-        k->down.len = (uint32_t)n; /* the bug: overwrites what was waiting to be sent */
-        k->origin_pending = true;
-        k->c.can_write = false;
-        return;
-    }
-    if (s == &k->c && (ev & EPOLLOUT) && k->origin_pending) {
-        long n = px_write(p, &k->c, k->down.p ? k->down.p : (const uint8_t *)"", k->down.len);
-        if (n > 0)
-            p->bytes_down += (uint64_t)n;
-        conn_finish(p, k, n < 0 ? EPT_CLOSE_RESET : EPT_CLOSE_DONE);
-    }
-}
-
+/* An event for a connection socket: note what it says, move the bytes, and register each
+ * socket for what it waits for now. */
 static void conn_event(struct proxy *p, struct psock *s, uint32_t ev)
 {
-    struct conn *k = conn_of(s);
+    struct conn *k = px_conn_of(s);
+    if (p->fault->filter)
+        ev = p->fault->filter(p, k, s, ev);
     if (p->cpol.oneshot)
         s->reg.armed = false; /* the kernel disarmed it by reporting it */
     if (ev & EPOLLHUP)
@@ -604,7 +454,7 @@ static void conn_event(struct proxy *p, struct psock *s, uint32_t ev)
         if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))
             connect_done(p, k);
     } else if (ev & EPOLLERR) {
-        conn_finish(p, k, EPT_CLOSE_RESET);
+        px_finish(p, k, EPT_CLOSE_RESET);
         return;
     } else {
         if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
@@ -616,16 +466,8 @@ static void conn_event(struct proxy *p, struct psock *s, uint32_t ev)
     }
     if (k->state == CONN_CLOSED)
         return;
-    if (p->cfg->fault == FAULT_MISTRIGGER && k->state == CONN_OPEN &&
-        ((s == &k->b && (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))) ||
-         (s == &k->c && k->origin_pending && (ev & EPOLLOUT)))) {
-        origin_event(p, k, s, ev);
-        if (k->state == CONN_CLOSED)
-            return;
-        sync_sock(p, k, &k->c);
-        sync_sock(p, k, &k->b);
+    if (p->fault->event && p->fault->event(p, k, s, ev))
         return;
-    }
     conn_pump(p, k);
     if (k->state == CONN_CLOSED)
         return;
@@ -633,8 +475,8 @@ static void conn_event(struct proxy *p, struct psock *s, uint32_t ev)
         s->can_read = false; /* level: the kernel will report it again if it still is */
     if (k->state == CONN_OPEN)
         tl_append(p, k, TL_IDLE);
-    sync_sock(p, k, &k->c);
-    sync_sock(p, k, &k->b);
+    px_sync(p, k, &k->c);
+    px_sync(p, k, &k->b);
 }
 
 static struct conn *conn_alloc(struct proxy *p)
@@ -645,15 +487,14 @@ static struct conn *conn_alloc(struct proxy *p)
     else if (!(k = malloc(sizeof(*k))))
         return NULL;
     memset(k, 0, sizeof(*k));
+    k->c.dup_fd = k->b.dup_fd = -1;
     k->backend = -1;
     return k;
 }
 
 static void accept_some(struct proxy *p)
 {
-    unsigned budget = p->lpol.drain ? ~0u : ACCEPT_BATCH_LEVEL;
-    if (p->cfg->fault == FAULT_ACCEPT_ONCE)
-        budget = 1;
+    unsigned budget = p->lpol.accepts ? p->lpol.accepts : ~0u;
     while (p->lsock.can_read && budget && !p->lpaused_full && !p->lresume_at &&
            !stop_requested) {
         struct sockaddr_storage peer;
@@ -688,10 +529,6 @@ static void accept_some(struct proxy *p)
         k->c.id = nid;
         k->c.open = true;
         k->c.can_write = true;
-        if (p->cfg->fault == FAULT_DOUBLE_REGISTER) {
-            k->c.dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-            k->c.has_dup = k->c.dup_fd >= 0;
-        }
         k->peer = peer;
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -699,7 +536,9 @@ static void accept_some(struct proxy *p)
             setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &p->cfg->sndbuf, sizeof(p->cfg->sndbuf));
         p->nconns++;
         p->conns_total++;
-        sync_sock(p, k, &k->c);
+        if (p->fault->accepted)
+            p->fault->accepted(p, k);
+        px_sync(p, k, &k->c);
         conn_connect(p, k);
         if (p->nconns >= p->cfg->max_conns) {
             p->lpaused_full = true;
@@ -707,21 +546,8 @@ static void accept_some(struct proxy *p)
             sync_listener(p);
         }
     }
-    if (!p->lpol.remember || p->cfg->fault == FAULT_ACCEPT_ONCE)
+    if (!p->lpol.remember)
         p->lsock.can_read = false;
-}
-
-/* Fault stale-event: handle an event whose socket an earlier event of the batch closed, the
- * way a loop that looks connections up by fd number does: read the number again. It is
- * closed (EBADF), or already someone else's, whose bytes are then taken and lost. */
-static void stale_event(struct proxy *p, struct psock *s, uint32_t ev, uint32_t index)
-{
-    uint8_t scratch[512];
-    trace_event(p->tr, EPT_HANDLE, &s->id, ev, index);
-    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-        ssize_t r = read(s->id.fd, scratch, sizeof(scratch));
-        trace_io(p->tr, EPT_READ, &s->id, sizeof(scratch), r < 0 ? -errno : r, scratch);
-    }
 }
 
 /* --- timers ------------------------------------------------------------------------------ */
@@ -757,7 +583,7 @@ static void run_timers(struct proxy *p)
     }
     while (it && (k = p->idle_q.head) && k->tstart + it <= p->now) {
         trace_timeout(p->tr, &k->c.id, EPT_TIMER_IDLE, p->cfg->idle_timeout_ms);
-        conn_finish(p, k, EPT_CLOSE_TIMEOUT);
+        px_finish(p, k, EPT_CLOSE_TIMEOUT);
     }
     if (p->lresume_at && p->lresume_at <= p->now) {
         p->lresume_at = 0;
@@ -770,30 +596,45 @@ static void run_timers(struct proxy *p)
 
 /* --- the loop ---------------------------------------------------------------------------- */
 
+/* The batch is done: the connections closed during it can be reused (a fault's zombies
+ * are kept until it releases them). */
 static void free_closed(struct proxy *p)
 {
     while (p->closed) {
         struct conn *k = p->closed;
         p->closed = k->next;
-        k->next = p->free_conns;
-        p->free_conns = k;
+        if (k->zombie) {
+            k->next = p->zombies;
+            p->zombies = k;
+        } else {
+            k->next = p->free_conns;
+            p->free_conns = k;
+        }
     }
+}
+
+void px_release(struct proxy *p, struct conn *k)
+{
+    for (struct conn **pp = &p->zombies; *pp; pp = &(*pp)->next) {
+        if (*pp == k) {
+            *pp = k->next;
+            break;
+        }
+    }
+    k->zombie = false;
+    k->next = p->free_conns;
+    p->free_conns = k;
 }
 
 static int setup(struct proxy *p, char *err, size_t errlen)
 {
     struct proxy_config *cfg = p->cfg;
-    p->pol = policy_get(cfg->mode);
-    p->cpol = *p->pol;
-    if (cfg->fault == FAULT_NO_DRAIN) {
-        p->cpol.drain = false;    /* one read per event... */
-        p->cpol.remember = false; /* ...and forget that there was more */
-    }
-    if (cfg->fault == FAULT_STICKY_EPOLLOUT)
-        p->cpol.sticky_out = true;
-    if (cfg->fault == FAULT_NO_REARM)
-        p->cpol.never_rearm = true;
+    p->fault = fault_get(cfg->fault);
+    p->cpol = *policy_get(cfg->mode);
     p->lpol = *policy_get(cfg->listener_mode);
+    if (p->fault->policy)
+        p->fault->policy(&p->cpol, &p->lpol);
+    p->lsock.dup_fd = -1;
     p->pool = calloc(BUF_POOL_MAX, sizeof(*p->pool));
     p->events = calloc(cfg->max_events, sizeof(*p->events));
     if (!p->pool || !p->events) {
@@ -843,8 +684,12 @@ static void teardown(struct proxy *p, int *status)
     /* every open connection: walk the timer lists (every conn is on exactly one) */
     struct conn *k;
     while ((k = p->connect_q.head) || (k = p->idle_q.head))
-        conn_finish(p, k, EPT_CLOSE_SHUTDOWN);
+        px_finish(p, k, EPT_CLOSE_SHUTDOWN);
     free_closed(p);
+    if (p->fault->teardown)
+        p->fault->teardown(p);
+    while ((k = p->zombies))
+        px_release(p, k);
     px_close(p, &p->lsock, EPT_CLOSE_SHUTDOWN, false);
     if (p->ep >= 0)
         close(p->ep);
@@ -908,8 +753,8 @@ int proxy_run(struct proxy_config *cfg)
         setvbuf(stderr, NULL, _IOLBF, 0);
     }
     if (cfg->fault)
-        trace_note(p->tr, EPT_NOTE_FAULT, "%s: %s", proxy_fault_name(cfg->fault),
-                   proxy_fault_help(cfg->fault));
+        trace_note(p->tr, EPT_NOTE_FAULT, "%s: %s", fault_name(cfg->fault),
+                   fault_help(cfg->fault));
 
     while (!stop_requested) {
         int timeout = next_timeout_ms(p);
@@ -934,8 +779,8 @@ int proxy_run(struct proxy_config *cfg)
             struct psock *s = p->events[i].data.ptr;
             uint32_t ev = p->events[i].events;
             if (!s->open) {
-                if (p->cfg->fault == FAULT_STALE_EVENT)
-                    stale_event(p, s, ev, (uint32_t)i);
+                if (p->fault->stale)
+                    p->fault->stale(p, s, ev, (uint32_t)i);
                 continue; /* closed by an earlier event of this batch: stale, skip it */
             }
             trace_event(p->tr, EPT_HANDLE, &s->id, ev, (uint32_t)i);

@@ -47,11 +47,12 @@ static const char usage[] =
     "  --fault NAME             commit one epoll mistake on purpose ('--fault help' lists them)\n"
     "  -h, --help               this text\n";
 
-static int fault_help(void)
+/* --fault help: every fault and the mode it shows in. */
+static int list_faults(void)
 {
     printf("faults (--fault NAME), each shown in one trigger mode:\n");
     for (unsigned f = 1; f < FAULT_COUNT; f++)
-        printf("  %-16s %s\n", proxy_fault_name(f), proxy_fault_help(f));
+        printf("  %-16s %s\n", fault_name(f), fault_help(f));
     return 0;
 }
 
@@ -189,8 +190,8 @@ int proxy_main(int argc, char **argv)
             break;
         case O_FAULT:
             if (!strcmp(optarg, "help"))
-                return fault_help();
-            if ((rc = proxy_fault_parse(optarg)) < 0)
+                return list_faults();
+            if ((rc = fault_parse(optarg)) < 0)
                 return bad("--fault", optarg, "unknown fault ('--fault help' lists them)");
             cfg.fault = (unsigned)rc;
             break;
@@ -209,11 +210,11 @@ int proxy_main(int argc, char **argv)
         if (balance_add(&cfg.bal, backends[i], err, sizeof(err)) < 0)
             return cli_usage_error("proxy", "--backend: %s", err);
     if (cfg.fault) {
-        unsigned need = proxy_fault_mode(cfg.fault);
+        unsigned need = fault_mode(cfg.fault);
         unsigned have = cfg.fault == FAULT_ACCEPT_ONCE ? cfg.listener_mode : cfg.mode;
         if (need != have)
             return cli_usage_error("proxy", "--fault %s shows only with %s%s (this run uses %s)",
-                                   proxy_fault_name(cfg.fault),
+                                   fault_name(cfg.fault),
                                    cfg.fault == FAULT_ACCEPT_ONCE ? "--listener-mode " : "--mode ",
                                    ept_mode_name(need), ept_mode_name(have));
     }
@@ -231,7 +232,7 @@ int proxy_main(int argc, char **argv)
     sb_printf(&b, "buffer=%zu\npreview=%u\nmax_conns=%u\nconnect_timeout_ms=%u\n"
               "idle_timeout_ms=%u\ndown_ms=%u\nmax_events=%u\nfault=%s\nbackends=%u\n",
               cfg.buffer, cfg.preview, cfg.max_conns, cfg.connect_timeout_ms,
-              cfg.idle_timeout_ms, cfg.down_ms, cfg.max_events, proxy_fault_name(cfg.fault),
+              cfg.idle_timeout_ms, cfg.down_ms, cfg.max_events, fault_name(cfg.fault),
               cfg.bal.n);
     if (cfg.sndbuf)
         sb_printf(&b, "sndbuf=%d\n", cfg.sndbuf);
