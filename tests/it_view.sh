@@ -34,16 +34,21 @@ step "--help lists every option and key"
 expect_status 0 "$EPSCOPE" view --help
 for w in --follow --snapshot --size --keys --align --speed --no-color --ascii \
     Space "n  Right" "p  Left" " w " " W " " c " " C " " d " " D " " + " " - " "g  Home" \
-    "G  End" " : " " / " " f " " F " " a " Tab "?  h" " q " PgUp Enter Esc mouse; do
+    "G  End" " : " " / " " f " " F " " a " "]  [" " i " " z " Tab "?  h" " q " PgUp Enter Esc \
+    mouse; do
     grep -qF -- "$w" "$LAST_OUT" || fail "--help lacks '$w'"
 done
 
 step "--snapshot: golden screens"
 # The goldens hold the layout. A diagnosis' words are the rules' (src/rules.c) and may be
 # reworded: in the Explanation pane only the id, severity and record range are compared,
-# and the pane's prose lines are dropped on both sides.
+# the pane's prose lines are dropped on both sides, and so is how many lines the prose
+# takes in its title ("lines 1-5 of 16: [ ] scroll", narrow "1-4/5 [ ]").
 layout() {
-    awk '/^─ Explanation|^- Explanation/ { print; inpane = 1; next }
+    awk '/^─ Explanation|^- Explanation/ {
+             gsub(/lines [0-9]+-[0-9]+ of [0-9]+/, "lines #")
+             gsub(/ [0-9]+-[0-9]+\/[0-9]+ \[ \]/, " # [ ]")
+             gsub(/(─)(─)+/, "─"); gsub(/--+/, "-"); print; inpane = 1; next }
          inpane && /records [0-9]+-[0-9]+:/ { sub(/records [0-9]+-[0-9]+: .*/, "&"); \
              match($0, /records [0-9]+-[0-9]+:/); print substr($0, 1, RSTART + RLENGTH - 1) " ..."; next }
          inpane && (/^  / || /^ *$/) { next }
@@ -127,10 +132,19 @@ see v1 "record 3/252"
 keys v1 Left
 see v1 "record 2/252"
 keys v1 w
-see v1 "epoll_wait #1 = 1"
+see v1 "epoll_wait #1 returned 1"
 keys v1 d
 see v1 "mis-trigger (error)"
-see v1 "  Fix: " # the fix follows the finding (its words are the rule's)
+see v1 "  Why: " # the cause comes first (its words are the rule's)
+see v1 "[ ] scroll"
+keys v1 ']' ']' ']' ']' ']' ']'
+see v1 "  Fix: " # then, scrolled, the fix
+keys v1 '[' '[' '[' '[' '[' '['
+see v1 "mis-trigger (error), records"
+keys v1 i # the record's socket, in words
+see v1 "in words"
+keys v1 i
+see v1 "mis-trigger (error), records"
 screen_of v1 | grep -q "▶✖" || fail "the diagnosed record under the cursor has no glyph"
 keys v1 '?'
 see v1 "this help"
@@ -212,6 +226,29 @@ wait_for -t 5 eval '[ "$(screen_of s3 | grep -o "pick conn=2" | wc -l)" -ge 3 ]'
     { screen_of s3 >&2; fail "connection 2 not aligned in all three columns"; }
 keys s3 q
 wait_for -t 5 dead s3 || fail "side by side: q did not quit"
+
+step "three traces at lecture sizes, monochrome and ASCII: quit stays, z zooms a column"
+for size in 80x24 100x30; do
+    LANG=C LC_ALL=C VIEW_ENV="NO_COLOR=1" open_view "z$size" "${size%x*}" "${size#*x}" \
+        "$T/level.ept" "$T/edge.ept" "$T/oneshot.ept"
+    see "z$size" "aligned by record"
+    keys "z$size" w w w
+    see "z$size" "q Quit"
+    see "z$size" "I in O out R rdhup" # the legend of the narrow columns
+    screen_of "z$size" | tail -n 1 | grep -q "z Zoom.*q Quit" ||
+        fail "$size: key bar lacks zoom or quit"
+    keys "z$size" z
+    see "z$size" "zoomed on 1 of 3"
+    see "z$size" "fd  role     conn  IN  OUT" # the whole column, its full header
+    unsee "z$size" "I in O out R rdhup"
+    screen_of "z$size" | LC_ALL=C grep -q $'[\x80-\xff]' && fail "$size ASCII: UTF-8 on screen"
+    tm capture-pane -e -p -t "z$size" | grep -qE $'\e\\[[0-9;]*(3[0-7]|38;5|4[0-7])m' &&
+        fail "$size NO_COLOR: colours used"
+    keys "z$size" z
+    see "z$size" "I in O out R rdhup"
+    keys "z$size" q
+    wait_for -t 5 dead "z$size" || fail "$size: q did not quit"
+done
 
 step "--follow: a trace a live proxy is still writing"
 start BE "$EPSCOPE" backend --listen 127.0.0.1:0

@@ -26,7 +26,105 @@
 #include "tb.h"
 
 static char dir[256];
-static char small[320], lvl[320], edg[320], one[320], sets[320];
+static char small[320], lvl[320], edg[320], one[320], sets[320], stale[320], dupl[320];
+static char lt[320];
+
+/* stale.ept: one epoll_wait returns 16 events; handling #3 closes the socket of #11, whose
+ * handler then reads it (EBADF): the stale-event diagnosis, about an event far down a long
+ * ready list. Level-triggered, a recorded program. */
+static int gen_stale(const char *p)
+{
+    static struct tb b;
+    int rc = tb_open(&b, p);
+    tb_epoll_create(&b, 3);
+    tb_listener(&b, 4);
+    tb_ctl(&b, 3, EPOLL_CTL_ADD, 4, EPOLLIN);
+    for (int i = 0; i < 16; i++) {
+        tb_accept(&b, 4, 10 + i);
+        tb_ctl(&b, 3, EPOLL_CTL_ADD, 10 + i, EPOLLIN | EPOLLRDHUP);
+    }
+    tb_wait(&b, 3, 16);
+    for (int i = 0; i < 16; i++)
+        tb_ready_sid(&b, 10 + i, 0, EPOLLIN, (uint32_t)i);
+    for (int i = 0; i < 16; i++) {
+        if (i == 11) {
+            tb_read(&b, 21, 512, -EBADF);
+            continue;
+        }
+        tb_read(&b, 10 + i, 512, i == 3 ? 0 : 18);
+        if (i == 3) { /* end of file: close it and, wrongly, fd 21 too */
+            tb_close(&b, 13);
+            tb_close(&b, 21);
+        }
+    }
+    tb_wait(&b, 3, 0);
+    return rc | tb_end(&b);
+}
+
+/* level.ept's kin, built call by call: a level-triggered trace as the proxy writes them (its
+ * header names the mode, so every call it made is in it). One client socket registered for
+ * EPOLLIN|EPOLLOUT: reported writable and left alone, then readable and left alone, then
+ * readable and read to EAGAIN, then at end of file. */
+static int gen_lt(const char *p)
+{
+    static struct tb b;
+    int rc = tb_open(&b, p);
+    struct ept_header h;
+    uint8_t hb[EPT_HDR_FIXED];
+    ept_header_init(&h, EPT_MODE_LEVEL, EPT_MODE_LEVEL, 64, 1u << 20);
+    h.mono_start_ns = 1000000000ull;
+    ept_header_encode(&h, "", 0, hb);
+    rc |= fseek(b.f, 0, SEEK_SET) || fwrite(hb, 1, sizeof(hb), b.f) != sizeof(hb) ||
+          fseek(b.f, 0, SEEK_END);
+    tb_epoll_create(&b, 3);
+    tb_listener(&b, 4);
+    tb_ctl(&b, 3, EPOLL_CTL_ADD, 4, EPOLLIN);
+    tb_wait1(&b, 3, 4, EPOLLIN);
+    tb_accept(&b, 4, 6);
+    tb_ctl(&b, 3, EPOLL_CTL_ADD, 6, EPOLLIN | EPOLLOUT);
+    tb_wait1(&b, 3, 6, EPOLLOUT); /* nothing written */
+    tb_shutdown(&b, 4, SHUT_RD);  /* something else, so the batch's handling can end */
+    tb_wait1(&b, 3, 6, EPOLLIN);  /* nothing read */
+    tb_shutdown(&b, 4, SHUT_RD);
+    tb_wait1(&b, 3, 6, EPOLLIN);
+    tb_read(&b, 6, 1024, 18);
+    tb_read(&b, 6, 1024, -EAGAIN);
+    tb_wait1(&b, 3, 6, EPOLLIN | EPOLLRDHUP);
+    tb_read(&b, 6, 1024, 0);
+    tb_wait1(&b, 3, 6, EPOLLIN | EPOLLRDHUP);
+    return rc | tb_end(&b);
+}
+
+/* dup.ept: one socket registered under two numbers (fd 6 and its dup, fd 7), both with the
+ * program's data naming fd 6, so each arrival is reported twice as fd 6; then records are
+ * lost, and a level-triggered socket reports its end of file and is left registered. */
+static int gen_dup(const char *p)
+{
+    static struct tb b;
+    int rc = tb_open(&b, p);
+    tb_epoll_create(&b, 3);
+    tb_listener(&b, 4);
+    tb_ctl(&b, 3, EPOLL_CTL_ADD, 4, EPOLLIN);
+    tb_wait1(&b, 3, 4, EPOLLIN);
+    tb_accept(&b, 4, 6);
+    tb_ctl(&b, 3, EPOLL_CTL_ADD, 6, EPOLLIN);
+    tb_dup2(&b, 6, 7);
+    tb_ctl(&b, 3, EPOLL_CTL_ADD, 7, EPOLLIN);
+    tb_wait(&b, 3, 2);
+    tb_ready_sid(&b, 6, 0, EPOLLIN, 0);
+    tb_ready_sid(&b, 6, 0, EPOLLIN, 1);
+    tb_read(&b, 6, 1024, 18);
+    tb_read(&b, 6, 1024, -EAGAIN);
+    tb_lost(&b, 5);
+    tb_wait(&b, 3, 2);
+    tb_ready_sid(&b, 6, 0, EPOLLIN | EPOLLRDHUP, 0);
+    tb_ready_sid(&b, 6, 0, EPOLLIN | EPOLLRDHUP, 1);
+    tb_read(&b, 6, 1024, 0);
+    tb_wait(&b, 3, 2); /* level-triggered: its end of file is reported again */
+    tb_ready_sid(&b, 6, 0, EPOLLIN | EPOLLRDHUP, 0);
+    tb_ready_sid(&b, 6, 0, EPOLLIN | EPOLLRDHUP, 1);
+    return rc | tb_end(&b);
+}
 
 /* The traces: small.ept has 8 connections, the origin's mis-trigger on every 3rd and an empty
  * epoll_wait before every 4th; the three others are one workload under each mode. */
@@ -65,6 +163,12 @@ static int gen(const char *d)
         tb_write(&b, 7 + i, 17, 17);
     }
     rc |= tb_end(&b);
+    snprintf(p, sizeof(p), "%s/stale.ept", d);
+    rc |= gen_stale(p);
+    snprintf(p, sizeof(p), "%s/dup.ept", d);
+    rc |= gen_dup(p);
+    snprintf(p, sizeof(p), "%s/lt.ept", d);
+    rc |= gen_lt(p);
     return rc;
 }
 
@@ -80,6 +184,9 @@ static int setup_all(void **state)
     snprintf(edg, sizeof(edg), "%s/edge.ept", dir);
     snprintf(one, sizeof(one), "%s/oneshot.ept", dir);
     snprintf(sets, sizeof(sets), "%s/sets.ept", dir);
+    snprintf(stale, sizeof(stale), "%s/stale.ept", dir);
+    snprintf(dupl, sizeof(dupl), "%s/dup.ept", dir);
+    snprintf(lt, sizeof(lt), "%s/lt.ept", dir);
     return gen(dir);
 }
 
@@ -91,6 +198,9 @@ static int teardown_all(void **state)
     unlink(edg);
     unlink(one);
     unlink(sets);
+    unlink(stale);
+    unlink(dupl);
+    unlink(lt);
     rmdir(dir);
     return 0;
 }
@@ -182,7 +292,7 @@ static void test_view_opens_at_first_record(void **state)
     assert_screen_has(v, head);
     assert_screen_has(v, "small.ept");
     assert_screen_has(v, "edge-oneshot");
-    assert_screen_has(v, "PAUSED 10/s");
+    assert_screen_has(v, "PAUSED 10 rec/s");
     assert_screen_has(v, "diagnoses");
     assert_screen_has(v, "Ready list");
     assert_screen_has(v, "Interest list");
@@ -308,9 +418,9 @@ static void test_view_diagnosis_navigation(void **state)
     assert_int_equal(v->col[0].pos, f[fi].first);
     assert_non_null(strstr(v->msg, "diagnosis 1 of"));
     assert_screen_has(v, "mis-trigger (error)");
-    char fix[40]; /* the fix's first words, as the rule words it */
-    snprintf(fix, sizeof(fix), "Fix: %.30s", rule_fix(RULE_MISTRIGGER));
-    assert_screen_has(v, fix);
+    char why[40]; /* the cause's first words, as the rule words it */
+    snprintf(why, sizeof(why), "Why: %.30s", rule_explain(RULE_MISTRIGGER));
+    assert_screen_has(v, why);
     assert_screen_has(v, "\u25b6\u2716"); /* cursor on a diagnosed record: glyph, not only colour */
     uint64_t first = v->col[0].pos;
     view_key(v, 'd');
@@ -455,7 +565,7 @@ static void test_view_play_and_speed(void **state)
     view_key(v, '+');
     view_key(v, ' ');
     assert_true(v->playing);
-    assert_screen_has(v, "PLAYING 10/s");
+    assert_screen_has(v, "PLAYING 10 rec/s");
     view_tick(v, 1000);
     assert_int_equal(v->col[0].pos, 10);
     view_tick(v, 50); /* half a record: owed, not lost */
@@ -478,9 +588,17 @@ static void test_view_help(void **state)
     struct view *v = *state;
     view_key(v, '?');
     assert_true(v->help);
-    view_resize(v, 100, 40);
+    view_resize(v, 100, 50);
     for (size_t i = 0; i < view_nkeys; i++)
         assert_screen_has(v, view_keymap[i].help);
+    /* on a smaller screen it scrolls, and says so */
+    view_resize(v, 100, 30);
+    assert_screen_has(v, "Up Down PgUp PgDn scroll");
+    assert_screen_has(v, "lines 1-27 of");
+    view_key(v, VK_PGDN);
+    view_key(v, VK_PGDN);
+    assert_screen_has(v, view_keymap[view_nkeys - 1].help);
+    assert_screen_has(v, "B reported");
     view_key(v, 'q'); /* closes the help, does not quit */
     assert_false(v->help);
     view_key(v, '?');
@@ -516,27 +634,34 @@ static void test_view_ready_did_words(void **state)
     char b[200];
     struct state_event e;
     memset(&e, 0, sizeof(e));
-    ready_did(&e, b, sizeof(b));
-    assert_string_equal(b, "not handled yet");
+    ready_did(&e, RP_WAITING, b, sizeof(b));
+    assert_string_equal(b, "not yet handled");
+    ready_did(&e, RP_OVER, b, sizeof(b)); /* the handler went past it */
+    assert_string_equal(b, "not handled");
     e.begun = 1;
-    ready_did(&e, b, sizeof(b));
+    /* "nothing done" only once its handling is over */
+    ready_did(&e, RP_HANDLING, b, sizeof(b));
+    assert_string_equal(b, "handling");
+    ready_did(&e, RP_OVER, b, sizeof(b));
     assert_string_equal(b, "nothing done");
     e.bytes_read = 78;
     e.reads = 2;
     e.eagains = 1;
-    ready_did(&e, b, sizeof(b));
+    ready_did(&e, RP_HANDLING, b, sizeof(b));
+    assert_string_equal(b, "handling: read 78 B, EAGAIN");
+    ready_did(&e, RP_OVER, b, sizeof(b));
     assert_string_equal(b, "read 78 B, EAGAIN");
     e.writes = 1;
     e.bytes_written = 120;
     e.closed = 1;
-    ready_did(&e, b, sizeof(b));
+    ready_did(&e, RP_OVER, b, sizeof(b));
     assert_string_equal(b, "read 78 B, wrote 120 B, EAGAIN, closed");
     memset(&e, 0, sizeof(e));
     e.begun = 1;
     e.has_read = 1;
     e.first_read = 0;
     e.eof = 1;
-    ready_did(&e, b, sizeof(b));
+    ready_did(&e, RP_OVER, b, sizeof(b));
     assert_string_equal(b, "read 0 (EOF)");
 }
 
@@ -545,32 +670,44 @@ static void test_view_ready_rows(void **state)
     struct view *v = *state;
     struct vrow rows[16];
     char head[160];
-    assert_int_equal(ready_rows(v, 0, head, sizeof(head), rows, 16), 0);
+    assert_int_equal(ready_rows(v, 0, 100, head, sizeof(head), rows, 16), 0);
     assert_string_equal(head, "no epoll_wait yet");
     /* connection 1: the second wait returns the client's EPOLLIN and the backend's EPOLLOUT */
     keys(v, "ww");
-    assert_int_equal(ready_rows(v, 0, head, sizeof(head), rows, 16), 2);
-    assert_non_null(strstr(head, "epoll_wait #2 = 2"));
+    assert_int_equal(ready_rows(v, 0, 100, head, sizeof(head), rows, 16), 2);
+    assert_non_null(strstr(head, "epoll_wait #2 returned 2"));
     assert_non_null(strstr(rows[0].text, "fd 6"));
     assert_non_null(strstr(rows[0].text, "client"));
     assert_non_null(strstr(rows[0].text, "IN"));
-    assert_non_null(strstr(rows[0].text, "not handled yet"));
+    assert_non_null(strstr(rows[0].text, "not yet handled"));
     assert_non_null(strstr(rows[1].text, "OUT"));
-    keys(v, "nnnnn"); /* both ready, handle #0, read 40, read EAGAIN */
-    ready_rows(v, 0, head, sizeof(head), rows, 16);
+    keys(v, "nnn"); /* both ready, handle #0 */
+    ready_rows(v, 0, 100, head, sizeof(head), rows, 16);
     assert_int_equal(rows[0].mark, G_CURSOR);
-    assert_non_null(strstr(rows[0].text, "read 40 B, EAGAIN"));
-    keys(v, "nnnn"); /* handle #1, connected, write 40 */
-    ready_rows(v, 0, head, sizeof(head), rows, 16);
+    assert_non_null(strstr(rows[0].text, "handling"));
+    assert_null(strstr(rows[0].text, "nothing done")); /* its handler has not finished */
+    assert_non_null(strstr(rows[1].text, "not yet handled"));
+    keys(v, "nn"); /* read 40, read EAGAIN */
+    ready_rows(v, 0, 100, head, sizeof(head), rows, 16);
+    assert_non_null(strstr(rows[0].text, "handling: read 40 B, EAGAIN"));
+    keys(v, "nnn"); /* handle #1, connected, write 40 */
+    ready_rows(v, 0, 100, head, sizeof(head), rows, 16);
     assert_int_equal(rows[0].mark, G_DONE);
+    assert_null(strstr(rows[0].text, "handling"));
+    assert_non_null(strstr(rows[0].text, "read 40 B, EAGAIN"));
     assert_int_equal(rows[1].mark, G_CURSOR);
-    assert_non_null(strstr(rows[1].text, "wrote 40 B"));
+    assert_non_null(strstr(rows[1].text, "handling: wrote 40 B"));
+    view_key(v, 'n'); /* the last record before the next epoll_wait: every handler is over */
+    assert_int_equal(vindex_rec(&v->col[0].ix, v->col[0].pos + 1)->type, EPT_EPOLL_WAIT);
+    ready_rows(v, 0, 100, head, sizeof(head), rows, 16);
+    assert_int_equal(rows[1].mark, G_DONE);
+    assert_string_equal(rows[1].text + strlen(rows[1].text) - 10, "wrote 40 B");
     /* an empty wait says so: connection 4 starts after one */
     keys(v, "g:1\n");
     int found = 0;
     for (int i = 0; i < 40 && !found; i++) {
         view_key(v, 'w');
-        int n = ready_rows(v, 0, head, sizeof(head), rows, 16);
+        int n = ready_rows(v, 0, 100, head, sizeof(head), rows, 16);
         if (n == 1 && strstr(rows[0].text, "timed out after 1000 ms"))
             found = 1;
     }
@@ -585,11 +722,11 @@ static void test_view_interest_rows(void **state)
     char head[200];
     keys(v, "c");      /* accept of c1 */
     view_key(v, 'n');  /* epoll_ctl ADD fd 6, one-shot */
-    int n = interest_rows(v, 0, head, sizeof(head), rows, 16);
+    int n = interest_rows(v, 0, 100, head, sizeof(head), rows, 16);
     assert_int_equal(n, 2);
     assert_non_null(strstr(head, "IN  OUT ET 1S to/from"));
     assert_non_null(strstr(rows[0].text, "listener"));
-    assert_non_null(strstr(rows[0].text, "RYA")); /* its event is being handled */
+    assert_non_null(strstr(rows[0].text, "RBA")); /* reported in this batch */
     assert_non_null(strstr(rows[0].text, "listening"));
     assert_non_null(strstr(rows[1].text, "client"));
     assert_non_null(strstr(rows[1].text, "c1"));
@@ -601,9 +738,9 @@ static void test_view_interest_rows(void **state)
     /* after the client's one-shot fired: ready, disarmed; bytes queued toward the backend */
     keys(v, "w");
     keys(v, "nnnnn");
-    n = interest_rows(v, 0, head, sizeof(head), rows, 16);
+    n = interest_rows(v, 0, 100, head, sizeof(head), rows, 16);
     assert_int_equal(n, 3);
-    assert_non_null(strstr(rows[1].text, "RY."));
+    assert_non_null(strstr(rows[1].text, "RB."));
     assert_non_null(strstr(rows[1].text, "0/40"));
     assert_non_null(strstr(rows[2].text, "backend"));
     assert_non_null(strstr(rows[2].text, "40/0"));
@@ -625,6 +762,360 @@ static void test_view_log_marks_diagnosed_records(void **state)
             assert_int_equal(m, fi);
     }
     assert_int_equal(vindex_diag_mark(&v->col[0].ix, v->col[0].r, 0), -1);
+}
+
+/* --- the explanation, the panes' agreement, the filter, narrow columns ---------------------- */
+
+static int open_path(void **state, char *path, int w, int h)
+{
+    struct view *v = calloc(1, sizeof(*v));
+    char err[300];
+    char *paths[] = {path};
+    if (!v || view_open(v, paths, 1, err, sizeof(err)) < 0)
+        return -1;
+    view_resize(v, w, h);
+    v->utf8 = 1;
+    *state = v;
+    return 0;
+}
+
+static int open_stale(void **state)
+{
+    return open_path(state, stale, 80, 24);
+}
+
+static int open_dup(void **state)
+{
+    return open_path(state, dupl, 100, 30);
+}
+
+/* The explanation puts the cause before the cure and scrolls when it does not fit. */
+static void test_view_explanation_scrolls(void **state)
+{
+    struct view *v = *state;
+    static const int sizes[][2] = {{80, 24}, {100, 30}, {120, 40}};
+    for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+        view_resize(v, sizes[z][0], sizes[z][1]);
+        keys(v, "gd");
+        static struct vrow rows[64];
+        int n = explain_rows(v, 0, v->w, rows, 64), why = -1, fix = -1;
+        for (int i = 0; i < n; i++) {
+            if (!strncmp(rows[i].text, "Why: ", 5))
+                why = i;
+            if (!strncmp(rows[i].text, "Fix: ", 5))
+                fix = i;
+        }
+        assert_true(why > 0 && fix > why);
+        assert_screen_has(v, rows[why].text); /* the cause is in view at once */
+        struct vlayout l;
+        view_layout(v, &l);
+        if (n <= l.pane[0][VP_COUNT].h - 1)
+            continue; /* all of it fits */
+        assert_screen_has(v, "[ ] scroll");
+        char *s = screen(v, 1);
+        assert_null(strstr(s, rows[n - 1].text));
+        free(s);
+        for (int i = 0; i < 20; i++)
+            view_key(v, ']');
+        assert_screen_has(v, rows[fix].text);
+        assert_screen_has(v, rows[n - 1].text);
+        assert_non_null(strstr(v->msg, "end of the explanation"));
+        for (int i = 0; i < 20; i++)
+            view_key(v, '[');
+        assert_screen_has(v, "mis-trigger (error), records");
+        /* scrolled down, then another diagnosis: it starts at its top */
+        keys(v, "]]d");
+        assert_screen_has(v, "(error), records");
+    }
+}
+
+/* On every record the interest list marks B exactly the registrations whose events the
+ * ready list shows (on the epoll_wait record too, where the batch is not yet handled). */
+static void check_panes_agree(struct view *v)
+{
+    static struct vrow rows[128];
+    char head[200];
+    struct vcol *k = &v->col[0];
+    for (uint64_t p = 0; p < k->ix.count; p++) {
+        view_goto(v, 0, p);
+        const struct state_wait *w = view_wait(v, 0);
+        int n = interest_rows(v, 0, 100, head, sizeof(head), rows, 128);
+        const struct vsock *socks;
+        assert_int_equal(view_socks(v, 0, &socks), n);
+        int marked = 0, events = 0;
+        for (int j = 0; j < n; j++)
+            marked += rows[j].text[20] == 'B' || rows[j].text[24] == 'B';
+        for (uint32_t i = 0; w->pos != UINT64_MAX && i < w->n; i++) {
+            const struct state_event *e = &w->ev[i];
+            if (!replay_sock(k->r, e->sid) || !(e->events & (EPOLLIN | EPOLLOUT)))
+                continue; /* closed since, or neither IN nor OUT: no row to mark */
+            events++;
+            int found = 0;
+            for (int j = 0; j < n && !found; j++)
+                found = socks[j].s->sid == e->sid &&
+                        (!(e->events & EPOLLIN) || rows[j].text[20] == 'B') &&
+                        (!(e->events & EPOLLOUT) || rows[j].text[24] == 'B');
+            if (!found)
+                fail_msg("record %llu: event #%u (fd %d) is not marked in the interest list",
+                         (unsigned long long)p + 1, i, e->fd);
+        }
+        if (marked != events)
+            fail_msg("record %llu: %d rows marked B for %d events", (unsigned long long)p + 1,
+                     marked, events);
+    }
+}
+
+static void test_view_panes_agree(void **state)
+{
+    struct view *v = *state;
+    keys(v, "ww"); /* on the epoll_wait record itself */
+    assert_int_equal(cur(v, 0)->type, EPT_EPOLL_WAIT);
+    struct vrow rows[16];
+    char head[200];
+    int n = interest_rows(v, 0, 100, head, sizeof(head), rows, 16);
+    assert_true(n >= 3);
+    assert_non_null(strstr(rows[1].text, "RB.")); /* reported, and its one-shot disarmed */
+    assert_non_null(strstr(rows[2].text, "RB."));
+    check_panes_agree(v);
+}
+
+static void test_view_panes_agree_dup_and_stale(void **state)
+{
+    (void)state;
+    char *traces[] = {dupl, stale};
+    for (int i = 0; i < 2; i++) {
+        void *st;
+        assert_int_equal(open_path(&st, traces[i], 100, 30), 0);
+        check_panes_agree(st);
+        close_view(&st);
+    }
+}
+
+/* w and W honour the filter: the epoll_waits that reported the filter's connection. */
+static void test_view_wait_honours_filter(void **state)
+{
+    struct view *v = *state;
+    struct vcol *k = &v->col[0];
+    keys(v, "ccnf");
+    assert_int_equal(k->filter, VF_CONN);
+    uint64_t want[64] = {0};
+    int nw = 0;
+    for (size_t i = 0; i < k->ix.nwaits && nw < 64; i++)
+        for (uint64_t p = k->ix.waits[i] + 1; p < k->ix.count; p++) {
+            if (vindex_rec(&k->ix, p)->type != EPT_READY)
+                break;
+            if (view_match(v, 0, p)) {
+                want[nw++] = k->ix.waits[i];
+                break;
+            }
+        }
+    assert_true(nw >= 2);
+    assert_true(want[1] > want[0] + 1); /* waits for other connections come between */
+    view_key(v, 'g');
+    for (int i = 0; i < nw; i++) {
+        view_key(v, 'w');
+        assert_int_equal(k->pos, want[i]);
+    }
+    view_key(v, 'w');
+    assert_int_equal(k->pos, want[nw - 1]);
+    assert_non_null(strstr(v->msg, "no epoll_wait reporting connection c2 after"));
+    view_key(v, 'n'); /* inside the last one: W goes to its start */
+    view_key(v, 'W');
+    assert_int_equal(k->pos, want[nw - 1]);
+    for (int i = nw - 2; i >= 0; i--) {
+        view_key(v, 'W');
+        assert_int_equal(k->pos, want[i]);
+    }
+    view_key(v, 'W');
+    assert_int_equal(k->pos, want[0]);
+    assert_non_null(strstr(v->msg, "before"));
+}
+
+/* A 16-event batch at 80x24: the event the diagnosis is about, then the one being handled,
+ * stay in view. */
+static void test_view_ready_list_scrolls(void **state)
+{
+    struct view *v = *state;
+    view_key(v, 'd');
+    assert_int_equal(cur(v, 0)->type, EPT_EPOLL_WAIT);
+    struct vrow rows[32];
+    char head[200];
+    assert_int_equal(ready_rows(v, 0, 80, head, sizeof(head), rows, 32), 16);
+    assert_int_equal(rows[11].mark2, G_ERROR);
+    assert_int_equal(rows[3].mark2, -1);
+    assert_screen_has(v, "\u2716#11 fd 21");
+    keys(v, "/EBADF\n");
+    finish_search(v);
+    assert_screen_has(v, "\u25b6\u2716#11 fd 21");
+    keys(v, "/read(22\n");
+    finish_search(v);
+    assert_screen_has(v, "\u25b6 #12 fd 22");
+}
+
+/* Words where there is room, a legend where there is not, and i puts a row in words. */
+static void test_view_notation(void **state)
+{
+    struct view *v = *state;
+    keys(v, "cnnwnnn"); /* connection 1's client, reported in epoll_wait #2 */
+    char *s = screen(v, 1);
+    assert_null(strstr(s, "Y ready"));
+    assert_non_null(strstr(s, "IN/OUT: R reg B in batch A armed"));
+    assert_non_null(strstr(s, "to/from: bytes queued for it / read from it"));
+    free(s);
+    view_resize(v, 120, 40);
+    struct vrow rows[16];
+    char head[200];
+    interest_rows(v, 0, 120, head, sizeof(head), rows, 16);
+    assert_non_null(strstr(head, "EPOLLIN EPOLLOUT trigger"));
+    assert_non_null(strstr(rows[1].text, "edge, one-shot"));
+    assert_screen_has(v, "R registered, B reported in this batch, A armed");
+    assert_screen_has(v, "PAUSED, speed 10 records/s");
+    /* i on the client's row of the interest list */
+    keys(v, "\t\t");
+    assert_int_equal(v->focus_pane, VP_INTEREST);
+    view_key(v, VK_DOWN);
+    view_key(v, 'i');
+    assert_screen_has(v, "fd 6 in words");
+    assert_screen_has(v, "fd 6: the client socket of connection c1");
+    assert_screen_has(v, "one-shot: reported once, then disarmed");
+    assert_screen_has(v, "epoll_wait #2 reported it (event #0) with IN: readable");
+    view_key(v, 'n'); /* it follows the row while stepping */
+    assert_screen_has(v, "fd 6: the client socket");
+    view_key(v, 'i');
+    assert_screen_has(v, "No diagnosis at this record");
+    /* the event log's record: its socket */
+    keys(v, "\t\ti");
+    assert_screen_has(v, " in words");
+}
+
+/* One socket under two numbers, both registered: two rows, both reported; lost records are
+ * said in the header. */
+static void test_view_double_registration_and_lost(void **state)
+{
+    struct view *v = *state;
+    keys(v, "ww");
+    struct vrow rows[16];
+    char head[200];
+    int n = interest_rows(v, 0, 100, head, sizeof(head), rows, 16);
+    assert_int_equal(n, 3);
+    assert_int_equal(atoi(rows[1].text), 6);
+    assert_int_equal(atoi(rows[2].text), 7);
+    assert_non_null(strstr(rows[1].text, "RBA"));
+    assert_non_null(strstr(rows[2].text, "RBA"));
+    assert_screen_has(v, "2 sockets, 3 registrations");
+    n = ready_rows(v, 0, 100, head, sizeof(head), rows, 16);
+    assert_int_equal(n, 2);
+    assert_null(strstr(rows[0].text, "again"));
+    assert_non_null(strstr(rows[1].text, "again (fd 6, 7: one socket)"));
+    assert_screen_has(v, "(seq 11; 5 lost)");
+    view_key(v, 'G');
+    char want[64];
+    snprintf(want, sizeof(want), "(seq %llu; 5 lost)", (unsigned long long)cur(v, 0)->seq);
+    assert_screen_has(v, want);
+}
+
+static void test_view_lost_side_by_side(void **state)
+{
+    (void)state;
+    struct view v;
+    char err[256];
+    char *paths[] = {small, dupl};
+    memset(&v, 0, sizeof(v));
+    assert_int_equal(view_open(&v, paths, 2, err, sizeof(err)), 0);
+    view_resize(&v, 120, 30);
+    v.utf8 = 1;
+    assert_screen_has(&v, "dup.ept \u00b7 recorded \u00b7 record 1/");
+    assert_screen_has(&v, "\u00b7 5 lost");
+    view_close(&v);
+}
+
+/* Three traces at lecture sizes: quit stays on the key bar, narrow columns use letters and a
+ * legend, z zooms the focused column to the full width and back. */
+static void test_view_lecture_sizes(void **state)
+{
+    struct view *v = *state;
+    static const int sizes[][2] = {{80, 24}, {100, 30}, {120, 30}};
+    keys(v, "aw\t\twwwwwnnn");
+    for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+        view_resize(v, sizes[z][0], sizes[z][1]);
+        view_key(v, VK_CTRL_L); /* no message: the key bar */
+        char *s = screen(v, 1);
+        const char *last = s + strlen(s) - 1;
+        while (last > s && last[-1] != '\n')
+            last--;
+        assert_non_null(strstr(last, "q Quit"));
+        assert_non_null(strstr(last, "z Zoom"));
+        assert_non_null(strstr(s, "I in O out R rdhup H hup E err"));
+        free(s);
+        struct vrow rows[16];
+        char head[200];
+        struct vlayout l;
+        view_layout(v, &l);
+        assert_true(l.narrow);
+        int n = ready_rows(v, 1, l.pane[1][VP_READY].w, head, sizeof(head), rows, 16);
+        assert_int_equal(n, 2);
+        assert_non_null(strstr(rows[0].text, "#0 fd6   I   handling"));
+        assert_non_null(strstr(rows[1].text, "#1 fd7   O   not yet handled"));
+        view_key(v, 'z');
+        view_layout(v, &l);
+        assert_int_equal(l.pane[v->focus_col][VP_READY].w, v->w);
+        for (int c = 0; c < 3; c++)
+            if (c != v->focus_col)
+                assert_int_equal(l.pane[c][VP_READY].w, 0);
+        assert_false(l.narrow);
+        char zoomed[32];
+        snprintf(zoomed, sizeof(zoomed), "zoomed on %d of 3", v->focus_col + 1);
+        assert_screen_has(v, zoomed);
+        assert_screen_has(v, "fd  role     conn  ");
+        assert_screen_has(v, "q Quit");
+        view_key(v, 'z');
+        view_layout(v, &l);
+        assert_true(l.narrow);
+    }
+}
+
+/* The kernel's ready list between waits, where the trace makes it certain: a level-triggered
+ * registration reported and left alone, or at end of file, is reported again. */
+static void test_view_still_ready(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *go, *claim; /* the last record of a batch, what its event says */
+    } cases[] = {
+        {":11\n", "not handled; stays ready (level, room to write)"},
+        {":14\n", "not handled; stays ready (level, not read)"},
+        {":17\n", "handling: read 18 B"},
+        {":18\n", "read 18 B, EAGAIN"},
+        {":21\n", "read 0 (EOF); stays ready (level, end of file)"},
+    };
+    void *st;
+    assert_int_equal(open_path(&st, lt, 100, 30), 0);
+    struct view *v = st;
+    struct vrow rows[4];
+    char head[200];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        keys(v, cases[i].go);
+        assert_int_equal(ready_rows(v, 0, 100, head, sizeof(head), rows, 4), 1);
+        assert_non_null(strstr(rows[0].text, cases[i].claim));
+        if (!strstr(cases[i].claim, "stays ready"))
+            assert_null(strstr(rows[0].text, "stays ready"));
+    }
+    keys(v, ":21\n\ti]"); /* in words too */
+    assert_screen_has(v, "the next epoll_wait will report it again");
+    close_view(&st);
+    /* edge-triggered and one-shot registrations come off the list: never claimed */
+    char *et[] = {edg, one};
+    for (int t = 0; t < 2; t++) {
+        assert_int_equal(open_path(&st, et[t], 100, 30), 0);
+        v = st;
+        for (uint64_t p = 0; p < v->col[0].ix.count; p++) {
+            view_goto(v, 0, p);
+            int n = ready_rows(v, 0, 100, head, sizeof(head), rows, 4);
+            for (int i = 0; i < n; i++)
+                assert_null(strstr(rows[i].text, "stays ready"));
+        }
+        close_view(&st);
+    }
 }
 
 /* --- side by side -------------------------------------------------------------------------- */
@@ -705,10 +1196,10 @@ static void test_view_epoll_sets(void **state)
      * the other set) */
     const struct state_wait *w = view_wait(&v, 0);
     assert_int_equal(w->tid, 2);
-    const struct state_sock **rows;
+    const struct vsock *rows;
     size_t n = view_socks(&v, 0, &rows);
     for (size_t i = 0; i < n; i++)
-        assert_int_not_equal(rows[i]->role, EPT_ROLE_LISTENER);
+        assert_int_not_equal(rows[i].s->role, EPT_ROLE_LISTENER);
     assert_int_equal(n, 3);
     assert_screen_has(&v, "set fd 5, 3 sockets");
     /* e: the sets in the order they were first waited on: the worker's (it waited first),
@@ -722,7 +1213,7 @@ static void test_view_epoll_sets(void **state)
     n = view_socks(&v, 0, &rows);
     int listener = 0;
     for (size_t i = 0; i < n; i++)
-        listener += rows[i]->role == EPT_ROLE_LISTENER;
+        listener += rows[i].s->role == EPT_ROLE_LISTENER;
     assert_int_equal(listener, 1);
     assert_screen_has(&v, "set fd 3 (e)");
     view_key(&v, 'e');
@@ -768,6 +1259,17 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_view_side_by_side_by_wait, open_three, close_view),
         cmocka_unit_test_setup_teardown(test_view_side_by_side_by_connection, open_three,
                                         close_view),
+        cmocka_unit_test_setup_teardown(test_view_explanation_scrolls, open_small, close_view),
+        cmocka_unit_test_setup_teardown(test_view_panes_agree, open_small, close_view),
+        cmocka_unit_test(test_view_panes_agree_dup_and_stale),
+        cmocka_unit_test_setup_teardown(test_view_wait_honours_filter, open_small, close_view),
+        cmocka_unit_test_setup_teardown(test_view_ready_list_scrolls, open_stale, close_view),
+        cmocka_unit_test_setup_teardown(test_view_notation, open_small, close_view),
+        cmocka_unit_test_setup_teardown(test_view_double_registration_and_lost, open_dup,
+                                        close_view),
+        cmocka_unit_test(test_view_lost_side_by_side),
+        cmocka_unit_test_setup_teardown(test_view_lecture_sizes, open_three, close_view),
+        cmocka_unit_test(test_view_still_ready),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }

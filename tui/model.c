@@ -15,8 +15,10 @@
 
 #include "fmt.h"
 #include "panes.h"
+#include "xmem.h"
 
 #define MATCH_BUDGET 1000000u   /* records a filtered step may look at */
+#define READY_RUN_MAX 65536u    /* ready records one epoll_wait may be followed by */
 
 const unsigned view_speeds[] = {1, 2, 5, 10, 25, 50, 100, 250, 1000, 10000, 100000};
 const size_t view_nspeeds = sizeof(view_speeds) / sizeof(view_speeds[0]);
@@ -34,6 +36,25 @@ static void msg(struct view *v, const char *fmt, ...)
 static uint64_t count_of(const struct vcol *c)
 {
     return c->ix.count;
+}
+
+/* The position whose state column k shows with its cursor at pos. epoll_wait returns its
+ * whole batch at once, and the kernel has reported (and disarmed, for one-shot) every event
+ * of it by then; the trace writes them as ready records after the wait. So on the wait and
+ * on its ready records the panes show the state after the last of them. */
+static uint64_t shown_pos(struct vcol *k, uint64_t pos)
+{
+    const struct ept_rec *rec = vindex_rec(&k->ix, pos);
+    if (!rec || (rec->type != EPT_EPOLL_WAIT && rec->type != EPT_READY))
+        return pos;
+    uint32_t tid = rec->tid;
+    for (uint32_t i = 0; i < READY_RUN_MAX; i++) {
+        rec = vindex_rec(&k->ix, pos + 1);
+        if (!rec || rec->type != EPT_READY || rec->tid != tid)
+            break;
+        pos++;
+    }
+    return pos;
 }
 
 /* --- opening ------------------------------------------------------------------------- */
@@ -62,9 +83,10 @@ int view_open(struct view *v, char *const *paths, int n, char *err, size_t errle
         c->name = slash ? slash + 1 : c->path;
         c->ready_sel = -1;
         c->set_sel = -1;
+        c->expl_of = -1;
         v->ncols = i + 1;
         if (count_of(c))
-            replay_seek(c->r, 0);
+            replay_seek(c->r, shown_pos(c, 0));
     }
     return 0;
 }
@@ -78,6 +100,7 @@ void view_close(struct view *v)
             replay_close(c->r);
         }
         free(c->path);
+        free(c->socks);
         memset(c, 0, sizeof(*c));
     }
     v->ncols = 0;
@@ -98,7 +121,11 @@ static void set_pos(struct view *v, int c, uint64_t pos)
     if (pos != k->pos)
         k->ready_sel = -1;
     k->pos = pos;
-    replay_seek(k->r, pos);
+    replay_seek(k->r, shown_pos(k, pos));
+    if (!k->expl_row && view_finding_at(v, c) != k->expl_of) { /* another text: its top */
+        k->expl_of = -1;
+        k->expl_top = 0;
+    }
 }
 
 /* Position in column o matching entry k of an index (waits or connection starts) of o,
@@ -310,10 +337,56 @@ static int act_prev(struct view *v, int key)
     return step(v, -1, 1);
 }
 
+/* Whether the epoll_wait at wpos in column c reported a socket that passes the filter (one
+ * of its ready records does); *budget counts the records looked at. */
+static int wait_matches(struct view *v, int c, uint64_t wpos, uint64_t *budget)
+{
+    struct vcol *k = &v->col[c];
+    const struct ept_rec *rec = vindex_rec(&k->ix, wpos);
+    uint32_t tid = rec ? rec->tid : 0;
+    for (uint64_t p = wpos + 1; *budget; p++, (*budget)--) {
+        rec = vindex_rec(&k->ix, p);
+        if (!rec || rec->type != EPT_READY || rec->tid != tid)
+            return 0;
+        if (view_match(v, c, p))
+            return 1;
+    }
+    return 0;
+}
+
+/* w / W: the next / previous epoll_wait; with a filter, the next / previous one that
+ * reported the filter's connection or socket (W inside one goes to its start). */
 static int act_wait(struct view *v, int key)
 {
     struct vcol *k = &v->col[v->focus_col];
-    return jump(v, k->ix.waits, k->ix.nwaits, key == 'w' ? 1 : -1, "epoll_wait");
+    if (!k->filter)
+        return jump(v, k->ix.waits, k->ix.nwaits, key == 'w' ? 1 : -1, "epoll_wait");
+    const uint64_t *a = k->ix.waits;
+    size_t n = k->ix.nwaits;
+    const struct vi_range *t = vindex_range(&k->ix, k->filter == VF_CONN, k->filter_id);
+    ptrdiff_t i = vindex_floor(a, n, k->pos);
+    uint64_t budget = MATCH_BUDGET;
+    int found = 0;
+    if (key == 'w') {
+        for (i++; t && (size_t)i < n && a[i] <= t->last && budget; i++)
+            if ((found = wait_matches(v, v->focus_col, a[i], &budget)))
+                break;
+    } else {
+        if (i >= 0 && a[i] == k->pos)
+            i--;
+        /* back while a wait's ready records may still reach the filter's first record */
+        for (; t && i >= 0 && ((size_t)i + 1 >= n || a[i + 1] > t->first) && budget; i--)
+            if ((found = wait_matches(v, v->focus_col, a[i], &budget)))
+                break;
+    }
+    if (!found) {
+        msg(v, "no epoll_wait reporting %s%u %s this record",
+            k->filter == VF_CONN ? "connection c" : "socket s", k->filter_id,
+            key == 'w' ? "after" : "before");
+        return VR_HANDLED | VR_REDRAW;
+    }
+    view_goto(v, v->focus_col, a[i]);
+    return VR_HANDLED | VR_REDRAW;
 }
 
 static int act_conn(struct view *v, int key)
@@ -405,11 +478,12 @@ static int act_filter(struct view *v, int key)
         return VR_HANDLED | VR_REDRAW;
     }
     uint32_t sid = 0, conn = 0, lsid = 0;
-    const struct state_sock **socks;
+    const struct vsock *socks;
     size_t ns = view_socks(v, v->focus_col, &socks);
-    if (v->focus_pane == VP_INTEREST && k->sock_sel >= 0 && (size_t)k->sock_sel < ns) {
-        sid = socks[k->sock_sel]->sid;
-        conn = socks[k->sock_sel]->conn;
+    size_t sel = (size_t)k->sock_sel < ns ? (size_t)k->sock_sel : ns - 1;
+    if (v->focus_pane == VP_INTEREST && ns) {
+        sid = socks[sel].s->sid;
+        conn = socks[sel].s->conn;
     } else if (v->focus_pane == VP_READY && count_of(k)) {
         const struct state_wait *w = view_wait(v, v->focus_col);
         int i = k->ready_sel >= 0 ? k->ready_sel : w->current;
@@ -493,22 +567,89 @@ uint32_t view_set(const struct view *v, int c)
     return s ? s->sid : view_wait(v, c)->set;
 }
 
-size_t view_socks(const struct view *v, int c, const struct state_sock ***rows)
+/* qsort order of interest rows: by number, then by file. */
+static int by_reg_fd(const void *a, const void *b)
 {
-    const struct vcol *k = &v->col[c];
+    const struct vsock *x = a, *y = b;
+    if (x->fd != y->fd)
+        return x->fd < y->fd ? -1 : 1;
+    return x->s->sid < y->s->sid ? -1 : x->s->sid > y->s->sid;
+}
+
+size_t view_socks(struct view *v, int c, const struct vsock **rows)
+{
+    struct vcol *k = &v->col[c];
+    *rows = k->socks;
     if (!count_of(k) || !replay_nsocks(k->r))
         return 0;
-    size_t n = replay_socks(k->r, rows), m = 0;
+    const struct state_sock **files;
+    size_t n = replay_socks(k->r, &files), m = 0;
     uint32_t set = view_set(v, c);
     for (size_t i = 0; i < n; i++) {
-        const struct state_sock *s = (*rows)[i];
-        int in = !set || !s->nregs;
-        for (uint32_t j = 0; !in && j < s->nregs && j < STATE_REGS; j++)
-            in = s->reg[j].set == set;
-        if (in)
-            (*rows)[m++] = s;
+        const struct state_sock *s = files[i];
+        uint32_t nregs = s->nregs < STATE_REGS ? s->nregs : STATE_REGS;
+        if (m + nregs + 1 > k->sockcap) {
+            k->sockcap = (m + nregs + 1) * 2;
+            k->socks = xreallocarray(k->socks, k->sockcap, sizeof(*k->socks));
+        }
+        for (uint32_t j = 0; j < nregs; j++)
+            if (!set || s->reg[j].set == set)
+                k->socks[m++] = (struct vsock){s, &s->reg[j], s->reg[j].fd};
+        if (!nregs)
+            k->socks[m++] = (struct vsock){s, NULL, s->fd};
     }
+    if (m > 1)
+        qsort(k->socks, m, sizeof(*k->socks), by_reg_fd);
+    *rows = k->socks;
     return m;
+}
+
+void view_batch_regs(struct view *v, int c, const struct state_wait *w, int32_t *regfd,
+                     size_t n)
+{
+    struct vcol *k = &v->col[c];
+    if (w->pos == UINT64_MAX)
+        return;
+    uint32_t nev = w->n < n ? w->n : (uint32_t)n;
+    for (uint32_t i = 0; i < nev; i++)
+        regfd[i] = INT32_MIN; /* not decided yet */
+    for (uint32_t i = 0; i < nev; i++) {
+        if (regfd[i] != INT32_MIN)
+            continue;
+        const struct state_sock *s = replay_sock(k->r, w->ev[i].sid);
+        const struct state_reg *g[STATE_REGS];
+        int taken[STATE_REGS] = {0}, ng = 0;
+        for (uint32_t j = 0; s && j < s->nregs && j < STATE_REGS; j++)
+            if (s->reg[j].set == w->set)
+                g[ng++] = &s->reg[j];
+        if (!ng) { /* its registrations are unknown: the number the trace says */
+            regfd[i] = w->ev[i].fd;
+            continue;
+        }
+        /* this file's events: each takes the registration its number names, if still free;
+         * the rest take the free ones, when that leaves no choice */
+        uint32_t rest[STATE_REGS];
+        int nrest = 0, nfree = 0;
+        for (uint32_t e = i; e < nev; e++) {
+            if (w->ev[e].sid != w->ev[i].sid)
+                continue;
+            regfd[e] = -1;
+            for (int j = 0; j < ng && regfd[e] < 0; j++)
+                if (!taken[j] && g[j]->fd == w->ev[e].fd) {
+                    taken[j] = 1;
+                    regfd[e] = g[j]->fd;
+                }
+            if (regfd[e] < 0 && nrest++ < STATE_REGS)
+                rest[nrest - 1] = e;
+        }
+        for (int j = 0; j < ng; j++)
+            nfree += !taken[j];
+        if (nrest != nfree)
+            continue; /* more registrations than events left: which one is unknown */
+        for (int j = 0, r = 0; j < ng; j++)
+            if (!taken[j])
+                regfd[rest[r++]] = g[j]->fd;
+    }
 }
 
 static int act_set(struct view *v, int key)
@@ -533,6 +674,100 @@ static int act_set(struct view *v, int key)
     return VR_HANDLED | VR_REDRAW;
 }
 
+/* ] / [: scroll the focused column's explanation a page down / up (less one line). */
+static int act_scroll(struct view *v, int key)
+{
+    struct vcol *k = &v->col[v->focus_col];
+    long of = k->expl_row ? EXPL_ROW : view_finding_at(v, v->focus_col);
+    if (of != k->expl_of) { /* a new text starts at its top */
+        k->expl_of = of;
+        k->expl_top = 0;
+    }
+    struct vlayout l;
+    view_layout(v, &l);
+    const struct vrect *r = &l.pane[v->focus_col][VP_COUNT];
+    int vis = r->h - 1, page = vis > 2 ? vis - 1 : 1;
+    int n = explain_rows(v, v->focus_col, r->w, NULL, 0);
+    int last = n > vis ? n - vis : 0;
+    if (key == ']') {
+        if (k->expl_top >= last)
+            msg(v, n > vis ? "the end of the explanation ([: back)" : "all of it is shown");
+        k->expl_top = k->expl_top + page < last ? k->expl_top + page : last;
+    } else {
+        k->expl_top = k->expl_top > page ? k->expl_top - page : 0;
+    }
+    return VR_HANDLED | VR_REDRAW;
+}
+
+/* i: explain the selected row (interest or ready list) or the socket of the record under
+ * the cursor in the Explanation pane, in words, while stepping; i again: the diagnosis. */
+static int act_explain(struct view *v, int key)
+{
+    (void)key;
+    struct vcol *k = &v->col[v->focus_col];
+    k->expl_top = 0;
+    if (k->expl_row) {
+        k->expl_row = 0;
+        k->expl_of = -1;
+        msg(v, "explanation: the diagnosis under the cursor");
+        return VR_HANDLED | VR_REDRAW;
+    }
+    uint32_t sid = 0;
+    int32_t fd = -1;
+    if (v->focus_pane == VP_INTEREST) {
+        const struct vsock *rows;
+        size_t n = view_socks(v, v->focus_col, &rows);
+        if (n) {
+            size_t sel = (size_t)k->sock_sel < n ? (size_t)k->sock_sel : n - 1;
+            sid = rows[sel].s->sid;
+            fd = rows[sel].fd;
+        }
+    } else if (v->focus_pane == VP_READY && count_of(k)) {
+        const struct state_wait *w = view_wait(v, v->focus_col);
+        int i = k->ready_sel >= 0 ? k->ready_sel : w->current >= 0 ? w->current : 0;
+        if (w->pos != UINT64_MAX && (uint32_t)i < w->n) {
+            sid = w->ev[i].sid;
+            fd = w->ev[i].fd;
+        }
+    } else if (count_of(k)) {
+        struct ept_sock so = {0};
+        const struct ept_rec *rec = vindex_rec(&k->ix, k->pos);
+        const struct state_sock *s = NULL;
+        if (rec && ept_rec_sock(rec, &so) && so.fd >= 0) {
+            s = state_fd(replay_state(k->r), so.fd);
+            fd = so.fd;
+        }
+        sid = s ? s->sid : so.sid;
+    }
+    if (!sid) {
+        msg(v, "nothing to explain here: select a row, or go to a record about a socket");
+        return VR_HANDLED | VR_REDRAW;
+    }
+    k->expl_row = 1;
+    k->expl_sid = sid;
+    k->expl_fd = fd;
+    k->expl_of = EXPL_ROW;
+    msg(v, "Explanation: fd %d, in words ([ ] scroll, i again: the diagnosis)", fd);
+    return VR_HANDLED | VR_REDRAW;
+}
+
+/* z: side by side, show the focused column alone at full width; z again: all of them. */
+static int act_zoom(struct view *v, int key)
+{
+    (void)key;
+    if (v->ncols < 2) {
+        msg(v, "zoom needs two or three traces side by side");
+        return VR_HANDLED | VR_REDRAW;
+    }
+    v->zoom = !v->zoom;
+    if (v->zoom)
+        msg(v, "zoomed: %s alone (Tab goes on to the others, z: all columns)",
+            v->col[v->focus_col].name);
+    else
+        msg(v, "all %d columns side by side", v->ncols);
+    return VR_HANDLED | VR_REDRAW;
+}
+
 static int act_redraw(struct view *v, int key)
 {
     (void)v;
@@ -551,8 +786,8 @@ const struct vkeydef view_keymap[] = {
     {' ', 0, "Space", "play / pause (steps records at the speed shown)", "Play", act_play},
     {'n', VK_RIGHT, "n  Right", "step one record forward (within the filter)", "Step", act_next},
     {'p', VK_LEFT, "p  Left", "step one record back", "Back", act_prev},
-    {'w', 0, "w", "next epoll_wait", "Wait", act_wait},
-    {'W', 0, "W", "previous epoll_wait", NULL, act_wait},
+    {'w', 0, "w", "next epoll_wait (with a filter: one that reported it)", "Wait", act_wait},
+    {'W', 0, "W", "previous epoll_wait (with a filter: one that reported it)", NULL, act_wait},
     {'c', 0, "c", "next connection (its accept)", NULL, act_conn},
     {'C', 0, "C", "previous connection", NULL, act_conn},
     {'d', 0, "d", "next diagnosis (its first record)", "Diag", act_diag},
@@ -571,6 +806,11 @@ const struct vkeydef view_keymap[] = {
      "Align", act_align},
     {'e', 0, "e", "next epoll set (threads, workers); after the last: the cursor's thread's",
      NULL, act_set},
+    {']', '[', "]  [", "scroll the explanation down / up (a page)", NULL, act_scroll},
+    {'i', 0, "i", "explain the selected row (or the record's socket) in words; again: off",
+     "Explain", act_explain},
+    {'z', 0, "z", "side by side: zoom the focused column to the full width; again: all",
+     "Zoom", act_zoom},
     {VK_TAB, VK_BTAB, "Tab  S-Tab", "focus the next / previous pane", NULL, act_focus},
     {'?', 'h', "?  h", "this help", "Help", act_help},
     {VK_CTRL_L, VK_RESIZE, "Ctrl-L", "redraw the screen", NULL, act_redraw},
@@ -753,7 +993,7 @@ int view_refresh(struct view *v)
         if (at_end && !(v->playing && c == v->focus_col))
             set_pos(v, c, count_of(k) - 1);
         else
-            replay_seek(k->r, k->pos);
+            replay_seek(k->r, shown_pos(k, k->pos));
         r = VR_REDRAW;
     }
     return r;
@@ -771,11 +1011,18 @@ void view_layout(const struct view *v, struct vlayout *l)
 {
     memset(l, 0, sizeof(*l));
     int W = v->w, H = v->h, n = v->ncols ? v->ncols : 1;
+    int shown = v->zoom ? 1 : n; /* zoomed: the focused column alone */
     l->too_small = W < VIEW_MIN_W || H < VIEW_MIN_H;
     l->header = (struct vrect){0, 0, W, 1};
     l->keybar = (struct vrect){0, H - 1, W, 1};
+    int colw = (W - (shown - 1)) / shown;
+    l->narrow = colw < VIEW_NARROW_W;
     int top = n > 1 ? 2 : 1;
     int avail = H - 1 - top;
+    if (l->narrow) {
+        l->legend = (struct vrect){0, H - 2, W, 1};
+        avail--;
+    }
     int ready = 4, interest = 6, expl = 5, log = avail - ready - interest - expl;
     int extra = log - 8;
     if (extra > 0) {
@@ -787,10 +1034,12 @@ void view_layout(const struct view *v, struct vlayout *l)
         expl += e;
         log -= a + b + e;
     }
-    int colw = (W - (n - 1)) / n;
-    for (int c = 0; c < n; c++) {
-        int x = c * (colw + 1);
-        int w = c == n - 1 ? W - x : colw;
+    for (int c = 0, i = 0; c < n; c++) {
+        if (shown == 1 && n > 1 && c != v->focus_col)
+            continue; /* hidden by the zoom: no room */
+        int x = i * (colw + 1);
+        int w = i == shown - 1 ? W - x : colw;
+        i++;
         if (n > 1)
             l->title[c] = (struct vrect){x, 1, w, 1};
         int y = top;

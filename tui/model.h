@@ -48,6 +48,14 @@ enum valign { VA_RECORD = 0, VA_WAIT, VA_CONN, VA_COUNT };
 
 enum vfilter { VF_NONE = 0, VF_CONN, VF_SOCK };
 
+/* One row of the interest list: a file and one registration of it in the set shown (two
+ * registrations of one file are two rows, as the kernel keys them by number and file). */
+struct vsock {
+    const struct state_sock *s;
+    const struct state_reg *g; /* NULL: a file registered in no set */
+    int32_t fd;                /* the registration's number (the file's, without one) */
+};
+
 struct vcol {
     char *path;
     const char *name;         /* base name of path */
@@ -60,7 +68,15 @@ struct vcol {
     uint32_t filter_id;       /* connection or socket id */
     int set_sel;              /* the epoll set shown (index into replay_set), -1: the one
                                  the current record's thread waits on */
+    int expl_top;             /* first line of the explanation shown ([ and ] scroll) */
+    long expl_of;             /* what expl_top scrolls: a finding's index, or EXPL_ROW */
+    int expl_row;             /* i: the explanation explains a registration, not a finding */
+    uint32_t expl_sid;        /* that registration: its file */
+    int32_t expl_fd;          /* and its number */
+    struct vsock *socks;      /* view_socks' rows */
+    size_t sockcap;
 };
+#define EXPL_ROW (-2L)
 
 struct view {
     struct vcol col[VIEW_MAXCOLS];
@@ -71,6 +87,7 @@ struct view {
     double play_acc;          /* records owed to playback */
     int align;                /* enum valign */
     int help;                 /* the help screen is shown */
+    int zoom;                 /* side by side: the focused column alone, full width */
     int help_top;
     int prompt;               /* 0, ':' or '/' while a prompt is open */
     char input[96];
@@ -128,9 +145,15 @@ int view_find_match(struct view *v, int c, uint64_t pos, int dir, uint64_t *out)
  * record's thread; and the epoll set whose interest list it shows (0: all, one set). */
 const struct state_wait *view_wait(const struct view *v, int c);
 uint32_t view_set(const struct view *v, int c);
-/* The sockets column c's interest list shows, sorted by fd: those of the set shown
- * (registered in it, or in no set yet); returns how many, *rows valid until the next call. */
-size_t view_socks(const struct view *v, int c, const struct state_sock ***rows);
+/* The rows of column c's interest list, sorted by fd: each registration in the set shown,
+ * and each file registered in no set; returns how many, *rows valid until the next call. */
+size_t view_socks(struct view *v, int c, const struct vsock **rows);
+/* Which registration each event of batch w (column c's) came from: regfd[i], the number of
+ * the registration of event i's file, or -1 when the trace cannot tell. The kernel reports
+ * a registration at most once per epoll_wait, so a file reported twice in one batch was
+ * reported through two registrations (a dup registered too). n: room in regfd. */
+void view_batch_regs(struct view *v, int c, const struct state_wait *w, int32_t *regfd,
+                     size_t n);
 /* Index of the epoll_wait / connection the cursor is in (-1 before the first). */
 long view_wait_index(struct view *v, int c);
 long view_conn_index(struct view *v, int c);
@@ -138,9 +161,12 @@ long view_conn_index(struct view *v, int c);
 long view_finding_at(struct view *v, int c);
 
 /* Screen layout: where each pane of each column goes (pure geometry). */
+#define VIEW_NARROW_W 60 /* a column narrower than this shows short rows and masks */
 struct vlayout {
-    struct vrect { int x, y, w, h; } header, keybar, title[VIEW_MAXCOLS];
-    struct vrect pane[VIEW_MAXCOLS][VP_COUNT + 1]; /* + the explanation, VP_COUNT */
+    struct vrect { int x, y, w, h; } header, keybar, legend, title[VIEW_MAXCOLS];
+    struct vrect pane[VIEW_MAXCOLS][VP_COUNT + 1]; /* + the explanation, VP_COUNT; a column
+                                                      hidden by the zoom has w == 0 */
+    int narrow;               /* the columns are narrow: legend holds the short names */
     int too_small;
 };
 void view_layout(const struct view *v, struct vlayout *l);

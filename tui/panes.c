@@ -10,8 +10,10 @@
 #include <sys/epoll.h>
 
 #include "fmt.h"
+#include "xmem.h"
 
 #define ROWS_MAX 512
+#define WIDE_W 110 /* from this width the interest list and the header spell things out */
 
 static int mini(int a, int b)
 {
@@ -54,14 +56,35 @@ static void draw_title(struct view *v, struct grid *g, struct rect r, const char
         grid_printf(g, x, r.y, r.x + r.w - 1 - x, m, " %s ", extra);
 }
 
+/* "IOR": one letter per event of a mask, for narrow columns (the legend line names them). */
+static void mask_letters(char *buf, size_t len, uint32_t ev)
+{
+    static const struct {
+        uint32_t bit;
+        char c;
+    } letters[] = {{EPOLLIN, 'I'},  {EPOLLOUT, 'O'}, {EPOLLRDHUP, 'R'},
+                   {EPOLLHUP, 'H'}, {EPOLLERR, 'E'}, {EPOLLPRI, 'P'}};
+    size_t o = 0;
+    for (size_t i = 0; i < sizeof(letters) / sizeof(letters[0]) && o + 1 < len; i++)
+        if (ev & letters[i].bit)
+            buf[o++] = letters[i].c;
+    buf[o] = 0;
+}
+
 /* --- ready list ------------------------------------------------------------------------- */
 
-void ready_did(const struct state_event *e, char *buf, size_t len)
+void ready_did(const struct state_event *e, int phase, char *buf, size_t len)
 {
     struct sbuf b;
     sb_init(&b, buf, len);
+    if (phase == RP_WAITING) {
+        sb_puts(&b, "not yet handled");
+        return;
+    }
+    if (phase == RP_HANDLING)
+        sb_puts(&b, "handling: ");
     if (!e->begun) {
-        sb_puts(&b, "not handled yet");
+        sb_puts(&b, "not handled");
         return;
     }
     if (e->stale)
@@ -83,14 +106,95 @@ void ready_did(const struct state_event *e, char *buf, size_t len)
     if (b.len >= 2 && !strcmp(buf + b.len - 2, ", ")) {
         buf[b.len - 2] = 0;
         b.len -= 2;
-    }
-    if (!b.len)
+    } else if (phase == RP_HANDLING) {
+        buf[b.len - 2] = 0; /* "handling" alone: nothing done yet */
+        b.len -= 2;
+    } else {
         sb_puts(&b, "nothing done");
+    }
 }
 
-int ready_rows(struct view *v, int col, char *head, size_t headlen, struct vrow *rows, int max)
+/* "again (fd 6, 7: one socket): " for an event whose file an earlier event of the batch
+ * reported too (the kernel reports each registration once per wait). */
+static void ready_again(struct view *v, int col, const struct state_wait *w, uint32_t i,
+                        struct sbuf *b)
+{
+    uint32_t j = 0;
+    while (j < i && w->ev[j].sid != w->ev[i].sid)
+        j++;
+    if (j == i)
+        return;
+    const struct state_sock *s = replay_sock(v->col[col].r, w->ev[i].sid);
+    int ng = 0;
+    for (uint32_t r = 0; s && r < s->nregs && r < STATE_REGS; r++)
+        ng += s->reg[r].set == w->set;
+    if (ng < 2) {
+        sb_puts(b, "again (the same socket): ");
+        return;
+    }
+    sb_puts(b, "again (fd ");
+    for (uint32_t r = 0, k = 0; r < s->nregs && r < STATE_REGS; r++)
+        if (s->reg[r].set == w->set)
+            sb_printf(b, "%s%d", k++ ? ", " : "", s->reg[r].fd);
+    sb_puts(b, ": one socket): ");
+}
+
+/* Why the file of event i of batch w is certainly still on the kernel's ready list, so that
+ * an epoll_wait now would report it again; NULL when the trace cannot tell (over: the
+ * event's handling is over). The kernel puts a level-triggered registration back on the
+ * ready list each time it reports it, and reports it again while its condition holds;
+ * edge-triggered and one-shot ones come off the list when reported (no claim for them).
+ * The condition is certain at end of file (sticky on a stream socket, as a hang-up is); or,
+ * in a trace that sees every call (the proxy's, one thread, nothing lost), when nothing was
+ * read from (written to) the socket since it was reported readable (writable). */
+static const char *still_ready(struct view *v, int col, const struct state_wait *w, uint32_t i,
+                               int over)
 {
     struct vcol *k = &v->col[col];
+    const struct state *st = replay_state(k->r);
+    const struct state_event *e = &w->ev[i];
+    const struct state_sock *s = replay_sock(k->r, e->sid);
+    if (!s || s->uncertain || st->gap || s->kind != EPT_FD_TCP)
+        return NULL; /* end of file is sticky on a stream socket */
+    uint32_t in = 0, reads = 0, writes = 0;
+    for (uint32_t r = 0; r < s->nregs && r < STATE_REGS; r++)
+        if (s->reg[r].set == w->set && s->reg[r].armed)
+            in |= s->reg[r].interest;
+    if (!in || (in & (EPOLLET | EPOLLONESHOT)))
+        return NULL;
+    if ((in & (EPOLLIN | EPOLLRDHUP)) && (s->eof || (e->events & (EPOLLRDHUP | EPOLLHUP))))
+        return "stays ready (level, end of file)";
+    if (!over || !replay_is_proxy(k->r) || st->nthreads > 1)
+        return NULL; /* a handler may still read or write */
+    for (uint32_t j = 0; j < w->n; j++)
+        if (w->ev[j].sid == e->sid) {
+            reads += w->ev[j].reads + w->ev[j].accepts;
+            writes += w->ev[j].writes;
+        }
+    if ((in & EPOLLIN) && (e->events & EPOLLIN) && !reads)
+        return s->role == EPT_ROLE_LISTENER ? "stays ready (level, not accepted)"
+                                            : "stays ready (level, not read)";
+    if ((in & EPOLLOUT) && (e->events & EPOLLOUT) && !writes)
+        return "stays ready (level, room to write)";
+    return NULL;
+}
+
+/* Where the handling of event i of batch w is at column col's cursor. */
+static int event_phase(struct view *v, int col, const struct state_wait *w, uint32_t i)
+{
+    struct vcol *k = &v->col[col];
+    /* on the last record before the thread's next epoll_wait, every handler is over */
+    const struct ept_rec *next = vindex_rec(&k->ix, k->pos + 1);
+    if ((next && next->type == EPT_EPOLL_WAIT && next->tid == w->tid) || (int32_t)i < w->current)
+        return RP_OVER;
+    return (int32_t)i == w->current ? RP_HANDLING : RP_WAITING;
+}
+
+int ready_rows(struct view *v, int col, int width, char *head, size_t headlen, struct vrow *rows,
+               int max)
+{
+    struct vcol *k = &v->col[col];
+    int narrow = width < VIEW_NARROW_W;
     head[0] = 0;
     if (!k->ix.count)
         return 0;
@@ -102,52 +206,55 @@ int ready_rows(struct view *v, int col, char *head, size_t headlen, struct vrow 
     long wi = vindex_floor(k->ix.waits, k->ix.nwaits, w->pos);
     if (w->result < 0)
         snprintf(head, headlen, "epoll_wait #%ld failed: %s", wi + 1, fmt_errno(-w->result));
+    else if (narrow)
+        snprintf(head, headlen, "wait #%ld = %d", wi + 1, w->result);
     else
-        snprintf(head, headlen, "epoll_wait #%ld = %d, blocked %.6fs", wi + 1, w->result,
+        snprintf(head, headlen, "epoll_wait #%ld returned %d, blocked %.6fs", wi + 1, w->result,
                  (double)w->blocked_ns / 1e9);
     int n = 0;
     if (w->result == 0 && max > 0) {
         struct vrow *r = &rows[n++];
         snprintf(r->text, sizeof(r->text),
-                 "(empty: epoll_wait timed out after %d ms, no events)", w->timeout);
+                 narrow ? "(timed out: no events)"
+                        : "(empty: epoll_wait timed out after %d ms, no events)", w->timeout);
         r->m = M_DIM;
-        r->mark = -1;
+        r->mark = r->mark2 = -1;
     }
-    /* at the epoll_wait record itself its events are in the READY records that follow it:
-     * show them already (reported, not handled yet) */
-    struct state_event ahead[64];
-    uint32_t nev = w->n;
-    const struct state_event *evs_of = w->ev;
-    if (w->result > 0 && w->n < (uint32_t)w->result && w->n == 0) {
-        nev = 0;
-        for (uint64_t p = w->pos + 1; nev < 64 && nev < (uint32_t)w->result; p++) {
-            const struct ept_rec *rec = vindex_rec(&k->ix, p);
-            if (!rec || rec->type != EPT_READY)
-                break;
-            struct ept_ready rd;
-            ept_rec_get(rec, &rd, sizeof(rd));
-            memset(&ahead[nev], 0, sizeof(ahead[nev]));
-            ahead[nev].sid = rd.s.sid;
-            ahead[nev].fd = rd.s.fd;
-            ahead[nev].events = rd.events;
-            ahead[nev].role = rd.s.role;
-            nev++;
-        }
-        evs_of = ahead;
-    }
-    for (uint32_t i = 0; i < nev && n < max; i++) {
-        const struct state_event *e = &evs_of[i];
+    /* the diagnosis under the cursor: its socket's events are marked */
+    const struct finding *fs, *f = NULL;
+    long fi = view_finding_at(v, col);
+    if (fi >= 0 && replay_findings(k->r, &fs))
+        f = &fs[fi];
+    for (uint32_t i = 0; i < w->n && n < max; i++) {
+        const struct state_event *e = &w->ev[i];
         struct vrow *r = &rows[n++];
-        char evs[128], did[256];
-        short_events(evs, sizeof(evs), e->events);
-        ready_did(e, did, sizeof(did));
-        snprintf(r->text, sizeof(r->text), "#%-2u fd %-3d %-8s %-16s %s", i, e->fd,
-                 replay_role_name(k->r, e->role), evs, did);
-        if ((int32_t)i == w->current) {
+        int phase = event_phase(v, col, w, i);
+        char evs[128], did[300];
+        struct sbuf b;
+        sb_init(&b, did, sizeof(did));
+        ready_again(v, col, w, i, &b);
+        ready_did(e, phase, did + b.len, sizeof(did) - b.len);
+        const char *again =
+            phase == RP_WAITING ? NULL : still_ready(v, col, w, i, phase == RP_OVER);
+        if (again)
+            snprintf(did + strlen(did), sizeof(did) - strlen(did), "; %s",
+                     narrow ? "stays ready" : again);
+        if (narrow) {
+            mask_letters(evs, sizeof(evs), e->events);
+            snprintf(r->text, sizeof(r->text), "#%-2ufd%-4d%-4s%s", i, e->fd, evs, did);
+        } else {
+            short_events(evs, sizeof(evs), e->events);
+            snprintf(r->text, sizeof(r->text), "#%-2u fd %-3d %-8s %-16s %s", i, e->fd,
+                     replay_role_name(k->r, e->role), evs, did);
+        }
+        r->mark2 = -1;
+        if (f && f->sid && e->sid == f->sid)
+            r->mark2 = rule_is_error(f->rule) ? G_ERROR : G_WARN;
+        if (phase == RP_HANDLING) {
             r->m = M_READY;
             r->mark = G_CURSOR;
-        } else if (e->begun) {
-            r->m = e->stale ? M_WARN : M_NORMAL;
+        } else if (phase == RP_OVER) {
+            r->m = M_NORMAL;
             r->mark = G_DONE;
         } else {
             r->m = M_READY;
@@ -157,6 +264,22 @@ int ready_rows(struct view *v, int col, char *head, size_t headlen, struct vrow 
             r->m = M_WARN;
     }
     return n;
+}
+
+/* The row of the ready list to keep in view: the selected one, else the event being
+ * handled, else (none begun yet) the first one of the diagnosis under the cursor. */
+static int ready_shown(struct view *v, int col, const struct vrow *rows, int n)
+{
+    struct vcol *k = &v->col[col];
+    if (k->ready_sel >= 0 || !k->ix.count)
+        return k->ready_sel;
+    const struct state_wait *w = view_wait(v, col);
+    if (w->current >= 0)
+        return w->current;
+    for (int i = 0; i < n; i++)
+        if (rows[i].mark2 >= 0)
+            return i;
+    return 0;
 }
 
 static int ready_on_key(struct view *v, int col, int key)
@@ -209,19 +332,20 @@ static int ready_on_key(struct view *v, int col, int key)
     }
 }
 
-static void draw_rows(struct view *v, struct grid *g, struct rect r, int y0, struct vrow *rows,
-                      int n, int sel, int focused)
+/* Paint rows from y0 to the pane's bottom, scrolled so that row `show` is in view; row
+ * `sel` is highlighted (-1: none). */
+static void draw_rows(struct grid *g, struct rect r, int y0, const struct vrow *rows, int n,
+                      int show, int sel)
 {
     int vis = r.y + r.h - y0;
-    int top = sel >= vis ? sel - vis + 1 : 0;
-    (void)v;
+    int top = show >= vis ? show - vis + 1 : 0;
     for (int i = top, y = y0; i < n && y < r.y + r.h; i++, y++) {
-        int m = rows[i].m;
-        if (i == sel && focused)
-            m = M_CURSOR;
+        int m = i == sel ? M_CURSOR : rows[i].m;
         grid_fill(g, r.x, y, r.w, ' ', m == M_CURSOR ? M_CURSOR : M_NORMAL);
         if (rows[i].mark >= 0)
             grid_glyph(g, r.x, y, m, rows[i].mark);
+        if (rows[i].mark2 >= 0)
+            grid_glyph(g, r.x + 1, y, m, rows[i].mark2);
         grid_put(g, r.x + 2, y, r.w - 2, m, rows[i].text);
     }
 }
@@ -231,27 +355,33 @@ static void ready_draw(struct view *v, int col, struct grid *g, struct rect r, i
     struct vcol *k = &v->col[col];
     static struct vrow rows[ROWS_MAX];
     char head[160];
-    int n = ready_rows(v, col, head, sizeof(head), rows, ROWS_MAX);
+    int n = ready_rows(v, col, r.w, head, sizeof(head), rows, ROWS_MAX);
     draw_title(v, g, r, pane_ready.title, head, focused);
-    int sel = k->ready_sel;
-    if (sel < 0 && k->ix.count) {
-        const struct state_wait *w = view_wait(v, col);
-        sel = w->current + (w->result == 0 ? 1 : 0);
-    }
     if (!n && r.h > 1)
         grid_put(g, r.x + 2, r.y + 1, r.w - 2, M_DIM,
-                 k->ix.count ? "(before the first epoll_wait)" : "(the trace has no records yet)");
-    draw_rows(v, g, r, r.y + 1, rows, n, sel, focused && k->ready_sel >= 0);
-    if (sel >= 0 && !(focused && k->ready_sel >= 0)) {
-        /* keep the handled event visible even when the list is longer than the pane */
-    }
+                 !k->ix.count                           ? "(the trace has no records yet)"
+                 : view_wait(v, col)->pos == UINT64_MAX ? "(before the first epoll_wait)"
+                                                        : "(no events)");
+    int show = ready_shown(v, col, rows, n);
+    draw_rows(g, r, r.y + 1, rows, n, show, focused && k->ready_sel >= 0 ? show : -1);
 }
 
 /* --- interest list ------------------------------------------------------------------------ */
 
-static const char *sock_state(struct view *v, int col, const struct state_sock *s)
+/* A registration's interest, 0 for a row without one. */
+static uint32_t row_interest(const struct vsock *q)
+{
+    return q->g ? q->g->interest : 0;
+}
+
+/* The state column of row q: what the socket waits for, in a word or two. */
+static const char *sock_state(struct view *v, int col, const struct vsock *q)
 {
     struct vcol *k = &v->col[col];
+    const struct state_sock *s = q->s;
+    uint32_t in = row_interest(q);
+    if (q->g && q->g->fd_closed)
+        return "number closed, still registered";
     if (s->role == EPT_ROLE_LISTENER)
         return "listening";
     if (s->connecting)
@@ -265,73 +395,141 @@ static const char *sock_state(struct view *v, int col, const struct state_sock *
     uint64_t pending = replay_pending(k->r, s);
     if (pending && pending != REPLAY_UNKNOWN)
         return "writing";
-    if (s->in_set && (s->interest & EPOLLOUT) && !(s->interest & EPOLLIN))
+    if ((in & EPOLLOUT) && !(in & EPOLLIN))
         return "writing";
-    if (s->in_set && (s->interest & EPOLLIN))
+    if (in & EPOLLIN)
         return "reading";
     return "idle";
 }
 
-/* "RYA": registered, ready in this epoll_wait, armed; '.' for each one that is not. */
-static void dir_flags(char out[4], const struct state_sock *s, uint32_t bit, int ready_now)
+/* Which registration each event of batch w came from (view_batch_regs), valid until the
+ * next call. */
+static const int32_t *batch_regs(struct view *v, int col, const struct state_wait *w)
 {
-    int reg = s->in_set && (s->interest & bit);
+    static int32_t *regfd;
+    static size_t cap;
+    if (w->n > cap) {
+        cap = w->n * 2;
+        regfd = xreallocarray(regfd, cap, sizeof(*regfd));
+    }
+    view_batch_regs(v, col, w, regfd, cap);
+    return regfd;
+}
+
+/* The event of batch w that reported registration row q (its index), -1 when none did,
+ * -2 when its file was reported through a registration the trace cannot name. */
+static int row_event(const struct state_wait *w, const int32_t *regfd, const struct vsock *q)
+{
+    int unsure = 0;
+    for (uint32_t i = 0; w->pos != UINT64_MAX && i < w->n; i++) {
+        if (w->ev[i].sid != q->s->sid)
+            continue;
+        if (regfd[i] == q->fd)
+            return (int)i;
+        unsure |= regfd[i] < 0;
+    }
+    return unsure ? -2 : -1;
+}
+
+/* "RBA": registered, reported in this batch ('?': maybe), armed; '.' for each that is not. */
+static void dir_flags(char out[4], const struct vsock *q, uint32_t bit, uint32_t revents,
+                      int unsure)
+{
+    int reg = (row_interest(q) & bit) != 0;
     out[0] = reg ? 'R' : '.';
-    out[1] = ready_now && (s->last_ready & bit) ? 'Y' : '.';
-    out[2] = reg && s->armed ? 'A' : '.';
+    out[1] = revents & bit ? 'B' : unsure && reg ? '?' : '.';
+    out[2] = reg && q->g->armed ? 'A' : '.';
     out[3] = 0;
 }
 
-int interest_rows(struct view *v, int col, char *head, size_t headlen, struct vrow *rows,
-                  int max)
+enum { TRIG_COLS, TRIG_WORDS, TRIG_SHORT };
+
+/* The trigger mode of a registration: as the ET and 1S columns, in words, or short. */
+static const char *trigger(uint32_t in, int how)
+{
+    static const char *const names[3][4] = {
+        [TRIG_COLS] = {"-  -", "ET -", "-  1S", "ET 1S"},
+        [TRIG_WORDS] = {"level", "edge", "level, one-shot", "edge, one-shot"},
+        [TRIG_SHORT] = {"-", "ET", "1S", "ET1S"},
+    };
+    return names[how][!!(in & EPOLLET) + 2 * !!(in & EPOLLONESHOT)];
+}
+
+int interest_rows(struct view *v, int col, int width, char *head, size_t headlen,
+                  struct vrow *rows, int max)
 {
     struct vcol *k = &v->col[col];
-    snprintf(head, headlen, "fd  role     conn  IN  OUT ET 1S to/from    peer            state");
+    int narrow = width < VIEW_NARROW_W, wide = width >= WIDE_W;
+    snprintf(head, headlen, "%s",
+             narrow ? "fd who IN  OUT trig to/from state"
+             : wide ? "fd  role     conn  EPOLLIN EPOLLOUT trigger          bytes to/from "
+                      "peer            state"
+                    : "fd  role     conn  IN  OUT ET 1S to/from    peer            state");
     if (!k->ix.count)
         return 0;
-    const struct state_sock **socks;
+    const struct vsock *socks;
     size_t ns = view_socks(v, col, &socks);
     const struct state_wait *w = view_wait(v, col);
+    const int32_t *regfd = batch_regs(v, col, w);
+    const struct finding *fs, *f = NULL;
+    long fi = view_finding_at(v, col);
+    if (fi >= 0 && replay_findings(k->r, &fs))
+        f = &fs[fi];
     int n = 0;
     for (size_t i = 0; i < ns && n < max; i++) {
-        const struct state_sock *s = socks[i];
-        int ready_now = 0;
-        for (uint32_t j = 0; w->pos != UINT64_MAX && j < w->n; j++)
-            if (w->ev[j].sid == s->sid)
-                ready_now = 1;
-        char in[4], out[4], peer[64], conn[16], q[48];
-        dir_flags(in, s, EPOLLIN, ready_now);
-        dir_flags(out, s, EPOLLOUT, ready_now);
+        const struct vsock *q = &socks[i];
+        const struct state_sock *s = q->s;
+        int ev = row_event(w, regfd, q);
+        uint32_t revents = ev >= 0 ? w->ev[ev].events : 0, in = row_interest(q);
+        char fin[4], fout[4], peer[64], conn[16], bytes[48], role[16];
+        dir_flags(fin, q, EPOLLIN, revents, ev == -2);
+        dir_flags(fout, q, EPOLLOUT, revents, ev == -2);
         struct sbuf b;
         sb_init(&b, peer, sizeof(peer));
         fmt_addr(&b, &s->addr);
         snprintf(conn, sizeof(conn), s->conn ? "c%u" : "-", s->conn);
+        snprintf(role, sizeof(role), "%s",
+                 s->role == EPT_ROLE_OTHER && s->kind ? ept_fd_kind_name(s->kind)
+                                                      : replay_role_name(k->r, s->role));
         const struct state_sock *p = s->peer ? replay_sock(k->r, s->peer) : NULL;
         uint64_t to = replay_pending(k->r, s), from = p ? replay_pending(k->r, p) : 0;
         if (s->role == EPT_ROLE_LISTENER)
-            snprintf(q, sizeof(q), "-");
+            snprintf(bytes, sizeof(bytes), "-");
         else if (to == REPLAY_UNKNOWN)
-            snprintf(q, sizeof(q), "?"); /* no known peer: what it holds is unknown */
+            snprintf(bytes, sizeof(bytes), "?"); /* no known peer: what it holds is unknown */
         else
-            snprintf(q, sizeof(q), "%llu/%llu", (unsigned long long)to,
+            snprintf(bytes, sizeof(bytes), "%llu/%llu", (unsigned long long)to,
                      (unsigned long long)(from == REPLAY_UNKNOWN ? 0 : from));
         struct vrow *r = &rows[n++];
-        snprintf(r->text, sizeof(r->text), "%-3d %-8s %-5s %s %s %-2s %-2s %-10s %-15s %s",
-                 s->fd, s->role == EPT_ROLE_OTHER && s->kind ? ept_fd_kind_name(s->kind)
-                                                             : replay_role_name(k->r, s->role),
-                 conn, in, out,
-                 s->in_set && (s->interest & EPOLLET) ? "ET" : "-",
-                 s->in_set && (s->interest & EPOLLONESHOT) ? "1S" : "-", q, peer,
-                 sock_state(v, col, s));
+        if (narrow)
+            snprintf(r->text, sizeof(r->text), "%-3d%-4.3s%s %s %-4s %-7s %s", q->fd, role, fin,
+                     fout, trigger(in, TRIG_SHORT), bytes, sock_state(v, col, q));
+        else
+            snprintf(r->text, sizeof(r->text),
+                     wide ? "%-3d %-8s %-5s %-7s %-8s %-16s %-13s %-15s %s"
+                          : "%-3d %-8s %-5s %s %s %-5s %-10s %-15s %s",
+                     q->fd, role, conn, fin, fout, trigger(in, wide ? TRIG_WORDS : TRIG_COLS),
+                     bytes, peer, sock_state(v, col, q));
         r->mark = -1;
+        r->mark2 = -1;
+        if (f && f->sid && s->sid == f->sid)
+            r->mark2 = rule_is_error(f->rule) ? G_ERROR : G_WARN;
         r->m = M_NORMAL;
-        if (s->in_set && (s->interest & EPOLLONESHOT) && !s->armed)
+        if ((in & EPOLLONESHOT) && !q->g->armed)
             r->m = M_DISARMED;
-        else if (ready_now)
+        else if (ev >= 0)
             r->m = M_READY;
-        else if (s->in_set && s->armed)
+        else if (q->g && q->g->armed)
             r->m = M_ARMED;
-        if (s->changed == k->pos) {
+        /* changed by the record under the cursor (on an epoll_wait or its ready records:
+         * reported by the batch); of a file with several registrations, the ones that
+         * changed */
+        int changed = s->changed >= k->pos;
+        for (uint32_t j = 0; changed && q->g && j < s->nregs && j < STATE_REGS; j++)
+            if (&s->reg[j] != q->g && s->reg[j].changed >= k->pos && q->g->changed < k->pos)
+                changed = 0;
+        changed |= ev >= 0 && k->pos >= w->pos && k->pos <= w->pos + w->n;
+        if (changed) {
             r->m = M_CHANGED;
             r->mark = G_CHANGED;
         }
@@ -342,14 +540,14 @@ int interest_rows(struct view *v, int col, char *head, size_t headlen, struct vr
 static int interest_on_key(struct view *v, int col, int key)
 {
     struct vcol *k = &v->col[col];
-    const struct state_sock **socks;
+    const struct vsock *socks;
     int n = (int)view_socks(v, col, &socks);
     int page = 5;
     struct vlayout l;
     view_layout(v, &l);
     if (l.pane[col][VP_INTEREST].h > 3)
         page = l.pane[col][VP_INTEREST].h - 2;
-    int sel = k->sock_sel;
+    int sel = k->sock_sel < n ? k->sock_sel : n - 1;
     switch (key) {
     case VK_UP: sel--; break;
     case VK_DOWN: sel++; break;
@@ -363,24 +561,51 @@ static int interest_on_key(struct view *v, int col, int key)
     return VR_HANDLED | VR_REDRAW;
 }
 
+/* Files among rows (a file registered twice is two rows, one file). */
+static int count_files(const struct vsock *rows, size_t n, uint32_t set)
+{
+    int files = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct state_sock *s = rows[i].s;
+        int first = 1;
+        for (const struct state_reg *g = s->reg; rows[i].g && g < rows[i].g; g++)
+            first &= set && g->set != set;
+        files += first;
+    }
+    return files;
+}
+
 static void interest_draw(struct view *v, int col, struct grid *g, struct rect r, int focused)
 {
     struct vcol *k = &v->col[col];
     static struct vrow rows[ROWS_MAX];
-    char head[160], title[96], set[40] = "";
-    int n = interest_rows(v, col, head, sizeof(head), rows, ROWS_MAX);
+    char head[160], title[160], set[40] = "", regs[40] = "";
+    int n = interest_rows(v, col, r.w, head, sizeof(head), rows, ROWS_MAX);
     uint32_t sid = view_set(v, col);
     const struct state_sock *ep = sid ? replay_sock(k->r, sid) : NULL;
+    const struct vsock *socks;
+    size_t ns = view_socks(v, col, &socks);
+    int files = count_files(socks, ns, sid);
+    int wide = r.w >= WIDE_W, narrow = r.w < VIEW_NARROW_W;
     if (ep) /* a program with several sets: say which one this is (e cycles) */
         snprintf(set, sizeof(set), "set fd %d%s, ", ep->fd, k->set_sel >= 0 ? " (e)" : "");
-    snprintf(title, sizeof(title), "%s%d socket%s  IN/OUT: R reg Y ready A armed", set, n,
-             n == 1 ? "" : "s");
+    if (files != n) /* one file registered under two numbers is two rows */
+        snprintf(regs, sizeof(regs), ", %d registrations", n);
+    snprintf(title, sizeof(title), "%s%d socket%s%s%s", set, files, files == 1 ? "" : "s", regs,
+             narrow ? ""
+             : wide ? "  R registered, B reported in this batch, A armed (may fire)"
+                    : "  IN/OUT: R reg B in batch A armed");
     draw_title(v, g, r, pane_interest.title, title, focused);
     if (r.h > 1)
         grid_put(g, r.x + 2, r.y + 1, r.w - 2, M_DIM, head);
-    if (k->sock_sel >= n)
-        k->sock_sel = n ? n - 1 : 0;
-    draw_rows(v, g, r, r.y + 2, rows, n, focused ? k->sock_sel : -1, focused);
+    int sel = k->sock_sel < n ? k->sock_sel : n - 1;
+    draw_rows(g, r, r.y + 2, rows, n, sel, focused ? sel : -1);
+    if (!narrow && n + 3 <= r.h) /* room left: what the short columns mean */
+        grid_put(g, r.x + 2, r.y + r.h - 1, r.w - 2, M_DIM,
+                 wide ? "bytes to/from: held to be written to it / read from it and not yet "
+                        "passed on"
+                      : "ET edge  1S one-shot  to/from: bytes queued for it / read from it, "
+                        "not passed on");
 }
 
 /* --- event log ------------------------------------------------------------------------------ */
@@ -469,67 +694,257 @@ static void log_draw(struct view *v, int col, struct grid *g, struct rect r, int
 
 /* --- explanation ------------------------------------------------------------------------------ */
 
-/* Word-wrap text into rows of width w from (x, y); returns the rows used (at most maxrows). */
-static int wrap(struct grid *g, int x, int y, int w, int maxrows, int m, const char *label,
-                const char *text)
+/* Word-wrap label + text into rows of width w, from rows[*n] (kept while *n < max; rows may
+ * be NULL to count only); the first row gets glyph mark. */
+static void wrap_rows(struct vrow *rows, int *n, int max, int w, int m, int mark,
+                      const char *label, const char *text)
 {
-    char buf[1200];
+    char buf[2048];
     snprintf(buf, sizeof(buf), "%s%s", label, text);
-    const char *p = buf;
-    int rows = 0;
-    while (*p && rows < maxrows && w > 0) {
-        size_t n = strlen(p);
-        if ((int)n > w) {
-            n = (size_t)w;
-            while (n > 0 && p[n] != ' ')
-                n--;
-            if (n == 0)
-                n = (size_t)w;
+    for (const char *p = buf; *p && w > 0; (*n)++) {
+        size_t len = strlen(p);
+        if ((int)len > w) {
+            len = (size_t)w;
+            while (len > 0 && p[len] != ' ')
+                len--;
+            if (len == 0)
+                len = (size_t)w;
         }
-        char line[1200];
-        memcpy(line, p, n);
-        line[n] = 0;
-        grid_put(g, x, y + rows, w, m, line);
-        rows++;
-        p += n;
+        if (rows && *n < max) {
+            snprintf(rows[*n].text, sizeof(rows[*n].text), "%.*s", (int)len, p);
+            rows[*n].m = m;
+            rows[*n].mark = p == buf ? mark : -1;
+            rows[*n].mark2 = -1;
+        }
+        p += len;
         while (*p == ' ')
             p++;
     }
-    return rows;
 }
 
-static void explain_draw(struct view *v, int col, struct grid *g, struct rect r, int focused)
+/* What each event of a mask means, in words. */
+static void events_words(struct sbuf *b, uint32_t ev)
+{
+    static const struct {
+        uint32_t bit;
+        const char *words;
+    } meaning[] = {
+        {EPOLLIN, "readable (data, the end of the stream, or a connection to accept)"},
+        {EPOLLOUT, "writable (room in the send buffer)"},
+        {EPOLLRDHUP, "the peer shut down its writing side (reads return 0 after the data)"},
+        {EPOLLHUP, "hang-up (closed both ways)"},
+        {EPOLLERR, "an error is pending (SO_ERROR says which)"},
+        {EPOLLPRI, "urgent data"},
+    };
+    const char *sep = "";
+    for (size_t i = 0; i < sizeof(meaning) / sizeof(meaning[0]); i++)
+        if (ev & meaning[i].bit) {
+            sb_printf(b, "%s%s", sep, meaning[i].words);
+            sep = "; ";
+        }
+}
+
+/* The state column in words. */
+static const char *state_words(const char *state)
+{
+    static const char *const words[][2] = {
+        {"number closed, still registered",
+         "its number was closed, but another number (a dup) keeps the socket open, so the "
+         "registration stays and can still be reported: close() does not remove it, "
+         "EPOLL_CTL_DEL does"},
+        {"listening", "it waits for connections to accept"},
+        {"connecting", "connect() is in progress; EPOLLOUT will say it finished (SO_ERROR "
+                       "says how)"},
+        {"closing", "both directions are done"},
+        {"half-closed (in)", "a read returned 0: the peer will send nothing more"},
+        {"half-closed (out)", "the program shut down its writing side"},
+        {"writing", "it has bytes to write, or waits for room to write them (EPOLLOUT)"},
+        {"reading", "it waits for data (EPOLLIN)"},
+        {"idle", "it waits for nothing"},
+    };
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (!strcmp(state, words[i][0]))
+            return words[i][1];
+    return state;
+}
+
+/* The registration i explains (expl_sid, expl_fd), in words, as rows of width w. */
+static void explain_reg(struct view *v, int col, int w, struct vrow *rows, int *n, int max)
 {
     struct vcol *k = &v->col[col];
+    char t[1200];
+    struct sbuf b;
+    sb_init(&b, t, sizeof(t));
+    const struct vsock *socks, *q = NULL;
+    size_t ns = view_socks(v, col, &socks);
+    for (size_t i = 0; i < ns && !q; i++)
+        if (socks[i].s->sid == k->expl_sid && socks[i].fd == k->expl_fd)
+            q = &socks[i];
+    if (!q) {
+        sb_printf(&b, "fd %d is closed, or not in the epoll set shown: epoll_wait cannot "
+                  "report it here. (i: back to the diagnosis)", k->expl_fd);
+        wrap_rows(rows, n, max, w, M_NORMAL, -1, "", t);
+        return;
+    }
+    const struct state_sock *s = q->s;
+    char addr[64];
+    struct sbuf ab;
+    sb_init(&ab, addr, sizeof(addr));
+    fmt_addr(&ab, &s->addr);
+    sb_printf(&b, "fd %d: ", q->fd);
+    if (s->role == EPT_ROLE_LISTENER) {
+        sb_printf(&b, "the listening socket (%s); EPOLLIN on it means a connection waits to "
+                  "be accepted.", addr);
+    } else if (s->role == EPT_ROLE_CLIENT || s->role == EPT_ROLE_BACKEND) {
+        sb_printf(&b, "the %s socket", replay_role_name(k->r, s->role));
+        if (s->conn)
+            sb_printf(&b, " of connection c%u", s->conn);
+        sb_printf(&b, " (%s %s).", s->role == EPT_ROLE_CLIENT ? "from" : "to", addr);
+    } else {
+        sb_printf(&b, "a file of kind %s.", ept_fd_kind_name(s->kind));
+    }
+    if (s->nfds > 1 || (q->g && s->nregs > 1))
+        sb_printf(&b, " One socket under %u numbers%s: the kernel keys a registration by "
+                  "number and file, so each registration is reported on its own.",
+                  s->nfds > 1 ? s->nfds : s->nregs, s->nregs > 1 ? ", registered for each" : "");
+    wrap_rows(rows, n, max, w, M_TITLE, -1, "", t);
+
+    sb_init(&b, t, sizeof(t));
+    if (!q->g) {
+        sb_puts(&b, "Not registered in any epoll set: epoll_wait cannot report it.");
+    } else {
+        char evs[128];
+        short_events(evs, sizeof(evs), q->g->interest & ~(uint32_t)(EPOLLET | EPOLLONESHOT));
+        sb_printf(&b, "Registered for %s, ", evs[0] ? evs : "nothing");
+        if (q->g->interest & EPOLLONESHOT)
+            sb_puts(&b, "one-shot: reported once, then disarmed until EPOLL_CTL_MOD re-arms "
+                        "it. ");
+        else if (q->g->interest & EPOLLET)
+            sb_puts(&b, "edge-triggered: reported when new data or room arrives, not again "
+                        "for what is already there (read until EAGAIN). ");
+        else
+            sb_puts(&b, "level-triggered: reported by every epoll_wait while it is readable "
+                        "or writable. ");
+        sb_puts(&b, q->g->armed ? "Armed: epoll_wait may report it."
+                                : "Disarmed: its one-shot fired and no EPOLL_CTL_MOD "
+                                  "re-armed it, so epoll_wait will not report it.");
+    }
+    wrap_rows(rows, n, max, w, M_NORMAL, -1, "", t);
+
+    sb_init(&b, t, sizeof(t));
+    const struct state_wait *wt = view_wait(v, col);
+    if (wt->pos != UINT64_MAX) {
+        long wi = vindex_floor(k->ix.waits, k->ix.nwaits, wt->pos);
+        int ev = row_event(wt, batch_regs(v, col, wt), q);
+        if (ev >= 0) {
+            char evs[128];
+            short_events(evs, sizeof(evs), wt->ev[ev].events);
+            sb_printf(&b, "epoll_wait #%ld reported it (event #%d) with %s: ", wi + 1, ev, evs);
+            events_words(&b, wt->ev[ev].events);
+            sb_puts(&b, ".");
+            int phase = event_phase(v, col, wt, (uint32_t)ev);
+            const char *again =
+                phase == RP_WAITING ? NULL
+                                    : still_ready(v, col, wt, (uint32_t)ev, phase == RP_OVER);
+            if (again)
+                sb_printf(&b, " It %s: the kernel put it back on its ready list when it "
+                          "reported it, and the next epoll_wait will report it again.", again);
+        } else if (ev == -2) {
+            sb_printf(&b, "epoll_wait #%ld reported this socket through one of its "
+                      "registrations; the trace cannot tell which.", wi + 1);
+        } else {
+            sb_printf(&b, "epoll_wait #%ld did not report it.", wi + 1);
+        }
+        wrap_rows(rows, n, max, w, M_NORMAL, -1, "This batch: ", t);
+    }
+
+    sb_init(&b, t, sizeof(t));
+    const struct state_sock *p = s->peer ? replay_sock(k->r, s->peer) : NULL;
+    uint64_t to = replay_pending(k->r, s), from = p ? replay_pending(k->r, p) : 0;
+    if (s->role != EPT_ROLE_LISTENER) {
+        if (to == REPLAY_UNKNOWN || !p)
+            sb_puts(&b, "its peer socket is unknown, so what the program holds for it is "
+                        "unknown.");
+        else
+            sb_printf(&b, "%llu held to be written to it (read from fd %d), %llu read from it "
+                      "not yet written to fd %d (the to/from column).",
+                      (unsigned long long)to, p->fd,
+                      (unsigned long long)(from == REPLAY_UNKNOWN ? 0 : from), p->fd);
+        wrap_rows(rows, n, max, w, M_NORMAL, -1, "Bytes: ", t);
+    }
+    sb_init(&b, t, sizeof(t));
+    const char *st = sock_state(v, col, q);
+    sb_printf(&b, "%s: %s.", st, state_words(st));
+    if (s->learned == STATE_EAGAIN)
+        sb_puts(&b, " Its last read said EAGAIN: nothing left to read then.");
+    else if (s->learned == STATE_EOF)
+        sb_puts(&b, " Its last read returned 0: the end of the stream.");
+    sb_puts(&b, " (i: back to the diagnosis)");
+    wrap_rows(rows, n, max, w, M_NORMAL, -1, "State: ", t);
+}
+
+int explain_rows(struct view *v, int col, int w, struct vrow *rows, int max)
+{
+    struct vcol *k = &v->col[col];
+    int n = 0, tw = w - 3;
+    if (k->expl_row) {
+        explain_reg(v, col, tw, rows, &n, max);
+        return n;
+    }
     long fi = view_finding_at(v, col);
     const struct finding *fs;
     size_t nf = k->ix.count ? replay_findings(k->r, &fs) : 0;
-    char extra[64] = "";
-    if (fi >= 0)
-        snprintf(extra, sizeof(extra), "%s", rule_name(fs[fi].rule));
-    draw_title(v, g, r, pane_explain.title, extra, focused);
-    int x = r.x + 2, w = r.w - 3, y = r.y + 1, left = r.h - 1;
     if (fi < 0) {
-        char t[200];
+        char t[240];
         snprintf(t, sizeof(t), "No diagnosis at this record. d / D: next / previous "
-                 "diagnosis (%zu in this trace).", nf);
-        wrap(g, x, y, w, left, M_DIM, "", t);
-        return;
+                 "diagnosis (%zu in this trace). i: the selected row in words.", nf);
+        wrap_rows(rows, &n, max, tw, M_DIM, -1, "", t);
+        return n;
     }
     const struct finding *f = &fs[fi];
-    int err = rule_is_error(f->rule), m = err ? M_ERROR : M_WARN;
+    int err = rule_is_error(f->rule);
     char head[400];
     snprintf(head, sizeof(head), "%s (%s), records %llu-%llu: %s", rule_name(f->rule),
              rule_severity(f->rule), (unsigned long long)f->first + 1,
              (unsigned long long)f->last + 1, f->what);
-    grid_glyph(g, r.x, y, m, err ? G_ERROR : G_WARN);
-    int used = wrap(g, x, y, w, left, m, "", head);
-    y += used;
-    left -= used;
-    used = wrap(g, x, y, w, left, M_NORMAL, "Fix: ", rule_fix(f->rule));
-    y += used;
-    left -= used;
-    wrap(g, x, y, w, left, M_DIM, "Why: ", rule_explain(f->rule));
+    wrap_rows(rows, &n, max, tw, err ? M_ERROR : M_WARN, err ? G_ERROR : G_WARN, "", head);
+    /* the cause before the cure */
+    wrap_rows(rows, &n, max, tw, M_NORMAL, -1, "Why: ", rule_explain(f->rule));
+    wrap_rows(rows, &n, max, tw, M_NORMAL, -1, "Fix: ", rule_fix(f->rule));
+    return n;
+}
+
+/* Paint the explanation's lines from the scroll position (expl_top, for the text it was
+ * scrolled in; else the top); the title says when there is more than fits. */
+static void explain_draw(struct view *v, int col, struct grid *g, struct rect r, int focused)
+{
+    struct vcol *k = &v->col[col];
+    static struct vrow rows[ROWS_MAX];
+    int n = explain_rows(v, col, r.w, rows, ROWS_MAX), vis = r.h - 1;
+    long fi = k->expl_row ? EXPL_ROW : view_finding_at(v, col);
+    const struct finding *fs;
+    int top = fi == k->expl_of ? k->expl_top : 0;
+    if (top > n - vis)
+        top = n - vis > 0 ? n - vis : 0;
+    char extra[96] = "";
+    struct sbuf b;
+    sb_init(&b, extra, sizeof(extra));
+    if (k->expl_row)
+        sb_printf(&b, "fd %d in words", k->expl_fd);
+    else if (fi >= 0 && replay_findings(k->r, &fs))
+        sb_printf(&b, "%s", rule_name(fs[fi].rule));
+    if (n > vis && r.w < VIEW_NARROW_W)
+        sb_printf(&b, "%s%d-%d/%d [ ]", b.len ? " " : "", top + 1, top + vis, n);
+    else if (n > vis)
+        sb_printf(&b, "%slines %d-%d of %d: [ ] scroll", b.len ? "  " : "", top + 1, top + vis,
+                  n);
+    draw_title(v, g, r, pane_explain.title, extra, focused);
+    for (int i = 0; i < vis && top + i < n && top + i < ROWS_MAX; i++) {
+        const struct vrow *row = &rows[top + i];
+        if (row->mark >= 0)
+            grid_glyph(g, r.x, r.y + 1 + i, row->m, row->mark);
+        grid_put(g, r.x + 2, r.y + 1 + i, r.w - 3, row->m, row->text);
+    }
 }
 
 static int no_keys(struct view *v, int col, int key)
@@ -551,18 +966,21 @@ static const char *const help_extra[][2] = {
 };
 
 static const char *const help_legend[] = {
-    "Ready list: the events of the current epoll_wait; \u25b6/> the one being handled,",
-    "  \u2713/+ handled. Interest list: IN and OUT each as R registered, Y ready in this",
-    "  epoll_wait, A armed (may fire; a one-shot that fired is disarmed until re-armed);",
-    "  ET edge-triggered, 1S one-shot; to/from: bytes the proxy holds for the socket /",
-    "  read from it and not yet passed on; \u25cf/* changed by this record.",
+    "Ready list: the batch the current epoll_wait returned; \u25b6/> the event being handled,",
+    "  \u2713/+ the handled ones; \u2716/E \u25b2/W the socket of the diagnosis under the cursor.",
+    "Interest list: one row per registration. IN and OUT each as R registered, B reported",
+    "  in this batch (not 'readable'), A armed (may fire; a one-shot that fired is disarmed",
+    "  until re-armed); ET edge-triggered, 1S one-shot; to/from: bytes held to be written",
+    "  to the socket / read from it and not yet passed on; \u25cf/* changed by this record.",
+    "  Narrow columns: masks as letters, I IN, O OUT, R RDHUP, H HUP, E ERR, P PRI.",
     "Event log: \u2716/E a record of a diagnosed error, \u25b2/W of a warning.",
+    "Explanation: the diagnosis' cause (Why), then its cure (Fix); [ ] scroll it; i puts",
+    "  the selected row there in words.",
 };
 
-static int help_lines(struct view *v, char lines[][200], int max)
+static int help_lines(char lines[][200], int max)
 {
     int n = 0;
-    (void)v;
     snprintf(lines[n++], 200, "epscope view: keys (any other key closes this help)");
     snprintf(lines[n++], 200, " ");
     for (size_t i = 0; i < view_nkeys && n < max; i++)
@@ -576,30 +994,43 @@ static int help_lines(struct view *v, char lines[][200], int max)
     return n;
 }
 
+#define HELP_MAX 64
+static char help_text[HELP_MAX][200];
+
+/* The first help line that can be shown on a screen h high (the rest fit below it). */
+static int help_last_top(int h)
+{
+    int n = help_lines(help_text, HELP_MAX), vis = h - 3;
+    return n > vis ? n - vis : 0;
+}
+
 static int help_on_key(struct view *v, int col, int key)
 {
     (void)col;
+    int last = help_last_top(v->h);
     switch (key) {
-    case VK_UP: if (v->help_top > 0) v->help_top--; return VR_HANDLED | VR_REDRAW;
-    case VK_DOWN: v->help_top++; return VR_HANDLED | VR_REDRAW;
-    case VK_PGUP: v->help_top = 0; return VR_HANDLED | VR_REDRAW;
-    case VK_PGDN: v->help_top += 10; return VR_HANDLED | VR_REDRAW;
+    case VK_UP: v->help_top = v->help_top > 0 ? v->help_top - 1 : 0; break;
+    case VK_DOWN: v->help_top = v->help_top < last ? v->help_top + 1 : last; break;
+    case VK_PGUP: v->help_top = 0; break;
+    case VK_PGDN: v->help_top = v->help_top + 10 < last ? v->help_top + 10 : last; break;
     default: return 0;
     }
+    return VR_HANDLED | VR_REDRAW;
 }
 
 static void help_draw(struct view *v, int col, struct grid *g, struct rect r, int focused)
 {
-    static char lines[64][200];
     (void)col;
     (void)focused;
-    int n = help_lines(v, lines, 64);
-    int vis = r.h - 1;
-    if (v->help_top > n - vis)
-        v->help_top = n - vis > 0 ? n - vis : 0;
-    draw_title(v, g, r, pane_help.title, "", 1);
-    for (int i = 0; i < vis && v->help_top + i < n; i++) {
-        const char *s = lines[v->help_top + i];
+    int last = help_last_top(v->h), n = help_lines(help_text, HELP_MAX);
+    int vis = r.h - 1, top = v->help_top < last ? v->help_top : last;
+    char extra[80] = "";
+    if (n > vis)
+        snprintf(extra, sizeof(extra), "lines %d-%d of %d: Up Down PgUp PgDn scroll", top + 1,
+                 top + vis, n);
+    draw_title(v, g, r, pane_help.title, extra, 1);
+    for (int i = 0; i < vis && top + i < n; i++) {
+        const char *s = help_text[top + i];
         char ascii[200];
         if (!g->utf8) {
             /* the legend shows both glyph sets; without UTF-8 keep the ASCII ones */
@@ -617,8 +1048,7 @@ static void help_draw(struct view *v, int col, struct grid *g, struct rect r, in
             ascii[o] = 0;
             s = ascii;
         }
-        grid_put(g, r.x + 1, r.y + 1 + i, r.w - 2, i == 0 && v->help_top == 0 ? M_HEADER
-                 : M_NORMAL, s);
+        grid_put(g, r.x + 1, r.y + 1 + i, r.w - 2, top + i == 0 ? M_HEADER : M_NORMAL, s);
     }
 }
 
@@ -640,6 +1070,7 @@ static void col_summary(struct view *v, int col, const struct grid *g, char *buf
     const struct ept_rec *rec = k->ix.count ? vindex_rec(&k->ix, k->pos) : NULL;
     const struct finding *fs;
     size_t nf = k->ix.count ? replay_findings(k->r, &fs) : 0;
+    uint64_t lost = replay_counts(k->r)->lost;
     const char *sep = full ? grid_glyph_text(g, G_VLINE) : g->utf8 ? "\u00b7" : "-";
     struct sbuf b;
     sb_init(&b, buf, len);
@@ -653,9 +1084,19 @@ static void col_summary(struct view *v, int col, const struct grid *g, char *buf
         sb_printf(&b, "%s %s recorded", k->name, sep);
     sb_printf(&b, " %s record %llu/%llu", sep, (unsigned long long)(k->ix.count ? k->pos + 1 : 0),
               (unsigned long long)k->ix.count);
+    /* records were lost: the log's sequence numbers run ahead of the record count */
+    if (lost && full)
+        sb_printf(&b, " (seq %llu; %llu lost)", (unsigned long long)(rec ? rec->seq : 0),
+                  (unsigned long long)lost);
+    else if (lost)
+        sb_printf(&b, " %s %llu lost", sep, (unsigned long long)lost);
     if (full) {
-        sb_printf(&b, " %s %s %u/s", sep, v->playing ? "PLAYING" : "PAUSED",
-                  view_speeds[v->speed]);
+        if (g->w >= WIDE_W)
+            sb_printf(&b, " %s %s, speed %u records/s", sep, v->playing ? "PLAYING" : "PAUSED",
+                      view_speeds[v->speed]);
+        else
+            sb_printf(&b, " %s %s %u rec/s", sep, v->playing ? "PLAYING" : "PAUSED",
+                      view_speeds[v->speed]);
         sb_printf(&b, " %s %zu diagnos%s", sep, nf, nf == 1 ? "is" : "es");
         sb_printf(&b, " %s t=%.6fs", sep, rec_time(k, rec));
     } else {
@@ -690,8 +1131,10 @@ static void header_draw(struct view *v, struct grid *g, struct vlayout *l)
     } else {
         sb_printf(&b, " epscope view %s %d traces %s aligned by %s %s ", sep, v->ncols, sep,
                   align_names[v->align], sep);
+        if (v->zoom)
+            sb_printf(&b, "zoomed on %d of %d (z) %s ", v->focus_col + 1, v->ncols, sep);
         int x = grid_put(g, 0, 0, g->w, M_HEADER, buf);
-        x += grid_printf(g, x, 0, g->w - x, v->playing ? M_PLAYING : M_HEADER, "%s %u/s",
+        x += grid_printf(g, x, 0, g->w - x, v->playing ? M_PLAYING : M_HEADER, "%s %u rec/s",
                          v->playing ? "PLAYING" : "PAUSED", view_speeds[v->speed]);
         if (v->follow)
             grid_printf(g, x, 0, g->w - x, M_HEADER, " %s following", sep);
@@ -706,9 +1149,40 @@ static void header_draw(struct view *v, struct grid *g, struct vlayout *l)
     }
 }
 
+/* The key bar's entries that fit in w columns, most useful first (the rest, help and quit
+ * last), with gap blanks after each (two, or one when two do not fit); then, while they
+ * still do not fit, the last ones go, but never help and quit. Returns how many are in out
+ * (indexes into view_keymap). */
+static int keybar_entries(const struct view *v, int w, size_t *out, int *gap)
+{
+    static const int order[] = {' ', 'n', 'w', 'd', 'i', 'z', 'a', 'f', 'p', '/', '?', 'q'};
+    int n = 0, need[64], total = 0;
+    for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++)
+        for (size_t i = 0; i < view_nkeys; i++) {
+            const struct vkeydef *k = &view_keymap[i];
+            if (k->key != order[o] || !k->bar || ((k->key == 'a' || k->key == 'z') &&
+                                                  v->ncols < 2))
+                continue;
+            out[n] = i;
+            need[n] = (k->key == ' ' ? 3 : 1) + 1 + (int)strlen(k->bar); /* "Spc Play" */
+            total += need[n++];
+        }
+    *gap = total + 2 * n <= w ? 2 : 1;
+    total += *gap * n;
+    for (int i = n - 1; i >= 0 && total > w; i--) {
+        if (view_keymap[out[i]].key == '?' || view_keymap[out[i]].key == 'q')
+            continue;
+        total -= need[i] + *gap;
+        memmove(&out[i], &out[i + 1], (size_t)(n - i - 1) * sizeof(*out));
+        memmove(&need[i], &need[i + 1], (size_t)(n - i - 1) * sizeof(*need));
+        n--;
+    }
+    return n;
+}
+
 static void keybar_draw(struct view *v, struct grid *g, struct vlayout *l)
 {
-    int y = l->keybar.y, x = 0;
+    int y = l->keybar.y, x = 0, gap;
     grid_fill(g, 0, y, g->w, ' ', M_KEYTEXT);
     if (v->prompt) {
         grid_fill(g, 0, y, g->w, ' ', M_PROMPT);
@@ -716,23 +1190,35 @@ static void keybar_draw(struct view *v, struct grid *g, struct vlayout *l)
                     v->prompt == ':' ? "Go to record:" : "Search:", v->input);
         return;
     }
-    if (v->msg[0]) {
-        grid_fill(g, 0, y, g->w, ' ', M_PROMPT);
-        grid_put(g, 0, y, g->w, M_PROMPT, v->msg);
+    if (v->msg[0]) { /* the message, and quit still at the right (the terminal's very last
+                      * cell stays blank: writing it would scroll some terminals) */
+        grid_fill(g, 0, y, g->w - 7, ' ', M_PROMPT);
+        grid_put(g, 0, y, g->w - 8, M_PROMPT, v->msg);
+        grid_put(g, g->w - 7, y, 1, M_KEY, "q");
+        grid_put(g, g->w - 6, y, 5, M_KEYTEXT, " Quit");
         return;
     }
-    for (size_t i = 0; i < view_nkeys && x < g->w; i++) {
-        const struct vkeydef *k = &view_keymap[i];
-        if (!k->bar || (k->key == 'a' && v->ncols < 2))
-            continue;
+    size_t idx[64];
+    int n = keybar_entries(v, g->w, idx, &gap);
+    for (int i = 0; i < n; i++) {
+        const struct vkeydef *k = &view_keymap[idx[i]];
         char key[16];
-        size_t n = strcspn(k->keys, " ");
-        snprintf(key, sizeof(key), "%.*s", (int)n, k->keys);
+        size_t len = strcspn(k->keys, " ");
+        snprintf(key, sizeof(key), "%.*s", (int)len, k->keys);
         if (!strcmp(key, "Space"))
             snprintf(key, sizeof(key), "Spc");
         x += grid_put(g, x, y, g->w - x, M_KEY, key);
-        x += grid_printf(g, x, y, g->w - x, M_KEYTEXT, " %s  ", k->bar);
+        x += grid_printf(g, x, y, g->w - x, M_KEYTEXT, " %s%*s", k->bar, gap, "");
     }
+}
+
+/* Narrow columns: what their short names and letters mean, on one line. */
+static void legend_draw(struct grid *g, const struct vrect *r)
+{
+    const char *sep = grid_glyph_text(g, G_VLINE);
+    grid_printf(g, r->x + 1, r->y, r->w - 1, M_DIM,
+                "I in O out R rdhup H hup E err %s R reg B batch A armed %s ET edge 1S one-shot",
+                sep, sep);
 }
 
 void view_draw(struct view *v, struct grid *g)
@@ -751,16 +1237,20 @@ void view_draw(struct view *v, struct grid *g)
         pane_help.draw(v, v->focus_col, g, r, 1);
     } else {
         for (int c = 0; c < v->ncols; c++) {
+            if (!l.pane[c][0].w)
+                continue; /* hidden by the zoom */
             for (int p = 0; p <= VP_COUNT; p++) {
                 const struct vrect *q = &l.pane[c][p];
                 struct rect r = {q->x, q->y, q->w, q->h};
                 const struct pane *pn = p == VP_COUNT ? &pane_explain : view_panes[p];
                 pn->draw(v, c, g, r, c == v->focus_col && p == v->focus_pane);
             }
-            if (c > 0)
-                for (int y = 1; y < g->h - 1; y++)
+            if (l.pane[c][0].x > 0)
+                for (int y = 1; y < l.pane[c][VP_COUNT].y + l.pane[c][VP_COUNT].h; y++)
                     grid_glyph(g, l.pane[c][0].x - 1, y, M_DIM, G_VLINE);
         }
+        if (l.narrow)
+            legend_draw(g, &l.legend);
     }
     keybar_draw(v, g, &l);
 }
@@ -771,14 +1261,22 @@ void pane_select_row(struct view *v, int col, int p, int row, int h)
     if (row <= 0 || !k->ix.count)
         return;
     if (p == VP_READY) {
+        /* the rows as drawn: scrolled to keep ready_shown's row in view */
+        static struct vrow rows[ROWS_MAX];
+        char head[160];
+        struct vlayout l;
+        view_layout(v, &l);
+        int n = ready_rows(v, col, l.pane[col][VP_READY].w, head, sizeof(head), rows, ROWS_MAX);
+        int show = ready_shown(v, col, rows, n), vis = h - 1;
         const struct state_wait *w = view_wait(v, col);
-        int i = row - 1 - (w->result == 0 ? 1 : 0);
+        int i = (show >= vis ? show - vis + 1 : 0) + row - 1 - (w->result == 0 ? 1 : 0);
         if (w->pos != UINT64_MAX && i >= 0 && (uint32_t)i < w->n)
             k->ready_sel = i;
     } else if (p == VP_INTEREST) {
-        const struct state_sock **socks;
+        const struct vsock *socks;
         int n = (int)view_socks(v, col, &socks);
-        int vis = h - 2, top = k->sock_sel >= vis ? k->sock_sel - vis + 1 : 0;
+        int sel = k->sock_sel < n ? k->sock_sel : n - 1;
+        int vis = h - 2, top = sel >= vis ? sel - vis + 1 : 0;
         int i = top + row - 2;
         if (row >= 2 && i < n)
             k->sock_sel = i;
