@@ -68,7 +68,7 @@
 
 #define EPT_MAGIC "\x89" "EPT\r\n\x1a\n"
 #define EPT_VERSION_MAJOR 1
-#define EPT_VERSION_MINOR 1
+#define EPT_VERSION_MINOR 2
 #define EPT_BYTE_ORDER 0x0A0B0C0Du
 #define EPT_CLOCK_MONOTONIC 1
 #define EPT_HDR_FIXED 96
@@ -325,7 +325,13 @@ struct ept_close {
     struct ept_sock s;
     int32_t result;
     uint32_t reason;  /* EPT_CLOSE_* */
+    /* since 1.2 (a 1.0/1.1 record ends above: both read as 0, "not known") */
+    uint32_t flags;   /* EPT_CLOSEF_* */
+    uint32_t unread;  /* with EPT_CLOSEF_UNREAD: bytes the kernel still held for reading */
 };
+
+/* ept_close.flags */
+#define EPT_CLOSEF_UNREAD 1u /* unread is known (FIONREAD just before the close) */
 
 struct ept_pick {
     struct ept_rec h;

@@ -131,13 +131,24 @@ static void stale_event(struct proxy *p, struct psock *s, uint32_t ev, uint32_t 
     }
 }
 
+/* --- second numbers (double-register, closed-fd-still-registered) ---------------------- */
+
+/* Give k's client socket a second number, as a dup(), a fork or a library would. */
+static void dup_client(struct proxy *p, struct conn *k)
+{
+    int fd = fcntl(k->c.id.fd, F_DUPFD_CLOEXEC, 0);
+    struct ept_sock d = k->c.id;
+    d.fd = fd;
+    trace_dup(p->tr, &d, k->c.id.fd, fd < 0 ? -errno : fd, EPT_CALL_FCNTL);
+    k->c.dup_fd = fd;
+}
+
 /* --- double-register --------------------------------------------------------------------- */
 
 /* Each client socket gets a second number (dup), registered alongside the first. */
 static void double_accepted(struct proxy *p, struct conn *k)
 {
-    (void)p;
-    k->c.dup_fd = fcntl(k->c.id.fd, F_DUPFD_CLOEXEC, 0);
+    dup_client(p, k);
 }
 
 /* Whatever the loop asks of epoll for the socket, it asks for the dup too. */
@@ -157,8 +168,92 @@ static void double_closing(struct proxy *p, struct psock *s, unsigned reason)
 {
     struct ept_sock d = s->id;
     d.fd = s->dup_fd;
-    trace_sock_close(p->tr, &d, close(s->dup_fd) < 0 ? -errno : 0, reason);
+    trace_sock_close(p->tr, &d, close(s->dup_fd) < 0 ? -errno : 0, reason, -1);
     s->dup_fd = -1;
+}
+
+/* --- closed-fd-still-registered ---------------------------------------------------------- */
+
+/* How many events a zombie's registration gets before the fault lets the dup go. */
+#define ZOMBIE_EVENTS 3
+
+/* Each client socket has a second number nobody registered (as after a fork, or a dup a
+ * library made), and is closed without EPOLL_CTL_DEL: the registration is keyed by the
+ * file and the closed number, and the file lives on through the dup. */
+static void closed_fd_accepted(struct proxy *p, struct conn *k)
+{
+    dup_client(p, k);
+}
+
+/* Closing the client's number leaves the dup open: the connection is kept (a zombie), as
+ * events will keep coming with its address as their data. */
+static void closed_fd_closing(struct proxy *p, struct psock *s, unsigned reason)
+{
+    (void)p;
+    (void)reason;
+    struct conn *k = px_conn_of(s);
+    k->zombie = true;
+    k->fault_state = 0;
+}
+
+/* Whether k waits on the zombie list (not merely closed earlier in this batch). */
+static bool on_zombies(const struct proxy *p, const struct conn *k)
+{
+    for (const struct conn *z = p->zombies; z; z = z->next)
+        if (z == k)
+            return true;
+    return false;
+}
+
+/* Let the dup go: the last number closes, and the registration goes with the file. */
+static void zombie_free(struct proxy *p, struct conn *k)
+{
+    struct ept_sock d = k->c.id;
+    d.fd = k->c.dup_fd;
+    trace_sock_close(p->tr, &d, close(k->c.dup_fd) < 0 ? -errno : 0, EPT_CLOSE_DONE, -1);
+    k->c.dup_fd = -1;
+    px_release(p, k);
+}
+
+/* An event for a number the program closed: it tries to remove the registration the
+ * way a program that noticed would, epoll_ctl(DEL) on that number, which fails (EBADF:
+ * the number names nothing; only a number the file still has can name the registration).
+ * After a few the dup is closed, which ends it. */
+static void closed_fd_stale(struct proxy *p, struct psock *s, uint32_t ev, uint32_t index)
+{
+    if (s->dup_fd < 0 || s->id.role != EPT_ROLE_CLIENT)
+        return;
+    struct conn *k = px_conn_of(s);
+    if (!on_zombies(p, k))
+        return; /* closed earlier in this batch: an ordinary stale event, skipped */
+    trace_event(p->tr, EPT_HANDLE, &s->id, ev, index);
+    if (fcntl(s->id.fd, F_GETFD) < 0) { /* the number is free: not someone else's now */
+        int rc = epoll_ctl(p->ep, EPOLL_CTL_DEL, s->id.fd, NULL) < 0 ? -errno : 0;
+        trace_epoll_ctl(p->tr, p->ep, EPOLL_CTL_DEL, &s->id, 0, rc);
+    }
+    if (++k->fault_state >= ZOMBIE_EVENTS)
+        zombie_free(p, k);
+}
+
+/* The proxy stops: every zombie's dup is closed. */
+static void closed_fd_teardown(struct proxy *p)
+{
+    while (p->zombies)
+        zombie_free(p, p->zombies);
+}
+
+/* --- rdhup-data-loss ---------------------------------------------------------------------- */
+
+/* EPOLLRDHUP taken for "the peer is gone": the connection is closed at once, without
+ * reading what arrived with the FIN (a request and its FIN often come in one event, a
+ * response and the backend's close too). */
+static bool rdhup_event(struct proxy *p, struct conn *k, struct psock *s, uint32_t ev)
+{
+    (void)s;
+    if (!(ev & EPOLLRDHUP) || k->state != CONN_OPEN)
+        return false;
+    px_finish(p, k, EPT_CLOSE_DONE);
+    return true;
 }
 
 /* --- the table ---------------------------------------------------------------------------- */
@@ -200,6 +295,17 @@ static const struct fault faults[FAULT_COUNT] = {
         .help = "level: registers each client socket twice (a dup'd fd), so every readiness "
                 "wakes the loop twice",
         .accepted = double_accepted, .ctl = double_ctl, .closing = double_closing},
+    [FAULT_CLOSED_FD] = {
+        .name = "closed-fd-still-registered", .mode = EPT_MODE_LEVEL,
+        .help = "level: each client socket has a dup, and is closed without EPOLL_CTL_DEL: "
+                "events keep coming for the closed number",
+        .accepted = closed_fd_accepted, .closing = closed_fd_closing,
+        .stale = closed_fd_stale, .teardown = closed_fd_teardown},
+    [FAULT_RDHUP_LOSS] = {
+        .name = "rdhup-data-loss", .mode = EPT_MODE_LEVEL,
+        .help = "level: closes a connection on EPOLLRDHUP without reading the bytes that "
+                "came with the FIN",
+        .event = rdhup_event},
 };
 
 const struct fault *fault_get(unsigned id)

@@ -20,6 +20,8 @@ enum fault_id {
     FAULT_ACCEPT_ONCE,     /* edge listener: one accept per event */
     FAULT_STALE_EVENT,     /* level: closes at the first EOF, handles events of closed fds */
     FAULT_DOUBLE_REGISTER, /* level: each client socket registered twice (a dup'd fd) */
+    FAULT_CLOSED_FD,       /* level: a dup'd client socket closed without EPOLL_CTL_DEL */
+    FAULT_RDHUP_LOSS,      /* level: closes on EPOLLRDHUP before reading what came with it */
     FAULT_COUNT
 };
 

@@ -300,6 +300,8 @@ void fmt_rec(struct sbuf *b, const struct ept_rec *r)
         result(b, e.result);
         if (e.reason != EPT_CLOSE_CALL)
             sb_printf(b, " (%s)", ept_close_reason_name(e.reason));
+        if ((e.flags & EPT_CLOSEF_UNREAD) && e.unread)
+            sb_printf(b, " %u bytes unread", e.unread);
         tag(b, &e.s);
         break;
     }
@@ -526,6 +528,8 @@ void fmt_rec_json(struct sbuf *b, const struct ept_rec *r, uint64_t t0_ns)
         GET(struct ept_close, e);
         jsock(b, "", &e.s);
         sb_printf(b, ",\"reason\":\"%s\"", ept_close_reason_name(e.reason));
+        if (e.flags & EPT_CLOSEF_UNREAD)
+            sb_printf(b, ",\"unread\":%u", e.unread);
         jresult(b, e.result);
         break;
     }

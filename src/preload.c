@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
@@ -1157,21 +1158,31 @@ static void after_shutdown(int fd, int how, int r, int err)
 }
 
 /* Before close(fd): what the number was (the entry is cleared before the real close, so
- * a number another thread gets at once is looked at afresh). */
-static uint64_t before_close(int fd, struct fdent **out)
+ * a number another thread gets at once is looked at afresh), and with unread not NULL the
+ * bytes a recorded TCP socket still holds for reading (-1: not known). */
+static uint64_t before_close(int fd, struct fdent **out, int *unread)
 {
     struct fdent *e = fd_ent(fd, 0);
     *out = e;
+    if (unread)
+        *unread = -1;
     if (!e)
         return 0;
-    uint64_t v = atomic_exchange(&e->v, 0);
+    uint64_t v = atomic_load(&e->v);
+    if (unread && wanted(v) && (V_FLAGS(v) & F_ANNOUNCED) && V_FKIND(v) == EPT_FD_TCP) {
+        int saved = errno; /* what the kernel still holds is lost with the last number */
+        if (ioctl(fd, FIONREAD, unread) < 0)
+            *unread = -1;
+        errno = saved;
+    }
+    v = atomic_exchange(&e->v, 0);
     int32_t ep = atomic_exchange(&e->epfd, -1);
     if (ep >= 0)
         dm_del(ep, atomic_load(&e->data));
     return v;
 }
 
-static void after_close(int fd, uint64_t v, int r, int err)
+static void after_close(int fd, uint64_t v, int r, int err, int unread)
 {
     int ebadf = r < 0 && err == EBADF && atomic_load(&g.state) == 2; /* a second close */
     if (!ebadf && (!wanted(v) || !(V_FLAGS(v) & F_ANNOUNCED)))
@@ -1184,6 +1195,8 @@ static void after_close(int fd, uint64_t v, int r, int err)
     sock_of(&c->s, fd, v);
     c->result = r == 0 ? 0 : -err;
     c->reason = EPT_CLOSE_CALL;
+    c->flags = unread >= 0 && r == 0 ? EPT_CLOSEF_UNREAD : 0;
+    c->unread = unread >= 0 && r == 0 ? (uint32_t)unread : 0;
     rec_end();
 }
 
@@ -1490,10 +1503,11 @@ EXPORT int close(int fd)
         return 0; /* the trace's own fd: the program closes every fd; keep ours open */
     struct fdent *e = NULL;
     uint64_t v = 0;
+    int unread = -1;
     if (g.active && !in_hook)
-        v = before_close(fd, &e);
+        v = before_close(fd, &e, &unread);
     int r = REAL(close)(fd);
-    RECORD(after_close(fd, v, r, errno));
+    RECORD(after_close(fd, v, r, errno, unread));
     return r;
 }
 
@@ -1523,9 +1537,9 @@ EXPORT int close_range(unsigned first, unsigned last, int flags)
             unsigned lo = p << FDS_PAGE_BITS, hi = lo + (1u << FDS_PAGE_BITS) - 1;
             for (unsigned fd = lo < first ? first : lo; fd <= hi && fd <= last; fd++) {
                 struct fdent *e;
-                uint64_t v = before_close((int)fd, &e);
+                uint64_t v = before_close((int)fd, &e, NULL); /* closed: unread unknown */
                 if (v)
-                    after_close((int)fd, v, 0, 0);
+                    after_close((int)fd, v, 0, 0, -1);
             }
         }
     });
@@ -1678,17 +1692,18 @@ EXPORT long syscall(long nr, ...)
     va_end(ap);
     struct fdent *e = NULL;
     uint64_t v = 0;
+    int unread = -1;
     if (nr == SYS_close && g.active && !in_hook) {
         if ((int)a[0] == g.fd && g.fd >= 0)
             return 0;
-        v = before_close((int)a[0], &e);
+        v = before_close((int)a[0], &e, &unread);
     }
     uint64_t t0 = (nr == SYS_epoll_wait || nr == SYS_epoll_pwait) && g.active ? now_ns() : 0;
     long r = REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
     int err = errno;
     switch (nr) {
     case SYS_close:
-        RECORD(after_close((int)a[0], v, (int)r, err));
+        RECORD(after_close((int)a[0], v, (int)r, err, unread));
         break;
     case SYS_epoll_ctl:
         RECORD(after_epoll_ctl((int)a[0], (int)a[1], (int)a[2], (struct epoll_event *)a[3],

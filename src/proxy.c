@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -108,8 +109,11 @@ void px_close(struct proxy *p, struct psock *s, unsigned reason, bool reset)
 {
     if (!s->open)
         return;
+    int unread = -1; /* traced: what the kernel still holds is lost with the socket */
+    if (p->tr && ioctl(s->id.fd, FIONREAD, &unread) < 0)
+        unread = -1;
     int rc = (reset ? net_close_reset(s->id.fd) : close(s->id.fd)) < 0 ? -errno : 0;
-    trace_sock_close(p->tr, &s->id, rc, reason);
+    trace_sock_close(p->tr, &s->id, rc, reason, unread);
     if (s->dup_fd >= 0 && p->fault->closing)
         p->fault->closing(p, s, reason);
     s->open = false;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "fmt.h"
 #include "xmem.h"
 
 
@@ -52,6 +53,9 @@ struct note {
     /* spurious-wakeup */
     uint32_t spur, in_reads;
     uint64_t spur_pos;
+    /* rdhup-data-loss: pos + 1 of its last event with EPOLLRDHUP, and a read since */
+    uint64_t rdhup_pos;
+    uint8_t rdhup_read;
 };
 
 /* What the rules remember about one thread's current batch. */
@@ -675,6 +679,57 @@ static void spurious_batch_end(struct rules *R, struct state_thread *t, uint64_t
     }
 }
 
+/* --- closed-fd-still-registered --------------------------------------------------------- */
+/* An event came for a registration whose fd number the program had closed: another number
+ * (a dup, a forked child's copy) kept the file open, so the registration stayed. */
+
+static void closed_fd_ready(struct rules *R, struct state_sock *s, const struct state_reg *g,
+                            const struct state_event *e, uint64_t pos)
+{
+    if (s->uncertain)
+        return;
+    struct finding *f = report(R, s, RULE_CLOSED_FD, pos, pos);
+    if (f) {
+        f->fd = g->fd;
+        char ev[96];
+        struct sbuf b;
+        sb_init(&b, ev, sizeof(ev));
+        fmt_events(&b, e->events);
+        snprintf(f->what, sizeof(f->what),
+                 "epoll_wait reported %s for fd %d, a number the program had closed: the "
+                 "socket lives on under fd %d, so its registration under fd %d stayed in the "
+                 "set", ev, g->fd, s->fd, g->fd);
+    }
+}
+
+/* --- rdhup-data-loss ---------------------------------------------------------------------- */
+/* A socket reported with EPOLLRDHUP was closed (its last number) with no read of it since
+ * that event, while the kernel still held bytes for reading (the recorder asks with
+ * FIONREAD just before each close): what came with the peer's FIN was never read. (A
+ * program that read, then closed because writing back failed, let go of a dead peer's
+ * bytes on purpose: not this.) */
+
+static void rdhup_ready(struct rules *R, struct state_sock *s, const struct state_event *e,
+                        uint64_t pos)
+{
+    if (!(e->events & EPOLLRDHUP) || s->role == EPT_ROLE_LISTENER)
+        return;
+    struct note *n = note_of(R, s);
+    n->rdhup_pos = pos + 1;
+    n->rdhup_read = 0;
+}
+
+static void rdhup_drop(struct rules *R, struct state_sock *s, struct note *n, uint64_t pos)
+{
+    if (!n->rdhup_pos || n->rdhup_read || s->unread <= 0 || s->eof || s->uncertain)
+        return;
+    struct finding *f = report(R, s, RULE_RDHUP_LOSS, n->rdhup_pos - 1, pos);
+    if (f)
+        snprintf(f->what, sizeof(f->what),
+                 "fd %d was reported with EPOLLRDHUP and closed with %d bytes still unread: "
+                 "what came with the peer's FIN was never read", s->fd, s->unread);
+}
+
 /* --- lost-records ------------------------------------------------------------------------- */
 
 static void lost(struct rules *R, const struct ept_rec *rec, uint64_t pos)
@@ -794,6 +849,26 @@ static const struct {
         "waiting on one level-triggered set; or reading ahead of the events.",
         "Register each file once, ask only for the events you act on, and in edge-triggered "
         "mode read until EAGAIN so that one arrival does not cost two wake-ups."},
+    [RULE_CLOSED_FD] = {"closed-fd-still-registered", 1,
+        "The interest list is keyed by the pair (open file, fd number), and a registration "
+        "goes away only with EPOLL_CTL_DEL or when the last descriptor of the file is "
+        "closed. This file had another descriptor (a dup, or a copy a fork made), so "
+        "closing the registered number removed nothing: epoll_wait kept reporting the file "
+        "under a number the program had closed (or that a new socket had taken by then). "
+        "EPOLL_CTL_DEL on that number cannot reach it: it fails with EBADF, or, once a new "
+        "socket has the number, finds that socket's registration instead (or ENOENT).",
+        "Call epoll_ctl(EPOLL_CTL_DEL) while the number still names the socket, before "
+        "close(); and avoid stray descriptors of a registered socket (SOCK_CLOEXEC, "
+        "O_CLOEXEC, no dup you do not close)."},
+    [RULE_RDHUP_LOSS] = {"rdhup-data-loss", 1,
+        "EPOLLRDHUP means the peer's FIN arrived: it will send nothing more. It does not "
+        "mean there is nothing to read: the bytes sent before the FIN are still queued, "
+        "and a request and its FIN (or a response and the server's close) often arrive "
+        "together, in one event. The program closed the socket on EPOLLRDHUP without "
+        "reading them; and closing a TCP socket with unread data makes Linux send a reset "
+        "(RST) instead of a FIN, so the peer may lose what it was still receiving too.",
+        "On EPOLLRDHUP, keep reading until read() returns 0 (or EAGAIN), handle what was "
+        "read, then pass the end of file on; close only once both directions are done."},
     [RULE_LOST_RECORDS] = {"lost-records", 0,
         "The trace ring was full and records were dropped here: the recorder never blocks "
         "the program, so when the flusher cannot keep up it counts what it drops. The state "
@@ -877,6 +952,7 @@ void rules_drop(struct rules *R, struct state_sock *s, uint64_t pos, uint64_t ns
         return;
     edge_judge(R, s, pos, ns, "until it was closed");
     oneshot_judge(R, s, pos, ns, "until it was closed");
+    rdhup_drop(R, s, n, pos);
     /* the note goes with the file */
     n->sid = 0;
     n->next_free = R->free_head;
@@ -925,8 +1001,13 @@ void rules_record(struct rules *R, const struct ept_rec *rec, uint64_t pos)
             g = state_reg(s, t->wait.set, -1);
         if (g && (g->interest & EPOLLONESHOT))
             oneshot_fired(R, s, pos);
+        if (g && g->fd_closed) { /* the program cannot change it: that is the mistake */
+            closed_fd_ready(R, s, g, e, pos);
+            break;
+        }
         busy_ready(R, s, g, e, pos);
         eof_ready(R, s, g, e, pos);
+        rdhup_ready(R, s, e, pos);
         if ((n = note_if(R, s)) && n->acc_batch && n->acc_batch - 1 < t->wait.pos)
             n->acc_batch = 0; /* the listener came again at once */
         break;
@@ -934,6 +1015,8 @@ void rules_record(struct rules *R, const struct ept_rec *rec, uint64_t pos)
     case EPT_READ: {
         EPT_VIEW(struct ept_io, io, rec);
         if (s) {
+            if ((n = note_if(R, s)))
+                n->rdhup_read = 1;
             edge_read(R, t, s, io, pos);
             oneshot_call(R, s, EPT_READ, io->result, pos, rec->ns);
         }

@@ -26,6 +26,8 @@ enum rule_id {
     RULE_ACCEPT_STARVATION,
     RULE_STALE_EVENT,
     RULE_SPURIOUS_WAKEUP,
+    RULE_CLOSED_FD,            /* closed-fd-still-registered */
+    RULE_RDHUP_LOSS,           /* rdhup-data-loss */
     RULE_LOST_RECORDS,
     RULE_COUNT
 };

@@ -265,6 +265,7 @@ static struct state_sock *new_sock(struct state *st, uint32_t sid, int32_t fd, u
     s->opened = pos;
     s->changed = pos;
     s->ev_wait = UINT64_MAX;
+    s->unread = -1;
     idmap_put(&st->slot, sid, i);
     st->nsocks++;
     return s;
@@ -666,6 +667,7 @@ static void close_rec(struct state *st, struct state_thread *t, const struct ept
     }
     struct state_event *e = attribute(st, t, s, c->s.fd, 0);
     if (s->nfds <= 1) {
+        s->unread = c->flags & EPT_CLOSEF_UNREAD ? (int32_t)c->unread : -1;
         if (e)
             e->closed = 1;
         /* every batch that reported it: its events are for a file that is gone */

@@ -73,6 +73,8 @@ struct state_sock {
     uint8_t out_pending;       /* its last write moved less than asked (short or EAGAIN) */
     uint8_t paused;            /* listener: the proxy said it stopped accepting */
     uint8_t nonblock;          /* a call on it said EAGAIN: its reads never wait */
+    int32_t unread;            /* at the close of its last number: bytes left unread, -1:
+                                  not known (set just before it is dropped) */
     /* the first registration, for panes that show one per file */
     uint8_t in_set, armed;
     uint16_t backend;          /* the proxy's backend index (connected sockets) */

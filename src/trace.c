@@ -240,7 +240,8 @@ void trace_shutdown(struct trace *t, const struct ept_sock *s, int how, int resu
     ring_commit(&t->ring);
 }
 
-void trace_sock_close(struct trace *t, const struct ept_sock *s, int result, unsigned reason)
+void trace_sock_close(struct trace *t, const struct ept_sock *s, int result, unsigned reason,
+                      long unread)
 {
     if (!t)
         return;
@@ -248,6 +249,21 @@ void trace_sock_close(struct trace *t, const struct ept_sock *s, int result, uns
     r->s = *s;
     r->result = result;
     r->reason = reason;
+    r->flags = unread >= 0 ? EPT_CLOSEF_UNREAD : 0;
+    r->unread = unread >= 0 ? (uint32_t)unread : 0;
+    ring_commit(&t->ring);
+}
+
+void trace_dup(struct trace *t, const struct ept_sock *s, int oldfd, int result, unsigned call)
+{
+    if (!t)
+        return;
+    EMIT(t, EPT_DUP, struct ept_dup, r);
+    r->s = *s;
+    r->oldfd = oldfd;
+    r->result = result;
+    r->call = call;
+    r->pad = 0;
     ring_commit(&t->ring);
 }
 

@@ -61,7 +61,11 @@ void trace_connect(struct trace *t, const struct ept_sock *s, unsigned backend, 
 void trace_io(struct trace *t, uint16_t type, const struct ept_sock *s, size_t asked,
               long result, const void *data);
 void trace_shutdown(struct trace *t, const struct ept_sock *s, int how, int result);
-void trace_sock_close(struct trace *t, const struct ept_sock *s, int result, unsigned reason);
+/* unread: bytes the kernel still held for reading just before the close, -1 not known. */
+void trace_sock_close(struct trace *t, const struct ept_sock *s, int result, unsigned reason,
+                      long unread);
+/* dup/dup2/dup3/fcntl(F_DUPFD): s is the new number (s->sid the original's), call EPT_CALL_*. */
+void trace_dup(struct trace *t, const struct ept_sock *s, int oldfd, int result, unsigned call);
 void trace_pick(struct trace *t, const struct ept_sock *client, unsigned backend,
                 unsigned algo, unsigned attempt, unsigned active);
 void trace_timeout(struct trace *t, const struct ept_sock *s, unsigned kind, unsigned ms);

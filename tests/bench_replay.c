@@ -62,8 +62,8 @@ int main(int argc, char **argv)
             trace_epoll_ctl(t, 4, EPOLL_CTL_MOD, &b, ev, 0);
             n += 11;
         }
-        trace_sock_close(t, &c, 0, EPT_CLOSE_DONE);
-        trace_sock_close(t, &b, 0, EPT_CLOSE_DONE);
+        trace_sock_close(t, &c, 0, EPT_CLOSE_DONE, -1);
+        trace_sock_close(t, &b, 0, EPT_CLOSE_DONE, -1);
         n += 2;
         if (conn % 2000 == 0) { /* ~190k records: let the flusher keep up, lose nothing */
             struct timespec ts = {0, 25000000};

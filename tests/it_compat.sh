@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # it_compat.sh - traces written by earlier versions stay readable. tests/compat/1.0/ holds
 # the lesson library as version 1.0 of the format wrote it (before records carried their
-# thread and the recorder's types existed): each still opens, dumps exactly as it did then
+# thread and the recorder's types existed); tests/compat/1.1/ the modes lessons and the
+# student programs recorded by `epscope record` as 1.1 wrote them (before close records
+# carried the bytes left unread). Each still opens, dumps exactly as it did then
 # (dump.sha256, taken with that version; the small ones kept whole to show a difference),
-# gives the diagnoses its lesson names, and exports to JSON and Chrome.
+# gives the diagnoses its list names, and exports to JSON and Chrome.
 . "$(dirname "$0")/lib.sh"
 for dir in "$(cd "$(dirname "$0")/compat" && pwd)"/*/; do
     ver=$(basename "$dir")

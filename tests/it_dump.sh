@@ -79,7 +79,7 @@ has "ready" "  ready fd=4 EPOLLIN|EPOLLRDHUP  [listener s1]"
 has "epoll_ctl" "epoll_ctl(ADD, 4, EPOLLIN) = 0  [listener s1]"
 has "read with preview" 'read(8, 16384) = 77 "GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n"  [client s2 c1]'
 has "error result" "read(8, 16384) = -1 EAGAIN  [client s2 c1]"
-has "close" "close(9) = 0 (done)  [backend s3 c1]"
+has "close, with the bytes left unread" "close(9) = 0 (done) 17 bytes unread  [backend s3 c1]"
 has "note" 'story: conn 1: \"GET /\" went\tto backend 1'
 if tail -1 "$tmp/out" | grep -Eq "end of trace \($records records, 0 lost\)$"; then
     ok "ends with the end record"

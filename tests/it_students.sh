@@ -61,6 +61,8 @@ student echo_lt - echo
 student echo_et - echo
 student echo_threads - echo
 student asyncio_echo - echo
+student echo_lt - rdhup %PID%
+student echo_et - rdhup %PID%
 student proxy_oneshot - proxy
 student proxy_oneshot - pipe
 
@@ -73,4 +75,5 @@ student proxy_oneshot_norearm oneshot-not-rearmed proxy
 student accept_et_once accept-starvation accept %PID%
 student stale_close stale-event stale
 student dup_double spurious-wakeup rounds %PID%
+student echo_lt_rdhup rdhup-data-loss rdhup %PID%
 echo ok

@@ -279,6 +279,20 @@ static inline void tb_close(struct tb *b, int fd)
         b->sid[fd] = 0;
 }
 
+/* close(fd) with the bytes the kernel still held for reading, as the recorders note them. */
+static inline void tb_close_unread(struct tb *b, int fd, uint32_t unread)
+{
+    struct ept_close r;
+    memset(&r, 0, sizeof(r));
+    r.s = tb_sock(b, fd);
+    r.reason = EPT_CLOSE_CALL;
+    r.flags = EPT_CLOSEF_UNREAD;
+    r.unread = unread;
+    tb_put(b, EPT_CLOSE, &r, sizeof(r), NULL, 0);
+    if (fd >= 0 && fd < TB_FDS)
+        b->sid[fd] = 0;
+}
+
 /* dup2(oldfd, newfd): newfd names oldfd's file (what it named before is closed). */
 static inline void tb_dup2(struct tb *b, int oldfd, int newfd)
 {

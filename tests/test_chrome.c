@@ -216,9 +216,9 @@ static void write_trace(const char *path, struct want *w)
     trace_io(t, EPT_WRITE, &cli, 0, 0, NULL), w->syscalls++; /* the empty buffer forwarded */
 
     trace_epoll_wait(t, 4, 1000, 64, -EINTR, 100), w->waits++;
-    trace_sock_close(t, &be, 0, EPT_CLOSE_SHUTDOWN), w->syscalls++;
-    trace_sock_close(t, &cli, 0, EPT_CLOSE_SHUTDOWN), w->syscalls++;
-    trace_sock_close(t, &lsn, 0, EPT_CLOSE_SHUTDOWN), w->syscalls++;
+    trace_sock_close(t, &be, 0, EPT_CLOSE_SHUTDOWN, -1), w->syscalls++;
+    trace_sock_close(t, &cli, 0, EPT_CLOSE_SHUTDOWN, -1), w->syscalls++;
+    trace_sock_close(t, &lsn, 0, EPT_CLOSE_SHUTDOWN, -1), w->syscalls++;
     trace_note(t, EPT_NOTE_INFO, "stopping: \"quoted\" \\ and a tab\t");
     assert_int_equal(trace_finish(t, NULL), 0);
 }

@@ -129,8 +129,8 @@ static void test_stale_event_batch(void **state)
     trace_event(t, EPT_READY, &B, EPOLLIN, 1);
     trace_event(t, EPT_HANDLE, &C, EPOLLIN, 0);
     rd(t, &C, 16384, -ECONNRESET);
-    trace_sock_close(t, &C, 0, EPT_CLOSE_RESET);
-    trace_sock_close(t, &B, 0, EPT_CLOSE_RESET);
+    trace_sock_close(t, &C, 0, EPT_CLOSE_RESET, -1);
+    trace_sock_close(t, &B, 0, EPT_CLOSE_RESET, -1);
     trace_event(t, EPT_HANDLE, &B, EPOLLIN, 1);
     rd(t, &B, 16384, -EBADF);
     assert_int_equal(finish(f, RULE_STALE_EVENT, &all), 1);
@@ -141,8 +141,8 @@ static void test_stale_event_batch(void **state)
     trace_event(t, EPT_READY, &B, EPOLLIN, 1);
     trace_event(t, EPT_HANDLE, &C, EPOLLIN, 0);
     rd(t, &C, 16384, -ECONNRESET);
-    trace_sock_close(t, &C, 0, EPT_CLOSE_RESET);
-    trace_sock_close(t, &B, 0, EPT_CLOSE_RESET);
+    trace_sock_close(t, &C, 0, EPT_CLOSE_RESET, -1);
+    trace_sock_close(t, &B, 0, EPT_CLOSE_RESET, -1);
     assert_int_equal(finish(f, RULE_STALE_EVENT, &all), 0);
     assert_int_equal(all, 0);
     /* the ready list of that wait, as the model sees it after the first handle */
@@ -240,8 +240,8 @@ static void test_seek_consistent(void **state)
                                   (uint32_t)k - 19, EPT_ROLE_CLIENT, {0}};
             struct ept_sock ob = {100 + (k - 20) % 50, (uint32_t)(11 + 2 * (k - 20)),
                                   (uint32_t)k - 19, EPT_ROLE_BACKEND, {0}};
-            trace_sock_close(t, &oc, 0, EPT_CLOSE_DONE);
-            trace_sock_close(t, &ob, 0, EPT_CLOSE_DONE);
+            trace_sock_close(t, &oc, 0, EPT_CLOSE_DONE, -1);
+            trace_sock_close(t, &ob, 0, EPT_CLOSE_DONE, -1);
         }
     }
     assert_int_equal(trace_finish(f->t, NULL), 0);

@@ -300,10 +300,12 @@ static void emit_all(struct trace *t, struct wants *w, unsigned preview)
     trace_shutdown(t, &be, SHUT_WR, 0);
     expect(w, EPT_SHUTDOWN, &(struct ept_shutdown){.s = be, .how = SHUT_WR},
            sizeof(struct ept_shutdown), NULL, 0);
-    trace_sock_close(t, &be, 0, EPT_CLOSE_DONE);
-    expect(w, EPT_CLOSE, &(struct ept_close){.s = be, .reason = EPT_CLOSE_DONE},
+    trace_sock_close(t, &be, 0, EPT_CLOSE_DONE, 17);
+    expect(w, EPT_CLOSE,
+           &(struct ept_close){.s = be, .reason = EPT_CLOSE_DONE, .flags = EPT_CLOSEF_UNREAD,
+                               .unread = 17},
            sizeof(struct ept_close), NULL, 0);
-    trace_sock_close(t, &cli, -EBADF, EPT_CLOSE_RESET);
+    trace_sock_close(t, &cli, -EBADF, EPT_CLOSE_RESET, -1);
     expect(w, EPT_CLOSE,
            &(struct ept_close){.s = cli, .result = -EBADF, .reason = EPT_CLOSE_RESET},
            sizeof(struct ept_close), NULL, 0);

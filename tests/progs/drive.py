@@ -21,6 +21,8 @@ tests/progs/ through the scenario that shows each one's bug.
     drive.py rounds  ADDR [--pid PID] [--rounds 20]
                                              20 request/response rounds on one connection;
                                              with --pid, the server's read() calls counted
+    drive.py rdhup   ADDR [--pid PID]        a line and SHUT_WR together (with --pid the
+                                             server is frozen meanwhile): echo, then EOF
 
 ADDR is HOST:PORT. `backend` prints "listening on 127.0.0.1:PORT" and serves until killed.
 A scenario exits 0 when the server behaved correctly ("ok: ..." on stdout) and 1 when it
@@ -314,6 +316,35 @@ def sc_pipe(a):
     return "%d bytes there and back, then end-of-file" % a.size
 
 
+def sc_rdhup(a):
+    """A line and the client's end-of-file arriving together (with --pid, certainly: the
+    server is frozen while both are sent): the line must still be echoed, then EOF."""
+    s = connect(a.addr)
+    line = b"the last line, and then end-of-file\n"
+    stopped = False
+    try:
+        if a.pid:
+            os.kill(a.pid, signal.SIGSTOP)
+            stopped = True
+            deadline = time.monotonic() + 1
+            while proc_state(a.pid) != "T" and time.monotonic() < deadline:
+                time.sleep(0.005)
+        s.sendall(line)
+        s.shutdown(socket.SHUT_WR)
+        time.sleep(0.05)  # both in the server's socket before it runs again
+    finally:
+        if stopped:
+            os.kill(a.pid, signal.SIGCONT)
+    got, eof = recv_to_eof(s, time.monotonic() + a.timeout, len(line) + 1)
+    s.close()
+    if got != line:
+        raise Fail("the line sent with the end-of-file was lost: %d of %d bytes echoed"
+                   % (len(got), len(line)))
+    if not eof:
+        raise Fail("the echo came but no end-of-file within %.1f s" % a.timeout)
+    return "a line sent with the end-of-file was echoed, then end-of-file"
+
+
 def sc_accept(a):
     """Many connections arriving at once, then one line on each: all must be served."""
     socks = []
@@ -487,7 +518,8 @@ def main():
     b.add_argument("--echo", action="store_true")
     for name, fn in (("echo", sc_echo), ("nodrain", sc_nodrain), ("eofspin", sc_eofspin),
                      ("busyout", sc_busyout), ("proxy", sc_proxy), ("pipe", sc_pipe),
-                     ("accept", sc_accept), ("stale", sc_stale), ("rounds", sc_rounds)):
+                     ("accept", sc_accept), ("stale", sc_stale), ("rounds", sc_rounds),
+                     ("rdhup", sc_rdhup)):
         p = sub.add_parser(name)
         p.set_defaults(fn=fn)
         p.add_argument("addr", type=parse_addr)

@@ -18,7 +18,7 @@ CFLAGS=(-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-pr
         -Wmissing-prototypes -pthread)
 PROGS=(echo_lt echo_et proxy_oneshot echo_threads echo_et_nodrain echo_lt_eofspin
        echo_lt_busyout proxy_mistrigger proxy_oneshot_norearm accept_et_once stale_close
-       dup_double)
+       dup_double echo_lt_rdhup)
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/progs-selftest.XXXXXX") || exit 1
 PIDS=""
@@ -303,6 +303,7 @@ for p in echo_lt echo_et echo_threads; do
     case_ "$p" 0 '^ok: ' busyout --pid @PID
     case_ "$p" 0 '^ok: all 50 connections served' accept --pid @PID
     case_ "$p" 0 '^ok: 20 rounds echoed' rounds --pid @PID
+    case_ "$p" 0 '^ok: a line sent with the end-of-file was echoed' rdhup --pid @PID
 done
 case_ proxy_oneshot 0 '^ok: 24-byte response and end-of-file' --backend "" proxy
 case_ proxy_oneshot 0 '^ok: 24-byte response and end-of-file' --backend "" proxy --half-close
@@ -323,6 +324,7 @@ case_ proxy_oneshot_norearm 1 '^fail: the response arrived but no end-of-file' \
 case_ accept_et_once 1 '^fail: 49 of 50 connections were never served' accept --pid @PID
 case_ stale_close 1 "^fail: a new client's first message was lost" stale
 case_ dup_double 1 '^fail: [0-9]+ read\(\) calls for 20 requests' rounds --pid @PID
+case_ echo_lt_rdhup 1 '^fail: the line sent with the end-of-file was lost' rdhup --pid @PID
 
 echo "== buggy programs: ordinary use does not show the bug (it is the only mistake)"
 case_ echo_et_nodrain 0 '^ok: ' rounds
@@ -330,6 +332,7 @@ case_ echo_lt_busyout 0 '^ok: ' echo
 case_ accept_et_once 0 '^ok: ' rounds
 case_ dup_double 0 '^ok: ' echo
 case_ stale_close 0 '^ok: ' stale --no-reuse
+case_ echo_lt_rdhup 0 '^ok: ' rounds
 
 if command -v strace >/dev/null; then
     echo "== buggy programs under strace: the system calls show the mistake"
