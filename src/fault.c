@@ -43,6 +43,14 @@ static void ignore_eof_policy(struct policy *c, struct policy *l)
     c->reread_eof = true;
 }
 
+/* edge-hog: a socket is read until EAGAIN, however long that takes, while the other
+ * sockets of the batch wait their turn. */
+static void edge_hog_policy(struct policy *c, struct policy *l)
+{
+    (void)l;
+    c->reads = 0;
+}
+
 /* accept-once: an edge-triggered listener accepts one connection per event and forgets
  * that more may wait. */
 static void accept_once_policy(struct policy *c, struct policy *l)
@@ -256,6 +264,20 @@ static bool rdhup_event(struct proxy *p, struct conn *k, struct psock *s, uint32
     return true;
 }
 
+/* --- lost-out-edge ------------------------------------------------------------------------ */
+
+/* The handler is `if (events & EPOLLIN) ... else if (events & EPOLLOUT) ...`: an event
+ * that says both is taken for EPOLLIN alone. Under EPOLLET each report carries the
+ * socket's whole state, so the EPOLLOUT that comes once a full send buffer drains rides
+ * along with EPOLLIN whenever unread bytes wait too; dropped, it is never said again. */
+static uint32_t lost_out_filter(struct proxy *p, struct conn *k, struct psock *s, uint32_t ev)
+{
+    (void)p;
+    (void)k;
+    (void)s;
+    return ev & EPOLLIN ? ev & ~(uint32_t)EPOLLOUT : ev;
+}
+
 /* --- the table ---------------------------------------------------------------------------- */
 
 static const struct fault faults[FAULT_COUNT] = {
@@ -306,6 +328,16 @@ static const struct fault faults[FAULT_COUNT] = {
         .help = "level: closes a connection on EPOLLRDHUP without reading the bytes that "
                 "came with the FIN",
         .event = rdhup_event},
+    [FAULT_LOST_OUT_EDGE] = {
+        .name = "lost-out-edge", .mode = EPT_MODE_EDGE,
+        .help = "edge: if (EPOLLIN) ... else if (EPOLLOUT): an EPOLLOUT that comes with "
+                "EPOLLIN is dropped, and the write waits for ever",
+        .filter = lost_out_filter},
+    [FAULT_EDGE_HOG] = {
+        .name = "edge-hog", .mode = EPT_MODE_EDGE,
+        .help = "edge: each socket read until EAGAIN in one go, while the batch's other "
+                "sockets wait",
+        .policy = edge_hog_policy},
 };
 
 const struct fault *fault_get(unsigned id)

@@ -22,6 +22,8 @@ enum fault_id {
     FAULT_DOUBLE_REGISTER, /* level: each client socket registered twice (a dup'd fd) */
     FAULT_CLOSED_FD,       /* level: a dup'd client socket closed without EPOLL_CTL_DEL */
     FAULT_RDHUP_LOSS,      /* level: closes on EPOLLRDHUP before reading what came with it */
+    FAULT_LOST_OUT_EDGE,   /* edge: if (EPOLLIN) ... else if (EPOLLOUT): the OUT edge lost */
+    FAULT_EDGE_HOG,        /* edge: one socket read until EAGAIN while the others wait */
     FAULT_COUNT
 };
 

@@ -10,10 +10,10 @@ static const struct policy policies[] = {
      .register_all = false, .oneshot = false, .drain = false, .remember = false, .accepts = 16},
     /* edge: say everything once; the kernel speaks only on change, so drain and remember. */
     {.name = "edge", .mode = EPT_MODE_EDGE, .flags = EPOLLET,
-     .register_all = true, .oneshot = false, .drain = true, .remember = true, .accepts = 0},
+     .register_all = true, .oneshot = false, .drain = true, .remember = true, .reads = 16},
     /* edge-oneshot: one event, then silence until we re-arm for exactly what comes next. */
     {.name = "edge-oneshot", .mode = EPT_MODE_ONESHOT, .flags = EPOLLET | EPOLLONESHOT,
-     .register_all = false, .oneshot = true, .drain = true, .remember = true, .accepts = 0},
+     .register_all = false, .oneshot = true, .drain = true, .remember = true, .reads = 16},
 };
 
 const struct policy *policy_get(unsigned mode)

@@ -13,6 +13,9 @@
  *                     each event           EAGAIN                EAGAIN
  *   backpressure      drop EPOLLIN (MOD)   stop reading,         do not re-arm EPOLLIN
  *                                          remember readable
+ *   reads per socket  one                  16 buffers, then the other ready sockets
+ *   per turn                               get a turn and it is served again after the
+ *                                          batch, without a new event (fairness)
  *   accepts per       16 (the kernel       until EAGAIN          (listeners are level
  *   listener event    will say again)                            or edge)
  */
@@ -32,6 +35,7 @@ struct policy {
     bool oneshot;      /* the kernel disarms after each event: re-arm with MOD */
     bool drain;        /* read until EAGAIN / short read / full buffer (else: one read) */
     bool remember;     /* keep readiness between events until EAGAIN */
+    unsigned reads;    /* draining: reads of one socket per turn, 0: no limit */
     unsigned accepts;  /* listener: accepts per event, 0: until EAGAIN */
     /* the faults' deviations (fault.c), all off in the table below */
     bool sticky_out;   /* sticky-epollout: EPOLLOUT never removed */

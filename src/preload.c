@@ -956,11 +956,24 @@ static void trace_finish(void)
 {
     if (atomic_load(&g.state) != 2)
         return;
-    uint64_t lost = g.dropped;
-    for (struct tring *t = atomic_load(&g.rings); t; t = atomic_load(&t->next))
-        lost += atomic_load(&t->lost_total);
-    struct ept_end *e = rec_begin(EPT_END, sizeof(*e));
+    /* a full ring (a small one, under load) makes room as the flusher drains it: wait a
+     * little for it rather than end the trace without its end record */
+    struct ept_end *e = NULL;
+    for (int i = 0; i < 200; i++) {
+        uint64_t before = my_ring ? atomic_load(&my_ring->lost_total) : 0;
+        if ((e = rec_begin(EPT_END, sizeof(*e))))
+            break;
+        if (my_ring && atomic_load(&my_ring->lost_total) > before) {
+            my_ring->lost_n--; /* that attempt was ours, not a record of the program's */
+            atomic_fetch_sub(&my_ring->lost_total, 1);
+        }
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
     if (e) {
+        uint64_t lost = g.dropped;
+        for (struct tring *t = atomic_load(&g.rings); t; t = atomic_load(&t->next))
+            lost += atomic_load(&t->lost_total);
         e->records = e->h.seq;
         e->lost = lost;
         rec_end();

@@ -237,9 +237,37 @@ static void sync_listener(struct proxy *p)
 
 static void accept_some(struct proxy *p);
 
+/* Put k on the pending list: a socket of it is still readable, left for after the batch. */
+static void pending_add(struct proxy *p, struct conn *k)
+{
+    if (k->pending)
+        return;
+    k->pending = true;
+    k->pprev = NULL;
+    k->pnext = p->pending;
+    if (p->pending)
+        p->pending->pprev = k;
+    p->pending = k;
+}
+
+static void pending_del(struct proxy *p, struct conn *k)
+{
+    if (!k->pending)
+        return;
+    if (k->pprev)
+        k->pprev->pnext = k->pnext;
+    else
+        p->pending = k->pnext;
+    if (k->pnext)
+        k->pnext->pprev = k->pprev;
+    k->pending = false;
+    k->pprev = k->pnext = NULL;
+}
+
 /* Close both sockets of k; it is freed once the batch is done (see the top). */
 void px_finish(struct proxy *p, struct conn *k, unsigned reason)
 {
+    pending_del(p, k);
     bool reset = reason == EPT_CLOSE_RESET || reason == EPT_CLOSE_ERROR;
     if (k->state == CONN_CLOSED)
         return;
@@ -360,12 +388,15 @@ static void connect_done(struct proxy *p, struct conn *k)
     tl_append(p, k, TL_IDLE);
 }
 
-/* Move bytes src -> dst through b as far as the sockets allow. Returns -1 when the
- * connection must be reset (a read or write error from either side). */
+/* Move bytes src -> dst through b as far as the sockets allow, reading src at most the
+ * policy's number of times (the rest waits on the pending list: other sockets of the batch
+ * get their turn first). Returns -1 when the connection must be reset (a read or write
+ * error from either side). */
 static int flow(struct proxy *p, struct conn *k, struct psock *src, struct psock *dst,
                 struct buf *b, uint64_t *counter)
 {
     bool dst_ready = dst->open && (dst != &k->b || k->state == CONN_OPEN);
+    unsigned reads = 0;
     for (;;) {
         bool progress = false;
         if (b->len && dst_ready && dst->can_write && !dst->wr_shut) {
@@ -384,7 +415,8 @@ static int flow(struct proxy *p, struct conn *k, struct psock *src, struct psock
             }
         }
         if (src->can_read && (!src->eof || p->cpol.reread_eof) && src->open &&
-            buf_room(p, b) > 0) {
+            buf_room(p, b) > 0 && (!p->cpol.reads || reads < p->cpol.reads)) {
+            reads++;
             if (!b->p && !(b->p = px_buf_get(p)))
                 return -1;
             if (b->off && b->off + b->len == p->cfg->buffer) {
@@ -419,6 +451,8 @@ static int flow(struct proxy *p, struct conn *k, struct psock *src, struct psock
     }
     if (src->eof && !b->len && dst_ready && !dst->wr_shut)
         px_shutdown(p, dst); /* pass the half-close on once everything before it is out */
+    if (p->cpol.reads && reads >= p->cpol.reads && src->can_read && buf_room(p, b) > 0)
+        pending_add(p, k); /* its turn is over; more may wait */
     return 0;
 }
 
@@ -441,6 +475,27 @@ static void conn_pump(struct proxy *p, struct conn *k)
     bool down_done = k->b.eof && !k->down.len && k->c.wr_shut;
     if (up_done && down_done)
         px_finish(p, k, EPT_CLOSE_DONE);
+}
+
+/* After the batch: the connections whose turn ended with a socket still readable get
+ * another (no new event will come for what an edge-triggered socket already holds). */
+static void run_pending(struct proxy *p)
+{
+    struct conn *list = p->pending, *k;
+    p->pending = NULL; /* a connection that uses up this turn too goes on a new list */
+    while ((k = list)) {
+        list = k->pnext;
+        k->pending = false;
+        k->pprev = k->pnext = NULL;
+        if (k->state != CONN_OPEN)
+            continue;
+        conn_pump(p, k);
+        if (k->state != CONN_OPEN)
+            continue;
+        tl_append(p, k, TL_IDLE);
+        px_sync(p, k, &k->c);
+        px_sync(p, k, &k->b);
+    }
 }
 
 /* An event for a connection socket: note what it says, move the bytes, and register each
@@ -558,6 +613,8 @@ static void accept_some(struct proxy *p)
 
 static int next_timeout_ms(struct proxy *p)
 {
+    if (p->pending)
+        return 0; /* sockets wait for their next turn: look for events, do not sleep */
     uint64_t next = UINT64_MAX;
     if (p->connect_q.head)
         next = p->connect_q.head->tstart + (uint64_t)p->cfg->connect_timeout_ms * 1000000u;
@@ -795,6 +852,7 @@ int proxy_run(struct proxy_config *cfg)
                 conn_event(p, s, ev);
             }
         }
+        run_pending(p);
         free_closed(p);
         run_timers(p);
         free_closed(p);

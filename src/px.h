@@ -48,6 +48,8 @@ struct conn {
     uint64_t tstart;        /* when it went on its timer list */
     struct conn *tprev, *tnext;
     struct conn *next;      /* free list / closed-in-this-batch list / zombies */
+    struct conn *pprev, *pnext; /* the pending list: served again after the batch */
+    bool pending;
     struct sockaddr_storage peer;
     uint32_t fault_state;   /* whatever the fault keeps per connection */
 };
@@ -72,6 +74,7 @@ struct proxy {
     uint32_t next_sid, next_conn;
     unsigned nconns;
     struct conn *free_conns, *closed, *zombies;
+    struct conn *pending;       /* readable sockets left for after the batch (fairness) */
     uint8_t **pool;
     unsigned npool;
     struct tlist connect_q, idle_q;

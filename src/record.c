@@ -198,6 +198,12 @@ static int count_rec(const struct ept_rec *r, void *arg)
         ept_rec_get(r, &l, sizeof(l));
         w->lost += l.count;
     }
+    if (r->type == EPT_END) { /* the total, with what threads dropped and never said */
+        struct ept_end e;
+        ept_rec_get(r, &e, sizeof(e));
+        if (e.lost > w->lost)
+            w->lost = e.lost;
+    }
     w->records++; /* the end record too: the count check and dump give */
     return 0;
 }

@@ -33,7 +33,8 @@ struct note {
     uint32_t full_tid;
     uint32_t full_asked;
     uint64_t stall_ns;         /* since when it waits undrained (0: it does not) */
-    uint64_t due[2];           /* when its watch is due: [0] edge, [1] one-shot (0: none) */
+    uint64_t due[3];           /* when its watch is due: [0] edge, [1] one-shot, [2] lost
+                                  EPOLLOUT (0: none) */
     /* oneshot-not-rearmed */
     uint64_t fired;            /* pos + 1 of its one-shot event, 0 once re-armed */
     uint64_t idle_ns;          /* since when nothing was done on it (0: not watched) */
@@ -50,12 +51,22 @@ struct note {
     uint32_t acc_tid;
     uint64_t acc_batch;        /* pos + 1 of the wait whose batch stopped short of EAGAIN */
     uint64_t acc_first;
+    uint8_t peer_blocked;      /* its peer was closed while a write to it waited */
     /* spurious-wakeup */
     uint32_t spur, in_reads;
     uint64_t spur_pos;
     /* rdhup-data-loss: pos + 1 of its last event with EPOLLRDHUP, and a read since */
     uint64_t rdhup_pos;
     uint8_t rdhup_read;
+    /* lost-out-edge: pos + 1 of an EPOLLOUT report while a write waited, not acted on */
+    uint64_t oe_pos;
+    uint64_t oe_ns;            /* since when (0: its batch has not ended yet) */
+    uint32_t oe_tid;
+    uint8_t oe_in;             /* EPOLLIN came with it */
+    /* edge-hog: full reads in the handling of one event */
+    uint64_t hog_wait;         /* that event's wait (pos) and index */
+    uint32_t hog_index, hog_reads, hog_max;
+    uint64_t hog_bytes;
 };
 
 /* What the rules remember about one thread's current batch. */
@@ -65,8 +76,10 @@ struct tnote {
     uint64_t mt_pos;           /* pos + 1, 0: none */
     uint32_t mt_sid;
     int32_t mt_fd, mt_result;
-    /* sockets this batch read full and listeners it left short of EAGAIN */
+    /* sockets this batch read full, that got an EPOLLOUT while a write waited, and
+     * listeners it left short of EAGAIN */
     uint32_t *full, nfull, capfull;
+    uint32_t *oe, noe, capoe;
     uint32_t *acc, nacc, capacc;
     /* events of this batch already reported stale */
     uint32_t *stale, nstale, capstale;
@@ -93,6 +106,7 @@ struct rules {
     uint32_t ntn;
     struct watch *w;           /* the queue: a ring of wcap (a power of two) entries */
     size_t whead, nw, wcap;
+    uint64_t lost;             /* records the LOST records said were dropped */
 };
 
 /* --- notes, findings, watches ------------------------------------------------------------ */
@@ -195,7 +209,7 @@ static struct finding *report(struct rules *R, struct state_sock *s, unsigned ru
 
 static int wslot(unsigned rule)
 {
-    return rule == RULE_EDGE_STARVATION ? 0 : 1;
+    return rule == RULE_EDGE_STARVATION ? 0 : rule == RULE_ONESHOT_NOT_REARMED ? 1 : 2;
 }
 
 /* Judge s for rule at time due (a later call re-schedules it). */
@@ -246,7 +260,8 @@ static struct state_sock *peer_of(struct rules *R, const struct state_sock *s)
 static int backpressure(struct rules *R, const struct state_sock *s)
 {
     struct state_sock *p = peer_of(R, s);
-    return s->out_pending || (p && p->out_pending);
+    const struct note *n = note_if(R, s);
+    return s->out_pending || (p && p->out_pending) || (n && n->peer_blocked);
 }
 
 /* --- mis-trigger -------------------------------------------------------------------------- */
@@ -730,19 +745,136 @@ static void rdhup_drop(struct rules *R, struct state_sock *s, struct note *n, ui
                  "what came with the peer's FIN was never read", s->fd, s->unread);
 }
 
+/* --- lost-out-edge ------------------------------------------------------------------------ */
+/* An edge-triggered (not one-shot) registration with EPOLLOUT was reported writable while a
+ * write to the socket waited (its last write was short or EAGAIN), and the thread's batch
+ * ended with no write to it; judged a stall when nothing was written to it for
+ * RULE_STALL_NS (or until its close, or the trace's end). */
+
+static void lost_out_ready(struct rules *R, struct state_thread *t, struct state_sock *s,
+                           const struct state_reg *g, const struct state_event *e,
+                           uint64_t pos)
+{
+    if (!(e->events & EPOLLOUT) || !g || !state_reg_is_edge(g) || !(g->interest & EPOLLOUT) ||
+        !s->out_pending || s->role == EPT_ROLE_LISTENER || s->connecting)
+        return;
+    struct note *n = note_of(R, s);
+    if (n->oe_pos)
+        return; /* the first one not acted on is the one that was lost */
+    n->oe_pos = pos + 1;
+    n->oe_ns = 0;
+    n->oe_tid = t->tid;
+    n->oe_in = (e->events & EPOLLIN) != 0;
+    struct tnote *tn = tnote_of(R, t);
+    push(&tn->oe, &tn->noe, &tn->capoe, s->sid);
+}
+
+static void lost_out_batch_end(struct rules *R, struct state_thread *t, struct tnote *tn)
+{
+    for (uint32_t i = 0; i < tn->noe; i++) {
+        struct state_sock *s = state_sock(R->st, tn->oe[i]);
+        struct note *n = note_if(R, s);
+        if (n && n->oe_pos && n->oe_tid == t->tid && !n->oe_ns) {
+            n->oe_ns = tn->last_ns;
+            watch(R, s, RULE_LOST_OUT_EDGE, tn->last_ns + RULE_STALL_NS);
+        }
+    }
+    tn->noe = 0;
+}
+
+static int lost_out_judge(struct rules *R, struct state_sock *s, uint64_t pos, uint64_t ns,
+                          const char *how)
+{
+    struct note *n = note_if(R, s);
+    if (!n || !n->oe_pos || !n->oe_ns)
+        return 1; /* written to: resolved */
+    if (ns < n->oe_ns + RULE_STALL_NS)
+        return 0;
+    if (s->uncertain)
+        return 1;
+    struct finding *f = report(R, s, RULE_LOST_OUT_EDGE, n->oe_pos - 1, pos);
+    if (f)
+        snprintf(f->what, sizeof(f->what),
+                 "fd %d (edge-triggered) had a write waiting and was reported writable%s, "
+                 "and the handler wrote nothing; nothing was written to it in %.3f s, %s",
+                 s->fd, n->oe_in ? " together with EPOLLIN" : "", secs(ns - n->oe_ns), how);
+    n->oe_pos = 0;
+    n->oe_ns = 0;
+    return 1;
+}
+
+/* --- edge-hog ------------------------------------------------------------------------------ */
+/* In the handling of one event of an edge-triggered socket, RULE_HOG_READS reads in a row
+ * each returned all they asked for, while later events of the same batch waited: one busy
+ * peer delays every other one (a fairness cost, not a bug). */
+
+static void hog_read(struct rules *R, struct state_thread *t, struct state_sock *s,
+                     const struct ept_io *io, uint64_t pos)
+{
+    const struct state_event *e = R->st->touched_ev;
+    struct state_wait *w = &t->wait;
+    if (!e || e->sid != s->sid || !has_edge_reg(s) || io->result <= 0 || !io->asked ||
+        (uint32_t)io->result != io->asked)
+        return;
+    struct note *n = note_of(R, s);
+    uint32_t index = (uint32_t)(e - w->ev);
+    if (n->hog_wait != w->pos + 1 || n->hog_index != index) {
+        n->hog_wait = w->pos + 1;
+        n->hog_index = index;
+        n->hog_reads = 0;
+        n->hog_bytes = 0;
+    }
+    n->hog_reads++;
+    n->hog_bytes += (uint64_t)io->result;
+    if (n->hog_reads < RULE_HOG_READS || s->uncertain)
+        return;
+    uint32_t waiting = 0; /* later events of other sockets nothing has been read for yet (a
+                             write to one of them, as the hog forwards, handles nothing) */
+    for (uint32_t i = index + 1; i < w->n; i++) {
+        const struct state_event *o = &w->ev[i];
+        waiting += o->sid != s->sid && (o->events & EPOLLIN) && !o->reads && !o->accepts &&
+                   !o->closed;
+    }
+    if (!waiting)
+        return;
+    struct finding *f;
+    if (n->hog_reads == RULE_HOG_READS) { /* once per event handled so */
+        f = report(R, s, RULE_EDGE_HOG, w->pos, pos);
+        if (f)
+            n->hog_max = 0;
+    }
+    if (!(n->reported & (1u << RULE_EDGE_HOG)))
+        return;
+    f = &R->f[n->finding[RULE_EDGE_HOG] - 1];
+    if (pos > f->last)
+        f->last = pos;
+    if (n->hog_reads > n->hog_max) { /* its words tell the longest run */
+        n->hog_max = n->hog_reads;
+        snprintf(f->what, sizeof(f->what),
+                 "fd %d (edge-triggered): %u reads in a row in one event's handling, each "
+                 "as large as asked (%llu bytes), while %u later event%s of the same "
+                 "epoll_wait waited", s->fd, n->hog_reads, (unsigned long long)n->hog_bytes,
+                 waiting, waiting == 1 ? "" : "s");
+    }
+}
+
 /* --- lost-records ------------------------------------------------------------------------- */
 
 static void lost(struct rules *R, const struct ept_rec *rec, uint64_t pos)
 {
     EPT_VIEW(struct ept_lost, l, rec);
+    R->lost += l->count;
     struct finding *f = new_finding(R, RULE_LOST_RECORDS, pos, pos, NULL);
     f->count = l->count;
     f->first_seq = l->first_seq;
     f->last_seq = l->last_seq;
+    char seqs[64] = ""; /* the recorder's dropped records took no sequence numbers */
+    if (l->first_seq || l->last_seq)
+        snprintf(seqs, sizeof(seqs), " (seq %llu-%llu)", (unsigned long long)l->first_seq,
+                 (unsigned long long)l->last_seq);
     snprintf(f->what, sizeof(f->what),
-             "%llu records dropped (seq %llu-%llu): the ring was full; no diagnosis reasons "
-             "across this gap", (unsigned long long)l->count, (unsigned long long)l->first_seq,
-             (unsigned long long)l->last_seq);
+             "%llu record%s dropped%s: the ring was full; no diagnosis reasons across this gap",
+             (unsigned long long)l->count, l->count == 1 ? "" : "s", seqs);
     /* forget every half-seen pattern: none may be completed across the gap */
     for (uint32_t i = 0; i < R->nnotes; i++) {
         struct note *n = &R->notes[i];
@@ -757,7 +889,7 @@ static void lost(struct rules *R, const struct ept_rec *rec, uint64_t pos)
     }
     for (uint32_t i = 0; i < R->ntn; i++) {
         R->tn[i].mt_pos = 0;
-        R->tn[i].nfull = R->tn[i].nacc = 0;
+        R->tn[i].nfull = R->tn[i].nacc = R->tn[i].noe = 0;
     }
     R->nw = R->whead = 0;
 }
@@ -869,6 +1001,24 @@ static const struct {
         "(RST) instead of a FIN, so the peer may lose what it was still receiving too.",
         "On EPOLLRDHUP, keep reading until read() returns 0 (or EAGAIN), handle what was "
         "read, then pass the end of file on; close only once both directions are done."},
+    [RULE_LOST_OUT_EDGE] = {"lost-out-edge", 1,
+        "With EPOLLET a socket is reported when something happens to it, and each report "
+        "carries its whole current state: when room frees up in a full send buffer the "
+        "report says EPOLLOUT, and if unread bytes wait too it says EPOLLIN|EPOLLOUT. A "
+        "handler written as `if (events & EPOLLIN) ... else if (events & EPOLLOUT) ...` "
+        "takes that report for EPOLLIN alone. The EPOLLOUT was the only one: the buffer "
+        "stays writable, so no new edge comes, and the data waiting to be written waits "
+        "for ever.",
+        "Test each event bit on its own (`if (ev & EPOLLIN) ...; if (ev & EPOLLOUT) ...`), "
+        "or simply try the pending write after handling any event of the socket."},
+    [RULE_EDGE_HOG] = {"edge-hog", 0,
+        "Draining an edge-triggered socket until EAGAIN is right, but not all at once when "
+        "its peer keeps sending as fast as it is read: every read returned all it asked "
+        "for, the handler went on, and the other sockets epoll_wait had reported in the "
+        "same batch waited behind it. One busy connection delays all the others.",
+        "Read at most a budget per event (say 16 buffers), remember that the socket is "
+        "still readable, handle the rest of the batch, and come back to it before the next "
+        "epoll_wait blocks (a list of sockets still ready, served with timeout 0)."},
     [RULE_LOST_RECORDS] = {"lost-records", 0,
         "The trace ring was full and records were dropped here: the recorder never blocks "
         "the program, so when the flusher cannot keep up it counts what it drops. The state "
@@ -917,6 +1067,7 @@ void rules_free(struct rules *R)
         return;
     for (uint32_t i = 0; i < R->ntn; i++) {
         free(R->tn[i].full);
+        free(R->tn[i].oe);
         free(R->tn[i].acc);
         free(R->tn[i].stale);
     }
@@ -939,6 +1090,7 @@ void rules_batch_end(struct rules *R, struct state_thread *t, uint64_t pos, uint
     (void)ns;
     spurious_batch_end(R, t, pos);
     edge_batch_end(R, t, tn);
+    lost_out_batch_end(R, t, tn);
     oneshot_batch_end(R, t, tn);
     accept_batch_end(R, t, tn, pos, 0);
     tn->mt_pos = 0;
@@ -947,11 +1099,15 @@ void rules_batch_end(struct rules *R, struct state_thread *t, uint64_t pos, uint
 
 void rules_drop(struct rules *R, struct state_sock *s, uint64_t pos, uint64_t ns)
 {
+    struct state_sock *p = peer_of(R, s);
+    if (p && s->out_pending) /* the peer stopped reading because of s: it still did */
+        note_of(R, p)->peer_blocked = 1;
     struct note *n = note_if(R, s);
     if (!n)
         return;
     edge_judge(R, s, pos, ns, "until it was closed");
     oneshot_judge(R, s, pos, ns, "until it was closed");
+    lost_out_judge(R, s, pos, ns, "until it was closed");
     rdhup_drop(R, s, n, pos);
     /* the note goes with the file */
     n->sid = 0;
@@ -970,6 +1126,8 @@ static void judge_watch(struct rules *R, struct watch w, uint64_t pos, uint64_t 
     n->due[wslot(w.rule)] = 0;
     if (w.rule == RULE_EDGE_STARVATION)
         edge_judge(R, s, pos, ns, at_end ? "when the trace ended" : "while it stayed open");
+    else if (w.rule == RULE_LOST_OUT_EDGE)
+        lost_out_judge(R, s, pos, ns, at_end ? "when the trace ended" : "while it stayed open");
     else
         oneshot_judge(R, s, pos, ns, at_end ? "and the trace ended" : NULL);
 }
@@ -987,6 +1145,22 @@ void rules_record(struct rules *R, const struct ept_rec *rec, uint64_t pos)
 {
     struct state *st = R->st;
     struct state_thread *t = state_current(st);
+    if (rec->type == EPT_LOST) { /* may come before any thread's first record */
+        lost(R, rec, pos);
+        return;
+    }
+    if (rec->type == EPT_END) {
+        EPT_VIEW(struct ept_end, e, rec);
+        if (e->lost > R->lost) { /* dropped by threads that recorded nothing after */
+            struct finding *f = new_finding(R, RULE_LOST_RECORDS, pos, pos, NULL);
+            f->count = e->lost - R->lost;
+            snprintf(f->what, sizeof(f->what),
+                     "%llu records dropped near the end, by threads that recorded nothing "
+                     "after: the ring was full; no diagnosis reasons across this gap",
+                     (unsigned long long)f->count);
+            R->lost = e->lost;
+        }
+    }
     if (!t)
         return;
     struct state_sock *s = state_touched(st);
@@ -1007,6 +1181,7 @@ void rules_record(struct rules *R, const struct ept_rec *rec, uint64_t pos)
         }
         busy_ready(R, s, g, e, pos);
         eof_ready(R, s, g, e, pos);
+        lost_out_ready(R, t, s, g, e, pos);
         rdhup_ready(R, s, e, pos);
         if ((n = note_if(R, s)) && n->acc_batch && n->acc_batch - 1 < t->wait.pos)
             n->acc_batch = 0; /* the listener came again at once */
@@ -1018,6 +1193,7 @@ void rules_record(struct rules *R, const struct ept_rec *rec, uint64_t pos)
             if ((n = note_if(R, s)))
                 n->rdhup_read = 1;
             edge_read(R, t, s, io, pos);
+            hog_read(R, t, s, io, pos);
             oneshot_call(R, s, EPT_READ, io->result, pos, rec->ns);
         }
         mistrigger_read(R, t, io, pos);
@@ -1030,6 +1206,7 @@ void rules_record(struct rules *R, const struct ept_rec *rec, uint64_t pos)
         if (s) {
             n = note_of(R, s);
             n->wrote = 1;
+            n->oe_pos = n->oe_ns = 0; /* it acted on its EPOLLOUT */
             oneshot_call(R, s, EPT_WRITE, io->result, pos, rec->ns);
             mistrigger_write(R, t, rec, io, pos);
         }
@@ -1047,6 +1224,7 @@ void rules_record(struct rules *R, const struct ept_rec *rec, uint64_t pos)
         n->idle_ns = 0;
         n->suspect = 0;
         n->acc_batch = 0;
+        n->oe_pos = n->oe_ns = 0; /* polled again: a writable socket is reported anew */
         if (c->op == EPOLL_CTL_DEL || !(c->events & EPOLLOUT))
             n->out_seen = n->out_streak = 0;
         if (c->op == EPOLL_CTL_DEL || !(c->events & (EPOLLIN | EPOLLRDHUP)))
@@ -1081,9 +1259,6 @@ void rules_record(struct rules *R, const struct ept_rec *rec, uint64_t pos)
     case EPT_PAUSE:
         if (s && (n = note_if(R, s)))
             n->acc_batch = 0;
-        break;
-    case EPT_LOST:
-        lost(R, rec, pos);
         break;
     default:
         break;

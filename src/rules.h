@@ -28,6 +28,8 @@ enum rule_id {
     RULE_SPURIOUS_WAKEUP,
     RULE_CLOSED_FD,            /* closed-fd-still-registered */
     RULE_RDHUP_LOSS,           /* rdhup-data-loss */
+    RULE_LOST_OUT_EDGE,        /* lost-out-edge */
+    RULE_EDGE_HOG,             /* edge-hog (warning) */
     RULE_LOST_RECORDS,
     RULE_COUNT
 };
@@ -37,6 +39,7 @@ enum rule_id {
 #define RULE_BUSY_OUT_EVENTS 3     /* EPOLLOUT events in a row with no write in between */
 #define RULE_EOF_EVENTS 3          /* EPOLLIN/RDHUP events after read() returned 0 */
 #define RULE_SPURIOUS_MIN 3        /* EPOLLIN wake-ups that found nothing, at least... */
+#define RULE_HOG_READS 64          /* full reads of one socket in one event's handling */
 
 /* One diagnosis: the records that show it, the socket, and what happened, in words. */
 struct finding {

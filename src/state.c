@@ -307,6 +307,12 @@ static void unbind_fd(struct state *st, int32_t fd, uint64_t pos, uint64_t ns)
             s->reg[r].fd_closed = 1;
     if (s->nfds)
         s->nfds--;
+    if (s->nfds && s->fd == fd) { /* a dup lives on: name the file by it (rare: scanned) */
+        s->fd = -1;
+        for (uint32_t n = 0; n < st->nfdslot && s->fd < 0; n++)
+            if (st->fdslot[n] == i + 1)
+                s->fd = (int32_t)n;
+    }
     if (!s->nfds)
         drop(st, s, pos, ns);
 }

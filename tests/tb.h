@@ -34,6 +34,7 @@ struct tb {
     uint32_t nrec;
     uint64_t seq, ns;
     uint32_t tid;
+    uint64_t lost;           /* records said lost so far (the end record's total) */
     uint32_t next_sid;
     uint32_t sid[TB_FDS];    /* fd -> sid, 0 for a closed number */
 };
@@ -317,6 +318,7 @@ static inline void tb_lost(struct tb *b, uint64_t n)
     r.last_ns = b->ns;
     b->seq += n;
     tb_put(b, EPT_LOST, &r, sizeof(r), NULL, 0);
+    b->lost += n;
 }
 
 /* Write the END record and the last block, close the file. Returns 0 or -EIO. */
@@ -325,6 +327,7 @@ static inline int tb_end(struct tb *b)
     struct ept_end e;
     memset(&e, 0, sizeof(e));
     e.records = b->seq + 1;
+    e.lost = b->lost;
     tb_put(b, EPT_END, &e, sizeof(e), NULL, 0);
     tb_flush(b);
     int bad = ferror(b->f);

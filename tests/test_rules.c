@@ -560,6 +560,97 @@ static void test_rdhup_loss(void **state)
     assert_int_equal(finish(f, RULE_RDHUP_LOSS, &all), 0);
 }
 
+/* --- lost-out-edge ------------------------------------------------------------------------ */
+
+static void test_lost_out_edge(void **state)
+{
+    struct rfx *f = *state;
+    size_t all;
+    /* a write to the client came back short; the EPOLLOUT that says there is room again
+     * comes with EPOLLIN, and the handler only reads */
+    struct tb *b = begin(f, ET_ALL, ET_ALL);
+    tb_write(b, C, 16384, 1000);
+    tb_wait1(b, EP, C, EPOLLIN | EPOLLOUT);
+    tb_read(b, C, 16384, 100);
+    tb_wait(b, EP, 0);
+    tb_sleep(b, 300 * MS);
+    tb_wait1(b, EP, K, EPOLLIN);
+    assert_int_equal(finish(f, RULE_LOST_OUT_EDGE, &all), 1);
+    assert_int_equal(all, 1);
+    /* correct: the pending write goes out on that event */
+    b = begin(f, ET_ALL, ET_ALL);
+    tb_write(b, C, 16384, 1000);
+    tb_wait1(b, EP, C, EPOLLIN | EPOLLOUT);
+    tb_read(b, C, 16384, 100);
+    tb_write(b, C, 15384, 15384);
+    tb_sleep(b, 300 * MS);
+    tb_wait1(b, EP, K, EPOLLIN);
+    assert_int_equal(finish(f, RULE_LOST_OUT_EDGE, &all), 0);
+    assert_int_equal(all, 0);
+    /* level-triggered: an EPOLLOUT ignored once comes again; not this rule */
+    b = begin(f, LT_IN | EPOLLOUT, LT_IN);
+    tb_write(b, C, 16384, 1000);
+    tb_wait1(b, EP, C, EPOLLIN | EPOLLOUT);
+    tb_read(b, C, 16384, 100);
+    tb_sleep(b, 300 * MS);
+    tb_wait1(b, EP, K, EPOLLIN);
+    assert_int_equal(finish(f, RULE_LOST_OUT_EDGE, &all), 0);
+    /* nothing was waiting to be written: an EPOLLOUT with nothing to do is no loss */
+    b = begin(f, ET_ALL, ET_ALL);
+    tb_write(b, C, 100, 100);
+    tb_wait1(b, EP, C, EPOLLIN | EPOLLOUT);
+    tb_read(b, C, 16384, 100);
+    tb_sleep(b, 300 * MS);
+    tb_wait1(b, EP, K, EPOLLIN);
+    assert_int_equal(finish(f, RULE_LOST_OUT_EDGE, &all), 0);
+}
+
+/* --- edge-hog ------------------------------------------------------------------------------ */
+
+static void test_edge_hog(void **state)
+{
+    struct rfx *f = *state;
+    size_t all;
+    /* the backend read full 64 times in one event's handling while the client's event of
+     * the same batch waited */
+    struct tb *b = begin(f, ET_ALL, ET_ALL);
+    tb_wait(b, EP, 2);
+    tb_ready_sid(b, K, 0, EPOLLIN, 0);
+    tb_ready_sid(b, C, 0, EPOLLIN, 1);
+    for (int i = 0; i < RULE_HOG_READS + 10; i++) {
+        tb_read(b, K, 16384, 16384);
+        tb_write(b, C, 16384, 16384);
+    }
+    tb_read(b, C, 16384, 10);
+    assert_int_equal(finish(f, RULE_EDGE_HOG, &all), 1);
+    assert_int_equal(all, 1);
+    const struct finding *fs;
+    replay_findings(f->r, &fs);
+    assert_int_equal(fs[0].count, 1); /* one event handled so, not one per read */
+    /* correct: a budget of 16 reads, then the other event, then the backend again */
+    b = begin(f, ET_ALL, ET_ALL);
+    tb_wait(b, EP, 2);
+    tb_ready_sid(b, K, 0, EPOLLIN, 0);
+    tb_ready_sid(b, C, 0, EPOLLIN, 1);
+    for (int round = 0; round < 5; round++) {
+        for (int i = 0; i < 16; i++) {
+            tb_read(b, K, 16384, 16384);
+            tb_write(b, C, 16384, 16384);
+        }
+        tb_read(b, C, 16384, -EAGAIN);
+        tb_wait(b, EP, 0);
+    }
+    assert_int_equal(finish(f, RULE_EDGE_HOG, &all), 0);
+    /* alone in its batch: nobody waited */
+    b = begin(f, ET_ALL, ET_ALL);
+    tb_wait1(b, EP, K, EPOLLIN);
+    for (int i = 0; i < RULE_HOG_READS + 10; i++) {
+        tb_read(b, K, 16384, 16384);
+        tb_write(b, C, 16384, 16384);
+    }
+    assert_int_equal(finish(f, RULE_EDGE_HOG, &all), 0);
+}
+
 /* --- accept-starvation ------------------------------------------------------------------ */
 
 static void test_accept_starvation(void **state)
@@ -754,6 +845,23 @@ static void test_lost_gap(void **state)
     replay_findings(f->r, &fs);
     assert_int_equal(fs[0].count, 500);
     assert_int_equal(replay_counts(f->r)->lost, 500);
+    /* records lost before the first one kept (no thread known yet): reported all the same */
+    snprintf(f->path, sizeof(f->path), "%s/t%u.ept", f->tmp->dir, f->n++);
+    unlink(f->path);
+    assert_int_equal(tb_open(&f->b, f->path), 0);
+    tb_lost(&f->b, 40);
+    tb_epoll_create(&f->b, EP);
+    assert_int_equal(finish(f, RULE_LOST_RECORDS, &all), 1);
+    replay_findings(f->r, &fs);
+    assert_int_equal(fs[0].count, 40);
+    /* the end record counts more than the LOST records said (drops by threads that never
+     * recorded again): the rest is reported too, so the findings add up to its total */
+    b = begin(f, LT_IN, LT_IN);
+    tb_lost(b, 7);
+    b->lost += 5;
+    assert_int_equal(finish(f, RULE_LOST_RECORDS, &all), 2);
+    replay_findings(f->r, &fs);
+    assert_int_equal(fs[0].count + fs[1].count, 12);
 }
 
 /* --- correct programs: every pattern real servers use, together, and nothing found ------- */
@@ -905,6 +1013,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spurious, setup, teardown),
         cmocka_unit_test_setup_teardown(test_closed_fd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rdhup_loss, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_out_edge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_edge_hog, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_gap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_correct_patterns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lessons_syscalls_only, setup, teardown),
