@@ -66,6 +66,7 @@ struct note {
     /* edge-hog: full reads in the handling of one event */
     uint64_t hog_wait;         /* that event's wait (pos) and index */
     uint32_t hog_index, hog_reads, hog_max;
+    uint8_t hog_done;          /* this run was reported */
     uint64_t hog_bytes;
 };
 
@@ -805,8 +806,9 @@ static int lost_out_judge(struct rules *R, struct state_sock *s, uint64_t pos, u
 
 /* --- edge-hog ------------------------------------------------------------------------------ */
 /* In the handling of one event of an edge-triggered socket, RULE_HOG_READS reads in a row
- * each returned all they asked for, while later events of the same batch waited: one busy
- * peer delays every other one (a fairness cost, not a bug). */
+ * each returned all they asked for, RULE_HOG_BYTES in all, while later events of the same
+ * batch waited: one busy peer delays every other one (a fairness cost, not a bug). Draining
+ * what an event brought, in small reads, is not that: it takes a megabyte. */
 
 static void hog_read(struct rules *R, struct state_thread *t, struct state_sock *s,
                      const struct ept_io *io, uint64_t pos)
@@ -823,10 +825,11 @@ static void hog_read(struct rules *R, struct state_thread *t, struct state_sock 
         n->hog_index = index;
         n->hog_reads = 0;
         n->hog_bytes = 0;
+        n->hog_done = 0;
     }
     n->hog_reads++;
     n->hog_bytes += (uint64_t)io->result;
-    if (n->hog_reads < RULE_HOG_READS || s->uncertain)
+    if (n->hog_reads < RULE_HOG_READS || n->hog_bytes < RULE_HOG_BYTES || s->uncertain)
         return;
     uint32_t waiting = 0; /* later events of other sockets nothing has been read for yet (a
                              write to one of them, as the hog forwards, handles nothing) */
@@ -838,10 +841,9 @@ static void hog_read(struct rules *R, struct state_thread *t, struct state_sock 
     if (!waiting)
         return;
     struct finding *f;
-    if (n->hog_reads == RULE_HOG_READS) { /* once per event handled so */
-        f = report(R, s, RULE_EDGE_HOG, w->pos, pos);
-        if (f)
-            n->hog_max = 0;
+    if (!n->hog_done) { /* once per event handled so */
+        n->hog_done = 1;
+        report(R, s, RULE_EDGE_HOG, w->pos, pos);
     }
     if (!(n->reported & (1u << RULE_EDGE_HOG)))
         return;

@@ -39,7 +39,8 @@ enum rule_id {
 #define RULE_BUSY_OUT_EVENTS 3     /* EPOLLOUT events in a row with no write in between */
 #define RULE_EOF_EVENTS 3          /* EPOLLIN/RDHUP events after read() returned 0 */
 #define RULE_SPURIOUS_MIN 3        /* EPOLLIN wake-ups that found nothing, at least... */
-#define RULE_HOG_READS 64          /* full reads of one socket in one event's handling */
+#define RULE_HOG_READS 64          /* full reads of one socket in one event's handling... */
+#define RULE_HOG_BYTES (1u << 20)  /* ...moving at least this much */
 
 /* One diagnosis: the records that show it, the socket, and what happened, in words. */
 struct finding {

@@ -9,6 +9,8 @@ start CLOSE "$EPSCOPE" backend --listen 127.0.0.1:0 --name close --close
 start SLOWB "$EPSCOPE" backend --listen 127.0.0.1:0 --name slow --delay 300
 start DELAY "$EPSCOPE" backend --listen 127.0.0.1:0 --name delay --delay 30
 start BIG "$EPSCOPE" backend --listen 127.0.0.1:0 --name big --size 1m
+start HUGE "$EPSCOPE" backend --listen 127.0.0.1:0 --name huge --size 32m
+start ECHO python3 "$(dirname "$0")/progs/drive.py" backend --echo
 
 # faulty MODE FAULT BACKEND ID -- PROXY_OPTS -- LOAD_ARGS: run, stop, check finds ID.
 faulty() {
@@ -43,6 +45,46 @@ faulty level ignore-eof "$DELAY_ADDR" eof-spin -- -- -n 2 --half-close
 faulty edge accept-once "$HELLO_ADDR" accept-starvation -- --listener-mode edge -- \
     -n 300 -c 60 --timeout 2000
 faulty level stale-event "$CLOSE_ADDR" stale-event -- -- -n 400 -c 20 --timeout 2000
+faulty level closed-fd-still-registered "$HELLO_ADDR" closed-fd-still-registered -- -- -n 3
+# the backend answers and closes at once: the response and its FIN come in one event
+faulty level rdhup-data-loss "$CLOSE_ADDR" rdhup-data-loss -- -- -n 5 --timeout 1000
+
+step "fault lost-out-edge (edge): an echo through the proxy stalls; check must find it"
+# the client sends until the kernel takes no more (its echo unread), then reads: the
+# proxy's client socket then reports EPOLLIN|EPOLLOUT together, and the fault drops OUT
+start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --mode edge --backend "$ECHO_ADDR" \
+    --sndbuf 16k --idle-timeout 1000 --fault lost-out-edge --trace "$T/lost-out.ept"
+expect_status 1 python3 "$(dirname "$0")/progs/drive.py" pipe "$P_ADDR" --size 2000000
+cat "$LAST_OUT"
+out_has '^fail: .*bytes came back'
+stop P || fail "lost-out-edge: the proxy did not stop cleanly"
+expect_status 1 "$EPSCOPE" check "$T/lost-out.ept"
+cat "$LAST_OUT"
+out_has '^error lost-out-edge: '
+grep '^error ' "$LAST_OUT" | grep -v ' lost-out-edge: ' && fail "lost-out-edge: other errors"
+"$EPSCOPE" dump "$T/lost-out.ept" | grep -q 'ready fd=[0-9]* EPOLLIN|EPOLLOUT  \[client' ||
+    fail "lost-out-edge: no client event with EPOLLIN|EPOLLOUT together (the precondition)"
+
+step "fault edge-hog (edge): check must warn edge-hog (a cost, exit 0); the correct proxy not"
+# four 32 MiB downloads; the proxy is frozen once all eight sockets are up, so that the
+# four backends' data piles up and all four are in the first batch after it wakes
+socks() { [ "$(ls "/proc/$P_PID/fd" | wc -l)" -ge $((4 + 8)) ]; } # + stdio, epoll, listener...
+for f in edge-hog none; do
+    start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --mode edge --backend "$HUGE_ADDR" \
+        --fault "$f" --ring-size 64m --preview 16 --trace "$T/hog-$f.ept"
+    bounded 60 "$EPSCOPE" load "http://$P_ADDR/" -n 4 -c 4 -q & lp=$!
+    wait_for socks || fail "edge-hog: the four connections never came up"
+    kill -STOP "$P_PID"
+    sleep 0.2
+    kill -CONT "$P_PID"
+    wait "$lp" || fail "edge-hog ($f): the downloads failed"
+    stop P
+    expect_status 0 "$EPSCOPE" check "$T/hog-$f.ept"
+    cat "$LAST_OUT"
+    grep -q '^error ' "$LAST_OUT" && fail "edge-hog ($f): errors"
+    if [ "$f" = none ]; then out_has ': 0 errors, 0 warnings in '
+    else out_has '^warning edge-hog: '; fi
+done
 
 step "fault double-register (level): check must warn spurious-wakeup (a cost, exit 0)"
 start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --backend "$HELLO_ADDR" --fault double-register \
@@ -68,7 +110,7 @@ expect_status 2 "$EPSCOPE" proxy --backend "$HELLO_ADDR" --mode level --fault no
 grep -q 'edge' "$LAST_ERR" || fail "the refusal does not name the mode"
 expect_status 0 "$EPSCOPE" proxy --fault help
 for f in mistrigger no-drain no-rearm sticky-epollout ignore-eof accept-once stale-event \
-         double-register; do
+         double-register closed-fd-still-registered rdhup-data-loss lost-out-edge edge-hog; do
     out_has "^  $f "
 done
 
