@@ -204,6 +204,10 @@ int demo_main(int argc, char **argv)
             if ((fault_id = fault_parse(optarg)) <= 0)
                 return cli_usage_error("demo", "--fault '%s': unknown ('epscope proxy --fault "
                                        "help' lists them)", optarg);
+            if (fault_id == FAULT_EDGE_HOG) /* its bodies are kilobytes: nothing to hog */
+                return cli_usage_error("demo", "--fault edge-hog needs downloads of "
+                                       "megabytes, which the demo does not make: see "
+                                       "traces/fault-edge-hog.ept");
             fault = optarg;
             break;
         case O_NOTUI: notui = 1; break;

@@ -51,8 +51,22 @@ static const char usage[] =
 static int list_faults(void)
 {
     printf("faults (--fault NAME), each shown in one trigger mode:\n");
-    for (unsigned f = 1; f < FAULT_COUNT; f++)
-        printf("  %-16s %s\n", fault_name(f), fault_help(f));
+    for (unsigned f = 1; f < FAULT_COUNT; f++) {
+        /* the name, then its line wrapped to 80 columns under a 29-column margin */
+        const char *h = fault_help(f);
+        int col = printf("  %-27s", fault_name(f));
+        while (*h) {
+            size_t n = strcspn(h, " ");
+            if (col + 1 + (int)n > 80 && col > 29) {
+                printf("\n%29s", "");
+                col = 29;
+            }
+            col += printf(" %.*s", (int)n, h);
+            h += n;
+            h += strspn(h, " ");
+        }
+        putchar('\n');
+    }
     return 0;
 }
 

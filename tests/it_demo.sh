@@ -26,6 +26,8 @@ STEP_TIMEOUT=60 expect_status 0 "$EPSCOPE" demo --dir "$T/d2" --fault no-drain -
 out_has '^error edge-starvation: '
 out_has 'level\.ept: 0 errors'
 pgrep -f "$T/d2" >/dev/null && fail "demo left processes behind"
+expect_status 2 "$EPSCOPE" demo --fault edge-hog --no-tui
+grep -q 'traces/fault-edge-hog.ept' "$LAST_ERR" || fail "edge-hog refused without saying where to look"
 
 step "demo on a terminal (tmux): three columns live, q quits, nothing left behind"
 if command -v tmux >/dev/null; then

@@ -144,4 +144,53 @@ r26 = next((r for r in om if r["seq"] == 26), None)
 claim(14, r26 is not None and r26["type"] == "ready" and r26["role"] == "backend" and
       "EPOLLRDHUP" in events(r26), "record 26: the backend reported with EPOLLRDHUP already")
 
+# 25: closed-fd-still-registered
+cf = records("fault-closed-fd-still-registered.ept")
+dup = next((r for r in cf if r["type"] == "dup"), None)
+closed = next((i for i, r in enumerate(cf) if r["type"] == "close" and dup and
+               r["fd"] == dup["oldfd"] and r["sid"] == dup["sid"]), None)
+after = [r for r in cf[closed + 1:] if r["type"] == "ready"] if closed is not None else []
+claim(25, dup is not None and closed is not None and after and after[0]["fd"] == dup["oldfd"]
+      and after[0]["sid"] == dup["sid"] and "EPOLLHUP" in events(after[0]),
+      "a dup, the close of the number, then an event for the closed number")
+claim(25, any(r["type"] == "epoll_ctl" and r["op"] == "DEL" and r.get("errno") == "EBADF"
+              for r in cf), "epoll_ctl(DEL) on the closed number fails with EBADF")
+twice = any(len({e["sid"] for e in evs if e["fd"] == dup["oldfd"]}) == 2
+            for _, evs in batches(cf)) if dup else False
+claim(25, twice, "one batch names the number twice, for two sockets")
+
+# 26: rdhup-data-loss
+rd = records("fault-rdhup-data-loss.ept")
+last_be = [r for r in rd if r["type"] == "ready" and r["role"] == "backend"][-1]
+be_close = [r for r in rd if r["type"] == "close" and r["role"] == "backend"][-1]
+reads_after = [r for r in rd if r["type"] == "read" and r["role"] == "backend" and
+               last_be["seq"] < r["seq"] < be_close["seq"]]
+claim(26, events(last_be) >= {"EPOLLIN", "EPOLLRDHUP"} and not reads_after and
+      be_close.get("unread") == 130, "EPOLLIN|EPOLLRDHUP, no read, closed with 130 unread")
+
+# 27: lost-out-edge
+lo = records("fault-lost-out-edge.ept")
+eagain = next(r for r in lo if r["type"] == "write" and r["role"] == "client" and
+              r.get("errno") == "EAGAIN")
+nxt = next(r for r in lo if r["type"] == "ready" and r["role"] == "client" and
+           r["seq"] > eagain["seq"])
+later_writes = [r for r in lo if r["type"] == "write" and r["role"] == "client" and
+                r["seq"] > nxt["seq"]]
+claim(27, events(nxt) >= {"EPOLLIN", "EPOLLOUT"} and not later_writes,
+      "after EAGAIN the client's event says EPOLLIN|EPOLLOUT, and nothing is written again")
+
+# 28: edge-hog
+eh = records("fault-edge-hog.ept")
+four = next(i for i, r in enumerate(eh) if r["type"] == "epoll_wait" and r["result"] == 4)
+first = eh[four + 1]
+run = 0
+for r in eh[four + 5:]:
+    if r["type"] in ("handle", "epoll_wait"):
+        if r["type"] == "epoll_wait" or r["sid"] != first["sid"]:
+            break
+    if r["type"] == "read" and r["sid"] == first["sid"] and r["result"] == r["asked"]:
+        run += 1
+claim(28, run > 100, "over a hundred full reads of the first socket before the next event (%d)"
+      % run)
+
 sys.exit(1 if failed else 0)

@@ -13,6 +13,8 @@ start HELLO "$EPSCOPE" backend --listen 127.0.0.1:0 --name hello
 start ORIGIN "$EPSCOPE" backend --listen 127.0.0.1:0 --name origin --close
 start BIG "$EPSCOPE" backend --listen 127.0.0.1:0 --name big --size 96k
 start DELAY "$EPSCOPE" backend --listen 127.0.0.1:0 --name delay --delay 2
+start HUGE "$EPSCOPE" backend --listen 127.0.0.1:0 --name huge --size 4m
+start ECHO python3 "$here/../tests/progs/drive.py" backend --echo
 
 # record NAME MODE BACKEND [PROXY OPTIONS...] -- LOAD RUNS (each a quoted argument list)
 record() {
@@ -21,15 +23,20 @@ record() {
     while [ "$1" != "--" ]; do opts+=("$1"); shift; done
     shift
     start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --mode "$mode" --backend "$be" \
-        --preview 256 --trace "$T/$name.ept" "${opts[@]}"
+        --preview 256 --trace "$T/$name.ept" --force "${opts[@]}"
     for run in "$@"; do
         # shellcheck disable=SC2086
         bounded 30 "$EPSCOPE" load "http://$P_ADDR/" $run -q
     done
     stop P
     cp "$T/$name.ept" "$OUT/$name.ept"
-    printf '%-28s %8s bytes  %s\n' "$name.ept" "$(stat -c %s "$OUT/$name.ept")" \
-        "$("$EPSCOPE" check -q "$OUT/$name.ept" | sed 's/.*: //')"
+    lesson_line "$name"
+}
+
+# lesson_line NAME: the trace's size and what check says of it
+lesson_line() {
+    printf '%-34s %8s bytes  %s\n' "$1.ept" "$(stat -c %s "$OUT/$1.ept")" \
+        "$("$EPSCOPE" check -q "$OUT/$1.ept" | sed 's/.*: //')"
 }
 
 record origin-healthy edge-oneshot "$ORIGIN_ADDR" -- "-n 1"
@@ -40,8 +47,7 @@ for try in $(seq 1 20); do
         >/dev/null
     "$EPSCOPE" check -q "$OUT/origin-mistrigger.ept" >/dev/null || break
 done
-printf '%-28s %8s bytes  %s\n' origin-mistrigger.ept "$(stat -c %s "$OUT/origin-mistrigger.ept")" \
-    "$("$EPSCOPE" check -q "$OUT/origin-mistrigger.ept" | sed 's/.*: //')"
+lesson_line origin-mistrigger
 # the same workload in each mode: a small request, a response that needs several reads and
 # an EPOLLOUT wait (a slow reader), keep-alive, and a half-close
 # (a 16 KiB send buffer on client sockets, as the demo has: loopback's auto-tuned one, up
@@ -65,5 +71,37 @@ for try in $(seq 1 20); do
         "-n 60 -c 12 --timeout 1000" >/dev/null
     "$EPSCOPE" check -q "$OUT/fault-stale-event.ept" >/dev/null || break
 done
-printf '%-28s %8s bytes  %s\n' fault-stale-event.ept "$(stat -c %s "$OUT/fault-stale-event.ept")" \
-    "$("$EPSCOPE" check -q "$OUT/fault-stale-event.ept" | sed 's/.*: //')"
+lesson_line fault-stale-event
+record fault-closed-fd-still-registered level "$HELLO_ADDR" \
+    --fault closed-fd-still-registered -- "-n 2"
+# The response and the backend's FIN must come in one event: most runs, not all.
+for try in $(seq 1 20); do
+    record fault-rdhup-data-loss level "$ORIGIN_ADDR" --fault rdhup-data-loss -- \
+        "-n 1 --timeout 1000" >/dev/null
+    "$EPSCOPE" check -q "$OUT/fault-rdhup-data-loss.ept" >/dev/null || break
+done
+lesson_line fault-rdhup-data-loss
+
+# lost-out-edge: an echo through the proxy (drive.py pipe): the client sends until the
+# kernel takes no more, then reads; the EPOLLOUT that then comes with EPOLLIN is dropped
+start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --mode edge --backend "$ECHO_ADDR" \
+    --sndbuf 16k --idle-timeout 500 --preview 64 --fault lost-out-edge \
+    --trace "$T/fault-lost-out-edge.ept"
+bounded 30 python3 "$here/../tests/progs/drive.py" pipe "$P_ADDR" --size 2000000 >/dev/null
+stop P
+cp "$T/fault-lost-out-edge.ept" "$OUT/"
+lesson_line fault-lost-out-edge
+
+# edge-hog: four 4 MiB downloads; the proxy is frozen once their sockets are up, so that
+# every backend's data piles up and all of them are in the batch it wakes to
+start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --mode edge --backend "$HUGE_ADDR" \
+    --ring-size 64m --preview 16 --fault edge-hog --trace "$T/fault-edge-hog.ept"
+bounded 30 "$EPSCOPE" load "http://$P_ADDR/" -n 4 -c 4 -q & lp=$!
+wait_for eval '[ "$(ls "/proc/$P_PID/fd" | wc -l)" -ge 12 ]'
+kill -STOP "$P_PID"
+sleep 0.2
+kill -CONT "$P_PID"
+wait "$lp"
+stop P
+cp "$T/fault-edge-hog.ept" "$OUT/"
+lesson_line fault-edge-hog
