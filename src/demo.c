@@ -29,7 +29,9 @@ static const char usage[] =
     "each recording a trace, and sends the same paced workload through all three: a small\n"
     "request, a large response read by a slow client (several reads and an EPOLLOUT wait),\n"
     "a half-close, and keep-alive requests. On a terminal it opens the three traces side\n"
-    "by side in the viewer as they are written; quitting the viewer stops everything.\n"
+    "by side in the viewer as they are written, at the first record and paused (n steps,\n"
+    "Space plays, G follows the end); quitting the viewer stops everything. A proxy whose\n"
+    "trace passes 32 MiB (a --fault that loops) is stopped there, and the demo says so.\n"
     "With no terminal, or --no-tui, it runs the workload to the end and prints the compare\n"
     "table and each trace's check result.\n"
     "\n"
@@ -43,6 +45,7 @@ static const char usage[] =
     "error), 1 when a part of it failed to start or the workload failed unexpectedly.\n";
 
 #define MAXKIDS 16
+#define DEMO_TRACE_MAX (32u << 20) /* a mistake that loops stops its proxy here */
 
 static pid_t kids[MAXKIDS];
 static int nkids;
@@ -142,6 +145,50 @@ static void pace(long ms)
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
     while (ms > 0 && nanosleep(&ts, &ts) < 0 && errno == EINTR)
         ;
+}
+
+/* A child that stops any proxy whose trace grows past DEMO_TRACE_MAX (SIGTERM: the proxy
+ * closes its trace cleanly), so that a mistake that loops (sticky-epollout writes tens of
+ * megabytes a second) cannot fill a lab's disks. It ends when every proxy has. */
+static void watchdog(const pid_t pids[3], char traces[3][PATH_MAX])
+{
+    pid_t w = fork();
+    if (w != 0) {
+        if (w > 0 && nkids < MAXKIDS)
+            kids[nkids++] = w;
+        return;
+    }
+    pid_t p[3] = {pids[0], pids[1], pids[2]};
+    for (;;) {
+        int alive = 0;
+        for (int m = 0; m < 3; m++) {
+            struct stat st;
+            if (p[m] <= 0 || kill(p[m], 0) < 0) {
+                p[m] = 0;
+                continue;
+            }
+            alive++;
+            if (stat(traces[m], &st) == 0 && st.st_size > (off_t)DEMO_TRACE_MAX) {
+                kill(p[m], SIGTERM);
+                p[m] = 0;
+            }
+        }
+        if (!alive)
+            _exit(0);
+        pace(100);
+    }
+}
+
+/* After the run: say which traces the watchdog cut short. */
+static void report_cut(char traces[3][PATH_MAX])
+{
+    static const char *const modes[] = {"level", "edge", "edge-oneshot"};
+    for (int m = 0; m < 3; m++) {
+        struct stat st;
+        if (stat(traces[m], &st) == 0 && st.st_size > (off_t)DEMO_TRACE_MAX)
+            printf("epscope demo: the %s proxy was stopped when its trace passed %u MiB "
+                   "(a mistake that loops)\n", modes[m], DEMO_TRACE_MAX >> 20);
+    }
 }
 
 /* The workload, step by step, sent to every proxy at once so the columns move together. */
@@ -249,6 +296,7 @@ int demo_main(int argc, char **argv)
 
     static const char *modes[3] = {"level", "edge", "edge-oneshot"};
     char be[2][128], px[3][128], urls[3][128], traces[3][PATH_MAX];
+    pid_t ppid[3] = {0, 0, 0};
     int status = 1;
     char *b1[] = {"epscope", "backend", "--listen", "127.0.0.1:0", "--name", "hello", NULL};
     char *b2[] = {"epscope", "backend", "--listen", "127.0.0.1:0", "--name", "big", "--size",
@@ -275,12 +323,13 @@ int demo_main(int argc, char **argv)
             }
         }
         args[k] = NULL;
-        if (spawn(args, px[m], sizeof(px[m]), QUIET_ERR) < 0) {
+        if ((ppid[m] = spawn(args, px[m], sizeof(px[m]), QUIET_ERR)) < 0) {
             fprintf(stderr, "epscope demo: the %s proxy did not start\n", modes[m]);
             goto out;
         }
         snprintf(urls[m], sizeof(urls[m]), "http://%s/", px[m]);
     }
+    watchdog(ppid, traces);
     if (!tui)
         printf("epscope demo: backends %s and %s; proxies: level %s, edge %s, edge-oneshot "
                "%s; traces in %s/\n", be[0], be[1], px[0], px[1], px[2], dir);
@@ -295,7 +344,9 @@ int demo_main(int argc, char **argv)
         }
         if (w > 0 && nkids < MAXKIDS)
             kids[nkids++] = w;
-        char *view[] = {"epscope", "view", "--follow", traces[0], traces[1], traces[2], NULL};
+        /* from the first record, paused: the teacher steps through (G follows the end) */
+        char *view[] = {"epscope", "view", "--follow", "--from-start", traces[0], traces[1],
+                        traces[2], NULL};
         pid_t v = fork();
         if (v == 0) {
             execv(self, view);
@@ -305,6 +356,7 @@ int demo_main(int argc, char **argv)
         signal(SIGINT, SIG_IGN); /* the viewer handles the keyboard; we wait for it */
         waitpid(v, &st, 0);
         kill_all();
+        report_cut(traces);
         printf("epscope demo: traces kept in %s/ (try 'epscope check %s')\n", dir, traces[0]);
         status = 0;
         goto out;
@@ -315,6 +367,7 @@ int demo_main(int argc, char **argv)
         goto out;
     }
     kill_all(); /* SIGTERM: the proxies close their traces cleanly */
+    report_cut(traces);
     printf("\n");
     fflush(stdout);
     char *cmp[] = {"epscope", "compare", traces[0], traces[1], traces[2], NULL};

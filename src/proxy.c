@@ -39,6 +39,7 @@
 #include "trace.h"
 
 #define LISTEN_PAUSE_NS 100000000u /* after EMFILE/ENFILE: retry accept in 100 ms */
+#define SIGCHECK_NS 50000000u      /* a stop request is looked for at least this often */
 #define BUF_POOL_MAX 1024          /* idle buffers kept for reuse */
 
 static volatile sig_atomic_t stop_requested;
@@ -817,7 +818,17 @@ int proxy_run(struct proxy_config *cfg)
         trace_note(p->tr, EPT_NOTE_FAULT, "%s: %s", fault_name(cfg->fault),
                    fault_help(cfg->fault));
 
+    uint64_t sigcheck = p->now;
     while (!stop_requested) {
+        /* epoll_pwait delivers SIGTERM only when it waits: a loop that never waits (a
+         * mistake that spins, or a flood) would never see it. Look now and then. */
+        if (p->now - sigcheck >= SIGCHECK_NS) {
+            sigset_t pend;
+            sigcheck = p->now;
+            if (sigpending(&pend) == 0 &&
+                (sigismember(&pend, SIGTERM) || sigismember(&pend, SIGINT)))
+                break;
+        }
         int timeout = next_timeout_ms(p);
         uint64_t t0 = trace_now();
         int n = epoll_pwait(p->ep, p->events, (int)cfg->max_events, timeout, &orig);

@@ -29,6 +29,18 @@ pgrep -f "$T/d2" >/dev/null && fail "demo left processes behind"
 expect_status 2 "$EPSCOPE" demo --fault edge-hog --no-tui
 grep -q 'traces/fault-edge-hog.ept' "$LAST_ERR" || fail "edge-hog refused without saying where to look"
 
+step "demo --fault sticky-epollout: the proxy that loops is stopped before it fills the disk"
+STEP_TIMEOUT=60 expect_status 0 "$EPSCOPE" demo --dir "$T/d4" --fault sticky-epollout --no-tui
+out_has '^epscope demo: the level proxy was stopped when its trace passed 32 MiB'
+out_has '^error busy-epollout: '
+out_has 'edge\.ept: 0 errors'
+[ "$(stat -c %s "$T/d4/level.ept")" -lt $((64 << 20)) ] ||
+    fail "the level trace grew to $(stat -c %s "$T/d4/level.ept") bytes"
+"$EPSCOPE" dump "$T/d4/level.ept" | tail -n 1 | grep -q 'end of trace' ||
+    fail "the stopped proxy's trace was not closed cleanly"
+pgrep -f "$T/d4" >/dev/null && fail "demo left processes behind"
+rm -rf "$T/d4"
+
 step "demo on a terminal (tmux): three columns live, q quits, nothing left behind"
 if command -v tmux >/dev/null; then
     sock="$T/tmux.sock"
@@ -39,6 +51,14 @@ if command -v tmux >/dev/null; then
     wait_for -t 20 shows 'edge-oneshot.ept · edge-oneshot' || { tm capture-pane -p -t demo; fail "no third column"; }
     shows 'level.ept · level' && shows 'edge.ept · edge' || fail "the three columns are not all there"
     shows 'Ready list' || fail "no ready list on screen"
+    # the lab starts at the first record, paused, while the traces grow; G follows the end
+    wait_for -t 20 shows 'level\.ept · level · record 1/[0-9][0-9]' ||
+        { tm capture-pane -p -t demo; fail "the viewer did not stay at the first record"; }
+    shows 'following (G: to the end)' || fail "the header does not say how to follow the end"
+    tm send-keys -t demo G
+    wait_for -t 5 eval "! shows 'record 1/'" ||
+        { tm capture-pane -p -t demo; fail "G did not go to the end"; }
+    shows '(G: to the end)' && fail "still holding at the start after G"
     tm send-keys -t demo q
     wait_for -t 10 shows 'DEMO-EXIT=0' || { tm capture-pane -p -t demo; fail "demo did not exit 0 on q"; }
     tm kill-server

@@ -41,6 +41,21 @@ faulty edge no-drain "$BIG_ADDR" edge-starvation -- --idle-timeout 1000 -- \
 faulty edge-oneshot no-rearm "$HELLO_ADDR" oneshot-not-rearmed -- --idle-timeout 800 -- \
     -n 2 --timeout 2000
 faulty level sticky-epollout "$DELAY_ADDR" busy-epollout -- -- -n 2 --keepalive
+
+step "a proxy in a loop that never waits still stops on SIGTERM"
+# sticky-epollout keeps a level EPOLLOUT on an idle client: every epoll_pwait returns at
+# once, and a signal unblocked only inside epoll_pwait is never delivered then
+start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --mode level --backend "$HELLO_ADDR" \
+    --fault sticky-epollout --trace "$T/spin.ept"
+exec 3<>"/dev/tcp/127.0.0.1/$P_PORT"
+printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' >&3
+big() { [ "$(stat -c %s "$T/spin.ept")" -gt $((1 << 20)) ]; }
+wait_for -t 10 big || fail "the sticky-epollout proxy is not spinning (the precondition)"
+stop P || fail "the spinning proxy did not stop cleanly"
+exec 3>&-
+"$EPSCOPE" dump "$T/spin.ept" | tail -n 1 | grep -q 'end of trace' ||
+    fail "the spinning proxy's trace was not closed"
+
 faulty level ignore-eof "$DELAY_ADDR" eof-spin -- -- -n 2 --half-close
 faulty edge accept-once "$HELLO_ADDR" accept-starvation -- --listener-mode edge -- \
     -n 300 -c 60 --timeout 2000

@@ -449,6 +449,8 @@ static int act_ends(struct view *v, int key)
     if (!n)
         return VR_HANDLED;
     uint64_t to = key == 'g' ? 0 : n - 1;
+    if (key != 'g')
+        v->hold = 0; /* at the end: follow it from now on */
     if (k->filter && !view_match(v, v->focus_col, to)) {
         const struct vi_range *t = vindex_range(&k->ix, k->filter == VF_CONN, k->filter_id);
         if (t)
@@ -985,7 +987,7 @@ int view_refresh(struct view *v)
     for (int c = 0; c < v->ncols; c++) {
         struct vcol *k = &v->col[c];
         uint64_t n = count_of(k);
-        int at_end = !n || k->pos + 1 >= n;
+        int at_end = !v->hold && (!n || k->pos + 1 >= n);
         int64_t added = replay_refresh(k->r);
         if (added <= 0)
             continue;

@@ -97,6 +97,8 @@ struct view {
     uint64_t search_next, search_left;
     char msg[200];            /* one line for the user, cleared by the next key */
     int follow;
+    int hold;                 /* following, but the cursor stays where it is until the user
+                                 goes to the end (G): a teacher steps from the start */
     int w, h;                 /* screen size, for paging and mouse rows */
     int utf8;
     int color;

@@ -1127,7 +1127,8 @@ static void header_draw(struct view *v, struct grid *g, struct vlayout *l)
             }
         }
         if (v->follow)
-            grid_printf(g, 1 + x, 0, g->w - 1 - x, M_HEADER, " %s following", sep);
+            grid_printf(g, 1 + x, 0, g->w - 1 - x, M_HEADER, " %s following%s", sep,
+                        v->hold ? " (G: to the end)" : "");
     } else {
         sb_printf(&b, " epscope view %s %d traces %s aligned by %s %s ", sep, v->ncols, sep,
                   align_names[v->align], sep);
@@ -1137,7 +1138,8 @@ static void header_draw(struct view *v, struct grid *g, struct vlayout *l)
         x += grid_printf(g, x, 0, g->w - x, v->playing ? M_PLAYING : M_HEADER, "%s %u rec/s",
                          v->playing ? "PLAYING" : "PAUSED", view_speeds[v->speed]);
         if (v->follow)
-            grid_printf(g, x, 0, g->w - x, M_HEADER, " %s following", sep);
+            grid_printf(g, x, 0, g->w - x, M_HEADER, " %s following%s", sep,
+                        v->hold ? " (G: to the end)" : "");
     }
     for (int c = 0; v->ncols > 1 && c < v->ncols; c++) {
         char s[400];

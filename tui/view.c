@@ -31,6 +31,8 @@ static const char usage[] =
     "record, by epoll_wait or by connection: key a; one column full width: key z).\n"
     "\n"
     "  -f, --follow        follow a trace that is still being written (like tail -f)\n"
+    "      --from-start    with --follow: stay at the first record, paused, as records come\n"
+    "                      in (G then follows the end)\n"
     "  -s, --snapshot N    print the screen at record N as plain text and exit\n"
     "      --size WxH      the snapshot's size (default 100x30)\n"
     "      --keys KEYS     with --snapshot: keys to press first, e.g. 'd', '?', 'w<Tab>'\n"
@@ -199,6 +201,7 @@ int view_main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"follow", no_argument, NULL, 'f'},
+        {"from-start", no_argument, NULL, 'B'},
         {"snapshot", required_argument, NULL, 's'},
         {"size", required_argument, NULL, 'S'},
         {"keys", required_argument, NULL, 'k'},
@@ -210,7 +213,8 @@ int view_main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    int o, follow = 0, color = 1, ascii = 0, align = VA_RECORD, snap = 0, w = 100, h = 30;
+    int o, follow = 0, from_start = 0, color = 1, ascii = 0, align = VA_RECORD, snap = 0;
+    int w = 100, h = 30;
     long speed = -1;
     uint64_t snap_rec = 0;
     const char *keys = NULL;
@@ -218,6 +222,7 @@ int view_main(int argc, char **argv)
     while ((o = getopt_long(argc, argv, "fs:h", opts, NULL)) != -1) {
         switch (o) {
         case 'f': follow = 1; break;
+        case 'B': from_start = 1; break;
         case 's':
             if (cli_parse_size(optarg, 0, UINT64_MAX / 2, &snap_rec) < 0)
                 return cli_usage_error("view", "--snapshot wants a record number");
@@ -275,6 +280,7 @@ int view_main(int argc, char **argv)
     v.utf8 = utf8;
     v.color = color;
     v.follow = follow;
+    v.hold = follow && from_start;
     v.align = align;
     if (speed > 0)
         for (size_t i = 0; i < view_nspeeds; i++)
@@ -284,7 +290,7 @@ int view_main(int argc, char **argv)
     if (snap) {
         rc = snapshot(&v, snap_rec, w, h, keys);
     } else {
-        if (follow && v.col[0].ix.count)
+        if (follow && !from_start && v.col[0].ix.count)
             view_goto(&v, 0, v.col[0].ix.count - 1);
         rc = run(&v);
     }
