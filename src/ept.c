@@ -72,6 +72,7 @@ static const struct ept_type_info types[EPT_TYPE_COUNT] = {
                  OFF(struct ept_dup, result), SYS},
     [EPT_FORK] = {"fork", sizeof(struct ept_fork), 0, 0, OFF(struct ept_fork, result), SYS},
     [EPT_FDINFO] = {"fdinfo", sizeof(struct ept_fdinfo), OFF(struct ept_fdinfo, s), 0, 0, 0},
+    [EPT_QUEUE] = {"queue", sizeof(struct ept_queue), OFF(struct ept_queue, s), 0, 0, ANN},
 };
 
 const struct ept_type_info *ept_type(unsigned type)

@@ -68,7 +68,7 @@
 
 #define EPT_MAGIC "\x89" "EPT\r\n\x1a\n"
 #define EPT_VERSION_MAJOR 1
-#define EPT_VERSION_MINOR 2
+#define EPT_VERSION_MINOR 3
 #define EPT_BYTE_ORDER 0x0A0B0C0Du
 #define EPT_CLOCK_MONOTONIC 1
 #define EPT_HDR_FIXED 96
@@ -116,6 +116,8 @@ enum ept_type {
     EPT_DUP = 21,          /* dup, dup2, dup3, fcntl(F_DUPFD): a second number, same file */
     EPT_FORK = 22,         /* fork() returned in the parent */
     EPT_FDINFO = 23,       /* an fd first seen in a call that did not create it */
+    /* 1.3 */
+    EPT_QUEUE = 24,        /* what the kernel still held when a handler stopped short */
     EPT_TYPE_COUNT
 };
 
@@ -174,6 +176,12 @@ enum ept_fd_kind {
     EPT_FD_KIND_COUNT
 };
 #define EPT_FDINFO_LISTENING 1u /* ept_fdinfo.flags: SO_ACCEPTCONN */
+
+/* What an ept_queue counts. */
+enum ept_queue_kind {
+    EPT_QUEUE_UNREAD = 1,   /* a socket: bytes received and not yet read (FIONREAD) */
+    EPT_QUEUE_BACKLOG = 2,  /* a listener: connections waiting to be accepted (TCP_INFO) */
+};
 
 /* Why the listener paused (ept_pause.reason). */
 enum ept_pause_reason { EPT_PAUSE_MAXCONNS = 1, EPT_PAUSE_FDLIMIT = 2 };
@@ -414,6 +422,19 @@ struct ept_fdinfo {
     uint32_t flags;     /* EPT_FDINFO_* */
     struct ept_addr local;
     struct ept_addr peer;
+};
+
+/* The proxy's annotation (when tracing) after a handler stopped before the kernel said
+ * "nothing more": an edge-triggered socket left after a full read (its read budget, its
+ * buffer, or a fault), or a listener left after its accept budget. What the program does
+ * not know, the kernel does: how much still waits there, for the viewer to show. */
+struct ept_queue {
+    struct ept_rec h;
+    struct ept_sock s;
+    uint32_t kind;      /* EPT_QUEUE_* */
+    uint32_t count;     /* bytes unread, or connections waiting */
+    uint32_t max;       /* EPT_QUEUE_BACKLOG: the listen() backlog the kernel applies; else 0 */
+    uint32_t pad;
 };
 
 struct ept_end {

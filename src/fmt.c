@@ -406,6 +406,16 @@ void fmt_rec(struct sbuf *b, const struct ept_rec *r)
         tag(b, &e.s);
         break;
     }
+    case EPT_QUEUE: {
+        GET(struct ept_queue, e);
+        if (e.kind == EPT_QUEUE_BACKLOG)
+            sb_printf(b, "backlog fd=%d: %u connection%s waiting to be accepted (of %u)",
+                      e.s.fd, e.count, e.count == 1 ? "" : "s", e.max);
+        else
+            sb_printf(b, "unread fd=%d: %u bytes still in the kernel", e.s.fd, e.count);
+        tag(b, &e.s);
+        break;
+    }
     default:
         sb_printf(b, "unknown record type %u (%u bytes)", r->type, r->size);
     }
@@ -615,6 +625,13 @@ void fmt_rec_json(struct sbuf *b, const struct ept_rec *r, uint64_t t0_ns)
                   e.flags & EPT_FDINFO_LISTENING ? "true" : "false");
         jaddr(b, "local", &e.local);
         jaddr(b, "peer", &e.peer);
+        break;
+    }
+    case EPT_QUEUE: {
+        GET(struct ept_queue, e);
+        jsock(b, "", &e.s);
+        sb_printf(b, ",\"kind\":\"%s\",\"count\":%u,\"max\":%u",
+                  e.kind == EPT_QUEUE_BACKLOG ? "backlog" : "unread", e.count, e.max);
         break;
     }
     default:

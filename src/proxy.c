@@ -23,6 +23,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -389,6 +390,17 @@ static void connect_done(struct proxy *p, struct conn *k)
     tl_append(p, k, TL_IDLE);
 }
 
+/* Traced: an edge-triggered socket was left after a full read (its turn, its buffer or a
+ * fault ended the reading), and no new event will say what still waits there: note what the
+ * kernel holds, for the viewer. Costs one ioctl, only when tracing. */
+static void note_unread(struct proxy *p, const struct psock *s)
+{
+    int n;
+    if (p->tr && (p->cpol.flags & EPOLLET) && s->open && !s->eof &&
+        ioctl(s->id.fd, FIONREAD, &n) == 0 && n >= 0)
+        trace_queue(p->tr, &s->id, EPT_QUEUE_UNREAD, (uint32_t)n, 0);
+}
+
 /* Move bytes src -> dst through b as far as the sockets allow, reading src at most the
  * policy's number of times (the rest waits on the pending list: other sockets of the batch
  * get their turn first). Returns -1 when the connection must be reset (a read or write
@@ -398,6 +410,7 @@ static int flow(struct proxy *p, struct conn *k, struct psock *src, struct psock
 {
     bool dst_ready = dst->open && (dst != &k->b || k->state == CONN_OPEN);
     unsigned reads = 0;
+    bool full = false; /* the last read filled what it asked for: more may wait */
     for (;;) {
         bool progress = false;
         if (b->len && dst_ready && dst->can_write && !dst->wr_shut) {
@@ -428,6 +441,7 @@ static int flow(struct proxy *p, struct conn *k, struct psock *src, struct psock
             long n = px_read(p, src, b->p + b->off + b->len, want);
             if (n < 0 && n != -EAGAIN)
                 return -1;
+            full = n > 0 && (size_t)n == want;
             if (n > 0) {
                 b->len += (uint32_t)n;
                 progress = true;
@@ -454,6 +468,8 @@ static int flow(struct proxy *p, struct conn *k, struct psock *src, struct psock
         px_shutdown(p, dst); /* pass the half-close on once everything before it is out */
     if (p->cpol.reads && reads >= p->cpol.reads && src->can_read && buf_room(p, b) > 0)
         pending_add(p, k); /* its turn is over; more may wait */
+    if (full)
+        note_unread(p, src);
     return 0;
 }
 
@@ -552,6 +568,19 @@ static struct conn *conn_alloc(struct proxy *p)
     return k;
 }
 
+/* Traced: the listener's accept budget ran out with connections perhaps still waiting;
+ * note how many the kernel holds in its accept queue (TCP_INFO on a listening socket:
+ * tcpi_unacked is the queue, tcpi_sacked its limit). */
+static void note_backlog(struct proxy *p)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    if (p->tr && getsockopt(p->lsock.id.fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+        len >= offsetof(struct tcp_info, tcpi_sacked) + sizeof(ti.tcpi_sacked))
+        trace_queue(p->tr, &p->lsock.id, EPT_QUEUE_BACKLOG, ti.tcpi_unacked, ti.tcpi_sacked);
+}
+
+/* Accept what the listener's policy allows this turn. */
 static void accept_some(struct proxy *p)
 {
     unsigned budget = p->lpol.accepts ? p->lpol.accepts : ~0u;
@@ -606,6 +635,8 @@ static void accept_some(struct proxy *p)
             sync_listener(p);
         }
     }
+    if (!budget)
+        note_backlog(p);
     if (!p->lpol.remember)
         p->lsock.can_read = false;
 }

@@ -387,11 +387,15 @@ static void edge_report(struct rules *R, struct state_sock *s, struct note *n, u
                         uint64_t ns, const char *how)
 {
     struct finding *f = report(R, s, RULE_EDGE_STARVATION, n->full_read - 1, pos);
+    char held[96] = "";
+    if (s->queue_kind == EPT_QUEUE_UNREAD && s->queued) /* the proxy's note: detail only */
+        snprintf(held, sizeof(held), " (%u bytes still waited in the kernel)",
+                 s->queued);
     if (f)
         snprintf(f->what, sizeof(f->what),
                  "fd %d: read() returned all %u bytes it asked for, and the program went back "
-                 "to epoll_wait without reading it again; nothing more was read from it in "
-                 "%.3f s, %s", s->fd, n->full_asked, secs(ns - n->stall_ns), how);
+                 "to epoll_wait without reading it again%s; nothing more was read from it in "
+                 "%.3f s, %s", s->fd, n->full_asked, held, secs(ns - n->stall_ns), how);
     n->full_read = 0;
     n->stall_ns = 0;
 }
@@ -581,10 +585,14 @@ static void accept_batch_end(struct rules *R, struct state_thread *t, struct tno
         if (!at_end && n->acc_batch - 1 >= w->pos)
             continue;
         struct finding *f = report(R, l, RULE_ACCEPT_STARVATION, n->acc_first, pos);
+        char held[96] = "";
+        if (l->queue_kind == EPT_QUEUE_BACKLOG && l->queued) /* the proxy's note: detail */
+            snprintf(held, sizeof(held), " (%u connection%s still waited in its accept queue)",
+                     l->queued, l->queued == 1 ? "" : "s");
         if (f)
             snprintf(f->what, sizeof(f->what),
                      "edge-triggered listener fd %d: the handler's last accept() succeeded, "
-                     "it went back to epoll_wait without seeing EAGAIN, and %s", l->fd,
+                     "it went back to epoll_wait without seeing EAGAIN%s, and %s", l->fd, held,
                      at_end ? "the trace ended before the listener was reported again"
                             : "the next wait did not report the listener");
         n->acc_batch = 0;

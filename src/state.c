@@ -571,6 +571,7 @@ static void io(struct state *st, struct state_thread *t, const struct ept_rec *r
         link_conn(st, s);
     if (rec->type == EPT_READ) {
         s->last_read = r->result;
+        s->queue_kind = 0; /* the read changes what waits there */
         if (r->result > 0) {
             s->learned = STATE_DATA;
             s->bytes_in += (uint64_t)r->result;
@@ -638,6 +639,7 @@ static void accept_rec(struct state *st, struct state_thread *t, const struct ep
     if (l) {
         if (l->role == EPT_ROLE_NONE || l->role == EPT_ROLE_OTHER)
             l->role = EPT_ROLE_LISTENER;
+        l->queue_kind = 0;
         struct state_event *e = attribute(st, t, l, a->listener.fd, 0);
         if (e) {
             e->accepts++;
@@ -794,6 +796,17 @@ void state_apply(struct state *st, const struct ept_rec *rec, uint64_t pos)
         s = state_sock(st, p->s.sid);
         if (s)
             s->paused = p->paused != 0;
+        break;
+    }
+    case EPT_QUEUE: {
+        EPT_VIEW(struct ept_queue, q, rec);
+        s = state_sock(st, q->s.sid);
+        if (s && (q->kind == EPT_QUEUE_UNREAD || q->kind == EPT_QUEUE_BACKLOG)) {
+            s->queue_kind = (uint8_t)q->kind;
+            s->queued = q->count;
+            s->queue_max = q->max;
+            s->changed = pos;
+        }
         break;
     }
     case EPT_LOST:

@@ -75,6 +75,11 @@ struct state_sock {
     uint8_t nonblock;          /* a call on it said EAGAIN: its reads never wait */
     int32_t unread;            /* at the close of its last number: bytes left unread, -1:
                                   not known (set just before it is dropped) */
+    uint8_t queue_kind;        /* EPT_QUEUE_* of the proxy's note of what the kernel held
+                                  when a handler left it, until its next read or accept;
+                                  0: none */
+    uint32_t queued;           /* that note: bytes unread, or connections waiting */
+    uint32_t queue_max;        /* a listener's backlog limit, from the same note */
     /* the first registration, for panes that show one per file */
     uint8_t in_set, armed;
     uint16_t backend;          /* the proxy's backend index (connected sockets) */

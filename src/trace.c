@@ -303,6 +303,20 @@ void trace_pause(struct trace *t, const struct ept_sock *listener, int paused, u
     ring_commit(&t->ring);
 }
 
+void trace_queue(struct trace *t, const struct ept_sock *s, unsigned kind, uint32_t count,
+                 uint32_t max)
+{
+    if (!t)
+        return;
+    EMIT(t, EPT_QUEUE, struct ept_queue, r);
+    r->s = *s;
+    r->kind = kind;
+    r->count = count;
+    r->max = max;
+    r->pad = 0;
+    ring_commit(&t->ring);
+}
+
 void trace_health(struct trace *t, unsigned backend, int up, int reason, unsigned down_ms)
 {
     if (!t)

@@ -70,6 +70,9 @@ void trace_pick(struct trace *t, const struct ept_sock *client, unsigned backend
                 unsigned algo, unsigned attempt, unsigned active);
 void trace_timeout(struct trace *t, const struct ept_sock *s, unsigned kind, unsigned ms);
 void trace_pause(struct trace *t, const struct ept_sock *listener, int paused, unsigned reason);
+/* What the kernel still held when a handler stopped short (EPT_QUEUE_*). */
+void trace_queue(struct trace *t, const struct ept_sock *s, unsigned kind, uint32_t count,
+                 uint32_t max);
 void trace_health(struct trace *t, unsigned backend, int up, int reason, unsigned down_ms);
 /* A free-text note (formats: keep it off hot paths). */
 void trace_note(struct trace *t, unsigned kind, const char *fmt, ...)

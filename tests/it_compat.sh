@@ -3,9 +3,11 @@
 # the lesson library as version 1.0 of the format wrote it (before records carried their
 # thread and the recorder's types existed); tests/compat/1.1/ the modes lessons and the
 # student programs recorded by `epscope record` as 1.1 wrote them (before close records
-# carried the bytes left unread). Each still opens, dumps exactly as it did then
-# (dump.sha256, taken with that version; the small ones kept whole to show a difference),
-# gives the diagnoses its list names, and exports to JSON and Chrome.
+# carried the bytes left unread); tests/compat/1.2/ the lesson library as 1.2 wrote it
+# (before the proxy noted what the kernel held when a handler stopped short). Each still
+# opens, dumps exactly as it did then (dump.sha256, taken with that version; the small ones
+# kept whole to show a difference), gives the diagnoses its list names, and exports to JSON
+# and Chrome.
 . "$(dirname "$0")/lib.sh"
 for dir in "$(cd "$(dirname "$0")/compat" && pwd)"/*/; do
     ver=$(basename "$dir")

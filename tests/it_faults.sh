@@ -38,6 +38,8 @@ faulty() {
 faulty edge-oneshot mistrigger "$CLOSE_ADDR" mis-trigger -- -- -n 20 --timeout 2000
 faulty edge no-drain "$BIG_ADDR" edge-starvation -- --idle-timeout 1000 -- \
     -n 2 --timeout 3000
+"$EPSCOPE" dump "$T/no-drain.ept" | grep -q 'unread fd=[0-9]*: [1-9][0-9]* bytes still in the kernel' ||
+    fail "no-drain: the proxy did not note the bytes it left in the kernel"
 faulty edge-oneshot no-rearm "$HELLO_ADDR" oneshot-not-rearmed -- --idle-timeout 800 -- \
     -n 2 --timeout 2000
 faulty level sticky-epollout "$DELAY_ADDR" busy-epollout -- -- -n 2 --keepalive
@@ -59,6 +61,8 @@ exec 3>&-
 faulty level ignore-eof "$DELAY_ADDR" eof-spin -- -- -n 2 --half-close
 faulty edge accept-once "$HELLO_ADDR" accept-starvation -- --listener-mode edge -- \
     -n 300 -c 60 --timeout 2000
+"$EPSCOPE" dump "$T/accept-once.ept" | grep -q 'backlog fd=[0-9]*: [1-9][0-9]* connections\? waiting' ||
+    fail "accept-once: the proxy did not note the connections left in its accept queue"
 faulty level stale-event "$CLOSE_ADDR" stale-event -- -- -n 400 -c 20 --timeout 2000
 faulty level closed-fd-still-registered "$HELLO_ADDR" closed-fd-still-registered -- -- -n 3
 # the backend answers and closes at once: the response and its FIN come in one event

@@ -103,6 +103,11 @@ claim(6, wasted[1] == max(wasted) and wasted[2] == min(wasted),
 nd = [r for r in records("fault-no-drain.ept") if r["type"] == "read" and r["role"] == "backend"]
 claim(9, len(nd) == 1 and nd[0]["result"] == nd[0]["asked"] == 16384,
       "the backend was read once, 16384 of 16384 bytes")
+unread = [r for r in records("fault-no-drain.ept") if r["type"] == "queue"
+          and r["role"] == "backend" and r["kind"] == "unread"]
+claim(9, len(unread) == 1 and unread[0]["count"] == 82040,
+      "the proxy noted 82040 bytes (80 KiB) still unread in the backend socket %s" %
+      [r["count"] for r in unread])
 
 # 10: fault-ignore-eof: the client's first read after its requests returned 0, then many 0s
 ie = [r for r in records("fault-ignore-eof.ept") if r["type"] == "read" and r["role"] == "client"]
@@ -124,6 +129,10 @@ for r in ao:
         count += 1
 claim(11, per_event and set(per_event) == {1}, "one accept4 per listener event %s" %
       sorted(set(per_event)))
+waiting = [r["count"] for r in ao if r["type"] == "queue" and r["kind"] == "backlog"]
+claim(11, waiting and waiting[0] == 19 and all(c > 0 for c in waiting),
+      "19 connections waited in the listener's queue after the first accept, some after "
+      "every one %s" % waiting[:5])
 
 # 12-14: origin-mistrigger
 om = records("origin-mistrigger.ept")

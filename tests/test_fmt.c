@@ -214,6 +214,13 @@ static void test_fmt_proxy_records(void **state)
                         "listener paused: --max-conns reached  [listener s1]");
     assert_string_equal(text(MK(&u, EPT_PAUSE, struct ept_pause, .s = lsn)),
                         "listener resumed  [listener s1]");
+    assert_string_equal(text(MK(&u, EPT_QUEUE, struct ept_queue, .s = c1,
+                                .kind = EPT_QUEUE_UNREAD, .count = 82040)),
+                        "unread fd=8: 82040 bytes still in the kernel  [client s2 c1]");
+    assert_string_equal(text(MK(&u, EPT_QUEUE, struct ept_queue, .s = lsn,
+                                .kind = EPT_QUEUE_BACKLOG, .count = 1, .max = 128)),
+                        "backlog fd=4: 1 connection waiting to be accepted (of 128)  "
+                        "[listener s1]");
     assert_string_equal(text(MK(&u, EPT_LOST, struct ept_lost, .count = 40, .first_seq = 11,
                                 .last_seq = 50, .first_ns = 1000, .last_ns = 2001000)),
                         "lost 40 records (seq 11-50, ring full for 0.002000s)");
@@ -422,6 +429,11 @@ static void test_fmt_json_exact(void **state)
                         "{\"seq\":42,\"t\":0.000120000,\"type\":\"epoll_ctl\",\"epfd\":3,"
                         "\"op\":\"MOD\",\"fd\":8,\"sid\":0,\"conn\":0,\"role\":\"-\","
                         "\"events\":\"EPOLLOUT|EPOLLET|EPOLLONESHOT\",\"result\":0}");
+    assert_string_equal(json(MK(&u, EPT_QUEUE, struct ept_queue, .s = cli,
+                                .kind = EPT_QUEUE_BACKLOG, .count = 19, .max = 4096)),
+                        "{\"seq\":42,\"t\":0.000120000,\"type\":\"queue\",\"fd\":8,\"sid\":5,"
+                        "\"conn\":2,\"role\":\"client\",\"kind\":\"backlog\",\"count\":19,"
+                        "\"max\":4096}");
 }
 
 /* Every record type, including unknown ones, gives one valid JSON object with its type. */

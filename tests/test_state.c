@@ -272,6 +272,56 @@ static void test_fdinfo_roles(void **state)
         assert_int_not_equal(socks[i]->role, EPT_ROLE_EPOLL);
 }
 
+/* tb_queue: the proxy's note of what the kernel held on fd. */
+static void tb_queue(struct tb *b, int fd, uint32_t kind, uint32_t count, uint32_t max)
+{
+    struct ept_queue q;
+    memset(&q, 0, sizeof(q));
+    q.s = tb_sock(b, fd);
+    q.kind = kind;
+    q.count = count;
+    q.max = max;
+    tb_put(b, EPT_QUEUE, &q, sizeof(q), NULL, 0);
+}
+
+static void test_queue_notes(void **state)
+{
+    struct sfx *f = *state;
+    struct tb *b = &f->b;
+    /* an edge socket left after a full read: the kernel held more; the next read clears it.
+     * A listener left after its accept budget: connections waited; the next accept clears */
+    tb_epoll_create(b, 3);
+    tb_listener(b, 4);
+    tb_ctl(b, 3, EPOLL_CTL_ADD, 4, EPOLLIN | EPOLLET);
+    tb_wait1(b, 3, 4, EPOLLIN);
+    tb_accept(b, 4, 7);
+    tb_queue(b, 4, EPT_QUEUE_BACKLOG, 19, 4096);
+    uint64_t backlog = b->seq;
+    tb_ctl(b, 3, EPOLL_CTL_ADD, 7, EPOLLIN | EPOLLET);
+    tb_read(b, 7, 16384, 16384);
+    tb_queue(b, 7, EPT_QUEUE_UNREAD, 82040, 0);
+    uint64_t unread = b->seq;
+    tb_queue(b, 7, 99, 5, 0); /* a kind this version does not know changes nothing */
+    uint64_t unknown = b->seq;
+    tb_accept(b, 4, 8);
+    tb_read(b, 7, 16384, 100);
+    uint64_t after = b->seq;
+    open_trace(f);
+
+    at_seq(f, backlog);
+    assert_int_equal(fd_sock(f, 4)->queue_kind, EPT_QUEUE_BACKLOG);
+    assert_int_equal(fd_sock(f, 4)->queued, 19);
+    assert_int_equal(fd_sock(f, 4)->queue_max, 4096);
+    at_seq(f, unread);
+    assert_int_equal(fd_sock(f, 7)->queue_kind, EPT_QUEUE_UNREAD);
+    assert_int_equal(fd_sock(f, 7)->queued, 82040);
+    at_seq(f, unknown);
+    assert_int_equal(fd_sock(f, 7)->queued, 82040);
+    at_seq(f, after);
+    assert_int_equal(fd_sock(f, 4)->queue_kind, 0);
+    assert_int_equal(fd_sock(f, 7)->queue_kind, 0);
+}
+
 static void test_untrusted_ids(void **state)
 {
     struct sfx *f = *state;
@@ -303,6 +353,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dup_and_reuse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handling_inferred, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fdinfo_roles, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_notes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_untrusted_ids, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,9 +2,12 @@
 # make-lessons.sh - records the lesson library in traces/ with the project's own proxy
 # (run by `make traces`). Each trace is small, and `epscope check` on it gives exactly the
 # diagnoses listed for it in traces/lessons.txt (tests/it_lessons.sh asserts that).
-# usage: traces/make-lessons.sh [OUTDIR]    (default: the folder this script is in)
+# usage: traces/make-lessons.sh [OUTDIR [NAME...]]  (default: the folder this script is
+# in; with NAMEs, e.g. fault-no-drain, only those lessons are recorded again)
 here=$(cd "$(dirname "$0")" && pwd)
 OUT=${1:-$here}
+shift
+ONLY=" $* "
 : "${EPSCOPE:=$here/../epscope}"
 . "$here/../tests/lib.sh"
 mkdir -p "$OUT"
@@ -16,9 +19,13 @@ start DELAY "$EPSCOPE" backend --listen 127.0.0.1:0 --name delay --delay 2
 start HUGE "$EPSCOPE" backend --listen 127.0.0.1:0 --name huge --size 4m
 start ECHO python3 "$here/../tests/progs/drive.py" backend --echo
 
+# wanted NAME: true when this run records lesson NAME
+wanted() { [ "$ONLY" = "  " ] || [[ $ONLY == *" $1 "* ]]; }
+
 # record NAME MODE BACKEND [PROXY OPTIONS...] -- LOAD RUNS (each a quoted argument list)
 record() {
     local name=$1 mode=$2 be=$3 opts=()
+    wanted "$name" || return 0
     shift 3
     while [ "$1" != "--" ]; do opts+=("$1"); shift; done
     shift
@@ -84,24 +91,28 @@ lesson_line fault-rdhup-data-loss
 
 # lost-out-edge: an echo through the proxy (drive.py pipe): the client sends until the
 # kernel takes no more, then reads; the EPOLLOUT that then comes with EPOLLIN is dropped
-start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --mode edge --backend "$ECHO_ADDR" \
-    --sndbuf 16k --idle-timeout 500 --preview 64 --fault lost-out-edge \
-    --trace "$T/fault-lost-out-edge.ept"
-bounded 30 python3 "$here/../tests/progs/drive.py" pipe "$P_ADDR" --size 2000000 >/dev/null
-stop P
-cp "$T/fault-lost-out-edge.ept" "$OUT/"
-lesson_line fault-lost-out-edge
+if wanted fault-lost-out-edge; then
+    start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --mode edge --backend "$ECHO_ADDR" \
+        --sndbuf 16k --idle-timeout 500 --preview 64 --fault lost-out-edge \
+        --trace "$T/fault-lost-out-edge.ept"
+    bounded 30 python3 "$here/../tests/progs/drive.py" pipe "$P_ADDR" --size 2000000 >/dev/null
+    stop P
+    cp "$T/fault-lost-out-edge.ept" "$OUT/"
+    lesson_line fault-lost-out-edge
+fi
 
 # edge-hog: four 4 MiB downloads; the proxy is frozen once their sockets are up, so that
 # every backend's data piles up and all of them are in the batch it wakes to
-start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --mode edge --backend "$HUGE_ADDR" \
-    --ring-size 64m --preview 16 --fault edge-hog --trace "$T/fault-edge-hog.ept"
-bounded 30 "$EPSCOPE" load "http://$P_ADDR/" -n 4 -c 4 -q & lp=$!
-wait_for eval '[ "$(ls "/proc/$P_PID/fd" | wc -l)" -ge 12 ]'
-kill -STOP "$P_PID"
-sleep 0.2
-kill -CONT "$P_PID"
-wait "$lp"
-stop P
-cp "$T/fault-edge-hog.ept" "$OUT/"
-lesson_line fault-edge-hog
+if wanted fault-edge-hog; then
+    start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --mode edge --backend "$HUGE_ADDR" \
+        --ring-size 64m --preview 16 --fault edge-hog --trace "$T/fault-edge-hog.ept"
+    bounded 30 "$EPSCOPE" load "http://$P_ADDR/" -n 4 -c 4 -q & lp=$!
+    wait_for eval '[ "$(ls "/proc/$P_PID/fd" | wc -l)" -ge 12 ]'
+    kill -STOP "$P_PID"
+    sleep 0.2
+    kill -CONT "$P_PID"
+    wait "$lp"
+    stop P
+    cp "$T/fault-edge-hog.ept" "$OUT/"
+    lesson_line fault-edge-hog
+fi

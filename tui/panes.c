@@ -402,6 +402,20 @@ static const char *sock_state(struct view *v, int col, const struct vsock *q)
     return "idle";
 }
 
+/* What the kernel held when a handler last left socket s, as a suffix for its state
+ * (the proxy's queue note; none after the next read or accept): ", 80 KiB unread". */
+static const char *queue_suffix(const struct state_sock *s, char *buf, size_t len)
+{
+    buf[0] = 0;
+    if (s->queue_kind == EPT_QUEUE_BACKLOG)
+        snprintf(buf, len, ", %u waiting", s->queued);
+    else if (s->queue_kind == EPT_QUEUE_UNREAD && s->queued >= 10240)
+        snprintf(buf, len, ", %u KiB unread", s->queued >> 10);
+    else if (s->queue_kind == EPT_QUEUE_UNREAD && s->queued)
+        snprintf(buf, len, ", %u B unread", s->queued);
+    return buf;
+}
+
 /* Which registration each event of batch w came from (view_batch_regs), valid until the
  * next call. */
 static const int32_t *batch_regs(struct view *v, int col, const struct state_wait *w)
@@ -500,16 +514,18 @@ int interest_rows(struct view *v, int col, int width, char *head, size_t headlen
         else
             snprintf(bytes, sizeof(bytes), "%llu/%llu", (unsigned long long)to,
                      (unsigned long long)(from == REPLAY_UNKNOWN ? 0 : from));
+        char qs[32];
+        queue_suffix(s, qs, sizeof(qs));
         struct vrow *r = &rows[n++];
         if (narrow)
-            snprintf(r->text, sizeof(r->text), "%-3d%-4.3s%s %s %-4s %-7s %s", q->fd, role, fin,
-                     fout, trigger(in, TRIG_SHORT), bytes, sock_state(v, col, q));
+            snprintf(r->text, sizeof(r->text), "%-3d%-4.3s%s %s %-4s %-7s %s%s", q->fd, role,
+                     fin, fout, trigger(in, TRIG_SHORT), bytes, sock_state(v, col, q), qs);
         else
             snprintf(r->text, sizeof(r->text),
-                     wide ? "%-3d %-8s %-5s %-7s %-8s %-16s %-13s %-15s %s"
-                          : "%-3d %-8s %-5s %s %s %-5s %-10s %-15s %s",
+                     wide ? "%-3d %-8s %-5s %-7s %-8s %-16s %-13s %-15s %s%s"
+                          : "%-3d %-8s %-5s %s %s %-5s %-10s %-15s %s%s",
                      q->fd, role, conn, fin, fout, trigger(in, wide ? TRIG_WORDS : TRIG_COLS),
-                     bytes, peer, sock_state(v, col, q));
+                     bytes, peer, sock_state(v, col, q), qs);
         r->mark = -1;
         r->mark2 = -1;
         if (f && f->sid && s->sid == f->sid)
@@ -881,6 +897,19 @@ static void explain_reg(struct view *v, int col, int w, struct vrow *rows, int *
         sb_puts(&b, " Its last read returned 0: the end of the stream.");
     sb_puts(&b, " (i: back to the diagnosis)");
     wrap_rows(rows, n, max, w, M_NORMAL, -1, "State: ", t);
+    if (s->queue_kind) {
+        sb_init(&b, t, sizeof(t));
+        if (s->queue_kind == EPT_QUEUE_BACKLOG)
+            sb_printf(&b, "when the accept loop stopped, %u connection%s waited in its accept "
+                      "queue (limit %u; the proxy asked with TCP_INFO). They are accepted "
+                      "only when the program calls accept() again.", s->queued,
+                      s->queued == 1 ? "" : "s", s->queue_max);
+        else
+            sb_printf(&b, "when the handler left it, %u bytes waited unread in the socket "
+                      "(the proxy asked with FIONREAD). Under EPOLLET no new event comes "
+                      "for bytes already there: only new data makes an edge.", s->queued);
+        wrap_rows(rows, n, max, w, M_NORMAL, -1, "Kernel: ", t);
+    }
 }
 
 int explain_rows(struct view *v, int col, int w, struct vrow *rows, int max)
