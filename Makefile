@@ -27,6 +27,15 @@ PRELOAD_OBJ := $(patsubst src/%.c,$(B)/pic/%.o,$(PRELOAD_SRC))
 PICFLAGS    := -std=c11 -g $(OPT) $(WARN) -fPIC -fvisibility=hidden -pthread
 MAINOBJ  := $(B)/src/main.o
 UNITS    := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
+# Fuzz targets (tests/fuzz_*.c): in the normal builds each is linked with a driver that
+# replays its corpus (tests/fuzz/TARGET/, run by tests/it_fuzz_corpus.sh); `make fuzz`
+# builds them with clang's libFuzzer into build-fuzz/fuzz/ and runs each for FUZZ_SECONDS.
+FUZZ_SRC := $(filter-out tests/fuzz_driver.c,$(wildcard tests/fuzz_*.c))
+FUZZ_REPLAY := $(patsubst tests/%.c,$(B)/tests/%,$(FUZZ_SRC))
+FUZZ_BIN := $(patsubst tests/fuzz_%.c,$(B)/fuzz/%,$(FUZZ_SRC))
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+FUZZ_SECONDS ?= 60
 BENCHES  := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/bench_*.c))
 BIN      := $(B)/epscope
 # Student-style epoll programs (tests/progs/): plain programs the suite records, built
@@ -34,7 +43,7 @@ BIN      := $(B)/epscope
 PROGS    := $(patsubst tests/progs/%.c,$(B)/tests/progs/%,$(wildcard tests/progs/*.c))
 PROGFLAGS := -std=c11 -g -O2 $(WARN) -pthread
 
-.PHONY: all test check deps demo bench fuzz valgrind format install uninstall clean traces units
+.PHONY: all test check deps demo bench fuzz fuzzers valgrind format install uninstall clean traces units
 
 all: $(BIN) $(PRELOAD)
 ifeq ($(SANITIZER),)
@@ -70,12 +79,25 @@ $(B)/tests/%: tests/%.c $(LIBOBJ) $(wildcard tests/*.h)
 	@$(CC) $(CPPFLAGS) $(CFLAGS) $(CMOCKA_CFLAGS) -Wno-missing-prototypes -o $@ $< $(LIBOBJ) \
 		$(LDFLAGS) $(CMOCKA_LIBS) $(LDLIBS)
 
+$(B)/tests/fuzz_%: tests/fuzz_%.c tests/fuzz_driver.c tests/fuzz.h $(LIBOBJ)
+	@mkdir -p $(@D)
+	@echo "CC  $< (replay driver)"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< tests/fuzz_driver.c $(LIBOBJ) $(LDFLAGS) $(LDLIBS)
+
+$(B)/fuzz/%: tests/fuzz_%.c tests/fuzz.h $(LIBOBJ)
+	@mkdir -p $(@D)
+	@echo "CC  $< (libFuzzer)"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -DEPSCOPE_LIBFUZZER -fsanitize=fuzzer -o $@ $< $(LIBOBJ) \
+		$(LDFLAGS) $(LDLIBS)
+
+fuzzers: $(FUZZ_BIN)
+
 $(B)/tests/progs/%: tests/progs/%.c
 	@mkdir -p $(@D)
 	@echo "CC  $<"
 	@$(CC) -D_GNU_SOURCE $(PROGFLAGS) -o $@ $<
 
-units: $(BIN) $(PRELOAD) $(UNITS) $(PROGS)
+units: $(BIN) $(PRELOAD) $(UNITS) $(PROGS) $(FUZZ_REPLAY)
 
 deps:
 	@sh .ci/deps.sh
@@ -92,6 +114,13 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCHES)
 	@EPSCOPE=$(CURDIR)/$(BIN) sh tests/bench.sh $(B)
+
+# Fuzz every target for FUZZ_SECONDS under ASan+UBSan (clang's libFuzzer); fails on any
+# crash, leak, hang or memory blow-up, and says how to keep the input as a regression test.
+fuzz:
+	@NEED_CLANG=1 sh .ci/deps.sh
+	@$(MAKE) --no-print-directory B=build-fuzz CC=clang SANFLAGS="$(FUZZ_SAN)" fuzzers
+	@sh tests/fuzz.sh build-fuzz $(FUZZ_SECONDS)
 
 # The lesson library: record every trace in traces/ again with this build.
 traces: all
@@ -116,4 +145,4 @@ uninstall:
 	-rmdir $(DESTDIR)$(LIBDIR) 2>/dev/null
 
 clean:
-	rm -rf build build-san epscope
+	rm -rf build build-san build-fuzz epscope

@@ -25,6 +25,8 @@ need_cmd node nodejs
 need_cmd strace strace
 need_cmd wrk wrk
 need_cmd ab apache2-utils
+# `make fuzz`: libFuzzer comes with clang
+[ -n "${NEED_CLANG:-}" ] && need_cmd clang clang
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing:$missing"
