@@ -552,6 +552,9 @@ static bool process(struct load *l, struct conn *c, const uint8_t *p, size_t len
                 return false;
             }
             pos += (size_t)rc;
+            if (c->resp.status >= 100 && c->resp.status < 200 && c->resp.status != 101)
+                continue; /* an interim response (100 Continue, 103 Early Hints): a head with
+                             no body, and the final response follows (RFC 9110 15.2) */
             if (c->resp.chunked) {
                 conn_fail(l, c, R_LENGTH, "Transfer-Encoding (chunked bodies are not read)");
                 return false;

@@ -187,6 +187,27 @@ start B10 python3 "$T/chunked.py"
 expect_status 1 $L "http://$B10_ADDR/" -n 2
 out_has '^failures: no-length 2$'
 kill "$B10_PID"
+# interim responses (RFC 9110 15.2) come before the final one: load skips them; in one
+# segment with the final response, and in a segment of their own
+cat >"$T/interim.py" <<'EOF'
+import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+print("listening on 127.0.0.1:%d" % s.getsockname()[1], flush=True)
+n = 0
+while True:
+    c, _ = s.accept(); c.recv(4096); n += 1
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    c.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+    if n % 2:
+        time.sleep(0.05)  # most likely a read of its own (either way the client must cope)
+    c.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+              b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
+    c.close()
+EOF
+start B11 python3 "$T/interim.py"
+expect_status 0 $L "http://$B11_ADDR/" -n 4 --expect-body hello
+out_has '^requests: 4 ok, 0 failed'
+kill "$B11_PID"
 
 step "a closed port: every request fails, exit 1"
 start B7 "$EPSCOPE" backend --listen 127.0.0.1:0
