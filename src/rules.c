@@ -563,7 +563,7 @@ static void eof_ready(struct rules *R, struct state_sock *s, const struct state_
         if (f)
             snprintf(f->what, sizeof(f->what),
                      "fd %d: read() returned 0 (end of file), yet epoll_wait kept reporting it "
-                     "readable (%u times)", s->fd, n->eof_events);
+                     "readable", s->fd);
     }
 }
 
@@ -1012,13 +1012,13 @@ static const struct {
         "On EPOLLRDHUP, keep reading until read() returns 0 (or EAGAIN), handle what was "
         "read, then pass the end of file on; close only once both directions are done."},
     [RULE_LOST_OUT_EDGE] = {"lost-out-edge", 1,
-        "With EPOLLET a socket is reported when something happens to it, and each report "
-        "carries its whole current state: when room frees up in a full send buffer the "
-        "report says EPOLLOUT, and if unread bytes wait too it says EPOLLIN|EPOLLOUT. A "
-        "handler written as `if (events & EPOLLIN) ... else if (events & EPOLLOUT) ...` "
-        "takes that report for EPOLLIN alone. The EPOLLOUT was the only one: the buffer "
-        "stays writable, so no new edge comes, and the data waiting to be written waits "
-        "for ever.",
+        "With EPOLLET a socket is reported when something happens to it (data arrives, room "
+        "frees up), and each report carries its whole current state: once there is room, "
+        "every report says EPOLLOUT, and while the peer keeps sending it says "
+        "EPOLLIN|EPOLLOUT. A handler written as `if (events & EPOLLIN) ... else if (events "
+        "& EPOLLOUT) ...` takes each of those for EPOLLIN alone and never writes. When the "
+        "peer stops sending, nothing happens to the socket any more: it stays writable, no "
+        "report comes, and the data waiting to be written waits for ever.",
         "Test each event bit on its own (`if (ev & EPOLLIN) ...; if (ev & EPOLLOUT) ...`), "
         "or simply try the pending write after handling any event of the socket."},
     [RULE_EDGE_HOG] = {"edge-hog", 0,

@@ -48,15 +48,15 @@ if command -v tmux >/dev/null; then
     tm new-session -d -s demo -x 130 -y 36 \
         "LANG=C.UTF-8 TERM=xterm-256color '$EPSCOPE' demo --dir '$T/d3' --pace 200; echo DEMO-EXIT=\$?; sleep 60"
     shows() { tm capture-pane -p -t demo | grep -q "$1"; }
-    wait_for -t 20 shows 'edge-oneshot.ept · edge-oneshot' || { tm capture-pane -p -t demo; fail "no third column"; }
-    shows 'level.ept · level' && shows 'edge.ept · edge' || fail "the three columns are not all there"
+    wait_for -t 20 shows '· edge-oneshot · 0 diag' || { tm capture-pane -p -t demo; fail "no third column"; }
+    shows '· level · 0 diag' && shows '· edge · 0 diag' || fail "the three columns are not all there"
     shows 'Ready list' || fail "no ready list on screen"
     # the lab starts at the first record, paused, while the traces grow; G follows the end
-    wait_for -t 20 shows 'level\.ept · level · record 1/[0-9][0-9]' ||
+    wait_for -t 20 shows '^1/[0-9][0-9][0-9]* · level' ||
         { tm capture-pane -p -t demo; fail "the viewer did not stay at the first record"; }
     shows 'following (G: to the end)' || fail "the header does not say how to follow the end"
     tm send-keys -t demo G
-    wait_for -t 5 eval "! shows 'record 1/'" ||
+    wait_for -t 5 eval "! shows '^1/[0-9]* · level'" ||
         { tm capture-pane -p -t demo; fail "G did not go to the end"; }
     shows '(G: to the end)' && fail "still holding at the start after G"
     tm send-keys -t demo q

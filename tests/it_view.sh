@@ -209,13 +209,13 @@ keys c4 q
 
 step "three traces side by side, aligned by record, epoll_wait, connection"
 open_view s3 120 30 "$T/level.ept" "$T/edge.ept" "$T/oneshot.ept"
-see s3 "level.ept · level"
-see s3 "edge.ept · edge"
-see s3 "oneshot.ept · edge-oneshot"
+see s3 "· level · 0 diag · level.ept"
+see s3 "· edge · 0 diag · edge.ept"
+see s3 "· edge-oneshot · 0 diag · oneshot"
 see s3 "aligned by record"
 keys s3 n n n
-see s3 "record 4/"
-[ "$(screen_of s3 | grep -o 'record 4/' | wc -l)" -eq 3 ] || fail "not stepped together"
+see s3 "4/172 · level"
+[ "$(screen_of s3 | grep -oE '(^|│)4/[0-9]+ · ' | wc -l)" -eq 3 ] || fail "not stepped together"
 keys s3 a
 see s3 "aligned by epoll_wait"
 keys s3 a
@@ -234,18 +234,18 @@ for size in 80x24 100x30; do
     see "z$size" "aligned by record"
     keys "z$size" w w w
     see "z$size" "q Quit"
-    see "z$size" "I in O out R rdhup" # the legend of the narrow columns
+    see "z$size" "I in O out D rdhup" # the legend of the narrow columns
     screen_of "z$size" | tail -n 1 | grep -q "z Zoom.*q Quit" ||
         fail "$size: key bar lacks zoom or quit"
     keys "z$size" z
     see "z$size" "zoomed on 1 of 3"
     see "z$size" "fd  role     conn  IN  OUT" # the whole column, its full header
-    unsee "z$size" "I in O out R rdhup"
+    unsee "z$size" "I in O out D rdhup"
     screen_of "z$size" | LC_ALL=C grep -q $'[\x80-\xff]' && fail "$size ASCII: UTF-8 on screen"
     tm capture-pane -e -p -t "z$size" | grep -qE $'\e\\[[0-9;]*(3[0-7]|38;5|4[0-7])m' &&
         fail "$size NO_COLOR: colours used"
     keys "z$size" z
-    see "z$size" "I in O out R rdhup"
+    see "z$size" "I in O out D rdhup"
     keys "z$size" q
     wait_for -t 5 dead "z$size" || fail "$size: q did not quit"
 done

@@ -99,6 +99,17 @@ wasted = [int(x) for x in c["wasted events (nothing done)"]]
 claim(6, wasted[1] == max(wasted) and wasted[2] == min(wasted),
       "edge wastes the most events, edge-oneshot the fewest %s" % wasted)
 
+# 7: the hint: /write*EAGAIN lands on record 69 in modes-level, and the next epoll_wait
+# returns the client's EPOLLOUT (the backend was taken out of the set with MOD 0)
+ml = records("modes-level.ept")
+hit = next(r for r in ml if r["type"] == "write" and r.get("errno") == "EAGAIN")
+wait = next(i for i, r in enumerate(ml) if r["type"] == "epoll_wait" and r["seq"] > hit["seq"])
+ready = [r for r in ml[wait + 1:wait + 1 + ml[wait]["result"]] if r["type"] == "ready"]
+claim(7, hit["seq"] == 69 and ml[wait - 1]["seq"] == 71 and
+      any(r["role"] == "client" and events(r) == {"EPOLLOUT"} for r in ready),
+      "write*EAGAIN: record 69; record 71 is just before the wait, which reports the "
+      "client's EPOLLOUT")
+
 # 9: fault-no-drain: the backend's only read filled the whole buffer
 nd = [r for r in records("fault-no-drain.ept") if r["type"] == "read" and r["role"] == "backend"]
 claim(9, len(nd) == 1 and nd[0]["result"] == nd[0]["asked"] == 16384,
@@ -187,6 +198,17 @@ later_writes = [r for r in lo if r["type"] == "write" and r["role"] == "client" 
                 r["seq"] > nxt["seq"]]
 claim(27, events(nxt) >= {"EPOLLIN", "EPOLLOUT"} and not later_writes,
       "after EAGAIN the client's event says EPOLLIN|EPOLLOUT, and nothing is written again")
+later = [r for r in lo if r["type"] == "ready" and r["role"] == "client" and
+         r["seq"] > nxt["seq"]]
+eof = next(r for r in lo if r["type"] == "read" and r["role"] == "client" and
+           r["result"] == 0)
+claim(27, nxt["seq"] == 65 and len(later) == 14 and
+      all({"EPOLLIN", "EPOLLOUT"} <= events(r) for r in later) and
+      [r["seq"] for r in later][:2] == [80, 95] and later[-1]["seq"] == 294,
+      "records 80, 95, ... 294: fourteen more reports, each EPOLLIN|EPOLLOUT %s" %
+      [r["seq"] for r in later][:3])
+claim(27, eof["seq"] == 358 and not [r for r in later if r["seq"] > eof["seq"]],
+      "no report for the client after its FIN (record 358)")
 
 # 28: edge-hog
 eh = records("fault-edge-hog.ept")
@@ -199,6 +221,7 @@ for r in eh[four + 5:]:
             break
     if r["type"] == "read" and r["sid"] == first["sid"] and r["result"] == r["asked"]:
         run += 1
+claim(28, eh[four]["seq"] == 273, "the first epoll_wait = 4 is record %d" % eh[four]["seq"])
 claim(28, run > 100, "over a hundred full reads of the first socket before the next event (%d)"
       % run)
 

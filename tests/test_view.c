@@ -486,6 +486,16 @@ static void test_view_search(void **state)
     finish_search(v);
     assert_int_equal(v->col[0].pos, 0);
     assert_non_null(strstr(v->msg, "not found"));
+    /* '*' stands for any text: the pieces in this order, on one line */
+    keys(v, "/epoll_ctl(*EPOLLOUT\n");
+    finish_search(v);
+    log_text(v, 0, v->col[0].pos, line, sizeof(line));
+    char *ctl = strstr(line, "epoll_ctl(");
+    assert_non_null(ctl);
+    assert_non_null(strstr(ctl, "EPOLLOUT"));
+    keys(v, "/EPOLLOUT*epoll_ctl(\n"); /* the other order is on no line */
+    finish_search(v);
+    assert_non_null(strstr(v->msg, "not found"));
 }
 
 static void test_view_filter(void **state)
@@ -1045,7 +1055,7 @@ static void test_view_lecture_sizes(void **state)
             last--;
         assert_non_null(strstr(last, "q Quit"));
         assert_non_null(strstr(last, "z Zoom"));
-        assert_non_null(strstr(s, "I in O out R rdhup H hup E err"));
+        assert_non_null(strstr(s, "I in O out D rdhup H hup E err"));
         free(s);
         struct vrow rows[16];
         char head[200];

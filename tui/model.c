@@ -799,8 +799,8 @@ const struct vkeydef view_keymap[] = {
     {'g', VK_HOME, "g  Home", "first record", NULL, act_ends},
     {'G', VK_END, "G  End", "last record", NULL, act_ends},
     {':', 0, ":", "go to record number (N, or N% of the trace)", NULL, act_prompt},
-    {'/', 0, "/", "search the event log text forward, wrapping (empty: again)", "Find",
-     act_prompt},
+    {'/', 0, "/", "search the event log forward, wrapping; * matches anything (empty: again)",
+     "Find", act_prompt},
     {'f', 0, "f", "filter to the connection (or socket) of the selected row / record; "
                   "again: off", "Filter", act_filter},
     {'F', 0, "F", "filter to the socket only; again: off", NULL, act_filter},
@@ -821,6 +821,28 @@ const struct vkeydef view_keymap[] = {
 const size_t view_nkeys = sizeof(view_keymap) / sizeof(view_keymap[0]);
 
 /* --- prompt and search --------------------------------------------------------------------- */
+
+/* Whether line contains pat, where a '*' in pat stands for any text: the pieces between
+ * stars must appear in this order ("write*EAGAIN": a write that said EAGAIN). */
+static int search_match(const char *line, const char *pat)
+{
+    char piece[sizeof(((struct view *)0)->search)];
+    while (*pat) {
+        size_t n = strcspn(pat, "*");
+        if (n) {
+            memcpy(piece, pat, n);
+            piece[n] = 0;
+            const char *at = strstr(line, piece);
+            if (!at)
+                return 0;
+            line = at + n;
+        }
+        pat += n;
+        if (*pat == '*')
+            pat++;
+    }
+    return 1;
+}
 
 static void search_start(struct view *v)
 {
@@ -853,7 +875,7 @@ int view_work(struct view *v, uint64_t max_records)
             continue;
         sb_init(&b, line, sizeof(line));
         fmt_rec(&b, rec);
-        if (strstr(line, v->search)) {
+        if (search_match(line, v->search)) {
             v->searching = 0;
             int wrapped = p <= k->pos;
             view_goto(v, v->focus_col, p);

@@ -62,7 +62,7 @@ static void mask_letters(char *buf, size_t len, uint32_t ev)
     static const struct {
         uint32_t bit;
         char c;
-    } letters[] = {{EPOLLIN, 'I'},  {EPOLLOUT, 'O'}, {EPOLLRDHUP, 'R'},
+    } letters[] = {{EPOLLIN, 'I'},  {EPOLLOUT, 'O'}, {EPOLLRDHUP, 'D'},
                    {EPOLLHUP, 'H'}, {EPOLLERR, 'E'}, {EPOLLPRI, 'P'}};
     size_t o = 0;
     for (size_t i = 0; i < sizeof(letters) / sizeof(letters[0]) && o + 1 < len; i++)
@@ -241,7 +241,7 @@ int ready_rows(struct view *v, int col, int width, char *head, size_t headlen, s
                      narrow ? "stays ready" : again);
         if (narrow) {
             mask_letters(evs, sizeof(evs), e->events);
-            snprintf(r->text, sizeof(r->text), "#%-2ufd%-4d%-4s%s", i, e->fd, evs, did);
+            snprintf(r->text, sizeof(r->text), "#%-2ufd%-4d%-3s %s", i, e->fd, evs, did);
         } else {
             short_events(evs, sizeof(evs), e->events);
             snprintf(r->text, sizeof(r->text), "#%-2u fd %-3d %-8s %-16s %s", i, e->fd,
@@ -1104,15 +1104,22 @@ static void col_summary(struct view *v, int col, const struct grid *g, char *buf
     struct sbuf b;
     sb_init(&b, buf, len);
     char prog[48], pid[16];
-    if (replay_is_proxy(k->r))
+    if (!full) /* a column's title, often narrow: the position first, the time last */
+        sb_printf(&b, "%llu/%llu %s ", (unsigned long long)(k->ix.count ? k->pos + 1 : 0),
+                  (unsigned long long)k->ix.count, sep);
+    if (!full && replay_is_proxy(k->r))
+        sb_printf(&b, "%s", ept_mode_name(replay_mode(k->r)));
+    else if (replay_is_proxy(k->r))
         sb_printf(&b, "%s %s %s", k->name, sep, ept_mode_name(replay_mode(k->r)));
     else if (reader_config(replay_reader(k->r), "program", prog, sizeof(prog)) > 0 &&
              reader_config(replay_reader(k->r), "pid", pid, sizeof(pid)) > 0)
         sb_printf(&b, "%s %s %s pid %s", k->name, sep, prog, pid);
     else
         sb_printf(&b, "%s %s recorded", k->name, sep);
-    sb_printf(&b, " %s record %llu/%llu", sep, (unsigned long long)(k->ix.count ? k->pos + 1 : 0),
-              (unsigned long long)k->ix.count);
+    if (full)
+        sb_printf(&b, " %s record %llu/%llu", sep,
+                  (unsigned long long)(k->ix.count ? k->pos + 1 : 0),
+                  (unsigned long long)k->ix.count);
     /* records were lost: the log's sequence numbers run ahead of the record count */
     if (lost && full)
         sb_printf(&b, " (seq %llu; %llu lost)", (unsigned long long)(rec ? rec->seq : 0),
@@ -1129,7 +1136,10 @@ static void col_summary(struct view *v, int col, const struct grid *g, char *buf
         sb_printf(&b, " %s %zu diagnos%s", sep, nf, nf == 1 ? "is" : "es");
         sb_printf(&b, " %s t=%.6fs", sep, rec_time(k, rec));
     } else {
-        sb_printf(&b, " %s %zu diag %s t=%.6fs", sep, nf, sep, rec_time(k, rec));
+        sb_printf(&b, " %s %zu diag", sep, nf);
+        if (replay_is_proxy(k->r))
+            sb_printf(&b, " %s %s", sep, k->name);
+        sb_printf(&b, " %s t=%.6fs", sep, rec_time(k, rec));
     }
 }
 
@@ -1248,7 +1258,7 @@ static void legend_draw(struct grid *g, const struct vrect *r)
 {
     const char *sep = grid_glyph_text(g, G_VLINE);
     grid_printf(g, r->x + 1, r->y, r->w - 1, M_DIM,
-                "I in O out R rdhup H hup E err %s R reg B batch A armed %s ET edge 1S one-shot",
+                "I in O out D rdhup H hup E err %s R reg B batch A armed %s ET edge 1S one-shot",
                 sep, sep);
 }
 
