@@ -763,7 +763,7 @@ static int act_zoom(struct view *v, int key)
     }
     v->zoom = !v->zoom;
     if (v->zoom)
-        msg(v, "zoomed: %s alone (Tab goes on to the others, z: all columns)",
+        msg(v, "zoomed: %s alone (Tab: its panes, then the next column; z: all)",
             v->col[v->focus_col].name);
     else
         msg(v, "all %d columns side by side", v->ncols);
