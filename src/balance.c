@@ -24,6 +24,16 @@ void balance_init(struct balance *bl, unsigned algo, uint64_t seed)
     memset(bl, 0, sizeof(*bl));
     bl->algo = algo;
     bl->rng = seed ? seed : 0x9E3779B97F4A7C15ull;
+    bl->max_fails = 1;
+    bl->down_ns = 5000000000ull;
+}
+
+void balance_health(struct balance *bl, unsigned max_fails, uint64_t window_ns,
+                    uint64_t down_ns)
+{
+    bl->max_fails = max_fails ? max_fails : 1;
+    bl->fail_window_ns = window_ns;
+    bl->down_ns = down_ns;
 }
 
 int balance_add(struct balance *bl, const char *spec, char *err, size_t errlen)
@@ -120,10 +130,17 @@ int balance_pick(struct balance *bl, const struct sockaddr *peer, uint64_t tried
             if (b->down_until > now)
                 continue;
             b->down_until = 0; /* its time out is over: try it again */
+            b->fails = 0;
             *revived = (int)i;
         }
         cand[nc++] = (int)i;
     }
+    /* Every untried backend is down: try them anyway, as nginx does. A backend marked down
+     * may only have been slow; refusing every client would turn that into an outage. */
+    if (nc == 0)
+        for (unsigned i = 0; i < bl->n; i++)
+            if (!(tried & (1ull << i)))
+                cand[nc++] = (int)i;
     if (nc == 0)
         return -1;
 
@@ -191,4 +208,37 @@ void balance_mark_down(struct balance *bl, int i, uint64_t now, uint64_t down_ns
 {
     if (i >= 0 && (unsigned)i < bl->n)
         bl->b[i].down_until = now + down_ns;
+}
+
+int balance_fail(struct balance *bl, int i, uint64_t now)
+{
+    if (i < 0 || (unsigned)i >= bl->n)
+        return 0;
+    struct backend *b = &bl->b[i];
+    if (!bl->down_ns)
+        return 0; /* --down-time 0: never taken out */
+    if (b->down_until) { /* already out (tried anyway as the last resort): keep it out */
+        b->down_until = now + bl->down_ns;
+        return 0;
+    }
+    if (!b->fails || now - b->fail_since > bl->fail_window_ns) {
+        b->fails = 0; /* the window has passed: old failures are forgotten */
+        b->fail_since = now;
+    }
+    if (++b->fails < bl->max_fails)
+        return 0;
+    b->fails = 0;
+    b->down_until = now + bl->down_ns;
+    return 1;
+}
+
+int balance_ok(struct balance *bl, int i)
+{
+    if (i < 0 || (unsigned)i >= bl->n)
+        return 0;
+    struct backend *b = &bl->b[i];
+    int was_down = b->down_until != 0;
+    b->fails = 0;
+    b->down_until = 0;
+    return was_down;
 }

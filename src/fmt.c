@@ -308,7 +308,7 @@ void fmt_rec(struct sbuf *b, const struct ept_rec *r)
     case EPT_PICK: {
         GET(struct ept_pick, e);
         if (e.backend == 0xffff)
-            sb_printf(b, "pick conn=%u -> none: every backend is down (%s, attempt %u)",
+            sb_printf(b, "pick conn=%u -> none: no backend left to try (%s, attempt %u)",
                       e.client.conn, ept_algo_name(e.algo), e.attempt);
         else
             sb_printf(b, "pick conn=%u -> backend %u (%s, attempt %u, active %u)",

@@ -308,25 +308,33 @@ static void pause_listener(struct proxy *p)
     sync_listener(p);
 }
 
+/* A connect to k's backend failed (refused, reset, or timed out): count it against the
+ * backend and try again, on the next backend or the same one, up to --connect-tries. */
 static void connect_failed(struct proxy *p, struct conn *k, int err)
 {
     struct balance *bl = &p->cfg->bal;
-    uint64_t down_ns = (uint64_t)p->cfg->down_ms * 1000000u;
-    balance_mark_down(bl, k->backend, p->now, down_ns);
-    trace_health(p->tr, (unsigned)k->backend, 0, err, p->cfg->down_ms);
+    if (balance_fail(bl, k->backend, p->now))
+        trace_health(p->tr, (unsigned)k->backend, 0, err, p->cfg->down_ms);
     balance_release(bl, k->backend);
     k->backend = -1;
     px_close(p, &k->b, EPT_CLOSE_RETRY, false);
-    conn_connect(p, k); /* the next backend, or close the client if none is left */
+    conn_connect(p, k); /* the next backend, or close the client if no try is left */
 }
 
-/* Pick a backend and start a non-blocking connect to it. */
+/* Pick a backend and start a non-blocking connect to it; after --connect-tries attempts
+ * the client is closed. */
 static void conn_connect(struct proxy *p, struct conn *k)
 {
     struct balance *bl = &p->cfg->bal;
-    int revived;
-    k->attempt++;
-    int i = balance_pick(bl, (const struct sockaddr *)&k->peer, k->tried, p->now, &revived);
+    int revived = -1, i = -1;
+    if (k->attempt < p->cfg->connect_tries) {
+        k->attempt++;
+        i = balance_pick(bl, (const struct sockaddr *)&k->peer, k->tried, p->now, &revived);
+        if (i < 0) { /* every backend tried once: start again (a lone backend is retried) */
+            k->tried = 0;
+            i = balance_pick(bl, (const struct sockaddr *)&k->peer, 0, p->now, &revived);
+        }
+    }
     if (revived >= 0)
         trace_health(p->tr, (unsigned)revived, 1, 0, 0);
     trace_pick(p->tr, &k->c.id, i < 0 ? 0xffff : (unsigned)i, bl->algo, k->attempt,
@@ -358,6 +366,8 @@ static void conn_connect(struct proxy *p, struct conn *k)
     rc = rc < 0 ? -errno : 0;
     trace_connect(p->tr, &k->b.id, (unsigned)i, 0, rc, &ea);
     if (rc == 0) {
+        if (balance_ok(bl, i))
+            trace_health(p->tr, (unsigned)i, 1, 0, 0);
         k->state = CONN_OPEN;
         k->b.can_write = true;
         tl_append(p, k, TL_IDLE);
@@ -384,6 +394,8 @@ static void connect_done(struct proxy *p, struct conn *k)
         connect_failed(p, k, -err);
         return;
     }
+    if (balance_ok(&p->cfg->bal, k->backend))
+        trace_health(p->tr, (unsigned)k->backend, 1, 0, 0);
     k->state = CONN_OPEN;
     k->b.can_write = true;
     k->b.hup = false;

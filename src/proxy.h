@@ -23,7 +23,10 @@ struct proxy_config {
     unsigned max_conns;
     unsigned connect_timeout_ms;
     unsigned idle_timeout_ms; /* 0: none */
-    unsigned down_ms;         /* how long a failed backend is skipped */
+    unsigned connect_tries;   /* connect attempts per client, over backends, before giving up */
+    unsigned max_fails;       /* failed connects within fail_window_ms that take a backend out */
+    unsigned fail_window_ms;
+    unsigned down_ms;         /* how long a backend taken out is skipped */
     size_t buffer;            /* bytes per direction per connection */
     unsigned max_events;
     int backlog;

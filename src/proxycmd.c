@@ -35,9 +35,16 @@ static const char usage[] =
     "  --story                  narrate on stderr, in the words of the origin project\n"
     "  --max-conns N            client connections at once (default 10000); beyond, the\n"
     "                           listener pauses\n"
-    "  --connect-timeout MS     backend connect timeout (default 1000)\n"
+    "  --connect-timeout MS     backend connect timeout (default 5000: outlasts the SYN\n"
+    "                           retransmits at 1 s and 3 s of a backend whose backlog is full)\n"
+    "  --connect-tries N        connect attempts per client, on the next backend or the same\n"
+    "                           one, before the client is closed (default 3, 1-64)\n"
+    "  --max-fails N            failed connects within --fail-window that take a backend\n"
+    "                           out (default 3, 1-1000)\n"
+    "  --fail-window MS         the window for --max-fails (default 10000)\n"
+    "  --down-time MS           how long a backend taken out is skipped (default 5000, 0 never\n"
+    "                           taken out); when every backend is out, they are tried anyway\n"
     "  --idle-timeout MS        close a connection idle this long (default 60000, 0 never)\n"
-    "  --down-time MS           skip a backend this long after a failed connect (default 5000)\n"
     "  --buffer BYTES           buffer per direction per connection (default 16k)\n"
     "  --max-events N           epoll_wait batch size (default 256)\n"
     "  --backlog N              listen backlog (default 4096)\n"
@@ -79,7 +86,7 @@ int proxy_main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_BACKEND, O_MODE, O_LMODE, O_BALANCE, O_TRACE, O_FORCE, O_RING,
            O_PREVIEW, O_STORY, O_MAXCONNS, O_CTIMEOUT, O_ITIMEOUT, O_DOWN, O_BUFFER,
-           O_MAXEV, O_BACKLOG, O_FAULT, O_SNDBUF };
+           O_MAXEV, O_BACKLOG, O_FAULT, O_SNDBUF, O_CTRIES, O_MAXFAILS, O_FWINDOW };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"backend", required_argument, NULL, O_BACKEND},
@@ -95,6 +102,9 @@ int proxy_main(int argc, char **argv)
         {"connect-timeout", required_argument, NULL, O_CTIMEOUT},
         {"idle-timeout", required_argument, NULL, O_ITIMEOUT},
         {"down-time", required_argument, NULL, O_DOWN},
+        {"connect-tries", required_argument, NULL, O_CTRIES},
+        {"max-fails", required_argument, NULL, O_MAXFAILS},
+        {"fail-window", required_argument, NULL, O_FWINDOW},
         {"buffer", required_argument, NULL, O_BUFFER},
         {"max-events", required_argument, NULL, O_MAXEV},
         {"backlog", required_argument, NULL, O_BACKLOG},
@@ -115,7 +125,13 @@ int proxy_main(int argc, char **argv)
     cfg.listener_mode = EPT_MODE_LEVEL;
     cfg.preview = TRACE_PREVIEW_DEFAULT;
     cfg.max_conns = 10000;
-    cfg.connect_timeout_ms = 1000;
+    /* 5 s, not 1: a backend whose accept queue is full drops the SYN and the kernel sends
+     * it again after 1 s, then 3 s; a shorter timeout races the retransmit and calls a busy
+     * backend dead (HAProxy setups use 3-5 s; nginx's default is 60 s). */
+    cfg.connect_timeout_ms = 5000;
+    cfg.connect_tries = 3;
+    cfg.max_fails = 3;
+    cfg.fail_window_ms = 10000;
     cfg.idle_timeout_ms = 60000;
     cfg.down_ms = 5000;
     cfg.buffer = 16384;
@@ -182,6 +198,21 @@ int proxy_main(int argc, char **argv)
                 return bad("--down-time", optarg, "0 to 3600000 ms");
             cfg.down_ms = (unsigned)l;
             break;
+        case O_CTRIES:
+            if (cli_parse_int(optarg, 1, 64, &l) < 0)
+                return bad("--connect-tries", optarg, "1 to 64");
+            cfg.connect_tries = (unsigned)l;
+            break;
+        case O_MAXFAILS:
+            if (cli_parse_int(optarg, 1, 1000, &l) < 0)
+                return bad("--max-fails", optarg, "1 to 1000");
+            cfg.max_fails = (unsigned)l;
+            break;
+        case O_FWINDOW:
+            if (cli_parse_int(optarg, 0, 3600000, &l) < 0)
+                return bad("--fail-window", optarg, "0 to 3600000 ms");
+            cfg.fail_window_ms = (unsigned)l;
+            break;
         case O_BUFFER:
             if (cli_parse_size(optarg, 512, 64u << 20, &v) < 0)
                 return bad("--buffer", optarg, "512 bytes to 64m");
@@ -220,6 +251,8 @@ int proxy_main(int argc, char **argv)
     if (net_parse(listen, &cfg.listen, err, sizeof(err)) < 0)
         return cli_usage_error("proxy", "--listen: %s", err);
     balance_init(&cfg.bal, (unsigned)algo, (uint64_t)getpid() * 0x9E3779B97F4A7C15ull);
+    balance_health(&cfg.bal, cfg.max_fails, (uint64_t)cfg.fail_window_ms * 1000000u,
+                   (uint64_t)cfg.down_ms * 1000000u);
     for (unsigned i = 0; i < nb; i++)
         if (balance_add(&cfg.bal, backends[i], err, sizeof(err)) < 0)
             return cli_usage_error("proxy", "--backend: %s", err);
@@ -248,6 +281,8 @@ int proxy_main(int argc, char **argv)
               cfg.buffer, cfg.preview, cfg.max_conns, cfg.connect_timeout_ms,
               cfg.idle_timeout_ms, cfg.down_ms, cfg.max_events, fault_name(cfg.fault),
               cfg.bal.n);
+    sb_printf(&b, "connect_tries=%u\nmax_fails=%u\nfail_window_ms=%u\n", cfg.connect_tries,
+              cfg.max_fails, cfg.fail_window_ms);
     if (cfg.sndbuf)
         sb_printf(&b, "sndbuf=%d\n", cfg.sndbuf);
     for (unsigned i = 0; i < cfg.bal.n; i++) {

@@ -142,12 +142,71 @@ static void test_down_and_revive(void **state)
         assert_int_equal(balance_pick(&bl, NULL, 0, 2000, &rev), 1);
         assert_int_equal(rev, -1);
     }
-    /* both excluded: one tried, the other down */
-    assert_int_equal(balance_pick(&bl, NULL, 1ull << 1, 2000, &rev), -1);
+    /* one tried, the other down: the one down is tried anyway (never none standing) */
+    assert_int_equal(balance_pick(&bl, NULL, 1ull << 1, 2000, &rev), 0);
+    assert_int_equal(rev, -1);
+    assert_true(bl.b[0].down_until != 0); /* still marked down: not revived by that */
+    balance_release(&bl, 0);
     /* after the down time, backend 0 is back, and the caller is told */
     int k = balance_pick(&bl, NULL, 1ull << 1, 6000, &rev);
     assert_int_equal(k, 0);
     assert_int_equal(rev, 0);
+}
+
+static void test_all_down_still_picked(void **state)
+{
+    (void)state;
+    struct balance bl;
+    const char *s[] = {"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"};
+    for (unsigned algo = 0; algo < 4; algo++) {
+        setup_n(&bl, algo, s, 3);
+        int rev, seen[3] = {0};
+        for (int i = 0; i < 3; i++)
+            balance_mark_down(&bl, i, 1000, 5000);
+        for (int i = 0; i < 30; i++) {
+            int k = balance_pick(&bl, NULL, 0, 2000, &rev);
+            assert_true(k >= 0 && k < 3);
+            seen[k]++;
+            balance_release(&bl, k);
+        }
+        if (algo != EPT_ALGO_HASH) /* hash keeps one client on one backend */
+            assert_true(seen[0] && seen[1] && seen[2]);
+        /* down ones that were tried are not chosen again: the caller decides to retry */
+        assert_int_equal(balance_pick(&bl, NULL, 0x3, 2000, &rev), 2);
+        assert_int_equal(balance_pick(&bl, NULL, 0x7, 2000, &rev), -1);
+    }
+}
+
+static void test_max_fails_window(void **state)
+{
+    (void)state;
+    struct balance bl;
+    const char *s[] = {"127.0.0.1:1", "127.0.0.1:2"};
+    setup_n(&bl, EPT_ALGO_ROUNDROBIN, s, 2);
+    balance_health(&bl, 3, 10000, 50000);
+    /* failures further apart than the window never add up */
+    for (uint64_t t = 1; t < 200000; t += 10001)
+        assert_int_equal(balance_fail(&bl, 0, t), 0);
+    assert_int_equal(bl.b[0].down_until, 0);
+    /* the third within the window takes it out, for the down time */
+    assert_int_equal(balance_fail(&bl, 1, 300000), 0);
+    assert_int_equal(balance_fail(&bl, 1, 305000), 0);
+    assert_int_equal(bl.b[1].down_until, 0);
+    assert_int_equal(balance_fail(&bl, 1, 309000), 1);
+    assert_int_equal(bl.b[1].down_until, 359000);
+    int rev;
+    assert_int_equal(balance_pick(&bl, NULL, 0, 310000, &rev), 0);
+    balance_release(&bl, 0);
+    /* a success forgives: two more failures do not take it out */
+    assert_int_equal(balance_ok(&bl, 1), 1);
+    assert_int_equal(bl.b[1].down_until, 0);
+    assert_int_equal(balance_fail(&bl, 1, 320000), 0);
+    assert_int_equal(balance_fail(&bl, 1, 321000), 0);
+    assert_int_equal(balance_ok(&bl, 1), 0);
+    assert_int_equal(balance_fail(&bl, 1, 322000), 0);
+    /* the default is one failure, as before */
+    setup_n(&bl, EPT_ALGO_ROUNDROBIN, s, 2);
+    assert_int_equal(balance_fail(&bl, 0, 1), 1);
 }
 
 static void test_tried_mask(void **state)
@@ -189,6 +248,8 @@ int main(void)
         cmocka_unit_test(test_hash_stable),
         cmocka_unit_test(test_random2_prefers_lighter),
         cmocka_unit_test(test_down_and_revive),
+        cmocka_unit_test(test_all_down_still_picked),
+        cmocka_unit_test(test_max_fails_window),
         cmocka_unit_test(test_tried_mask),
         cmocka_unit_test(test_parse),
     };

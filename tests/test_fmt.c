@@ -196,7 +196,7 @@ static void test_fmt_proxy_records(void **state)
                         "[client s2 c1]");
     assert_string_equal(text(MK(&u, EPT_PICK, struct ept_pick, .client = c1, .backend = 0xffff,
                                 .algo = EPT_ALGO_ROUNDROBIN, .attempt = 2)),
-                        "pick conn=1 -> none: every backend is down (roundrobin, attempt 2)  "
+                        "pick conn=1 -> none: no backend left to try (roundrobin, attempt 2)  "
                         "[client s2 c1]");
     assert_string_equal(text(MK(&u, EPT_TIMEOUT, struct ept_timeout, .s = c1,
                                 .kind = EPT_TIMER_IDLE, .ms = 30000)),
