@@ -801,9 +801,15 @@ static void teardown(struct proxy *p, int *status)
     if (p->tr) {
         struct trace_stats st;
         int rc = trace_finish(p->tr, &st);
-        fprintf(stderr, "epscope proxy: trace %s: %llu records, %llu lost, %llu bytes\n",
-                p->cfg->trace_path, (unsigned long long)st.records,
+        /* what the file holds: records lost to a full ring or to a failed write are not
+         * in it, and a summary that counted them as written would lie */
+        fprintf(stderr, "epscope proxy: trace %s: %llu records written, %llu lost, %llu bytes\n",
+                p->cfg->trace_path, (unsigned long long)st.written,
                 (unsigned long long)st.lost, (unsigned long long)st.bytes);
+        if (st.unwritten)
+            fprintf(stderr, "epscope proxy: trace %s: %llu of the lost records could not be "
+                    "written (%s)\n", p->cfg->trace_path, (unsigned long long)st.unwritten,
+                    strerror(-st.write_error));
         if (rc < 0) {
             fprintf(stderr, "epscope proxy: writing the trace failed: %s\n", strerror(-rc));
             *status = 1;
@@ -845,6 +851,9 @@ int proxy_run(struct proxy_config *cfg)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* The trace reaching the file-size limit (ulimit -f) must not kill the proxy and reset
+     * every client: ignored, the write fails with EFBIG and recording stops (trace.c). */
+    signal(SIGXFSZ, SIG_IGN);
     stop_requested = 0;
 
     p->now = trace_now();

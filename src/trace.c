@@ -33,7 +33,9 @@ struct trace {
     pthread_t thread;
     _Atomic int stop;
     uint64_t blocks, bytes;
+    uint64_t unwritten;     /* records in blocks that could not be written */
     int werr;
+    char *path;             /* for the message when a write fails */
 };
 
 /* The calling thread's id, read once per thread (every record carries it). */
@@ -391,12 +393,24 @@ static void write_block(struct trace *t, const uint8_t *p, size_t len, uint32_t 
     uint32_t trailer[2];
     ept_block_seal(&b, trailer, p, len, nrec);
     uint32_t total = b.length;
-    if (t->werr)
+    if (t->werr) {
+        t->unwritten += nrec;
         return;
+    }
     struct iovec iov[3] = {{&b, sizeof(b)}, {(void *)p, len}, {trailer, sizeof(trailer)}};
     int rc = write_all(t->fd, iov, 3);
     if (rc < 0) {
+        /* A full disk or the file-size limit (EFBIG: SIGXFSZ is the caller's to ignore):
+         * the program goes on, recording stops. Cut the torn block off so the file ends
+         * on a whole one, and say so now, not only at exit. */
         t->werr = rc;
+        t->unwritten += nrec;
+        if (ftruncate(t->fd, (off_t)t->bytes) < 0) {
+            /* the reader stops at the torn tail anyway */
+        }
+        fprintf(stderr, "epscope: trace %s: %s after %llu bytes; recording stops, records "
+                "from here on are counted as lost\n", t->path, strerror(-rc),
+                (unsigned long long)t->bytes);
         return;
     }
     t->blocks++;
@@ -517,6 +531,12 @@ int trace_open(struct trace **out, const struct trace_opts *o, char *err, size_t
                  ring_size, RING_MIN_SIZE, RING_MAX_SIZE);
         goto fail;
     }
+    t->path = strdup(o->path);
+    if (!t->path) {
+        rc = -ENOMEM;
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     rc = open_file(o->path, o->force, err, errlen);
     if (rc < 0)
         goto fail;
@@ -556,6 +576,7 @@ fail:
     if (t->fd >= 0)
         close(t->fd);
     ring_free(&t->ring);
+    free(t->path);
     free(t);
     return rc;
 }
@@ -588,12 +609,15 @@ int trace_finish(struct trace *t, struct trace_stats *st)
         rc = -errno;
     if (st) {
         st->records = t->seq - 1;
-        st->lost = t->lost_total;
+        st->unwritten = t->unwritten;
+        st->lost = t->lost_total + t->unwritten;
+        st->written = st->records - st->lost;
         st->blocks = t->blocks;
         st->bytes = t->bytes;
         st->write_error = rc;
     }
     ring_free(&t->ring);
+    free(t->path);
     free(t);
     return rc;
 }

@@ -26,7 +26,9 @@ struct trace_opts {
 
 struct trace_stats {
     uint64_t records;     /* produced, END included */
-    uint64_t lost;        /* dropped because the ring was full */
+    uint64_t lost;        /* not in the file: dropped (ring full) or not written */
+    uint64_t unwritten;   /* of lost: could not be written (ENOSPC, EFBIG...) */
+    uint64_t written;     /* records in the file */
     uint64_t blocks;      /* written to the file */
     uint64_t bytes;       /* written to the file, header included */
     int write_error;      /* -errno of the first failed write, 0 if none */

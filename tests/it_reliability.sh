@@ -61,4 +61,28 @@ out_has 'backend 0 down for 60000 ms: ECONNREFUSED'
 out_has 'backend 0 up'
 stop BACK
 
+step "the trace reaches the file-size limit (ulimit -f): the proxy keeps serving"
+start HELLO "$EPSCOPE" backend --listen 127.0.0.1:0 --name hello
+start P bash -c "ulimit -f 256; exec \"$EPSCOPE\" proxy --listen 127.0.0.1:0 \
+    --backend $HELLO_ADDR --trace $T/fsize.ept"
+expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 3000 -c 4 --keepalive \
+    --expect-body 'Hello, world!'
+out_has '^requests: 3000 ok, 0 failed'
+kill -0 "$P_PID" || fail "the proxy died at the file-size limit"
+# said at once, while still running, not only in the exit summary
+wait_for -t 5 grep -q "fsize.ept: File too large" "$T/P.err" ||
+    fail "no message on stderr while the proxy runs: $(cat "$T/P.err")"
+stop P
+[ $? -eq 1 ] || fail "a trace that could not be written whole must give exit status 1"
+cat "$T/P.err"
+written=$(sed -n 's/^epscope proxy: trace .*: \([0-9]*\) records written, \([0-9]*\) lost, .*/\1/p' "$T/P.err")
+lost=$(sed -n 's/^epscope proxy: trace .*: \([0-9]*\) records written, \([0-9]*\) lost, .*/\2/p' "$T/P.err")
+[ "$(stat -c %s "$T/fsize.ept")" -le 262144 ] || fail "the trace outgrew ulimit -f"
+"$EPSCOPE" dump "$T/fsize.ept" >"$T/fsize.txt" 2>"$T/fsize.err"
+read_back=$(sed -n 's/.*; \([0-9]*\) records read$/\1/p' "$T/fsize.err")
+echo "summary: $written written, $lost lost; dump reads $read_back"
+[ -n "$written" ] && [ "$written" = "$read_back" ] ||
+    fail "the summary says $written records written, the file holds $read_back"
+[ "${lost:-0}" -gt 0 ] || fail "records that could not be written are not counted as lost"
+
 echo "ok"
