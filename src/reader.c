@@ -88,7 +88,9 @@ int reader_open(struct reader *r, const char *path, char *err, size_t errlen)
     int rc;
 
     memset(r, 0, sizeof(*r));
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO given as a trace would block open() until a writer came; this way
+     * it opens at once and the check below refuses it. */
+    r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (r->fd < 0) {
         rc = -errno;
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(-rc));
@@ -101,7 +103,9 @@ int reader_open(struct reader *r, const char *path, char *err, size_t errlen)
     }
     if (!S_ISREG(st.st_mode)) {
         rc = -EINVAL;
-        snprintf(err, errlen, "%s is not a regular file", path);
+        snprintf(err, errlen, "%s is not a regular file (%s); a trace is a file", path,
+                 S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISDIR(st.st_mode) ? "a directory"
+                 : S_ISSOCK(st.st_mode) ? "a socket" : "a device");
         goto fail;
     }
     rc = map_file(r, (size_t)st.st_size);

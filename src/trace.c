@@ -469,9 +469,21 @@ static void *flusher(void *arg)
 
 /* --- open / finish -------------------------------------------------------------------- */
 
+/* What kind of file st is, for a refusal. */
+static const char *file_kind(const struct stat *st)
+{
+    return S_ISFIFO(st->st_mode) ? "a FIFO" : S_ISDIR(st->st_mode) ? "a directory"
+           : S_ISSOCK(st->st_mode) ? "a socket" : "a device";
+}
+
+/* Create path for writing (mode 0600), or with force reuse it if it is a regular file;
+ * returns the fd or -errno with a message in err. Never blocks: a FIFO would hold open()
+ * until a reader came, so it is opened O_NONBLOCK, and truncation waits until fstat has
+ * shown a regular file. */
 static int open_file(const char *path, int force, char *err, size_t errlen)
 {
-    int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (force ? O_TRUNC : O_EXCL);
+    int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | (force ? 0 : O_EXCL);
+    struct stat st;
     int fd = open(path, flags, 0600);
     if (fd < 0) {
         int e = errno;
@@ -479,22 +491,36 @@ static int open_file(const char *path, int force, char *err, size_t errlen)
             snprintf(err, errlen, "%s exists (use --force to overwrite it)", path);
         else if (e == ELOOP)
             snprintf(err, errlen, "%s is a symbolic link; refusing to write through it", path);
+        else if ((e == ENXIO || e == EISDIR) && lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+            snprintf(err, errlen, "%s is not a regular file (%s); a trace must be one", path,
+                     file_kind(&st));
         else
             snprintf(err, errlen, "cannot create %s: %s", path, strerror(e));
         return -e;
     }
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "%s is not a regular file", path);
-        close(fd);
-        return -EINVAL;
-    }
-    if (force && fchmod(fd, 0600) < 0) { /* an existing file keeps its mode otherwise */
+    if (fstat(fd, &st) < 0) {
         int e = errno;
-        snprintf(err, errlen, "cannot chmod %s: %s", path, strerror(e));
+        snprintf(err, errlen, "cannot stat %s: %s", path, strerror(e));
         close(fd);
         return -e;
     }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s is not a regular file (%s); a trace must be one", path,
+                 file_kind(&st));
+        close(fd);
+        return -EINVAL;
+    }
+    if (force && (ftruncate(fd, 0) < 0 || fchmod(fd, 0600) < 0)) {
+        int e = errno; /* an existing file keeps its mode otherwise */
+        snprintf(err, errlen, "cannot overwrite %s: %s", path, strerror(e));
+        close(fd);
+        return -e;
+    }
+    /* blocking again: the flusher's writes to a regular file never wait anyway, and a
+     * short write should not be mistaken for a full disk */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     return fd;
 }
 

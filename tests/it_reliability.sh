@@ -85,4 +85,20 @@ echo "summary: $written written, $lost lost; dump reads $read_back"
     fail "the summary says $written records written, the file holds $read_back"
 [ "${lost:-0}" -gt 0 ] || fail "records that could not be written are not counted as lost"
 
+step "a FIFO as a trace: refused at once by the proxy (even with --force) and the readers"
+mkfifo "$T/fifo.ept"
+err_has() { grep -Eq -- "$1" "$LAST_ERR" || { cat "$LAST_ERR" >&2; fail "stderr lacks /$1/"; }; }
+STEP_TIMEOUT=5 expect_status 1 "$EPSCOPE" proxy --listen 127.0.0.1:0 --backend "$HELLO_ADDR" \
+    --trace "$T/fifo.ept" --force
+err_has 'fifo.ept is not a regular file \(a FIFO\)'
+for cmd in dump check "view --snapshot 1" "dump --chrome"; do
+    STEP_TIMEOUT=5 expect_status 2 "$EPSCOPE" $cmd "$T/fifo.ept"
+    err_has 'fifo.ept is not a regular file \(a FIFO\)'
+done
+STEP_TIMEOUT=5 expect_status 2 "$EPSCOPE" compare "$T/fifo.ept" "$T/fifo.ept"
+err_has 'fifo.ept is not a regular file \(a FIFO\)'
+STEP_TIMEOUT=5 expect_status 1 "$EPSCOPE" proxy --listen 127.0.0.1:0 --backend "$HELLO_ADDR" \
+    --trace "$T" --force
+err_has 'is not a regular file \(a directory\)'
+
 echo "ok"
