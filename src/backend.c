@@ -692,8 +692,7 @@ int backend_main(int argc, char **argv)
     long v;
     int c;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = cli_getopt("backend", argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'l':
             o.listen = optarg;
@@ -735,8 +734,8 @@ int backend_main(int argc, char **argv)
         case 'h':
             fputs(usage, stdout);
             return 0;
-        case ':':
-            return cli_usage_error("backend", "%s needs a value", argv[optind - 1]);
+        case CLI_BADOPT:
+            return EXIT_USAGE;
         default:
             return cli_usage_error("backend", "unknown option '%s'", argv[optind - 1]);
         }

@@ -69,6 +69,11 @@ int balance_add(struct balance *bl, const char *spec, char *err, size_t errlen)
     memset(b, 0, sizeof(*b));
     if (net_parse(addr, &b->addr, err, errlen) < 0)
         return -EINVAL;
+    if (net_port(&b->addr) == 0) { /* fine for a listener (any free port), not for a peer */
+        snprintf(err, errlen, "'%s': port 0 cannot be connected to; a backend needs its port",
+                 addr);
+        return -EINVAL;
+    }
     snprintf(b->name, sizeof(b->name), "%.63s", addr);
     b->weight = weight;
     bl->n++;

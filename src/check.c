@@ -168,11 +168,12 @@ int check_main(int argc, char **argv)
     };
     int o, json = 0, quiet = 0;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+    while ((o = cli_getopt("check", argc, argv, "qh", opts, NULL)) != -1) {
         switch (o) {
         case 'j': json = 1; break;
         case 'q': quiet = 1; break;
         case 'h': fputs(usage, stdout); return 0;
+        case CLI_BADOPT: return EXIT_USAGE;
         default: return cli_usage_error("check", "unknown option");
         }
     }

@@ -2,9 +2,11 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -59,4 +61,73 @@ int cli_parse_int(const char *s, long min, long max, long *out)
         return -ERANGE;
     *out = v;
     return 0;
+}
+
+/* Whether name is one of the space-separated words of list. */
+static int listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        size_t w = strcspn(p, " ");
+        if (w == n && !strncmp(p, name, n))
+            return 1;
+        p += w;
+        p += strspn(p, " ");
+    }
+    return 0;
+}
+
+int cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
+               const struct option *longopts, const char *repeatable)
+{
+    static uint64_t seen; /* value options given so far, bit = index in longopts */
+    char so[64];
+    int idx = -1;
+    if (optind <= 1)
+        seen = 0;
+    /* ':' after any '+' or '-': a missing value returns ':' rather than getopt printing */
+    size_t pre = strspn(shortopts, "+-");
+    snprintf(so, sizeof(so), "%.*s:%s", (int)pre, shortopts, shortopts + pre);
+    opterr = 0;
+    int o = getopt_long(argc, argv, so, longopts, &idx);
+    const char *word = optind > 1 && optind - 1 < argc ? argv[optind - 1] : "?";
+    if (o == ':') {
+        cli_usage_error(cmd, "%s needs a value", word);
+        return CLI_BADOPT;
+    }
+    if (o == '?') {
+        if (optopt && optopt < 256 && strncmp(word, "--", 2))
+            cli_usage_error(cmd, "unknown option '-%c'", optopt);
+        else
+            cli_usage_error(cmd, "unknown option '%s'", word);
+        return CLI_BADOPT;
+    }
+    if (o == -1 || o == 1 || !optarg)
+        return o;
+    int typed_long = idx >= 0;
+    if (idx < 0) /* a short option: find its long form */
+        for (int i = 0; longopts[i].name; i++)
+            if (longopts[i].val == o && !longopts[i].flag) {
+                idx = i;
+                break;
+            }
+    const char *name = idx >= 0 ? longopts[idx].name : "?";
+    /* the value came as the next word and looks like an option: the value is missing */
+    if (optarg == argv[optind - 1] && optarg[0] == '-' && optarg[1]) {
+        if (typed_long)
+            cli_usage_error(cmd, "--%s needs a value ('%s' is an option; for a value that "
+                            "starts with '-', write --%s=%s)", name, optarg, name, optarg);
+        else
+            cli_usage_error(cmd, "-%c needs a value ('%s' is an option; for a value that "
+                            "starts with '-', write --%s=%s)", o, optarg, name, optarg);
+        return CLI_BADOPT;
+    }
+    if (idx >= 0 && idx < 64 && !listed(repeatable, name)) {
+        if (seen & (1ull << idx)) {
+            cli_usage_error(cmd, "--%s given twice (it takes one value)", name);
+            return CLI_BADOPT;
+        }
+        seen |= 1ull << idx;
+    }
+    return o;
 }

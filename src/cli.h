@@ -19,6 +19,19 @@ int demo_main(int argc, char **argv);
 int compare_main(int argc, char **argv);
 int record_main(int argc, char **argv);
 
+/* What cli_getopt returns after it has reported a bad option (the caller exits with
+ * EXIT_USAGE, printing nothing more). */
+#define CLI_BADOPT (-2)
+
+struct option;
+/* getopt_long for the subcommands, with one clear message per mistake: an unknown option,
+ * a missing value, a value that is the next option ("--listen --backend X": refused; write
+ * --opt=-VALUE for a value starting with '-'), or a value option given twice (unless its
+ * name is in repeatable, space-separated) each print one usage error and return
+ * CLI_BADOPT. Otherwise as getopt_long (shortopts may start with '+' or '-'). The caller
+ * sets optind = 1 before the first call. */
+int cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
+               const struct option *longopts, const char *repeatable);
 /* Print "epscope CMD: message" and a hint to use --help; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Parse an unsigned integer with an optional k/m/g suffix (x1024) within [min, max];

@@ -441,10 +441,11 @@ int compare_main(int argc, char **argv)
     };
     int o, json = 0;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = cli_getopt("compare", argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
         case 'j': json = 1; break;
         case 'h': fputs(usage, stdout); return 0;
+        case CLI_BADOPT: return EXIT_USAGE;
         default: return cli_usage_error("compare", "unknown option");
         }
     }

@@ -244,7 +244,7 @@ int demo_main(int argc, char **argv)
     char dirbuf[PATH_MAX];
 
     optind = 1;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = cli_getopt("demo", argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
         case O_DIR: dir = optarg; break;
         case O_FAULT:
@@ -263,6 +263,7 @@ int demo_main(int argc, char **argv)
                 return cli_usage_error("demo", "--pace '%s': 0 to 60000 ms", optarg);
             break;
         case 'h': fputs(usage, stdout); return 0;
+        case CLI_BADOPT: return EXIT_USAGE;
         default: return cli_usage_error("demo", "unknown option");
         }
     }

@@ -86,12 +86,13 @@ int dump_main(int argc, char **argv)
     struct dump_ctx c = {stdout, 0, NULL, 0, 0, 0, 0};
     int o;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = cli_getopt("dump", argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
         case 'j': c.json = 1; break;
         case 's': c.story = &story; break;
         case 'c': chrome = 1; break;
         case 'h': fputs(usage, stdout); return 0;
+        case CLI_BADOPT: return EXIT_USAGE;
         default: return cli_usage_error("dump", "unknown option");
         }
     }

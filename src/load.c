@@ -958,9 +958,8 @@ int load_main(int argc, char **argv)
     uint64_t u;
     char *end;
     optind = 1;
-    opterr = 0;
     /* "-" first: the URL may come before or after the options. */
-    while ((o = getopt_long(argc, argv, "-:n:c:kqh", opts, NULL)) != -1) {
+    while ((o = cli_getopt("load", argc, argv, "-n:c:kqh", opts, NULL)) != -1) {
         switch (o) {
         case 1:
             if (url) {
@@ -1036,8 +1035,7 @@ int load_main(int argc, char **argv)
             fputs(usage, stdout);
             ret = 0;
             goto out;
-        case ':':
-            cli_usage_error("load", "%s needs a value", argv[optind - 1]);
+        case CLI_BADOPT:
             goto out;
         default:
             cli_usage_error("load", "unknown option '%s'", argv[optind - 1]);

@@ -65,6 +65,18 @@ int net_parse(const char *s, struct net_addr *a, char *err, size_t errlen)
     memcpy(&a->ss, res->ai_addr, res->ai_addrlen);
     a->len = res->ai_addrlen;
     freeaddrinfo(res);
+    /* [::ffff:A.B.C.D] is an IPv4 address in IPv6 clothes: an IPv6-only socket cannot bind
+     * it (EINVAL), so use it as the IPv4 address it is */
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)(void *)&a->ss;
+    if (a->ss.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+        struct sockaddr_in in = {0};
+        in.sin_family = AF_INET;
+        in.sin_port = in6->sin6_port;
+        memcpy(&in.sin_addr, &in6->sin6_addr.s6_addr[12], 4);
+        memset(&a->ss, 0, sizeof(a->ss));
+        memcpy(&a->ss, &in, sizeof(in));
+        a->len = sizeof(in);
+    }
     return 0;
 }
 

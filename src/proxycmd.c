@@ -142,7 +142,7 @@ int proxy_main(int argc, char **argv)
     unsigned nb = 0;
 
     optind = 1;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((o = cli_getopt("proxy", argc, argv, "h", opts, "backend")) != -1) {
         switch (o) {
         case O_LISTEN: listen = optarg; break;
         case O_BACKEND:
@@ -241,6 +241,7 @@ int proxy_main(int argc, char **argv)
             cfg.fault = (unsigned)rc;
             break;
         case 'h': fputs(usage, stdout); return 0;
+        case CLI_BADOPT: return EXIT_USAGE;
         default: return cli_usage_error("proxy", "unknown option");
         }
     }

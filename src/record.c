@@ -314,9 +314,8 @@ static int parse(int argc, char **argv, struct record_opts *o)
     };
     int c;
     optind = 1;
-    opterr = 0;
     /* '+': options end at CMD, whose own options are its business */
-    while ((c = getopt_long(argc, argv, "+:o:fqh", opts, NULL)) != -1) {
+    while ((c = cli_getopt("record", argc, argv, "+o:fqh", opts, NULL)) != -1) {
         switch (c) {
         case 'o': o->output = optarg; break;
         case 'f': o->force = 1; break;
@@ -332,7 +331,7 @@ static int parse(int argc, char **argv, struct record_opts *o)
                                        optarg);
             break;
         case 'h': fputs(usage, stdout); return -1;
-        case ':': return cli_usage_error("record", "%s needs a value", argv[optind - 1]);
+        case CLI_BADOPT: return EXIT_USAGE;
         default: return cli_usage_error("record", "unknown option %s", argv[optind - 1]);
         }
     }

@@ -5,6 +5,8 @@
 . "$(dirname "$0")/lib.sh"
 
 sha() { sha256sum | cut -d' ' -f1; }
+# err_has REGEX: the last expect_status command's stderr has a line matching REGEX
+err_has() { grep -Eq -- "$1" "$LAST_ERR" || { cat "$LAST_ERR" >&2; fail "stderr lacks /$1/"; }; }
 
 step "python's http.server (listen backlog 5) behind the proxy: 20 parallel 5 MB downloads"
 mkdir "$T/www"
@@ -13,11 +15,11 @@ want=$(sha <"$T/www/big.bin")
 # what `python3 -m http.server` runs, on port 0 and saying where it listens
 cat >"$T/www.py" <<'PY'
 import functools, http.server, sys
-h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
-class Quiet(h.func):
+class Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *a):
         pass
-s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=sys.argv[1]))
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                    functools.partial(Quiet, directory=sys.argv[1]))
 assert s.request_queue_size == 5
 print("listening on 127.0.0.1:%d" % s.server_address[1], flush=True)
 s.serve_forever()
@@ -87,7 +89,6 @@ echo "summary: $written written, $lost lost; dump reads $read_back"
 
 step "a FIFO as a trace: refused at once by the proxy (even with --force) and the readers"
 mkfifo "$T/fifo.ept"
-err_has() { grep -Eq -- "$1" "$LAST_ERR" || { cat "$LAST_ERR" >&2; fail "stderr lacks /$1/"; }; }
 STEP_TIMEOUT=5 expect_status 1 "$EPSCOPE" proxy --listen 127.0.0.1:0 --backend "$HELLO_ADDR" \
     --trace "$T/fifo.ept" --force
 err_has 'fifo.ept is not a regular file \(a FIFO\)'
@@ -100,5 +101,33 @@ err_has 'fifo.ept is not a regular file \(a FIFO\)'
 STEP_TIMEOUT=5 expect_status 1 "$EPSCOPE" proxy --listen 127.0.0.1:0 --backend "$HELLO_ADDR" \
     --trace "$T" --force
 err_has 'is not a regular file \(a directory\)'
+
+step "command lines that are almost right: one clear message each, exit 2"
+# bad_cli REGEX ARGS...: epscope ARGS exits 2 at once, its stderr is the one message
+# matching REGEX and the --help hint, nothing from getopt
+bad_cli() {
+    local want=$1
+    shift
+    STEP_TIMEOUT=5 expect_status 2 "$EPSCOPE" "$@"
+    err_has "$want"
+    [ "$(wc -l <"$LAST_ERR")" -eq 2 ] || { cat "$LAST_ERR" >&2; fail "not one message: $*"; }
+}
+B=$HELLO_ADDR
+bad_cli "'127.0.0.1:0': port 0 cannot be connected to" proxy --backend 127.0.0.1:0
+bad_cli "'\\[::1\\]:0': port 0" proxy --backend "$B" --backend '[::1]:0'
+bad_cli '--listen given twice' proxy --backend "$B" --listen 127.0.0.1:0 --listen 127.0.0.1:0
+bad_cli "--listen needs a value \\('--backend' is an option" proxy --listen --backend "$B"
+bad_cli '^epscope proxy: --listen needs a value$' proxy --backend "$B" --listen
+bad_cli '^epscope proxy: --mode needs a value$' proxy --backend "$B" --mode
+bad_cli "^epscope proxy: unknown option '--bogus'$" proxy --backend "$B" --bogus
+bad_cli '^epscope backend: --listen needs a value$' backend --listen
+bad_cli '--listen given twice' backend --listen 127.0.0.1:0 --listen 127.0.0.1:0
+bad_cli '^epscope load: -n needs a value$' load "http://$B/" -n
+bad_cli "^epscope load: -c needs a value \\('--keepalive' is an option" load -c --keepalive "http://$B/"
+bad_cli "^epscope dump: unknown option '--bogus'$" dump --bogus x.ept
+step "an IPv4-mapped IPv6 address works as the IPv4 address it is"
+start P "$EPSCOPE" proxy --listen '[::ffff:127.0.0.1]:0' --backend "[::ffff:127.0.0.1]:$HELLO_PORT"
+[ "$(curl -s -m 5 "http://$P_ADDR/")" = "Hello, world!" ] || fail "proxy on [::ffff:127.0.0.1]"
+stop P
 
 echo "ok"

@@ -219,7 +219,7 @@ int view_main(int argc, char **argv)
     uint64_t snap_rec = 0;
     const char *keys = NULL;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "fs:h", opts, NULL)) != -1) {
+    while ((o = cli_getopt("view", argc, argv, "fs:h", opts, NULL)) != -1) {
         switch (o) {
         case 'f': follow = 1; break;
         case 'B': from_start = 1; break;
@@ -250,6 +250,7 @@ int view_main(int argc, char **argv)
         case 'n': color = 0; break;
         case 'A': ascii = 1; break;
         case 'h': print_usage(); return 0;
+        case CLI_BADOPT: return EXIT_USAGE;
         default: return cli_usage_error("view", "unknown option");
         }
     }
