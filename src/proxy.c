@@ -19,6 +19,7 @@
 #include "proxy.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -41,7 +42,9 @@
 
 #define LISTEN_PAUSE_NS 100000000u /* after EMFILE/ENFILE: retry accept in 100 ms */
 #define SIGCHECK_NS 50000000u      /* a stop request is looked for at least this often */
-#define BUF_POOL_MAX 1024          /* idle buffers kept for reuse */
+#define BUF_POOL_BYTES (4u << 20)  /* idle buffers kept for reuse, at most this many bytes:
+                                      counted in buffers, 1024 x --buffer 64m pinned 64 GiB */
+#define POOL_TRIM_NS 1000000000u   /* no connection for this long: give the pool back */
 
 static volatile sig_atomic_t stop_requested;
 
@@ -124,6 +127,13 @@ void px_close(struct proxy *p, struct psock *s, unsigned reason, bool reset)
 
 /* --- buffers ---------------------------------------------------------------------------- */
 
+/* How many idle buffers the pool keeps: BUF_POOL_BYTES worth, none when one buffer is
+ * bigger (malloc maps such a buffer by itself and free unmaps it). */
+static unsigned pool_max(const struct proxy *p)
+{
+    return (unsigned)(BUF_POOL_BYTES / p->cfg->buffer);
+}
+
 uint8_t *px_buf_get(struct proxy *p)
 {
     if (p->npool)
@@ -135,12 +145,21 @@ static void buf_put(struct proxy *p, struct buf *b)
 {
     if (!b->p)
         return;
-    if (p->npool < BUF_POOL_MAX)
+    if (p->npool < pool_max(p))
         p->pool[p->npool++] = b->p;
     else
         free(b->p);
     b->p = NULL;
     b->off = b->len = 0;
+}
+
+/* Idle with no connection: free the pooled buffers and hand the freed heap back to the
+ * kernel, so a burst of big buffers does not stay in RSS once it is over. */
+static void pool_release(struct proxy *p)
+{
+    while (p->npool)
+        free(p->pool[--p->npool]);
+    malloc_trim(0);
 }
 
 static size_t buf_room(const struct proxy *p, const struct buf *b)
@@ -288,6 +307,8 @@ void px_finish(struct proxy *p, struct conn *k, unsigned reason)
     k->next = p->closed;
     p->closed = k;
     p->nconns--;
+    if (!p->nconns)
+        p->trim_at = p->now + POOL_TRIM_NS; /* still none then: give memory back */
     if (p->lpaused_full && p->nconns < p->cfg->max_conns) {
         p->lpaused_full = false;
         trace_pause(p->tr, &p->lsock.id, 0, EPT_PAUSE_MAXCONNS);
@@ -668,6 +689,8 @@ static int next_timeout_ms(struct proxy *p)
     }
     if (p->lresume_at && p->lresume_at < next)
         next = p->lresume_at;
+    if (p->trim_at && p->trim_at < next)
+        next = p->trim_at;
     if (next == UINT64_MAX)
         return -1;
     if (next <= p->now)
@@ -689,6 +712,11 @@ static void run_timers(struct proxy *p)
     while (it && (k = p->idle_q.head) && k->tstart + it <= p->now) {
         trace_timeout(p->tr, &k->c.id, EPT_TIMER_IDLE, p->cfg->idle_timeout_ms);
         px_finish(p, k, EPT_CLOSE_TIMEOUT);
+    }
+    if (p->trim_at && p->trim_at <= p->now) {
+        p->trim_at = 0;
+        if (!p->nconns)
+            pool_release(p);
     }
     if (p->lresume_at && p->lresume_at <= p->now) {
         p->lresume_at = 0;
@@ -740,7 +768,7 @@ static int setup(struct proxy *p, char *err, size_t errlen)
     if (p->fault->policy)
         p->fault->policy(&p->cpol, &p->lpol);
     p->lsock.dup_fd = -1;
-    p->pool = calloc(BUF_POOL_MAX, sizeof(*p->pool));
+    p->pool = calloc(pool_max(p) + 1, sizeof(*p->pool));
     p->events = calloc(cfg->max_events, sizeof(*p->events));
     if (!p->pool || !p->events) {
         snprintf(err, errlen, "out of memory");

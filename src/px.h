@@ -75,8 +75,9 @@ struct proxy {
     unsigned nconns;
     struct conn *free_conns, *closed, *zombies;
     struct conn *pending;       /* readable sockets left for after the batch (fairness) */
-    uint8_t **pool;
+    uint8_t **pool;             /* idle buffers, at most BUF_POOL_BYTES of them (proxy.c) */
     unsigned npool;
+    uint64_t trim_at;           /* when to give the pool back if no connection is left */
     struct tlist connect_q, idle_q;
     uint64_t now;
     uint64_t conns_total, bytes_up, bytes_down;

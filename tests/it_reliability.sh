@@ -130,4 +130,21 @@ start P "$EPSCOPE" proxy --listen '[::ffff:127.0.0.1]:0' --backend "[::ffff:127.
 [ "$(curl -s -m 5 "http://$P_ADDR/")" = "Hello, world!" ] || fail "proxy on [::ffff:127.0.0.1]"
 stop P
 
+step "big buffers: memory goes back once 12 slow readers are done (VmRSS)"
+rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+start MID "$EPSCOPE" backend --listen 127.0.0.1:0 --name mid --size 16m
+for buf in 64m 1m; do
+    start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --backend "$MID_ADDR" --buffer "$buf"
+    base=$(rss "$P_PID")
+    STEP_TIMEOUT=60 expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 12 -c 12 \
+        --slow-read 8m --expect-size 16m --timeout 30000
+    peak=$(awk '/VmHWM/ {print $2}' "/proc/$P_PID/status")
+    # 64m: never pooled (bigger than the pool's 4 MiB); 1m: pooled, then given back after
+    # a second without connections
+    wait_for -t 5 eval '[ $(( $(rss "$P_PID") - base )) -lt 4096 ]' ||
+        fail "--buffer $buf: RSS $(rss "$P_PID") kB after the readers left, $base kB before"
+    echo "--buffer $buf: RSS $base kB before, peak $peak kB, $(rss "$P_PID") kB after"
+    stop P
+done
+
 echo "ok"
