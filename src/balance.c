@@ -122,6 +122,25 @@ static int lighter(const struct backend *a, const struct backend *b)
     return (uint64_t)a->active * b->weight < (uint64_t)b->active * a->weight;
 }
 
+/* One of the nc candidates drawn with probability proportional to its weight, never
+ * except (-1: none excluded; at least one other candidate must exist). */
+static int weighted_draw(struct balance *bl, const int *cand, int nc, int except)
+{
+    uint64_t total = 0;
+    for (int k = 0; k < nc; k++)
+        if (cand[k] != except)
+            total += bl->b[cand[k]].weight;
+    uint64_t r = rnd(bl) % total;
+    for (int k = 0; k < nc; k++) {
+        if (cand[k] == except)
+            continue;
+        if (r < bl->b[cand[k]].weight)
+            return cand[k];
+        r -= bl->b[cand[k]].weight;
+    }
+    return cand[nc - 1] != except ? cand[nc - 1] : cand[0]; /* not reached */
+}
+
 int balance_pick(struct balance *bl, const struct sockaddr *peer, uint64_t tried, uint64_t now,
                  int *revived)
 {
@@ -162,13 +181,29 @@ int balance_pick(struct balance *bl, const struct sockaddr *peer, uint64_t tried
         bl->b[best].current -= total;
         break;
     }
-    case EPT_ALGO_LEASTCONN: { /* fewest active per weight; ties rotate */
+    case EPT_ALGO_LEASTCONN: { /* fewest active per weight; ties by weight, as nginx */
+        int tied[BALANCE_MAX], nt = 0;
         for (int k = 0; k < nc; k++) {
-            int i = cand[(k + bl->next) % nc];
-            if (best < 0 || lighter(&bl->b[i], &bl->b[best]))
+            int i = cand[k];
+            if (best < 0 || lighter(&bl->b[i], &bl->b[best])) {
                 best = i;
+                nt = 0;
+            }
+            if (!lighter(&bl->b[best], &bl->b[i]))
+                tied[nt++] = i; /* as light as the best so far */
         }
-        bl->next++;
+        /* Among the equally loaded, smooth weighted round robin: with one request at a time
+         * (every active count 0) weights 3:1 give 3:1, not 1:1. */
+        int64_t total = 0;
+        best = -1;
+        for (int k = 0; k < nt; k++) {
+            struct backend *b = &bl->b[tied[k]];
+            b->current += b->weight;
+            total += b->weight;
+            if (best < 0 || b->current > bl->b[best].current)
+                best = tied[k];
+        }
+        bl->b[best].current -= total;
         break;
     }
     case EPT_ALGO_HASH: { /* weighted rendezvous hashing: stable, moves few on change */
@@ -185,14 +220,11 @@ int balance_pick(struct balance *bl, const struct sockaddr *peer, uint64_t tried
         }
         break;
     }
-    default: { /* random2: two random choices, keep the lighter */
-        int a = cand[rnd(bl) % (uint64_t)nc];
-        best = a;
+    default: { /* random2: two choices drawn by weight, keep the one lighter per weight */
+        best = weighted_draw(bl, cand, nc, -1);
         if (nc > 1) {
-            int b = cand[rnd(bl) % (uint64_t)nc];
-            while (b == a)
-                b = cand[rnd(bl) % (uint64_t)nc];
-            if (lighter(&bl->b[b], &bl->b[a]))
+            int b = weighted_draw(bl, cand, nc, best);
+            if (lighter(&bl->b[b], &bl->b[best]))
                 best = b;
         }
         break;

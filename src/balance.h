@@ -21,7 +21,7 @@ struct backend {
     uint64_t down_until;  /* ns; 0 when up */
     unsigned fails;       /* failed connects since fail_since */
     uint64_t fail_since;  /* ns: when the current failure window opened */
-    int64_t current;      /* smooth weighted round robin state */
+    int64_t current;      /* smooth weighted round robin state (roundrobin, leastconn ties) */
     uint64_t picks;       /* times chosen */
 };
 
@@ -30,7 +30,6 @@ struct balance {
     unsigned n;
     unsigned algo;        /* EPT_ALGO_* */
     uint64_t rng;         /* xorshift state */
-    unsigned next;        /* leastconn tie-break rotation */
     unsigned max_fails;   /* failures within fail_window_ns that take a backend out (>= 1) */
     uint64_t fail_window_ns;
     uint64_t down_ns;     /* how long it stays out */

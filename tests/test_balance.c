@@ -85,6 +85,47 @@ static void test_leastconn(void **state)
         assert_int_equal(balance_pick(&bl, NULL, 0, 1, &rev), 1);
 }
 
+/* n picks over backends weighted 3:1, each released at once (one request at a time) or
+ * never (every connection stays): how many each got. */
+static void picks_3_to_1(unsigned algo, int release, unsigned n, unsigned count[2])
+{
+    struct balance bl;
+    const char *s[] = {"127.0.0.1:1,weight=3", "127.0.0.1:2"};
+    setup_n(&bl, algo, s, 2);
+    int rev;
+    count[0] = count[1] = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct sockaddr_in a = client(i); /* hash: many clients */
+        int k = balance_pick(&bl, (struct sockaddr *)&a, 0, 1, &rev);
+        assert_true(k == 0 || k == 1);
+        count[k]++;
+        if (release)
+            balance_release(&bl, k);
+    }
+}
+
+static void test_weights_every_algorithm(void **state)
+{
+    (void)state;
+    unsigned c[2];
+    /* roundrobin and leastconn are exact; hash and random2 within 5% of 3000 in 4000 */
+    picks_3_to_1(EPT_ALGO_ROUNDROBIN, 1, 4000, c);
+    assert_int_equal(c[0], 3000);
+    picks_3_to_1(EPT_ALGO_LEASTCONN, 1, 4000, c); /* all ties: broken by weight */
+    assert_int_equal(c[0], 3000);
+    picks_3_to_1(EPT_ALGO_LEASTCONN, 0, 4000, c); /* active per weight kept level */
+    assert_int_equal(c[0], 3000);
+    picks_3_to_1(EPT_ALGO_HASH, 1, 4000, c);
+    print_message("hash %u/%u\n", c[0], c[1]);
+    assert_in_range(c[0], 2850, 3150);
+    picks_3_to_1(EPT_ALGO_RANDOM2, 1, 4000, c); /* all ties: the first draw, by weight */
+    print_message("random2 one at a time %u/%u\n", c[0], c[1]);
+    assert_in_range(c[0], 2850, 3150);
+    picks_3_to_1(EPT_ALGO_RANDOM2, 0, 4000, c); /* the lighter per weight of two */
+    print_message("random2 all held %u/%u\n", c[0], c[1]);
+    assert_in_range(c[0], 2850, 3150);
+}
+
 static void test_hash_stable(void **state)
 {
     (void)state;
@@ -245,6 +286,7 @@ int main(void)
         cmocka_unit_test(test_roundrobin_even),
         cmocka_unit_test(test_roundrobin_weights),
         cmocka_unit_test(test_leastconn),
+        cmocka_unit_test(test_weights_every_algorithm),
         cmocka_unit_test(test_hash_stable),
         cmocka_unit_test(test_random2_prefers_lighter),
         cmocka_unit_test(test_down_and_revive),
