@@ -23,7 +23,7 @@ expect_status 2 "$EPSCOPE" record --ring 3000 -- true
 grep -q 'power of two' "$LAST_ERR" || fail "--ring 3000 not explained"
 expect_status 2 "$EPSCOPE" record --preview 2000 -- true
 expect_status 2 "$EPSCOPE" record --bogus -- true
-grep -q 'unknown option --bogus' "$LAST_ERR" || fail "unknown option not named"
+grep -q "unknown option '--bogus'" "$LAST_ERR" || fail "unknown option not named"
 expect_status 2 "$EPSCOPE" record -o
 expect_status 0 "$EPSCOPE" record --help
 out_has '^usage: epscope record'
