@@ -27,7 +27,8 @@ static const char usage[] =
     "  -h, --help    this text\n"
     "\n"
     "Exit status: 0 no error found (warnings allowed), 1 errors found, 2 a file is not a\n"
-    "usable trace (or the report could not be written).\n";
+    "usable trace, is damaged (a corrupt block: its records are unknown, so no verdict is\n"
+    "clean), or the report could not be written.\n";
 
 static void wrap(FILE *f, const char *label, const char *text)
 {
@@ -82,9 +83,11 @@ static int check_one(const char *path, int json, int quiet)
         sb_init(&b, line, sizeof(line));
         sb_escape(&b, (const uint8_t *)path, strlen(path), 1);
         fputs(line, stdout);
-        printf("\",\"mode\":\"%s\",\"records\":%llu,\"complete\":%s,\"errors\":%u,"
-               "\"warnings\":%u,\"findings\":[", mode, (unsigned long long)replay_count(r),
-               rd->stop == READER_OK ? "true" : "false", errors, warnings);
+        printf("\",\"mode\":\"%s\",\"records\":%llu,\"complete\":%s,\"damaged\":%s,"
+               "\"errors\":%u,\"warnings\":%u,\"findings\":[", mode,
+               (unsigned long long)replay_count(r),
+               rd->stop == READER_OK && !rd->ndamaged ? "true" : "false",
+               reader_damaged(rd) ? "true" : "false", errors, warnings);
         for (size_t i = 0; i < n; i++) {
             const struct finding *f = &fs[i];
             sb_init(&b, line, sizeof(line));
@@ -114,14 +117,21 @@ static int check_one(const char *path, int json, int quiet)
                 printf(" c%u", f->conn);
             if (f->sid)
                 printf(")");
-            if (f->rule == RULE_LOST_RECORDS) /* its count is of records, not of times */
+            if (f->rule == RULE_LOST_RECORDS && !f->count) /* a damaged block's */
+                printf(", records lost to damage");
+            else if (f->rule == RULE_LOST_RECORDS) /* its count is of records, not of times */
                 printf(", %llu record%s lost", (unsigned long long)f->count,
                        f->count == 1 ? "" : "s");
             else if (f->count > 1)
                 printf(", %llu times", (unsigned long long)f->count);
             printf("\n");
             wrap(stdout, "", f->what);
-            if (!(seen & (1u << f->rule))) {
+            if (f->rule == RULE_LOST_RECORDS && !f->count) { /* not the ring's doing */
+                wrap(stdout, "why: ", "A block of the file failed its checks (CRC, length, "
+                     "trailer): the file changed after it was written (a disk, a copy, an "
+                     "edit). Its records are unknown; the blocks after it were read.");
+                wrap(stdout, "fix: ", "Get the trace again from where it was written.");
+            } else if (!(seen & (1u << f->rule))) {
                 wrap(stdout, "why: ", rule_explain(f->rule));
                 wrap(stdout, "fix: ", rule_fix(f->rule));
                 seen |= 1u << f->rule;
@@ -149,13 +159,25 @@ static int check_one(const char *path, int json, int quiet)
                errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s",
                (unsigned long long)replay_count(r), what);
     }
-    if (rd->stop != READER_OK)
+    int damaged = reader_damaged(rd);
+    if (rd->ndamaged)
+        fprintf(stderr, "epscope check: %s: damaged trace: %llu damaged region%s skipped "
+                "(%llu bytes; the first at offset %llu: %s); its records are unknown, so "
+                "this verdict is incomplete\n", path, (unsigned long long)rd->ndamaged,
+                rd->ndamaged == 1 ? "" : "s", (unsigned long long)rd->damage_bytes,
+                (unsigned long long)rd->damage_off, rd->damage_why);
+    if (rd->stop == READER_CORRUPT)
+        fprintf(stderr, "epscope check: %s: damaged trace: unreadable from offset %llu to the "
+                "end (%s); analysed the %llu records before it, so this verdict is "
+                "incomplete\n", path, (unsigned long long)rd->stop_off, rd->why,
+                (unsigned long long)replay_count(r));
+    else if (rd->stop != READER_OK)
         fprintf(stderr, "epscope check: %s: the trace ends early at offset %llu (%s); "
                 "analysed the %llu records before it\n", path,
                 (unsigned long long)rd->stop_off, rd->why,
                 (unsigned long long)replay_count(r));
     replay_close(r);
-    return errors ? 1 : 0;
+    return damaged ? 2 : errors ? 1 : 0;
 }
 
 int check_main(int argc, char **argv)

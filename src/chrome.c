@@ -266,7 +266,7 @@ int chrome_write(FILE *out, struct replay *r)
     fprintf(out, "\n],\"displayTimeUnit\":\"ms\",\"otherData\":{\"producer\":\"epscope %s\","
             "\"mode\":\"%s\",\"records\":%llu,\"diagnoses\":%zu,\"complete\":%s}}\n",
             EPSCOPE_VERSION, mode, (unsigned long long)n, nf,
-            replay_reader(r)->stop == READER_OK ? "true" : "false");
+            rd->stop == READER_OK && !rd->ndamaged ? "true" : "false");
     idmap_free(&x->seen);
     free(x);
     return fflush(out) != 0 || ferror(out) ? -EIO : 0;

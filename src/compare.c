@@ -45,7 +45,8 @@ static const char usage[] =
     "  --json        one JSON object with every figure of every trace\n"
     "  -h, --help    this text\n"
     "\n"
-    "Exit status: 0 compared, 2 a file is not a usable trace (or bad options).\n";
+    "Exit status: 0 compared, 2 a file is not a usable trace or is damaged (a corrupt\n"
+    "block: the figures are printed without its records), or bad options.\n";
 
 /* One trace: its model and the figures the model does not keep. */
 struct col {
@@ -99,7 +100,17 @@ static int col_open(struct col *k, const char *path)
             k->diags[fs[i].rule]++;
     k->nfindings = nf;
     const struct reader *rd = replay_reader(k->r);
-    if (rd->stop != READER_OK)
+    if (rd->ndamaged)
+        fprintf(stderr, "epscope compare: %s: damaged trace: %llu damaged region%s skipped "
+                "(%llu bytes; the first at offset %llu: %s); its figures leave them out\n",
+                path, (unsigned long long)rd->ndamaged, rd->ndamaged == 1 ? "" : "s",
+                (unsigned long long)rd->damage_bytes, (unsigned long long)rd->damage_off,
+                rd->damage_why);
+    if (rd->stop == READER_CORRUPT)
+        fprintf(stderr, "epscope compare: %s: damaged trace: unreadable from offset %llu to "
+                "the end (%s); compared the %llu records before it\n", path,
+                (unsigned long long)rd->stop_off, rd->why, (unsigned long long)n);
+    else if (rd->stop != READER_OK)
         fprintf(stderr, "epscope compare: %s: the trace ends early at offset %llu (%s); "
                 "compared the %llu records before it\n", path,
                 (unsigned long long)rd->stop_off, rd->why, (unsigned long long)n);
@@ -400,7 +411,8 @@ static void print_json(const struct col *k, int n, const char *closing)
                "\"syscalls_per_connection\":%.4f,\"blocked_ns\":%llu,\"lost\":%llu,"
                "\"diagnoses\":{",
                ept_mode_name(replay_mode(k[i].r)), (unsigned long long)replay_count(k[i].r),
-               replay_reader(k[i].r)->stop == READER_OK ? "true" : "false",
+               replay_reader(k[i].r)->stop == READER_OK && !replay_reader(k[i].r)->ndamaged
+                   ? "true" : "false",
                (unsigned long long)c->duration_ns, (unsigned long long)c->conns,
                (unsigned long long)c->bytes_read, (unsigned long long)c->bytes_written,
                (unsigned long long)c->waits, (unsigned long long)c->events,
@@ -473,6 +485,9 @@ int compare_main(int argc, char **argv)
         }
         if (fflush(stdout) != 0)
             status = 1;
+        for (int i = 0; i < n; i++)
+            if (reader_damaged(replay_reader(k[i].r)))
+                status = 2; /* figures of a damaged trace are not the run's */
     }
     for (int i = 0; i < n; i++)
         replay_close(k[i].r);

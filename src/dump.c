@@ -30,8 +30,9 @@ static const char usage[] =
     "                ready-list length as a counter, diagnoses marked\n"
     "  -h, --help    this text\n"
     "\n"
-    "Exit status: 0 all complete records printed, 1 the file has a corrupt block (the\n"
-    "records before it are printed), 2 not a readable trace.\n";
+    "Exit status: 0 all complete records printed, 1 the file has a corrupt block (it is\n"
+    "skipped with a line saying where, and the records of the good blocks around it are\n"
+    "printed), 2 not a readable trace.\n";
 
 struct dump_ctx {
     FILE *out;
@@ -72,6 +73,23 @@ static int dump_one(const struct ept_rec *r, void *arg)
     return ferror(c->out) ? -1 : 0;
 }
 
+/* A damaged region skipped: say where, in the output's own form, and go on. */
+static int dump_damage(const struct reader *r, uint64_t off, uint64_t next, void *arg)
+{
+    struct dump_ctx *c = arg;
+    if (c->story)
+        return 0;
+    if (c->json)
+        fprintf(c->out, "{\"type\":\"damage\",\"offset\":%llu,\"bytes\":%llu,"
+                "\"why\":\"%s\"}\n", (unsigned long long)off,
+                (unsigned long long)(next - off), r->why);
+    else
+        fprintf(c->out, "-- damaged: %llu bytes at offset %llu skipped (%s); their records "
+                "are unknown --\n", (unsigned long long)(next - off), (unsigned long long)off,
+                r->why);
+    return ferror(c->out) ? -1 : 0;
+}
+
 int dump_main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -109,12 +127,16 @@ int dump_main(int argc, char **argv)
             return 2;
         }
         int rc = chrome_write(stdout, r);
+        int damaged = reader_damaged(replay_reader(r));
+        if (damaged)
+            fprintf(stderr, "epscope dump: %s: the trace is damaged (see `epscope dump %s`): "
+                    "the records of its corrupt blocks are missing\n", path, path);
         replay_close(r);
         if (rc < 0 || fflush(stdout) != 0) {
             fprintf(stderr, "epscope dump: writing the Chrome JSON failed\n");
             return 1;
         }
-        return 0;
+        return damaged ? 1 : 0;
     }
     struct reader r;
     if (reader_open(&r, path, err, sizeof(err)) < 0) {
@@ -125,7 +147,7 @@ int dump_main(int argc, char **argv)
     c.pid = r.hdr.pid;
     if (c.story)
         story_init(&story, stdout);
-    int rc = reader_each(&r, dump_one, &c);
+    int rc = reader_walk(&r, dump_one, dump_damage, &c);
     if (c.story)
         story_end(&story);
     if (fflush(stdout) != 0 || rc < 0) {
@@ -133,6 +155,14 @@ int dump_main(int argc, char **argv)
         return 1; /* stdout closed (a pipe into head): nothing more to say */
     }
     int status = 0;
+    if (r.ndamaged) {
+        fprintf(stderr, "epscope dump: %s: %llu damaged region%s skipped (%llu bytes; the "
+                "first at offset %llu: %s); the records after each were read\n", path,
+                (unsigned long long)r.ndamaged, r.ndamaged == 1 ? "" : "s",
+                (unsigned long long)r.damage_bytes, (unsigned long long)r.damage_off,
+                r.damage_why);
+        status = 1;
+    }
     if (r.stop == READER_CORRUPT) {
         fprintf(stderr, "epscope dump: %s: stopped at offset %llu: %s; %llu records before it "
                 "were read\n", path, (unsigned long long)r.stop_off, r.why,

@@ -11,6 +11,9 @@
 
 #include "crc32c.h"
 
+/* CRC bytes the search for a good block after damage may spend beyond twice the file */
+#define READER_BUDGET_EXTRA (2ull * EPT_BLOCK_MAX)
+
 static int map_file(struct reader *r, size_t len)
 {
     if (r->map && r->len)
@@ -113,6 +116,7 @@ int reader_open(struct reader *r, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "cannot map %s: %s", path, strerror(-rc));
         goto fail;
     }
+    r->budget = 2 * (uint64_t)r->len + READER_BUDGET_EXTRA;
     rc = check_header(r, err, errlen);
     if (rc < 0) {
         char tmp[200];
@@ -133,6 +137,8 @@ int reader_refresh(struct reader *r)
         return -errno;
     if ((size_t)st.st_size <= r->len)
         return 0;
+    r->budget += 2 * ((uint64_t)st.st_size - r->len);
+    r->skip_from = 0; /* a good block may have come since */
     int rc = map_file(r, (size_t)st.st_size);
     if (rc < 0)
         return rc;
@@ -161,12 +167,57 @@ static int bad(struct reader *r, uint64_t off, int kind, const char *why)
     return -1;
 }
 
+/* What is wrong with the block at off, whose length fits in the file, or NULL when it is
+ * whole and good (then b is filled). */
+static const char *block_fault(const struct reader *r, uint64_t off, struct reader_block *b)
+{
+    const uint8_t *p = r->map + off;
+    struct ept_block h;
+    memcpy(&h, p, sizeof(h));
+    uint32_t trailer[2];
+    memcpy(trailer, p + h.length - EPT_BLOCK_TRAILER, sizeof(trailer));
+    if (trailer[0] != h.length || trailer[1] != EPT_BLOCK_TAIL)
+        return "block trailer does not match its header";
+    uint32_t zero = 0;
+    uint32_t crc = crc32c(0, p, offsetof(struct ept_block, crc));
+    crc = crc32c(crc, &zero, 4);
+    crc = crc32c(crc, p + offsetof(struct ept_block, first_ns),
+                 h.length - offsetof(struct ept_block, first_ns));
+    if (crc != h.crc)
+        return "block CRC mismatch";
+    /* Records must tile the block exactly; checked once here so iteration can trust it. */
+    const uint8_t *recs = p + EPT_BLOCK_HDR;
+    size_t len = h.length - EPT_BLOCK_HDR - EPT_BLOCK_TRAILER, pos = 0;
+    uint32_t n = 0;
+    while (pos < len) { /* len and pos are multiples of 8: 8 bytes are always there */
+        uint16_t type, size;
+        memcpy(&type, recs + pos, 2);
+        memcpy(&size, recs + pos + 2, 2);
+        if (size < 8 || size % 8 || size > len - pos ||
+            (type != EPT_PAD && size < sizeof(struct ept_rec)))
+            return "a record has an impossible size";
+        n += type != EPT_PAD;
+        pos += size;
+    }
+    if (n != h.nrec)
+        return "block record count does not match";
+    b->off = off;
+    b->length = h.length;
+    b->first_seq = h.first_seq;
+    b->nrec = h.nrec;
+    b->first_ns = h.first_ns;
+    b->last_ns = h.last_ns;
+    b->recs = recs;
+    b->recs_len = len;
+    return NULL;
+}
+
 /* A block whose length field says it runs past the end of the file is usually torn, but it
- * may be a whole block with a damaged length (then everything after it would be hidden as
- * "torn"). Look for a trailer {L, "BTPE"} within the file such that the block with length L
- * passes the CRC the header holds: only a damaged length field explains that. */
-static int length_damaged(const struct reader *r, uint64_t off, size_t left,
-                          const struct ept_block *h)
+ * may be a whole block with a damaged length. Look for a trailer {L, "BTPE"} within the file
+ * such that the block with length L passes the CRC the header holds: only a damaged length
+ * field explains that. Each candidate's CRC is paid from r->budget, so a file crafted with a
+ * trailer in every slot costs O(file size), not its square. */
+static int length_damaged(struct reader *r, uint64_t off, size_t left, const struct ept_block *h)
 {
     const uint8_t *p = r->map + off;
     size_t max = left < EPT_BLOCK_MAX ? left : EPT_BLOCK_MAX;
@@ -175,6 +226,9 @@ static int length_damaged(const struct reader *r, uint64_t off, size_t left,
         memcpy(trailer, p + len - EPT_BLOCK_TRAILER, sizeof(trailer));
         if (trailer[0] != len || trailer[1] != EPT_BLOCK_TAIL)
             continue;
+        if (r->budget < len)
+            return 0;
+        r->budget -= len;
         struct ept_block fixed = *h;
         fixed.length = (uint32_t)len;
         fixed.crc = 0;
@@ -184,6 +238,45 @@ static int length_damaged(const struct reader *r, uint64_t off, size_t left,
             return 1;
     }
     return 0;
+}
+
+/* The offset of the first good block after off into *next: 1, 0 when there is none, -1 when
+ * the search ran out of budget. Only a block whose magic, length and trailer agree costs a
+ * CRC, and those CRCs are paid from r->budget (a few times the file size in all), so damage
+ * crafted to offer many candidates cannot make a reader quadratic. */
+static int find_good(struct reader *r, uint64_t off, uint64_t *next)
+{
+    if (r->skip_from == off + 1) { /* asked again (reader_block, then reader_skip) */
+        *next = r->skip_to;
+        return r->skip_rc;
+    }
+    int rc = 0;
+    for (uint64_t c = off + 8; c + EPT_BLOCK_HDR + EPT_BLOCK_TRAILER <= r->len; c += 8) {
+        uint32_t w[2];
+        memcpy(w, r->map + c, sizeof(w));
+        if (w[0] != EPT_BLOCK_MAGIC || w[1] < EPT_BLOCK_HDR + EPT_BLOCK_TRAILER || w[1] % 8 ||
+            w[1] > EPT_BLOCK_MAX || w[1] > r->len - c)
+            continue;
+        uint32_t t[2];
+        memcpy(t, r->map + c + w[1] - EPT_BLOCK_TRAILER, sizeof(t));
+        if (t[0] != w[1] || t[1] != EPT_BLOCK_TAIL)
+            continue;
+        if (r->budget < w[1]) {
+            rc = -1;
+            break;
+        }
+        r->budget -= w[1];
+        struct reader_block b;
+        if (!block_fault(r, c, &b)) {
+            *next = c;
+            rc = 1;
+            break;
+        }
+    }
+    r->skip_from = off + 1;
+    r->skip_to = rc == 1 ? *next : 0;
+    r->skip_rc = rc;
+    return rc;
 }
 
 int reader_block(struct reader *r, uint64_t off, struct reader_block *b)
@@ -200,46 +293,34 @@ int reader_block(struct reader *r, uint64_t off, struct reader_block *b)
     if (h.length < EPT_BLOCK_HDR + EPT_BLOCK_TRAILER || h.length % 8 || h.length > EPT_BLOCK_MAX)
         return bad(r, off, READER_CORRUPT, "impossible block length");
     if (h.length > left) {
-        if (length_damaged(r, off, left, &h))
+        /* Usually torn (the writer was killed or is still writing); but when a good block
+         * follows, this one's length field is damaged and the rest of the file is not lost. */
+        uint64_t next;
+        if (length_damaged(r, off, left, &h) || find_good(r, off, &next) == 1)
             return bad(r, off, READER_CORRUPT, "block length field damaged");
         return bad(r, off, READER_TORN, "the file ends inside a block");
     }
-    const uint8_t *p = r->map + off;
-    uint32_t trailer[2];
-    memcpy(trailer, p + h.length - EPT_BLOCK_TRAILER, sizeof(trailer));
-    if (trailer[0] != h.length || trailer[1] != EPT_BLOCK_TAIL)
-        return bad(r, off, READER_CORRUPT, "block trailer does not match its header");
-    uint32_t zero = 0;
-    uint32_t crc = crc32c(0, p, offsetof(struct ept_block, crc));
-    crc = crc32c(crc, &zero, 4);
-    crc = crc32c(crc, p + offsetof(struct ept_block, first_ns),
-                 h.length - offsetof(struct ept_block, first_ns));
-    if (crc != h.crc)
-        return bad(r, off, READER_CORRUPT, "block CRC mismatch");
-    /* Records must tile the block exactly; checked once here so iteration can trust it. */
-    const uint8_t *recs = p + EPT_BLOCK_HDR;
-    size_t len = h.length - EPT_BLOCK_HDR - EPT_BLOCK_TRAILER, pos = 0;
-    uint32_t n = 0;
-    while (pos < len) { /* len and pos are multiples of 8: 8 bytes are always there */
-        uint16_t type, size;
-        memcpy(&type, recs + pos, 2);
-        memcpy(&size, recs + pos + 2, 2);
-        if (size < 8 || size % 8 || size > len - pos ||
-            (type != EPT_PAD && size < sizeof(struct ept_rec)))
-            return bad(r, off, READER_CORRUPT, "a record has an impossible size");
-        n += type != EPT_PAD;
-        pos += size;
+    const char *why = block_fault(r, off, b);
+    if (why)
+        return bad(r, off, READER_CORRUPT, why);
+    return 1;
+}
+
+int reader_skip(struct reader *r, uint64_t off, uint64_t *next)
+{
+    if (r->stop != READER_CORRUPT || r->stop_off != off)
+        return 0;
+    int rc = find_good(r, off, next);
+    if (rc < 0)
+        snprintf(r->why, sizeof(r->why), "too much damage: gave up looking for a good block");
+    if (rc <= 0)
+        return 0;
+    if (!r->ndamaged++) {
+        r->damage_off = off;
+        snprintf(r->damage_why, sizeof(r->damage_why), "%s", r->why);
     }
-    if (n != h.nrec)
-        return bad(r, off, READER_CORRUPT, "block record count does not match");
-    b->off = off;
-    b->length = h.length;
-    b->first_seq = h.first_seq;
-    b->nrec = h.nrec;
-    b->first_ns = h.first_ns;
-    b->last_ns = h.last_ns;
-    b->recs = recs;
-    b->recs_len = len;
+    r->damage_bytes += *next - off;
+    r->stop = READER_OK;
     return 1;
 }
 
@@ -264,12 +345,22 @@ int reader_config(const struct reader *r, const char *key, char *buf, size_t buf
     return -1;
 }
 
-int reader_each(struct reader *r, int (*fn)(const struct ept_rec *, void *), void *arg)
+int reader_walk(struct reader *r, int (*fn)(const struct ept_rec *, void *),
+                int (*damage)(const struct reader *, uint64_t, uint64_t, void *), void *arg)
 {
     struct reader_block b;
-    uint64_t off = r->data_off;
+    uint64_t off = r->data_off, next;
     int rc;
-    while ((rc = reader_block(r, off, &b)) > 0) {
+    while ((rc = reader_block(r, off, &b)) != 0) {
+        if (rc < 0) {
+            if (!reader_skip(r, off, &next))
+                break;
+            int v = damage ? damage(r, off, next, arg) : 0; /* r->why still says what */
+            if (v)
+                return v;
+            off = next;
+            continue;
+        }
         size_t pos = 0;
         const struct ept_rec *rec;
         while ((rec = reader_next_rec(&b, &pos))) {
@@ -280,4 +371,9 @@ int reader_each(struct reader *r, int (*fn)(const struct ept_rec *, void *), voi
         off += b.length;
     }
     return 0;
+}
+
+int reader_each(struct reader *r, int (*fn)(const struct ept_rec *, void *), void *arg)
+{
+    return reader_walk(r, fn, NULL, arg);
 }

@@ -1,5 +1,6 @@
 /* reader.h - reads .ept trace files: validates the header, walks CRC-checked blocks and
- * their records from a read-only mapping, and stops cleanly at a torn or corrupt block. */
+ * their records from a read-only mapping; skips a corrupt block to the next good one (counted
+ * as damage) and stops cleanly at a torn block. */
 #ifndef EPSCOPE_READER_H
 #define EPSCOPE_READER_H
 
@@ -25,6 +26,14 @@ struct reader {
     int stop;                 /* READER_*, set by reader_block */
     uint64_t stop_off;        /* where the bad or torn block starts */
     char why[128];            /* what was wrong with it */
+    /* damage skipped: corrupt blocks with a good block after them (reader_skip) */
+    uint64_t ndamaged;        /* damaged regions skipped */
+    uint64_t damage_off;      /* where the first starts */
+    uint64_t damage_bytes;    /* bytes skipped in all */
+    char damage_why[128];     /* what was wrong with the first */
+    uint64_t budget;          /* CRC bytes the search for good blocks may still spend */
+    uint64_t skip_from, skip_to; /* the last search: from offset + 1 (0: none), result */
+    int skip_rc;
 };
 
 struct reader_block {
@@ -50,6 +59,19 @@ void reader_close(struct reader *r);
  * and r->why then say so). The next block is at off + b->length. */
 int reader_block(struct reader *r, uint64_t off, struct reader_block *b);
 
+/* After reader_block() found the block at off corrupt, find the next good block: returns 1
+ * with its offset in *next (the damage is counted in r->ndamaged, r->damage_bytes; r->stop is
+ * READER_OK again), or 0 when no good block follows (r->stop stays READER_CORRUPT). The
+ * search costs O(file size) over the life of the reader, whatever the damage. */
+int reader_skip(struct reader *r, uint64_t off, uint64_t *next);
+
+/* Whether the trace could not be read whole because of damage (a corrupt block skipped, or
+ * one that ends the reading): a torn end is not damage. */
+static inline int reader_damaged(const struct reader *r)
+{
+    return r->ndamaged || r->stop == READER_CORRUPT;
+}
+
 /* The record at *pos within b and advance *pos, or NULL after the last one. Records of
  * unknown type are returned too (callers skip them by type); PAD records are skipped.
  * Inline: it is the loop every reader runs over every record. reader_block() checked that
@@ -70,7 +92,13 @@ static inline const struct ept_rec *reader_next_rec(const struct reader_block *b
 int reader_config(const struct reader *r, const char *key, char *buf, size_t buflen);
 
 /* Walk every complete record from the start, calling fn(rec, arg) until it returns
- * non-zero (then that value is returned). Returns 0 after the last complete record. */
+ * non-zero (then that value is returned). Returns 0 after the last complete record. A
+ * corrupt block with a good one after it is skipped (see reader_skip). */
 int reader_each(struct reader *r, int (*fn)(const struct ept_rec *, void *), void *arg);
+/* reader_each, and damage(r, off, next, arg) for each damaged region skipped: from off to
+ * next, r->why saying what was wrong (NULL: skip silently). A non-zero return stops the
+ * walk and is returned. */
+int reader_walk(struct reader *r, int (*fn)(const struct ept_rec *, void *),
+                int (*damage)(const struct reader *, uint64_t, uint64_t, void *), void *arg);
 
 #endif

@@ -40,6 +40,8 @@ struct replay {
     struct rules *rules;
     struct replay_counts counts;
     uint64_t first_ns, last_ns;
+    uint64_t *gaps;           /* positions right after a damaged region, ascending */
+    size_t ngaps, gapcap;
     struct replay_set *sets;  /* every epoll set waited on, in order of first wait */
     size_t nsets, setcap;
     /* the model that seeking moves */
@@ -221,7 +223,23 @@ static int64_t scan(struct replay *r)
 {
     struct reader_block b;
     int64_t added = 0;
-    while (reader_block(&r->rd, r->next_off, &b) > 0) {
+    int rc;
+    while ((rc = reader_block(&r->rd, r->next_off, &b)) != 0) {
+        if (rc < 0) {
+            uint64_t next;
+            if (!reader_skip(&r->rd, r->next_off, &next))
+                break;
+            /* records are missing here: the model and the rules take it as a gap */
+            state_gap(&r->an);
+            rules_damage(r->rules, r->count, r->next_off, next - r->next_off, r->rd.why);
+            if (r->ngaps == r->gapcap) {
+                r->gapcap = r->gapcap ? r->gapcap * 2 : 8;
+                r->gaps = xreallocarray(r->gaps, r->gapcap, sizeof(*r->gaps));
+            }
+            r->gaps[r->ngaps++] = r->count;
+            r->next_off = next;
+            continue;
+        }
         if (r->nblocks == r->bcap) {
             r->bcap = r->bcap ? r->bcap * 2 : 256;
             r->blocks = xreallocarray(r->blocks, r->bcap, sizeof(*r->blocks));
@@ -299,6 +317,7 @@ void replay_close(struct replay *r)
     free(r->blocks);
     free(r->marks);
     free(r->sets);
+    free(r->gaps);
     reader_close(&r->rd);
     free(r);
 }
@@ -448,10 +467,20 @@ int replay_seek(struct replay *r, uint64_t pos)
         }
     }
     uint64_t at = st->pos == UINT64_MAX ? 0 : st->pos + 1;
+    size_t g = 0, hi = r->ngaps; /* the first damaged region at or after at */
+    while (g < hi) {
+        size_t mid = g + (hi - g) / 2;
+        if (r->gaps[mid] < at)
+            g = mid + 1;
+        else
+            hi = mid;
+    }
     for (; at <= pos; at++) {
         const struct ept_rec *rec = replay_rec(r, at);
         if (!rec)
             return -ERANGE;
+        for (; g < r->ngaps && r->gaps[g] == at; g++)
+            state_gap(st); /* as the analysis pass did */
         state_apply(st, rec, at);
     }
     return 0;

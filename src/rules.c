@@ -870,22 +870,9 @@ static void hog_read(struct rules *R, struct state_thread *t, struct state_sock 
 
 /* --- lost-records ------------------------------------------------------------------------- */
 
-static void lost(struct rules *R, const struct ept_rec *rec, uint64_t pos)
+/* Forget every half-seen pattern: none may be completed across a gap. */
+static void forget(struct rules *R)
 {
-    EPT_VIEW(struct ept_lost, l, rec);
-    R->lost += l->count;
-    struct finding *f = new_finding(R, RULE_LOST_RECORDS, pos, pos, NULL);
-    f->count = l->count;
-    f->first_seq = l->first_seq;
-    f->last_seq = l->last_seq;
-    char seqs[64] = ""; /* the recorder's dropped records took no sequence numbers */
-    if (l->first_seq || l->last_seq)
-        snprintf(seqs, sizeof(seqs), " (seq %llu-%llu)", (unsigned long long)l->first_seq,
-                 (unsigned long long)l->last_seq);
-    snprintf(f->what, sizeof(f->what),
-             "%llu record%s dropped%s: the ring was full; no diagnosis reasons across this gap",
-             (unsigned long long)l->count, l->count == 1 ? "" : "s", seqs);
-    /* forget every half-seen pattern: none may be completed across the gap */
     for (uint32_t i = 0; i < R->nnotes; i++) {
         struct note *n = &R->notes[i];
         uint32_t keep_sid = n->sid, next = n->next_free, rep = n->reported;
@@ -902,6 +889,35 @@ static void lost(struct rules *R, const struct ept_rec *rec, uint64_t pos)
         R->tn[i].nfull = R->tn[i].nacc = R->tn[i].noe = 0;
     }
     R->nw = R->whead = 0;
+}
+
+static void lost(struct rules *R, const struct ept_rec *rec, uint64_t pos)
+{
+    EPT_VIEW(struct ept_lost, l, rec);
+    R->lost += l->count;
+    struct finding *f = new_finding(R, RULE_LOST_RECORDS, pos, pos, NULL);
+    f->count = l->count;
+    f->first_seq = l->first_seq;
+    f->last_seq = l->last_seq;
+    char seqs[64] = ""; /* the recorder's dropped records took no sequence numbers */
+    if (l->first_seq || l->last_seq)
+        snprintf(seqs, sizeof(seqs), " (seq %llu-%llu)", (unsigned long long)l->first_seq,
+                 (unsigned long long)l->last_seq);
+    snprintf(f->what, sizeof(f->what),
+             "%llu record%s dropped%s: the ring was full; no diagnosis reasons across this gap",
+             (unsigned long long)l->count, l->count == 1 ? "" : "s", seqs);
+    forget(R);
+}
+
+void rules_damage(struct rules *R, uint64_t pos, uint64_t off, uint64_t bytes, const char *why)
+{
+    struct finding *f = new_finding(R, RULE_LOST_RECORDS, pos, pos, NULL);
+    f->count = 0; /* not known: the damaged block's own count cannot be trusted */
+    snprintf(f->what, sizeof(f->what),
+             "%llu damaged bytes skipped at file offset %llu (%s): their records are "
+             "unknown; no diagnosis reasons across this gap", (unsigned long long)bytes,
+             (unsigned long long)off, why);
+    forget(R);
 }
 
 /* --- the rules' words -------------------------------------------------------------------- */

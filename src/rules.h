@@ -75,6 +75,9 @@ void rules_drop(struct rules *R, struct state_sock *s, uint64_t pos, uint64_t ns
 /* The trace ended (its END record, at pos, time ns): judge what is still open. */
 void rules_end(struct rules *R, uint64_t pos, uint64_t ns);
 /* The findings so far, in the order found. */
+/* The trace is damaged before position pos (bytes at file offset off skipped, why): a
+ * lost-records finding of an unknown count, and no pattern completed across the gap. */
+void rules_damage(struct rules *R, uint64_t pos, uint64_t off, uint64_t bytes, const char *why);
 size_t rules_findings(const struct rules *R, const struct finding **out);
 
 #endif

@@ -335,6 +335,13 @@ static void bind_fd(struct state *st, int32_t fd, struct state_sock *s, uint64_t
     s->fd = fd;
 }
 
+void state_gap(struct state *st)
+{
+    for (uint32_t i = 0; i < st->nslots; i++)
+        st->socks[i].uncertain = 1;
+    st->gap = 1;
+}
+
 /* The file a record's socket means. The fd table says what a number names; a record's sid
  * is trusted for a number the table does not know, or when it is a new identity (the table
  * missed the call that made it, e.g. in a gap). A known-dead sid is the writer's stale
@@ -810,9 +817,7 @@ void state_apply(struct state *st, const struct ept_rec *rec, uint64_t pos)
         break;
     }
     case EPT_LOST:
-        for (uint32_t i = 0; i < st->nslots; i++)
-            st->socks[i].uncertain = 1;
-        st->gap = 1;
+        state_gap(st);
         break;
     case EPT_SOCKET: {
         EPT_VIEW(struct ept_socket, so, rec);

@@ -196,6 +196,10 @@ size_t state_bytes(const struct state *st);
 /* Move the model forward by record rec at position pos. */
 void state_apply(struct state *st, const struct ept_rec *rec, uint64_t pos);
 
+/* Records are missing here (lost, or in a damaged block): what the model holds may be wrong,
+ * and files first seen after it have an unknown past. */
+void state_gap(struct state *st);
+
 /* The live file with identity sid, or NULL. */
 struct state_sock *state_sock(const struct state *st, uint32_t sid);
 /* The file the number fd names now, or NULL. */

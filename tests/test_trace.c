@@ -780,7 +780,8 @@ static void test_trace_truncated_everywhere(void **state)
 }
 
 /* Flip one byte anywhere (with several masks): a header byte makes reader_open fail, a block
- * byte makes that block READER_CORRUPT while every earlier block still reads intact. */
+ * byte makes that block corrupt: it is skipped as damage and every other block still reads
+ * intact (the last one, with no good block after it, ends the reading as READER_CORRUPT). */
 static void test_trace_flipped_byte_everywhere(void **state)
 {
     struct fx *f = *state;
@@ -817,11 +818,24 @@ static void test_trace_flipped_byte_everywhere(void **state)
                     blk++;
                 struct recs got = {0};
                 assert_int_equal(reader_each(&r, collect, &got), 0);
-                if (r.stop != READER_CORRUPT || r.stop_off != bl.off[blk])
-                    fail_msg("byte %zu ^ 0x%02x (block %zu at %llu): stop %d at %llu (%s)", i,
-                             masks[m], blk, (unsigned long long)bl.off[blk], r.stop,
-                             (unsigned long long)r.stop_off, r.why);
-                check_prefix(&got, &all, recs_in(&bl, blk));
+                int last = blk == bl.n - 1;
+                if (last ? r.stop != READER_CORRUPT || r.stop_off != bl.off[blk] || r.ndamaged
+                         : r.stop != READER_OK || r.ndamaged != 1 ||
+                               r.damage_off != bl.off[blk] ||
+                               r.damage_bytes != bl.end[blk] - bl.off[blk])
+                    fail_msg("byte %zu ^ 0x%02x (block %zu at %llu): stop %d at %llu (%s), "
+                             "%llu damaged at %llu", i, masks[m], blk,
+                             (unsigned long long)bl.off[blk], r.stop,
+                             (unsigned long long)r.stop_off, r.why,
+                             (unsigned long long)r.ndamaged, (unsigned long long)r.damage_off);
+                assert_true(reader_damaged(&r));
+                /* every record but the damaged block's, in order */
+                size_t before = recs_in(&bl, blk), in = bl.nrec[blk];
+                assert_int_equal(got.n, all.n - in);
+                for (size_t k = 0; k < got.n; k++) {
+                    const struct ept_rec *want = all.v[k < before ? k : k + in];
+                    assert_memory_equal(got.v[k], want, want->size);
+                }
                 recs_free(&got);
                 reader_close(&r);
             }

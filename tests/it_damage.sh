@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# it_damage.sh - traces are untrusted input: damaged or crafted files (made from a shipped
+# trace by tests/ept_mangle.py, block CRCs fixed where the damage must reach past them) never
+# pass check or compare, are read past the damage, and cost memory and time in proportion to
+# their size. Memory is bounded with ulimit -v and time with timeout, never measured.
+. "$(dirname "$0")/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+TRACES=$HERE/../traces
+MANGLE="python3 $HERE/ept_mangle.py"
+MIS=$TRACES/origin-mistrigger.ept
+OK=$TRACES/origin-healthy.ept
+
+# $LIMITED CMD...: run CMD with at most 300 MB of address space (a reader whose memory
+# follows a crafted id instead of the file's size dies of it).
+LIMITED=(bash -c 'ulimit -v 300000 && exec "$@"' limited)
+
+# err_has REGEX: the last expect_status command's stderr has a line matching REGEX.
+err_has() {
+    grep -Eq -- "$1" "$LAST_ERR" || { cat "$LAST_ERR" >&2; fail "stderr lacks /$1/"; }
+}
+
+step "a byte flipped in the first block: check and compare exit 2 and say so"
+$MANGLE "$MIS" "$T/flip.ept" flip 0 || fail "mangle"
+expect_status 2 "$EPSCOPE" check "$T/flip.ept"
+err_has "damaged trace: 1 damaged region skipped .*offset 384: block CRC mismatch"
+out_has "records lost to damage"
+expect_status 2 "$EPSCOPE" check --json "$T/flip.ept"
+out_has '"complete":false,"damaged":true'
+expect_status 2 "$EPSCOPE" compare "$T/flip.ept" "$OK"
+err_has "flip.ept: damaged trace"
+expect_status 0 "$EPSCOPE" compare "$MIS" "$OK"
+
+step "dump says where the damage was and reads the blocks after it"
+expect_status 0 "$EPSCOPE" dump "$MIS"
+intact=$(wc -l <"$LAST_OUT")
+expect_status 1 "$EPSCOPE" dump "$T/flip.ept"
+out_has "^-- damaged: 376 bytes at offset 384 skipped \(block CRC mismatch\)"
+out_has "mis-trigger|epoll_wait"
+[ "$(grep -c '^ ' "$LAST_OUT")" -gt 0 ] || fail "no record read after the damage"
+[ "$(wc -l <"$LAST_OUT")" -lt "$intact" ] || fail "the damaged block's records were printed"
+err_has "1 damaged region skipped"
+expect_status 1 "$EPSCOPE" dump --json "$T/flip.ept"
+out_has '^\{"type":"damage","offset":384,"bytes":376,"why":"block CRC mismatch"\}$'
+expect_status 1 "$EPSCOPE" dump --chrome "$T/flip.ept"
+out_has '"complete":false'
+
+step "the last block damaged: nothing after it, still not a clean verdict"
+$MANGLE "$MIS" "$T/flip1.ept" flip 1 || fail "mangle"
+expect_status 2 "$EPSCOPE" check "$T/flip1.ept"
+err_has "unreadable from offset 760 to the end"
+
+step "one socket or connection id of 0xFFFFFFFF costs no more memory than the file"
+for field in sid conn; do
+    $MANGLE "$MIS" "$T/$field.ept" "$field" 0xFFFFFFFF || fail "mangle"
+    expect_status 1 "${LIMITED[@]}" "$EPSCOPE" check "$T/$field.ept"
+    expect_status 0 "${LIMITED[@]}" "$EPSCOPE" dump --chrome "$T/$field.ept"
+    expect_status 0 "${LIMITED[@]}" "$EPSCOPE" compare "$T/$field.ept" "$OK"
+    expect_status 0 "${LIMITED[@]}" "$EPSCOPE" view --snapshot 20 "$T/$field.ept"
+done
+
+step "a block length of 16 MiB and its trailer in every slot: read in linear time"
+$MANGLE "$MIS" "$T/trailers.ept" trailers 4 || fail "mangle"
+STEP_TIMEOUT=10 expect_status 0 "$EPSCOPE" dump "$T/trailers.ept"
+err_has "ends inside a block at offset 384"
+STEP_TIMEOUT=10 expect_status 0 "$EPSCOPE" check "$T/trailers.ept"
+
+echo "ok"
