@@ -22,6 +22,7 @@ void state_init(struct state *st)
     idmap_init(&st->fds);
     idmap_init(&st->conns);
     idmap_init(&st->tids);
+    idmap_init(&st->dead);
     st->pos = UINT64_MAX;
     st->next_sid = MADE_UP_SID;
 }
@@ -38,6 +39,7 @@ void state_free(struct state *st)
     idmap_free(&st->fds);
     idmap_free(&st->conns);
     idmap_free(&st->tids);
+    idmap_free(&st->dead);
     memset(st, 0, sizeof(*st));
 }
 
@@ -69,6 +71,7 @@ void state_copy(struct state *dst, const struct state *src)
         memcpy(dst->fdslot, src->fdslot, src->nfdslot * sizeof(uint32_t));
     idmap_copy(&dst->conns, &src->conns);
     idmap_copy(&dst->tids, &src->tids);
+    idmap_copy(&dst->dead, &src->dead);
     if (dst->tcap < src->nthreads) {
         dst->threads = xreallocarray(dst->threads, src->nthreads, sizeof(*dst->threads));
         for (uint32_t i = dst->tcap; i < src->nthreads; i++)
@@ -107,6 +110,7 @@ size_t state_bytes(const struct state *st)
                st->nfdslot * sizeof(uint32_t) +
                idmap_bytes(&st->slot) +
                idmap_bytes(&st->fds) + idmap_bytes(&st->conns) + idmap_bytes(&st->tids) +
+               idmap_bytes(&st->dead) +
                st->nthreads * sizeof(struct state_thread);
     for (uint32_t i = 0; i < st->nthreads; i++)
         n += st->threads[i].wait.n * sizeof(struct state_event);
@@ -283,6 +287,8 @@ static void drop(struct state *st, struct state_sock *s, uint64_t pos, uint64_t 
     if (p && p->peer == s->sid)
         p->peer = 0;
     idmap_del(&st->slot, s->sid);
+    if (st->gap) /* after a gap a sid not alive may be new: remember the ones that died */
+        idmap_put(&st->dead, s->sid, 1);
     if (st->nfree == st->freecap) {
         st->freecap = st->freecap ? st->freecap * 2 : 64;
         st->free = xreallocarray(st->free, st->freecap, sizeof(*st->free));
@@ -342,6 +348,18 @@ void state_gap(struct state *st)
     st->gap = 1;
 }
 
+/* Whether sid, which a record carries and no live file has, names a file the model never
+ * saw: one made after every sid seen so far, or, after a gap, any sid not seen to die (its
+ * creation may have been lost, however early it was made). Otherwise a record's sid that
+ * the fd table contradicts is the writer's stale claim about a closed file. */
+static int new_identity(const struct state *st, uint32_t sid)
+{
+    uint32_t v;
+    if (!sid || sid >= MADE_UP_SID || state_sock(st, sid))
+        return 0;
+    return sid > st->max_sid || (st->gap && !idmap_get(&st->dead, sid, &v));
+}
+
 /* The file a record's socket means. The fd table says what a number names; a record's sid
  * is trusted for a number the table does not know, or when it is a new identity (the table
  * missed the call that made it, e.g. in a gap). A known-dead sid is the writer's stale
@@ -352,9 +370,10 @@ static struct state_sock *resolve(struct state *st, const struct ept_sock *k, ui
 {
     struct state_sock *s = state_fd(st, k->fd);
     if (s) {
-        if (k->sid && k->sid != s->sid && k->sid > st->max_sid && k->sid < MADE_UP_SID) {
+        if (k->sid != s->sid && new_identity(st, k->sid)) {
             s = new_sock(st, k->sid, k->fd, k->role, pos);
             s->conn = k->conn;
+            s->uncertain = st->gap;
             bind_fd(st, k->fd, s, pos, ns);
         }
         return s;
@@ -477,6 +496,8 @@ static void ready(struct state *st, struct state_thread *t, const struct ept_rec
         struct state_sock *o = state_sock(st, r->s.sid);
         if (o)
             s = o;
+        else if (new_identity(st, r->s.sid)) /* the number was reused where we did not see */
+            s = resolve(st, &r->s, pos, rec->ns, 1);
     }
     if (!s)
         s = state_sock(st, r->s.sid);

@@ -176,6 +176,8 @@ struct state {
     uint32_t max_sid;          /* the highest sid a record carried */
     uint32_t regs_dropped;     /* registrations beyond STATE_REGS, not kept */
     uint8_t gap;               /* records were lost: files first seen now are uncertain */
+    struct idmap dead;         /* after a gap: sids seen to die (a sid not alive and not
+                                  here may be a file made where records were lost) */
     struct idmap tids;         /* thread id -> index in threads */
     uint64_t pos;              /* the last record applied; UINT64_MAX before the first */
     /* what the last record applied was about, valid until the next state_apply: the file

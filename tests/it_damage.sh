@@ -64,4 +64,15 @@ STEP_TIMEOUT=10 expect_status 0 "$EPSCOPE" dump "$T/trailers.ept"
 err_has "ends inside a block at offset 384"
 STEP_TIMEOUT=10 expect_status 0 "$EPSCOPE" check "$T/trailers.ept"
 
+step "a correct proxy under a tiny ring: lost records are gaps, only lost-records is said"
+start B "$EPSCOPE" backend --listen 127.0.0.1:0
+start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --backend "$B_ADDR" --trace "$T/ring.ept" \
+    --ring-size 4k
+STEP_TIMEOUT=120 expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 20000 -c 50 -k
+stop P
+expect_status 0 "$EPSCOPE" check "$T/ring.ept"
+out_has "^warning lost-records"
+grep -q "^error" "$LAST_OUT" && fail "errors in a correct proxy's trace: $(grep '^error' "$LAST_OUT" | sort | uniq -c)"
+out_has " 0 errors, [0-9]+ warnings in "
+
 echo "ok"

@@ -875,6 +875,62 @@ static void test_lost_gap(void **state)
     assert_int_equal(fs[0].count + fs[1].count, 12);
 }
 
+/* A handle record for event #index of the last wait, as the proxy writes one. */
+static void handle(struct tb *b, int fd, uint32_t events, uint32_t index)
+{
+    struct ept_ready r;
+    memset(&r, 0, sizeof(r));
+    r.s = tb_sock(b, fd);
+    r.events = events;
+    r.index = index;
+    tb_put(b, EPT_HANDLE, &r, sizeof(r), NULL, 0);
+}
+
+/* The proxy under a small ring (proxy --ring-size 4k, load -k): a connection closed and a
+ * new one accepted on the same numbers during a gap; after it, one batch reports both new
+ * sockets and the handler of the first reads one and writes the other. The sockets are new,
+ * not the closed ones: no stale-event, only the lost-records warning. The new sids may be
+ * higher than any seen (made in the gap) or lower (made before, every record of them lost). */
+static void test_lost_gap_reused_numbers(void **state)
+{
+    struct rfx *f = *state;
+    size_t all;
+    for (int lower = 0; lower < 2; lower++) {
+        struct tb *b = begin(f, LT_IN, LT_IN);
+        uint32_t early = b->next_sid++; /* a socket none of whose records was kept */
+        uint32_t early2 = b->next_sid++;
+        tb_accept(b, L, 9); /* another connection, seen: its sid is the highest */
+        tb_wait1(b, EP, C, EPOLLIN);
+        handle(b, C, EPOLLIN, 0);
+        tb_read(b, C, 16384, 18);
+        tb_write(b, K, 18, 18);
+        tb_lost(b, 300); /* C and K closed, a new connection on the same numbers */
+        if (lower) {
+            b->sid[C] = early;
+            b->sid[K] = early2;
+        } else {
+            tb_new(b, C);
+            tb_new(b, K);
+        }
+        tb_wait(b, EP, 2);
+        tb_ready_sid(b, C, 0, EPOLLIN, 0);
+        tb_ready_sid(b, K, 0, EPOLLIN, 1);
+        handle(b, C, EPOLLIN, 0);
+        tb_read(b, C, 16384, 18);
+        tb_write(b, K, 18, 18);
+        handle(b, K, EPOLLIN, 1);
+        tb_read(b, K, 16384, 40);
+        tb_write(b, C, 40, 40);
+        tb_wait1(b, EP, K, EPOLLIN);
+        handle(b, K, EPOLLIN, 0);
+        tb_read(b, K, 16384, 0);
+        tb_close(b, K);
+        tb_close(b, C);
+        assert_int_equal(finish(f, RULE_LOST_RECORDS, &all), 1);
+        assert_int_equal(all, 1);
+    }
+}
+
 /* --- correct programs: every pattern real servers use, together, and nothing found ------- */
 
 static void test_correct_patterns(void **state)
@@ -1025,6 +1081,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_closed_fd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rdhup_loss, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_out_edge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_gap_reused_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edge_hog, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_gap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_correct_patterns, setup, teardown),
