@@ -112,7 +112,7 @@ static void wait_events(struct exporter *x, const struct ept_rec *rec)
               (unsigned long long)(blocked % 1000), (unsigned long long)rec->seq, w.timeout,
               w.maxevents, w.result < 0 ? -1 : w.result);
     if (w.result < 0)
-        sb_printf(&b, ",\"errno\":\"%s\"", fmt_errno(-w.result));
+        sb_printf(&b, ",\"errno\":\"%s\"", fmt_errno(-(long)w.result));
     sb_puts(&b, "}}");
     emit(x, x->line);
     sb_init(&b, x->line, sizeof(x->line));
@@ -180,7 +180,7 @@ static void syscall_event(struct exporter *x, const struct ept_rec *rec)
     sb_printf(&b, ",\"args\":{\"seq\":%llu,\"result\":%ld", (unsigned long long)rec->seq,
               result < 0 ? -1L : result);
     if (result < 0)
-        sb_printf(&b, ",\"errno\":\"%s\"", fmt_errno((int)-result));
+        sb_printf(&b, ",\"errno\":\"%s\"", fmt_errno(-result));
     sb_puts(&b, ",\"text\":");
     str(&b, text);
     sb_puts(&b, "}}");

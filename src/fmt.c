@@ -89,7 +89,7 @@ void fmt_events(struct sbuf *b, uint32_t ev)
         sb_puts(b, "0");
 }
 
-const char *fmt_errno(int e)
+const char *fmt_errno(long e)
 {
     switch (e) {
     case EAGAIN: return "EAGAIN";
@@ -118,8 +118,8 @@ const char *fmt_errno(int e)
     case ENOSPC: return "ENOSPC";
     case EIO: return "EIO";
     default: {
-        static _Thread_local char buf[16];
-        snprintf(buf, sizeof(buf), "E%d", e);
+        static _Thread_local char buf[24];
+        snprintf(buf, sizeof(buf), "E%ld", e);
         return buf;
     }
     }
@@ -149,7 +149,7 @@ const char *fmt_ctl_op(int op)
 static void result(struct sbuf *b, long r)
 {
     if (r < 0)
-        sb_printf(b, " = -1 %s", fmt_errno((int)-r));
+        sb_printf(b, " = -1 %s", fmt_errno(-r));
     else
         sb_printf(b, " = %ld", r);
 }
@@ -264,7 +264,7 @@ void fmt_rec(struct sbuf *b, const struct ept_rec *r)
             result(b, e.result);
         } else {
             sb_printf(b, "getsockopt(%d, SO_ERROR) = %s", e.s.fd,
-                      e.result ? fmt_errno(-e.result) : "0");
+                      e.result ? fmt_errno(-(long)e.result) : "0");
             sb_puts(b, e.result ? " (connect failed)" : " (connected)");
         }
         if (e.backend != 0xffff)
@@ -345,7 +345,7 @@ void fmt_rec(struct sbuf *b, const struct ept_rec *r)
             sb_printf(b, "backend %u up", e.backend);
         else
             sb_printf(b, "backend %u down for %u ms: %s", e.backend, e.down_ms,
-                      e.reason ? fmt_errno(-e.reason) : "timeout");
+                      e.reason ? fmt_errno(-(long)e.reason) : "timeout");
         break;
     }
     case EPT_PAUSE: {
@@ -438,7 +438,7 @@ static void jresult(struct sbuf *b, long r)
 {
     sb_printf(b, ",\"result\":%ld", r < 0 ? -1L : r);
     if (r < 0)
-        sb_printf(b, ",\"errno\":\"%s\"", fmt_errno((int)-r));
+        sb_printf(b, ",\"errno\":\"%s\"", fmt_errno(-r));
 }
 
 static void jaddr(struct sbuf *b, const char *key, const struct ept_addr *a)
@@ -582,7 +582,7 @@ void fmt_rec_json(struct sbuf *b, const struct ept_rec *r, uint64_t t0_ns)
         sb_printf(b, ",\"backend\":%u,\"up\":%s,\"down_ms\":%u", e.backend,
                   e.up ? "true" : "false", e.down_ms);
         if (e.reason)
-            sb_printf(b, ",\"errno\":\"%s\"", fmt_errno(-e.reason));
+            sb_printf(b, ",\"errno\":\"%s\"", fmt_errno(-(long)e.reason));
         break;
     }
     case EPT_PAUSE: {

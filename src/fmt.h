@@ -22,7 +22,7 @@ void sb_escape(struct sbuf *b, const uint8_t *p, size_t n, int json);
 /* "EPOLLIN|EPOLLRDHUP|EPOLLET", or "0". */
 void fmt_events(struct sbuf *b, uint32_t events);
 /* "EAGAIN" for 11 (positive errno), "E123" when unknown. */
-const char *fmt_errno(int e);
+const char *fmt_errno(long e);
 /* "127.0.0.1:8080" or "[::1]:8080", "-" when empty. */
 void fmt_addr(struct sbuf *b, const struct ept_addr *a);
 /* "ADD", "MOD", "DEL". */

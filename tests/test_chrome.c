@@ -357,6 +357,35 @@ static void test_chrome_empty_trace(void **state)
     replay_close(r);
 }
 
+/* An epoll_wait or a call whose result is INT_MIN (a crafted trace): its errno is named
+ * E2147483648 and nothing negates INT_MIN (UBSan builds abort on that). */
+static void test_chrome_int_min_result(void **state)
+{
+    struct fx *f = *state;
+    const char *path = fx_path(f, "t.ept");
+    struct trace_opts o = {.path = path, .mode = EPT_MODE_LEVEL};
+    struct trace *t = NULL;
+    char err[256];
+    assert_int_equal(trace_open(&t, &o, err, sizeof(err)), 0);
+    struct ept_sock s = {.fd = 6, .sid = 2, .role = EPT_ROLE_CLIENT};
+    trace_epoll_create(t, 4, 0);
+    trace_epoll_wait(t, 4, -1, 64, INT32_MIN, 1000);
+    trace_shutdown(t, &s, SHUT_WR, INT32_MIN);
+    assert_int_equal(trace_finish(t, NULL), 0);
+    struct replay *r;
+    static struct jp j;
+    char *json = export(path, &r);
+    if (!parse_trace(&j, json))
+        fail_msg("invalid JSON: %s", json);
+    char want[64];
+    snprintf(want, sizeof(want), "\"errno\":\"E%lld\"", -(long long)INT32_MIN);
+    const char *first = strstr(json, want);
+    assert_non_null(first);
+    assert_non_null(strstr(first + 1, want)); /* the wait's, and the shutdown's */
+    free(json);
+    replay_close(r);
+}
+
 /* A failed write is reported as -EIO. */
 static void test_chrome_write_error(void **state)
 {
@@ -380,6 +409,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chrome_parser_is_strict),
+        T(test_chrome_int_min_result),
         T(test_chrome_events),
         T(test_chrome_empty_trace),
         T(test_chrome_write_error),

@@ -294,6 +294,36 @@ static void test_fmt_helpers(void **state)
     assert_int_equal(small[4], 'Z');
 }
 
+/* A crafted trace may hold INT_MIN where an -errno belongs: its name is E2147483648, and no
+ * negation of it overflows (UBSan builds abort on one). */
+static void test_fmt_int_min_results(void **state)
+{
+    (void)state;
+    union recbuf u;
+    char want[64];
+    snprintf(want, sizeof(want), "E%lld", -(long long)INT32_MIN);
+    assert_string_equal(fmt_errno(-(long)INT32_MIN), want);
+    const char *t = text(MK(&u, EPT_CONNECT, struct ept_connect, .s = be, .backend = 0xffff,
+                            .phase = 1, .result = INT32_MIN));
+    assert_non_null(strstr(t, want));
+    t = text(MK(&u, EPT_HEALTH, struct ept_health, .backend = 1, .reason = INT32_MIN));
+    assert_non_null(strstr(t, want));
+    t = text(MK(&u, EPT_READ, struct ept_io, .s = cli, .asked = 10, .result = INT32_MIN));
+    assert_non_null(strstr(t, want));
+    t = text(MK(&u, EPT_EPOLL_WAIT, struct ept_epoll_wait, .epfd = 3, .result = INT32_MIN));
+    assert_non_null(strstr(t, want));
+    char line[4096];
+    struct sbuf b;
+    sb_init(&b, line, sizeof(line));
+    fmt_rec_json(&b, MK(&u, EPT_HEALTH, struct ept_health, .backend = 1, .reason = INT32_MIN),
+                 T0);
+    assert_non_null(strstr(line, want));
+    sb_init(&b, line, sizeof(line));
+    fmt_rec_json(&b, MK(&u, EPT_CONNECT, struct ept_connect, .s = be, .phase = 1,
+                        .result = INT32_MIN), T0);
+    assert_non_null(strstr(line, want));
+}
+
 /* --- JSON ------------------------------------------------------------------------------ */
 
 /* The decoded bytes of the string member named key (any depth), through json.h's hook. */
@@ -501,6 +531,7 @@ int main(void)
         cmocka_unit_test(test_fmt_proxy_records),
         cmocka_unit_test(test_fmt_short_record),
         cmocka_unit_test(test_fmt_helpers),
+        cmocka_unit_test(test_fmt_int_min_results),
         cmocka_unit_test(test_fmt_json_parser_is_strict),
         cmocka_unit_test(test_fmt_json_parser_hook),
         cmocka_unit_test(test_fmt_json_exact),

@@ -205,7 +205,7 @@ int ready_rows(struct view *v, int col, int width, char *head, size_t headlen, s
     }
     long wi = vindex_floor(k->ix.waits, k->ix.nwaits, w->pos);
     if (w->result < 0)
-        snprintf(head, headlen, "epoll_wait #%ld failed: %s", wi + 1, fmt_errno(-w->result));
+        snprintf(head, headlen, "epoll_wait #%ld failed: %s", wi + 1, fmt_errno(-(long)w->result));
     else if (narrow)
         snprintf(head, headlen, "wait #%ld = %d", wi + 1, w->result);
     else
