@@ -6,7 +6,24 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <unistd.h>
+
+int cli_output_done(const char *cmd, int status)
+{
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return status;
+    int err = errno;
+    struct pollfd p = {STDOUT_FILENO, POLLOUT, 0};
+    if (err == EPIPE || (poll(&p, 1, 0) == 1 && (p.revents & POLLERR)))
+        return 2; /* the reader left (dump | head): it has what it wanted */
+    errno = err;
+    fprintf(stderr, "epscope%s%s: the output could not be written%s%s\n", cmd ? " " : "",
+            cmd ? cmd : "", errno ? ": " : "", errno ? strerror(errno) : "");
+    return 2;
+}
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {

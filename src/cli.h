@@ -32,6 +32,9 @@ struct option;
  * sets optind = 1 before the first call. */
 int cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
                const struct option *longopts, const char *repeatable);
+/* Flush stdout at the end of command cmd: its exit status, or 2 after one line on stderr
+ * when any of its output could not be written (a full disk, /dev/full, a closed pipe). */
+int cli_output_done(const char *cmd, int status);
 /* Print "epscope CMD: message" and a hint to use --help; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Parse an unsigned integer with an optional k/m/g suffix (x1024) within [min, max];

@@ -46,7 +46,8 @@ static const char usage[] =
     "  -h, --help    this text\n"
     "\n"
     "Exit status: 0 compared, 2 a file is not a usable trace or is damaged (a corrupt\n"
-    "block: the figures are printed without its records), or bad options.\n";
+    "block: the figures are printed without its records), bad options, or the output\n"
+    "could not be written.\n";
 
 /* One trace: its model and the figures the model does not keep. */
 struct col {
@@ -483,8 +484,6 @@ int compare_main(int argc, char **argv)
             print_table(k, n);
             printf("\n%s.\n", closing);
         }
-        if (fflush(stdout) != 0)
-            status = 1;
         for (int i = 0; i < n; i++)
             if (reader_damaged(replay_reader(k[i].r)))
                 status = 2; /* figures of a damaged trace are not the run's */

@@ -32,7 +32,7 @@ static const char usage[] =
     "\n"
     "Exit status: 0 all complete records printed, 1 the file has a corrupt block (it is\n"
     "skipped with a line saying where, and the records of the good blocks around it are\n"
-    "printed), 2 not a readable trace.\n";
+    "printed), 2 not a readable trace, or the output could not be written.\n";
 
 struct dump_ctx {
     FILE *out;
@@ -132,10 +132,8 @@ int dump_main(int argc, char **argv)
             fprintf(stderr, "epscope dump: %s: the trace is damaged (see `epscope dump %s`): "
                     "the records of its corrupt blocks are missing\n", path, path);
         replay_close(r);
-        if (rc < 0 || fflush(stdout) != 0) {
-            fprintf(stderr, "epscope dump: writing the Chrome JSON failed\n");
-            return 1;
-        }
+        if (rc < 0)
+            return 2; /* a write failed: main() says so (cli_output_done) */
         return damaged ? 1 : 0;
     }
     struct reader r;
@@ -152,7 +150,7 @@ int dump_main(int argc, char **argv)
         story_end(&story);
     if (fflush(stdout) != 0 || rc < 0) {
         reader_close(&r);
-        return 1; /* stdout closed (a pipe into head): nothing more to say */
+        return 2; /* a write failed: main() says so (cli_output_done) */
     }
     int status = 0;
     if (r.ndamaged) {

@@ -54,14 +54,14 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         if (argc > 2 && find(argv[2])) {
             char *av[] = {argv[2], "--help", NULL};
-            return find(argv[2])->main(2, av);
+            return cli_output_done(argv[2], find(argv[2])->main(2, av));
         }
         usage(stdout);
-        return 0;
+        return cli_output_done(NULL, 0);
     }
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
         printf("epscope %s\n", EPSCOPE_VERSION);
-        return 0;
+        return cli_output_done(NULL, 0);
     }
     const struct command *c = find(cmd);
     if (!c) {
@@ -70,5 +70,7 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     signal(SIGPIPE, SIG_IGN); /* a closed socket or pipe is an error return, not a death */
-    return c->main(argc - 1, argv + 1);
+    /* every command's output is checked once, here: a report that did not reach its reader
+     * must not exit 0 */
+    return cli_output_done(c->name, c->main(argc - 1, argv + 1));
 }
