@@ -80,6 +80,10 @@ static inline const struct ept_rec *reader_next_rec(const struct reader_block *b
 {
     while (*pos < b->recs_len) {
         const struct ept_rec *rec = (const void *)(b->recs + *pos);
+        if (rec->size < 8) { /* the mapping changed under us (a file cut short): stop */
+            *pos = b->recs_len;
+            return NULL;
+        }
         *pos += rec->size;
         if (rec->type != EPT_PAD)
             return rec;

@@ -269,4 +269,25 @@ wait_for -t 5 eval 'screen_of f1 | grep -qE "record ([0-9]+)/\\1 "' ||
 keys f1 q
 wait_for -t 5 dead f1 || fail "follow: q did not quit"
 stop PX || true
+
+step "--follow: the followed file shrinks (truncate, a proxy restarted with --force): no SIGBUS"
+TRACES=$(cd "$(dirname "$0")/../traces" && pwd)
+cp "$TRACES/fault-sticky-epollout.ept" "$T/shrink.ept"
+open_view s1 100 30 --follow "$T/shrink.ept"
+see s1 "following"
+truncate -s 0 "$T/shrink.ept"
+see s1 "shrank (truncated or rewritten)"
+keys s1 G
+keys s1 w
+[ -n "$(viewer_pid s1)" ] && ! dead s1 || { screen_of s1 >&2; fail "the viewer died on a shrunk file"; }
+cat "$TRACES/origin-mistrigger.ept" >"$T/shrink.ept" # written again in place
+see s1 "was truncated or replaced: reloaded"
+see s1 "/41 "
+truncate -s 1000 "$T/shrink.ept" # cut inside a block: reloaded with what is whole
+see s1 "record 4/4 "
+keys s1 p
+see s1 "record 3/4 "
+keys s1 q
+wait_for -t 5 dead s1 || { screen_of s1 >&2; fail "shrink: q did not quit"; }
+[ "$(cat "$T/s1.rc")" = 0 ] || fail "the viewer exited with $(cat "$T/s1.rc")"
 echo "it_view: all passed"

@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "fmt.h"
 #include "panes.h"
@@ -1003,9 +1006,93 @@ int view_tick(struct view *v, double ms)
     return VR_REDRAW;
 }
 
-int view_refresh(struct view *v)
+/* An empty trace to show in place of a file that shrank and cannot be read again yet (an
+ * in-memory file: the old mapping must not be touched again, and a replay needs a file). */
+static int open_empty(struct replay **out, const struct ept_header *like)
+{
+    char err[300], path[64];
+    int fd = memfd_create("epscope-empty", MFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct ept_header h;
+    uint8_t hb[EPT_HDR_FIXED];
+    ept_header_init(&h, like->mode, like->listener_mode, like->preview, like->ring_size);
+    ept_header_encode(&h, "", 0, hb);
+    int rc = -EIO;
+    if (write(fd, hb, sizeof(hb)) == (ssize_t)sizeof(hb)) {
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        rc = replay_open(out, path, err, sizeof(err));
+    }
+    close(fd);
+    return rc;
+}
+
+/* Whether column k's file shrank (truncated in place) or its path names another file now:
+ * the part of the mapping past the new end would raise SIGBUS when read. */
+static int col_changed(const struct vcol *k)
+{
+    const struct reader *rd = replay_reader(k->r);
+    struct stat a, b;
+    if (fstat(rd->fd, &a) < 0 || (uint64_t)a.st_size < rd->len)
+        return 1;
+    return stat(k->path, &b) == 0 && (b.st_ino != a.st_ino || b.st_dev != a.st_dev);
+}
+
+/* Put a freshly opened replay in column c in place of its old one. */
+static void col_swap(struct view *v, int c, struct replay *nr)
+{
+    struct vcol *k = &v->col[c];
+    vindex_close(&k->ix);
+    replay_close(k->r);
+    k->r = nr;
+    vindex_open(&k->ix, nr);
+    k->pos = 0;
+    k->ready_sel = -1;
+    k->sock_sel = 0;
+    k->set_sel = -1;
+    k->expl_of = -1;
+    k->expl_top = 0;
+    if (count_of(k))
+        set_pos(v, c, v->hold ? 0 : count_of(k) - 1);
+}
+
+int view_check_files(struct view *v)
 {
     int r = 0;
+    for (int c = 0; c < v->ncols; c++) {
+        struct vcol *k = &v->col[c];
+        if (!k->gone && !col_changed(k))
+            continue;
+        struct stat st;
+        struct replay *nr = NULL;
+        char err[300] = "";
+        /* a file that is only a header so far (a proxy restarting) waits for its first block */
+        if (stat(k->path, &st) == 0 && st.st_size > 0 &&
+            replay_open(&nr, k->path, err, sizeof(err)) == 0) {
+            col_swap(v, c, nr);
+            msg(v, "%s was truncated or replaced: reloaded", k->name);
+            k->gone = 0;
+            r = VR_REDRAW;
+        } else if (!k->gone) {
+            struct ept_header like = replay_reader(k->r)->hdr;
+            if (open_empty(&nr, &like) < 0) {
+                fprintf(stderr, "epscope view: %s shrank and no empty trace could be made\n",
+                        k->path);
+                abort(); /* never touch the old mapping again */
+            }
+            col_swap(v, c, nr);
+            k->gone = 1;
+            msg(v, "%s shrank (truncated or rewritten): waiting for a trace to reload",
+                k->name);
+            r = VR_REDRAW;
+        }
+    }
+    return r;
+}
+
+int view_refresh(struct view *v)
+{
+    int r = view_check_files(v);
     for (int c = 0; c < v->ncols; c++) {
         struct vcol *k = &v->col[c];
         uint64_t n = count_of(k);

@@ -73,6 +73,7 @@ struct vcol {
     int expl_row;             /* i: the explanation explains a registration, not a finding */
     uint32_t expl_sid;        /* that registration: its file */
     int32_t expl_fd;          /* and its number */
+    int gone;                 /* its file shrank and could not be read again: shown empty */
     struct vsock *socks;      /* view_socks' rows */
     size_t sockcap;
 };
@@ -132,6 +133,9 @@ int view_tick(struct view *v, double ms);
 int view_work(struct view *v, uint64_t max_records);
 /* Follow growing traces: read what was appended; returns VR_REDRAW when any grew. */
 int view_refresh(struct view *v);
+/* Reload a column whose file shrank or was replaced (reading its old mapping would raise
+ * SIGBUS), or show it empty until it can be read again, and say so; VR_REDRAW if any did. */
+int view_check_files(struct view *v);
 
 /* Move column c's cursor to pos (clamped), and the other columns with it. */
 void view_goto(struct view *v, int c, uint64_t pos);

@@ -151,6 +151,7 @@ static int run(struct view *v)
     grid_init(&g, w, h, v->utf8);
     double last = now_ms(), last_follow = last;
     for (;;) {
+        dirty |= view_check_files(v) != 0; /* before the mapping is read: never SIGBUS */
         if (dirty) {
             if (g.w != v->w || g.h != v->h) {
                 grid_free(&g);
@@ -164,7 +165,7 @@ static int run(struct view *v)
             break;
         int mx = 0, my = 0;
         int key = term_key(v->searching ? 0 : FRAME_MS, &mx, &my);
-        int r = 0;
+        int r = view_check_files(v); /* again: the file may have shrunk while we waited */
         if (key == VK_RESIZE) {
             term_size(&w, &h);
             view_resize(v, w, h);
