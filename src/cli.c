@@ -5,11 +5,13 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+/* Flush stdout at the end of a command: its status, or 2 (said once on stderr) when the
+ * output could not be written; a reader that left early (dump | head) is not an error. */
 int cli_output_done(const char *cmd, int status)
 {
     errno = 0;
