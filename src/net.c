@@ -130,10 +130,22 @@ int net_socket(const struct net_addr *a)
 
 int net_listen(const struct net_addr *a, int backlog)
 {
+    return net_listen_shared(a, backlog, 0);
+}
+
+int net_listen_shared(const struct net_addr *a, int backlog, int reuseport)
+{
     int fd = net_socket(a), one = 1, rc;
     if (fd < 0)
         return fd;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    /* before bind: the kernel only lets a socket join a port's group if every member
+     * asked for it, and spreads new connections over the group by a hash */
+    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+        rc = -errno;
+        close(fd);
+        return rc;
+    }
     if (a->ss.ss_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 || listen(fd, backlog) < 0) {

@@ -24,6 +24,9 @@ unsigned net_port(const struct net_addr *a);
 
 /* A non-blocking, close-on-exec listening TCP socket (SO_REUSEADDR). Returns fd or -errno. */
 int net_listen(const struct net_addr *a, int backlog);
+/* net_listen, and with reuseport set SO_REUSEPORT first, so that several sockets (one per
+ * worker) can listen on the same address. */
+int net_listen_shared(const struct net_addr *a, int backlog, int reuseport);
 /* The address a socket is bound to (to learn the port after binding port 0). */
 int net_local(int fd, struct net_addr *a);
 /* A non-blocking, close-on-exec TCP socket for a's family; -errno on failure. */

@@ -248,6 +248,12 @@ static void sync_listener(struct proxy *p)
     if (!p->lsock.reg.in_set) {
         if (want)
             px_ctl(p, &p->lsock, EPOLL_CTL_ADD, want);
+    } else if (p->lpol.flags & EPOLLEXCLUSIVE) {
+        /* an exclusive registration cannot be changed with EPOLL_CTL_MOD (EINVAL), and a
+         * paused worker left in the set could be the one waiter the kernel wakes, while the
+         * others sleep: leave the set, and ADD again to resume (in either listener mode) */
+        if (!want)
+            px_ctl(p, &p->lsock, EPOLL_CTL_DEL, 0);
     } else if (p->lpol.mode == EPT_MODE_LEVEL && want != p->lsock.reg.events) {
         px_ctl(p, &p->lsock, EPOLL_CTL_MOD, want);
     }
@@ -767,6 +773,8 @@ static int setup(struct proxy *p, char *err, size_t errlen)
     p->lpol = *policy_get(cfg->listener_mode);
     if (p->fault->policy)
         p->fault->policy(&p->cpol, &p->lpol);
+    if (cfg->accept == PROXY_ACCEPT_EXCLUSIVE)
+        p->lpol.flags |= EPOLLEXCLUSIVE;
     p->lsock.dup_fd = -1;
     p->pool = calloc(pool_max(p) + 1, sizeof(*p->pool));
     p->events = calloc(cfg->max_events, sizeof(*p->events));
@@ -789,7 +797,11 @@ static int setup(struct proxy *p, char *err, size_t errlen)
         snprintf(err, errlen, "epoll_create1: %s", strerror(-rc));
         return rc;
     }
-    int lfd = net_listen(&cfg->listen, cfg->backlog);
+    /* a worker listens on the socket its master made (shared, or its own of the port's
+     * SO_REUSEPORT group); a lone loop makes its own */
+    int lfd = cfg->listen_fd >= 0 ? cfg->listen_fd
+              : net_listen_shared(&cfg->listen, cfg->backlog,
+                                  cfg->accept == PROXY_ACCEPT_REUSEPORT);
     struct ept_addr la;
     struct net_addr bound = cfg->listen;
     if (lfd >= 0)
@@ -805,10 +817,12 @@ static int setup(struct proxy *p, char *err, size_t errlen)
     }
     p->lsock.open = true;
     sync_listener(p);
-    char a[80];
-    net_format(&bound, a, sizeof(a));
-    printf("listening on %s\n", a);
-    fflush(stdout);
+    if (cfg->worker < 0) { /* under a master, the master says it once for all */
+        char a[80];
+        net_format(&bound, a, sizeof(a));
+        printf("listening on %s\n", a);
+        fflush(stdout);
+    }
     return 0;
 }
 
@@ -831,15 +845,16 @@ static void teardown(struct proxy *p, int *status)
         int rc = trace_finish(p->tr, &st);
         /* what the file holds: records lost to a full ring or to a failed write are not
          * in it, and a summary that counted them as written would lie */
-        fprintf(stderr, "epscope proxy: trace %s: %llu records written, %llu lost, %llu bytes\n",
-                p->cfg->trace_path, (unsigned long long)st.written,
+        fprintf(stderr, "%s: trace %s: %llu records written, %llu lost, %llu bytes\n",
+                p->cfg->name, p->cfg->trace_path, (unsigned long long)st.written,
                 (unsigned long long)st.lost, (unsigned long long)st.bytes);
         if (st.unwritten)
-            fprintf(stderr, "epscope proxy: trace %s: %llu of the lost records could not be "
-                    "written (%s)\n", p->cfg->trace_path, (unsigned long long)st.unwritten,
+            fprintf(stderr, "%s: trace %s: %llu of the lost records could not be "
+                    "written (%s)\n", p->cfg->name, p->cfg->trace_path, (unsigned long long)st.unwritten,
                     strerror(-st.write_error));
         if (rc < 0) {
-            fprintf(stderr, "epscope proxy: writing the trace failed: %s\n", strerror(-rc));
+            fprintf(stderr, "%s: writing the trace failed: %s\n", p->cfg->name,
+                    strerror(-rc));
             *status = 1;
         }
         p->tr = NULL;
@@ -861,7 +876,7 @@ int proxy_run(struct proxy_config *cfg)
     struct proxy *p = &px;
     char err[300];
     int status = 0;
-    sigset_t block, orig;
+    sigset_t block, orig, saved;
 
     /* Connections need descriptors: take the hard limit. */
     struct rlimit rl;
@@ -875,6 +890,10 @@ int proxy_run(struct proxy_config *cfg)
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
     sigprocmask(SIG_BLOCK, &block, &orig);
+    saved = orig;
+    /* a worker starts with them blocked (its master's mask): the wait must still take them */
+    sigdelset(&orig, SIGINT);
+    sigdelset(&orig, SIGTERM);
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
@@ -886,7 +905,7 @@ int proxy_run(struct proxy_config *cfg)
 
     p->now = trace_now();
     if (setup(p, err, sizeof(err)) < 0) {
-        fprintf(stderr, "epscope proxy: %s\n", err);
+        fprintf(stderr, "%s: %s\n", cfg->name, err);
         status = 1;
         goto out;
     }
@@ -919,7 +938,7 @@ int proxy_run(struct proxy_config *cfg)
         if (n < 0) {
             if (werr == EINTR)
                 continue;
-            fprintf(stderr, "epscope proxy: epoll_wait: %s\n", strerror(werr));
+            fprintf(stderr, "%s: epoll_wait: %s\n", cfg->name, strerror(werr));
             status = 1;
             break;
         }
@@ -951,9 +970,24 @@ int proxy_run(struct proxy_config *cfg)
 out:
     teardown(p, &status);
     if (p->conns_total || status == 0)
-        fprintf(stderr, "epscope proxy: stopped after %llu connections, %llu bytes up, "
-                "%llu bytes down\n", (unsigned long long)p->conns_total,
+        fprintf(stderr, "%s: stopped after %llu connections, %llu bytes up, "
+                "%llu bytes down\n", cfg->name, (unsigned long long)p->conns_total,
                 (unsigned long long)p->bytes_up, (unsigned long long)p->bytes_down);
-    sigprocmask(SIG_SETMASK, &orig, NULL);
+    sigprocmask(SIG_SETMASK, &saved, NULL);
     return status;
+}
+
+static const char *const accept_names[] = {"shared", "exclusive", "reuseport"};
+
+const char *proxy_accept_name(unsigned accept)
+{
+    return accept < sizeof(accept_names) / sizeof(*accept_names) ? accept_names[accept] : NULL;
+}
+
+int proxy_accept_parse(const char *s)
+{
+    for (unsigned i = 0; i < sizeof(accept_names) / sizeof(*accept_names); i++)
+        if (!strcmp(s, accept_names[i]))
+            return (int)i;
+    return -1;
 }

@@ -1,5 +1,6 @@
 /* proxy.h - the epoll reverse proxy: one event loop, level / edge / edge-oneshot, every
- * epoll event recorded through the trace recorder. */
+ * epoll event recorded through the trace recorder; with --workers N, N such loops in N
+ * processes under a master (workers.c). */
 #ifndef EPSCOPE_PROXY_H
 #define EPSCOPE_PROXY_H
 
@@ -9,6 +10,13 @@
 #include "balance.h"
 #include "fault.h"
 #include "net.h"
+
+/* How the workers share the listening address (--accept). */
+enum proxy_accept {
+    PROXY_ACCEPT_SHARED = 0, /* one socket in every worker's set: all wake (the herd) */
+    PROXY_ACCEPT_EXCLUSIVE,  /* the same, registered with EPOLLEXCLUSIVE: one wakes */
+    PROXY_ACCEPT_REUSEPORT,  /* a socket per worker (SO_REUSEPORT): the kernel spreads */
+};
 
 struct proxy_config {
     struct net_addr listen;
@@ -33,10 +41,20 @@ struct proxy_config {
     int sndbuf;               /* SO_SNDBUF of client sockets, 0: the kernel's auto-tuning */
     unsigned fault;           /* enum fault_id (fault.h) */
     const char *config_text;  /* for the trace header */
+    unsigned workers;         /* event loops (processes); 1: this process is the loop */
+    unsigned accept;          /* enum proxy_accept */
+    int worker;               /* this loop's number under a master, -1: no master */
+    int listen_fd;            /* a listening socket made by the master, -1: make one */
+    const char *name;         /* for messages: "epscope proxy" or "... worker N" */
 };
 
 /* Run until SIGINT/SIGTERM. Prints "listening on ADDR" on stdout once listening. Returns
  * the process exit status (0 after a clean stop). */
 int proxy_run(struct proxy_config *cfg);
+
+/* The accept mode's name ("shared", "exclusive", "reuseport"), or NULL. */
+const char *proxy_accept_name(unsigned accept);
+/* The accept mode named s, or -1. */
+int proxy_accept_parse(const char *s);
 
 #endif

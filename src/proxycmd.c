@@ -12,6 +12,7 @@
 #include "policy.h"
 #include "proxy.h"
 #include "trace.h"
+#include "workers.h"
 
 static const char usage[] =
     "usage: epscope proxy --backend ADDR:PORT[,weight=N] [--backend ...] [OPTIONS]\n"
@@ -51,6 +52,18 @@ static const char usage[] =
     "  --sndbuf BYTES           SO_SNDBUF of each client socket (default: the kernel's\n"
     "                           auto-tuning, up to 4 MiB on loopback): a small one makes\n"
     "                           a slow client fill it, so short writes and EPOLLOUT show\n"
+    "  --workers N              event loops, each a process with its own epoll set and\n"
+    "                           trace, under a master that restarts a worker that dies\n"
+    "                           (default 1: no master; at most 64)\n"
+    "  --accept MODE            how the workers share the listening address:\n"
+    "                           shared (one socket in every set: all wake for a connection,\n"
+    "                           the thundering herd) | exclusive (the same with\n"
+    "                           EPOLLEXCLUSIVE: one wakes) | reuseport (a socket per\n"
+    "                           worker, SO_REUSEPORT: the kernel spreads connections);\n"
+    "                           default reuseport with --workers 2 or more, else shared\n"
+    "                           With --trace FILE and N > 1, worker K writes FILE with .wK\n"
+    "                           before the extension (run.ept -> run.w0.ept, run.w1.ept...);\n"
+    "                           a restarted worker writes run.w1-1.ept, run.w1-2.ept...\n"
     "  --fault NAME             commit one epoll mistake on purpose ('--fault help' lists them)\n"
     "  -h, --help               this text\n";
 
@@ -86,7 +99,8 @@ int proxy_main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_BACKEND, O_MODE, O_LMODE, O_BALANCE, O_TRACE, O_FORCE, O_RING,
            O_PREVIEW, O_STORY, O_MAXCONNS, O_CTIMEOUT, O_ITIMEOUT, O_DOWN, O_BUFFER,
-           O_MAXEV, O_BACKLOG, O_FAULT, O_SNDBUF, O_CTRIES, O_MAXFAILS, O_FWINDOW };
+           O_MAXEV, O_BACKLOG, O_FAULT, O_SNDBUF, O_CTRIES, O_MAXFAILS, O_FWINDOW, O_WORKERS,
+           O_ACCEPT };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"backend", required_argument, NULL, O_BACKEND},
@@ -110,6 +124,8 @@ int proxy_main(int argc, char **argv)
         {"backlog", required_argument, NULL, O_BACKLOG},
         {"sndbuf", required_argument, NULL, O_SNDBUF},
         {"fault", required_argument, NULL, O_FAULT},
+        {"workers", required_argument, NULL, O_WORKERS},
+        {"accept", required_argument, NULL, O_ACCEPT},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -137,6 +153,11 @@ int proxy_main(int argc, char **argv)
     cfg.buffer = 16384;
     cfg.max_events = 256;
     cfg.backlog = 4096;
+    cfg.workers = 1;
+    cfg.worker = -1;
+    cfg.listen_fd = -1;
+    cfg.name = "epscope proxy";
+    int accept = -1; /* not given */
     balance_init(&cfg.bal, EPT_ALGO_ROUNDROBIN, 0);
     const char *backends[BALANCE_MAX];
     unsigned nb = 0;
@@ -240,6 +261,15 @@ int proxy_main(int argc, char **argv)
                 return bad("--fault", optarg, "unknown fault ('--fault help' lists them)");
             cfg.fault = (unsigned)rc;
             break;
+        case O_WORKERS:
+            if (cli_parse_int(optarg, 1, WORKERS_MAX, &l) < 0)
+                return bad("--workers", optarg, "1 to 64");
+            cfg.workers = (unsigned)l;
+            break;
+        case O_ACCEPT:
+            if ((accept = proxy_accept_parse(optarg)) < 0)
+                return bad("--accept", optarg, "expected shared, exclusive or reuseport");
+            break;
         case 'h': fputs(usage, stdout); return 0;
         case CLI_BADOPT: return EXIT_USAGE;
         default: return cli_usage_error("proxy", "unknown option");
@@ -267,6 +297,10 @@ int proxy_main(int argc, char **argv)
                                    ept_mode_name(need), ept_mode_name(have));
     }
 
+    if (accept < 0)
+        accept = cfg.workers > 1 ? PROXY_ACCEPT_REUSEPORT : PROXY_ACCEPT_SHARED;
+    cfg.accept = (unsigned)accept;
+
     /* The configuration as text, for the trace header: readers learn the backends' names
      * and what the run was, without a second file. */
     static char config[16384];
@@ -286,10 +320,11 @@ int proxy_main(int argc, char **argv)
               cfg.max_fails, cfg.fail_window_ms);
     if (cfg.sndbuf)
         sb_printf(&b, "sndbuf=%d\n", cfg.sndbuf);
+    sb_printf(&b, "workers=%u\naccept=%s\n", cfg.workers, proxy_accept_name(cfg.accept));
     for (unsigned i = 0; i < cfg.bal.n; i++) {
         net_format(&cfg.bal.b[i].addr, a, sizeof(a));
         sb_printf(&b, "backend.%u=%s,weight=%u\n", i, a, cfg.bal.b[i].weight);
     }
     cfg.config_text = config;
-    return proxy_run(&cfg);
+    return cfg.workers > 1 ? workers_run(&cfg) : proxy_run(&cfg);
 }
