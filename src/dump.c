@@ -12,7 +12,7 @@
 #include "story.h"
 
 static const char usage[] =
-    "usage: epscope dump [--json | --story | --chrome] FILE\n"
+    "usage: epscope dump [--json | --story | --chrome] FILE...\n"
     "\n"
     "Print a trace one record per line, strace-style: sequence number, seconds since the\n"
     "trace began, then the call, e.g.\n"
@@ -20,19 +20,23 @@ static const char usage[] =
     "      13    0.004121    ready fd=8 EPOLLIN  [client s3 c1]\n"
     "      15    0.004125  read(8, 16384) = 78 \"GET / HTTP/1.1\\r\\n\"...  [client s3 c1]\n"
     "A call made by a thread other than the main one starts with [tid N]. Works on a trace\n"
-    "that is still being written: it prints the complete blocks.\n"
+    "that is still being written: it prints the complete blocks. Several files (one per\n"
+    "process or proxy worker) are printed one after the other, each after a line\n"
+    "'==> FILE <==' (with --json: an object {\"type\":\"file\",\"path\":...}).\n"
     "\n"
     "  --json        one JSON object per record (JSON Lines), each with a \"type\"\n"
     "  --story       the run told in the words of the origin project's log (\"Received\n"
     "                incoming data on socket: 8\"), as `proxy --story` prints it live\n"
     "  --chrome      Chrome trace-event JSON for Perfetto (ui.perfetto.dev) or\n"
-    "                chrome://tracing: epoll_wait as spans, one track per socket, the\n"
-    "                ready-list length as a counter, diagnoses marked\n"
+    "                chrome://tracing (one file at a time): epoll_wait as spans, one\n"
+    "                track per socket, the ready-list length as a counter, diagnoses\n"
+    "                marked\n"
     "  -h, --help    this text\n"
     "\n"
-    "Exit status: 0 all complete records printed, 1 the file has a corrupt block (it is\n"
+    "Exit status: 0 all complete records printed, 1 a file has a corrupt block (it is\n"
     "skipped with a line saying where, and the records of the good blocks around it are\n"
-    "printed), 2 not a readable trace, or the output could not be written.\n";
+    "printed), 2 a file is not a readable trace (the others are printed), or the output\n"
+    "could not be written.\n";
 
 struct dump_ctx {
     FILE *out;
@@ -90,6 +94,89 @@ static int dump_damage(const struct reader *r, uint64_t off, uint64_t next, void
     return ferror(c->out) ? -1 : 0;
 }
 
+/* --chrome: the Chrome trace-event JSON of one trace; the exit status. */
+static int dump_chrome(const char *path)
+{
+    char err[256];
+    struct replay *r;
+    if (replay_open(&r, path, err, sizeof(err)) < 0) {
+        fprintf(stderr, "epscope dump: %s\n", err);
+        return 2;
+    }
+    int rc = chrome_write(stdout, r);
+    int damaged = reader_damaged(replay_reader(r));
+    if (damaged)
+        fprintf(stderr, "epscope dump: %s: the trace is damaged (see `epscope dump %s`): "
+                "the records of its corrupt blocks are missing\n", path, path);
+    replay_close(r);
+    if (rc < 0)
+        return 2; /* a write failed: main() says so (cli_output_done) */
+    return damaged ? 1 : 0;
+}
+
+/* A path as a JSON string's insides: a quote, a backslash or a control byte becomes '?'
+ * (a name with those is rare; a broken JSON line would be worse). */
+static const char *json_safe(const char *path)
+{
+    static char out[4096];
+    size_t i;
+    for (i = 0; path[i] && i < sizeof(out) - 1; i++)
+        out[i] = path[i] == '"' || path[i] == '\\' || (unsigned char)path[i] < 0x20
+                     ? '?' : path[i];
+    out[i] = 0;
+    return out;
+}
+
+/* One trace, every record; the exit status for it (0, 1 damaged, 2 unreadable), or -1
+ * when a write to stdout failed. */
+static int dump_file(const char *path, struct dump_ctx *c, struct story *story)
+{
+    char err[256];
+    struct reader r;
+    if (reader_open(&r, path, err, sizeof(err)) < 0) {
+        fflush(stdout);
+        fprintf(stderr, "epscope dump: %s\n", err);
+        return 2;
+    }
+    c->t0 = r.hdr.mono_start_ns;
+    c->pid = r.hdr.pid;
+    c->n = 0;
+    c->saw_end = 0;
+    if (story)
+        story_init(story, stdout);
+    int rc = reader_walk(&r, dump_one, dump_damage, c);
+    if (story)
+        story_end(story);
+    if (fflush(stdout) != 0 || rc < 0) {
+        reader_close(&r);
+        return -1;
+    }
+    int status = 0;
+    if (r.ndamaged) {
+        fprintf(stderr, "epscope dump: %s: %llu damaged region%s skipped (%llu bytes; the "
+                "first at offset %llu: %s); the records after each were read\n", path,
+                (unsigned long long)r.ndamaged, r.ndamaged == 1 ? "" : "s",
+                (unsigned long long)r.damage_bytes, (unsigned long long)r.damage_off,
+                r.damage_why);
+        status = 1;
+    }
+    if (r.stop == READER_CORRUPT) {
+        fprintf(stderr, "epscope dump: %s: stopped at offset %llu: %s; %llu records before it "
+                "were read\n", path, (unsigned long long)r.stop_off, r.why,
+                (unsigned long long)c->n);
+        status = 1;
+    } else if (r.stop == READER_TORN) {
+        fprintf(stderr, "epscope dump: %s: the file ends inside a block at offset %llu (the "
+                "writer was killed or is still writing); %llu complete records read\n", path,
+                (unsigned long long)r.stop_off, (unsigned long long)c->n);
+    } else if (!c->saw_end) {
+        fprintf(stderr, "epscope dump: %s: no end record (the writer was killed or is still "
+                "writing); %llu records read\n", path, (unsigned long long)c->n);
+    }
+    reader_close(&r);
+    return status;
+}
+
 int dump_main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -114,66 +201,24 @@ int dump_main(int argc, char **argv)
         default: return cli_usage_error("dump", "unknown option");
         }
     }
-    if (optind != argc - 1)
-        return cli_usage_error("dump", optind == argc ? "which trace file?" : "one file at a time");
+    if (optind == argc)
+        return cli_usage_error("dump", "which trace file?");
     if (c.json + !!c.story + chrome > 1)
         return cli_usage_error("dump", "--json, --story and --chrome: one at a time");
-    const char *path = argv[optind];
-    char err[256];
-    if (chrome) {
-        struct replay *r;
-        if (replay_open(&r, path, err, sizeof(err)) < 0) {
-            fprintf(stderr, "epscope dump: %s\n", err);
-            return 2;
-        }
-        int rc = chrome_write(stdout, r);
-        int damaged = reader_damaged(replay_reader(r));
-        if (damaged)
-            fprintf(stderr, "epscope dump: %s: the trace is damaged (see `epscope dump %s`): "
-                    "the records of its corrupt blocks are missing\n", path, path);
-        replay_close(r);
+    if (chrome && optind != argc - 1)
+        return cli_usage_error("dump", "--chrome: one file at a time");
+    if (chrome)
+        return dump_chrome(argv[optind]);
+    int status = 0, several = argc - optind > 1;
+    for (int i = optind; i < argc; i++) {
+        if (several && c.json)
+            printf("{\"type\":\"file\",\"path\":\"%s\"}\n", json_safe(argv[i]));
+        else if (several)
+            printf("%s==> %s <==\n", i > optind ? "\n" : "", argv[i]);
+        int rc = dump_file(argv[i], &c, c.story ? &story : NULL);
         if (rc < 0)
             return 2; /* a write failed: main() says so (cli_output_done) */
-        return damaged ? 1 : 0;
+        status = rc > status ? rc : status;
     }
-    struct reader r;
-    if (reader_open(&r, path, err, sizeof(err)) < 0) {
-        fprintf(stderr, "epscope dump: %s\n", err);
-        return 2;
-    }
-    c.t0 = r.hdr.mono_start_ns;
-    c.pid = r.hdr.pid;
-    if (c.story)
-        story_init(&story, stdout);
-    int rc = reader_walk(&r, dump_one, dump_damage, &c);
-    if (c.story)
-        story_end(&story);
-    if (fflush(stdout) != 0 || rc < 0) {
-        reader_close(&r);
-        return 2; /* a write failed: main() says so (cli_output_done) */
-    }
-    int status = 0;
-    if (r.ndamaged) {
-        fprintf(stderr, "epscope dump: %s: %llu damaged region%s skipped (%llu bytes; the "
-                "first at offset %llu: %s); the records after each were read\n", path,
-                (unsigned long long)r.ndamaged, r.ndamaged == 1 ? "" : "s",
-                (unsigned long long)r.damage_bytes, (unsigned long long)r.damage_off,
-                r.damage_why);
-        status = 1;
-    }
-    if (r.stop == READER_CORRUPT) {
-        fprintf(stderr, "epscope dump: %s: stopped at offset %llu: %s; %llu records before it "
-                "were read\n", path, (unsigned long long)r.stop_off, r.why,
-                (unsigned long long)c.n);
-        status = 1;
-    } else if (r.stop == READER_TORN) {
-        fprintf(stderr, "epscope dump: %s: the file ends inside a block at offset %llu (the "
-                "writer was killed or is still writing); %llu complete records read\n", path,
-                (unsigned long long)r.stop_off, (unsigned long long)c.n);
-    } else if (!c.saw_end) {
-        fprintf(stderr, "epscope dump: %s: no end record (the writer was killed or is still "
-                "writing); %llu records read\n", path, (unsigned long long)c.n);
-    }
-    reader_close(&r);
     return status;
 }
