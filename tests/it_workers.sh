@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# it_workers.sh - proxy --workers 3 in each --accept mode: byte-exact service, one trace
+# per worker ending cleanly, connections spread by reuseport, the thundering herd (wake-
+# ups whose first accept is EAGAIN) in shared mode and not in reuseport, a worker killed
+# with SIGKILL restarted, SIGTERM stopping them all.
+. "$(dirname "$0")/lib.sh"
+
+# children PID: the pids of PID's children, one a line (the master's workers)
+children() { cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep -v '^$'; }
+nchildren() { [ "$(children "$1" | wc -l)" -eq "$2" ]; }
+# herd FILE: "WAKES EMPTY ACCEPTED" of one trace: listener events handled, those whose
+# first accept found EAGAIN (a worker woken for a connection another one took), accepts
+herd() {
+    "$EPSCOPE" dump "$1" | awk '
+        /  handle fd=[0-9]+ .*\[listener/ { w = 1; wakes++; next }
+        w && /accept4\(/ { if (/= -1 EAGAIN/) empty++; w = 0 }
+        /accept4\([0-9]+\) = [0-9]+ / { acc++ }
+        END { printf "%d %d %d\n", wakes, empty, acc }'
+}
+
+step "backends"
+start B1 "$EPSCOPE" backend --listen 127.0.0.1:0 --name b1 --size 2k
+start B2 "$EPSCOPE" backend --listen 127.0.0.1:0 --name b2 --size 2k
+
+step "options: the bad ones are refused"
+expect_status 2 "$EPSCOPE" proxy --backend "$B1_ADDR" --workers 0
+expect_status 2 "$EPSCOPE" proxy --backend "$B1_ADDR" --workers 65
+expect_status 2 "$EPSCOPE" proxy --backend "$B1_ADDR" --workers 2 --accept herd
+: >"$T/taken.w1.ept"
+expect_status 1 "$EPSCOPE" proxy --listen 127.0.0.1:0 --backend "$B1_ADDR" --workers 2 \
+    --trace "$T/taken.ept"
+grep -q 'taken.w1.ept exists' "$LAST_ERR" || fail "no word on the existing worker trace"
+expect_status 0 "$EPSCOPE" proxy --help
+out_has '--accept MODE'
+
+declare -A EMPTY
+for acc in shared exclusive reuseport; do
+    case $acc in shared) mode=level ;; exclusive) mode=edge ;; reuseport) mode=edge-oneshot ;; esac
+    step "$acc ($mode): 3 workers serve 30 connections at a time byte-exact"
+    start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --backend "$B1_ADDR" --backend "$B2_ADDR" \
+        --mode "$mode" --workers 3 --accept "$acc" --trace "$T/$acc.ept"
+    wait_for nchildren "$P_PID" 3 || fail "$acc: not 3 workers: $(children "$P_PID")"
+    expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 1500 -c 30 --expect-size 2k
+    out_has '^requests: 1500 ok, 0 failed'
+    out_has '^bytes: 3072000 body bytes verified'
+    step "$acc: paced connections, so idle workers wait on the listener"
+    expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 300 -c 10 --rate 300 --expect-size 2k
+    out_has '^requests: 300 ok, 0 failed'
+    stop P || fail "$acc: the master's exit status was $? after SIGTERM"
+    grep -q 'workers stopped' "$T/P.err" || fail "$acc: no word of the stop"
+
+    step "$acc: one trace per worker, each ending with its end record, no diagnosis"
+    files=("$T/$acc.w0.ept" "$T/$acc.w1.ept" "$T/$acc.w2.ept")
+    [ -e "$T/$acc.ept" ] && fail "$acc: the unnumbered $acc.ept was written"
+    total=0 empty=0
+    for f in "${files[@]}"; do
+        [ -s "$f" ] || fail "$acc: no trace $f"
+        expect_status 0 "$EPSCOPE" dump "$f"
+        out_has 'end of trace'
+        read -r w e a <<<"$(herd "$f")"
+        echo "$(basename "$f"): $w listener wake-ups, $e found EAGAIN first, $a accepted"
+        total=$((total + a)) empty=$((empty + e))
+        [ "$acc" = reuseport ] && [ "$a" -lt 150 ] &&
+            fail "reuseport: $(basename "$f") accepted only $a of 1800 connections"
+    done
+    [ "$total" -eq 1800 ] || fail "$acc: the workers accepted $total connections, not 1800"
+    EMPTY[$acc]=$empty
+    "$EPSCOPE" check "${files[@]}" >"$T/check.out" 2>&1 || {
+        cat "$T/check.out" >&2; fail "$acc: check found a diagnosis in a correct run"; }
+    [ "$(grep -c '0 errors, 0 warnings' "$T/check.out")" -eq 3 ] ||
+        { cat "$T/check.out" >&2; fail "$acc: check did not clear all three traces"; }
+    grep -q "^worker=1$" <(strings "${files[1]}") || fail "$acc: w1's header lacks worker=1"
+    grep -q "^accept=$acc$" <(strings "${files[1]}") || fail "$acc: the header lacks accept="
+    expect_status 0 "$EPSCOPE" dump "${files[@]}"
+    [ "$(grep -c '^==> ' "$LAST_OUT")" -eq 3 ] || fail "$acc: dump of the set lacks a file"
+    [ "$(grep -c 'end of trace' "$LAST_OUT")" -eq 3 ] || fail "$acc: dump of the set: ends"
+    expect_status 0 "$EPSCOPE" compare "${files[@]}"
+    out_has '^client connections +[0-9]+ +[0-9]+ +[0-9]+'
+    expect_status 0 "$EPSCOPE" view --snapshot 30 --size 150x30 "${files[@]}"
+    out_has "0 diag .*│.*0 diag .*│.*0 diag "
+done
+echo "empty wake-ups: shared ${EMPTY[shared]}, exclusive ${EMPTY[exclusive]}," \
+    "reuseport ${EMPTY[reuseport]}"
+[ "${EMPTY[shared]}" -gt 0 ] || fail "shared: no worker ever woke for a connection another took"
+[ "${EMPTY[reuseport]}" -eq 0 ] || fail "reuseport: a worker woke for another's connection"
+[ "${EMPTY[exclusive]}" -lt "${EMPTY[shared]}" ] || fail "exclusive woke as many losers as shared"
+
+for lm in level edge; do
+    step "exclusive, $lm listener, --max-conns 2: a full worker leaves the set (DEL), never MOD"
+    start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --backend "$B1_ADDR" --workers 2 \
+        --accept exclusive --listener-mode "$lm" --max-conns 2 --trace "$T/x$lm.ept"
+    expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 200 -c 8 --expect-size 2k
+    out_has '^requests: 200 ok, 0 failed'
+    stop P || fail "exclusive $lm: exit status $?"
+    expect_status 0 "$EPSCOPE" dump "$T/x$lm.w0.ept" "$T/x$lm.w1.ept"
+    grep -Eq 'epoll_ctl\(ADD, [0-9]+, EPOLLIN\|(EPOLLET\|)?EPOLLEXCLUSIVE\) = 0  \[listener' \
+        "$LAST_OUT" || fail "exclusive $lm: the listener was not added with EPOLLEXCLUSIVE"
+    grep -q 'epoll_ctl(DEL, [0-9]*) = 0  \[listener' "$LAST_OUT" ||
+        grep -q 'epoll_ctl(DEL, [0-9]*, 0) = 0  \[listener' "$LAST_OUT" ||
+        fail "exclusive $lm: a full worker never left the set"
+    grep -q 'epoll_ctl(MOD, .*\[listener' "$LAST_OUT" && fail "exclusive $lm: MOD on the listener"
+    grep -q ' = -1 EINVAL' "$LAST_OUT" && fail "exclusive $lm: an EINVAL"
+done
+
+step "a worker killed with SIGKILL is reported and replaced; the service goes on"
+start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --backend "$B1_ADDR" --workers 3 \
+    --trace "$T/k.ept"
+wait_for nchildren "$P_PID" 3 || fail "not 3 workers"
+old=$(children "$P_PID" | sort)
+victim=$(grep -o 'worker 1 started, pid [0-9]*' "$T/P.err" | grep -o '[0-9]*$')
+[ -n "$victim" ] && echo "$old" | grep -qx "$victim" || fail "no pid for worker 1: $old"
+kill -KILL "$victim"
+have_new() { local now; now=$(children "$P_PID" | sort); [ "$(echo "$now" | wc -l)" -eq 3 ] &&
+    ! echo "$now" | grep -qx "$victim"; }
+wait_for have_new || fail "no new worker in place of $victim: $(children "$P_PID")"
+grep -q "worker 1 (pid $victim) killed by signal 9; starting another" "$T/P.err" ||
+    { cat "$T/P.err" >&2; fail "the death was not reported"; }
+expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 600 -c 30 --expect-size 2k
+out_has '^requests: 600 ok, 0 failed'
+[ -s "$T/k.w1-1.ept" ] || fail "the new worker 1 writes no k.w1-1.ept"
+step "SIGTERM to the master stops every worker, each trace closed with its end record"
+workers=$(children "$P_PID")
+stop P || fail "exit status $? after SIGTERM"
+for pid in $workers; do kill -0 "$pid" 2>/dev/null && fail "worker $pid outlived its master"; done
+for f in k.w0.ept k.w1-1.ept k.w2.ept; do
+    expect_status 0 "$EPSCOPE" dump "$T/$f"
+    out_has 'end of trace'
+done
+echo "ok"
