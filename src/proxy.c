@@ -484,10 +484,14 @@ static int flow(struct proxy *p, struct conn *k, struct psock *src, struct psock
             if (n > 0) {
                 b->len += (uint32_t)n;
                 progress = true;
-                if ((size_t)n < want && !src->rdhup)
-                    src->can_read = false; /* a short read emptied the socket (but when
-                                              the peer hung up, one more read collects the
-                                              EOF now rather than one event later) */
+                if ((size_t)n < want) {
+                    src->can_read = false; /* a short read emptied the socket */
+                    /* and when EPOLLRDHUP came before this read, the peer's FIN was
+                     * already queued behind these bytes: the next read could only
+                     * return 0, so this is the end-of-file, known without that read */
+                    if (src->rdhup)
+                        src->eof = true;
+                }
             } else if (n == 0) {
                 progress = !src->eof;
                 src->eof = true;
@@ -503,8 +507,16 @@ static int flow(struct proxy *p, struct conn *k, struct psock *src, struct psock
         if (!progress)
             break;
     }
-    if (src->eof && !b->len && dst_ready && !dst->wr_shut)
-        px_shutdown(p, dst); /* pass the half-close on once everything before it is out */
+    if (src->eof && !b->len && dst_ready && !dst->wr_shut) {
+        /* pass the half-close on once everything before it is out; but to a peer whose
+         * own FIN already arrived and was passed on, the close() that follows says it:
+         * no shutdown() needed (conn_pump closes the connection now) */
+        const struct buf *back = dst == &k->b ? &k->down : &k->up;
+        if (dst->eof && !back->len && src->wr_shut)
+            dst->wr_shut = true;
+        else
+            px_shutdown(p, dst);
+    }
     if (p->cpol.reads && reads >= p->cpol.reads && src->can_read && buf_room(p, b) > 0)
         pending_add(p, k); /* its turn is over; more may wait */
     if (full)
