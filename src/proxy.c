@@ -484,14 +484,10 @@ static int flow(struct proxy *p, struct conn *k, struct psock *src, struct psock
             if (n > 0) {
                 b->len += (uint32_t)n;
                 progress = true;
-                if ((size_t)n < want) {
-                    src->can_read = false; /* a short read emptied the socket */
-                    /* and when EPOLLRDHUP came before this read, the peer's FIN was
-                     * already queued behind these bytes: the next read could only
-                     * return 0, so this is the end-of-file, known without that read */
-                    if (src->rdhup)
-                        src->eof = true;
-                }
+                if ((size_t)n < want && !src->rdhup)
+                    src->can_read = false; /* a short read emptied the socket (but when
+                                              the peer hung up, one more read collects the
+                                              EOF now rather than one event later) */
             } else if (n == 0) {
                 progress = !src->eof;
                 src->eof = true;
