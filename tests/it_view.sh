@@ -92,10 +92,13 @@ trap _view_cleanup EXIT
 open_view() {
     local name=$1 w=$2 h=$3
     shift 3
-    # the shell records the viewer's exit status: tmux's own may come late or not at all
-    tm new-session -d -s "$name" -x "$w" -y "$h" \
-        "env TERM=$TERM LANG=$LANG LC_ALL=${LC_ALL:-} ${VIEW_ENV:-} $EPSCOPE view $*;
-         echo \$? >$T/$name.rc" || fail "tmux new-session $name"
+    # the shell records the viewer's exit status: tmux's own may come late or not at all.
+    # When the last session was just killed, its server is still exiting and a new
+    # session can reach it and fail ("server exited unexpectedly"): try again then.
+    local cmd="env TERM=$TERM LANG=$LANG LC_ALL=${LC_ALL:-} ${VIEW_ENV:-} $EPSCOPE view $*;
+         echo \$? >$T/$name.rc"
+    _new_session() { tm new-session -d -s "$name" -x "$w" -y "$h" "$cmd" 2>>"$T/tmux.err"; }
+    wait_for -t 5 _new_session || { cat "$T/tmux.err" >&2; fail "tmux new-session $name"; }
     tm set-option -t "$name" remain-on-exit on >/dev/null
 }
 screen_of() { tm capture-pane -p -t "$1"; }
