@@ -28,6 +28,10 @@ static const char usage[] =
     "\n"
     "Each figure agrees with what 'epscope dump' prints for the same file:\n"
     "  client connections  accept4() lines that returned a descriptor\n"
+    "  listener wake-ups   'ready' lines for a listening socket; per accepted connection:\n"
+    "                      1.0 when each wake-up accepted one, more when loops woke for\n"
+    "                      connections another loop took (the thundering herd)\n"
+    "  accept EAGAIN       accept4() lines that returned -1 EAGAIN\n"
     "  bytes read/written  the sum of the results of read() / write() lines\n"
     "  epoll_wait calls    epoll_wait( lines; events returned: 'ready' lines;\n"
     "                      empty waits: epoll_wait lines that returned 0\n"
@@ -56,6 +60,8 @@ struct col {
     struct replay *r;
     const struct replay_counts *c;
     uint64_t syscalls;
+    uint64_t wakeups;          /* ready events of a listening socket */
+    uint64_t accept_eagain;
     uint64_t diags[RULE_COUNT];
     uint64_t nfindings;
 };
@@ -71,6 +77,37 @@ static const char *base_name(const char *path)
 {
     const char *s = strrchr(path, '/');
     return s && s[1] ? s + 1 : path;
+}
+
+#define MAXLISTENERS 64 /* a program with more: the ones after are not counted */
+
+/* The figures of one record the model does not keep: system calls, listener wake-ups
+ * (listeners are known from listen() or, in a recorded trace, from first sight) and
+ * accepts that found nothing. */
+static void count_rec(struct col *k, const struct ept_rec *rec, uint32_t *lsid, int *nl)
+{
+    if (is_syscall(rec))
+        k->syscalls++;
+    if (rec->type == EPT_LISTEN || rec->type == EPT_FDINFO) {
+        struct ept_sock s;
+        int listening = rec->type == EPT_LISTEN;
+        if (rec->type == EPT_FDINFO) {
+            EPT_VIEW(struct ept_fdinfo, fi, rec);
+            listening = (fi->flags & EPT_FDINFO_LISTENING) != 0;
+        }
+        if (listening && ept_rec_sock(rec, &s) && s.sid && *nl < MAXLISTENERS)
+            lsid[(*nl)++] = s.sid;
+    } else if (rec->type == EPT_READY) {
+        EPT_VIEW(struct ept_ready, e, rec);
+        for (int i = 0; i < *nl; i++)
+            if (e->s.sid == lsid[i]) {
+                k->wakeups++;
+                break;
+            }
+    } else if (rec->type == EPT_ACCEPT) {
+        EPT_VIEW(struct ept_accept, a, rec);
+        k->accept_eagain += a->result == -EAGAIN;
+    }
 }
 
 /* Open one trace and take its figures; 0, or -errno after one line on stderr. */
@@ -89,10 +126,12 @@ static int col_open(struct col *k, const char *path)
         fprintf(stderr, "epscope compare: %s: no complete records to compare\n", path);
         return -ENODATA;
     }
+    uint32_t lsid[MAXLISTENERS];
+    int nl = 0;
     for (uint64_t pos = 0; pos < n; pos++) {
         const struct ept_rec *rec = replay_rec(k->r, pos);
-        if (rec && is_syscall(rec))
-            k->syscalls++;
+        if (rec)
+            count_rec(k, rec, lsid, &nl);
     }
     const struct finding *fs;
     size_t nf = replay_findings(k->r, &fs);
@@ -285,6 +324,9 @@ static void c_mode(const struct col *k, char *out, size_t len)
 
 DBL(c_duration, "%.3f", (double)k->c->duration_ns / 1e9)
 U64(c_conns, k->c->conns)
+U64(c_wakeups, k->wakeups)
+DBL(c_wake_conn, "%.2f", ratio(k->wakeups, k->c->conns))
+U64(c_acc_eagain, k->accept_eagain)
 U64(c_bytes_read, k->c->bytes_read)
 U64(c_bytes_written, k->c->bytes_written)
 U64(c_waits, k->c->waits)
@@ -308,6 +350,9 @@ static const struct row rows[] = {
     {"mode", NUM_TEXT, c_mode},
     {"duration (s)", NUM_SECONDS, c_duration},
     {"client connections", NUM_U64, c_conns},
+    {"listener wake-ups", NUM_U64, c_wakeups},
+    {"wake-ups per accepted conn", NUM_RATIO, c_wake_conn},
+    {"accept EAGAIN", NUM_U64, c_acc_eagain},
     {"bytes read", NUM_U64, c_bytes_read},
     {"bytes written", NUM_U64, c_bytes_written},
     {"epoll_wait calls", NUM_U64, c_waits},
@@ -404,7 +449,9 @@ static void print_json(const struct col *k, int n, const char *closing)
         printf(",\"label\":");
         json_str(k[i].label);
         printf(",\"mode\":\"%s\",\"records\":%llu,\"complete\":%s,\"duration_ns\":%llu,"
-               "\"connections\":%llu,\"bytes_read\":%llu,\"bytes_written\":%llu,"
+               "\"connections\":%llu,\"listener_wakeups\":%llu,"
+               "\"wakeups_per_connection\":%.4f,\"accept_eagain\":%llu,"
+               "\"bytes_read\":%llu,\"bytes_written\":%llu,"
                "\"epoll_wait\":%llu,\"events\":%llu,\"events_per_wait\":%.4f,"
                "\"empty_waits\":%llu,\"epoll_ctl\":{\"ADD\":%llu,\"MOD\":%llu,\"DEL\":%llu},"
                "\"epoll_ctl_per_connection\":%.4f,\"reads\":%llu,\"writes\":%llu,"
@@ -415,6 +462,8 @@ static void print_json(const struct col *k, int n, const char *closing)
                replay_reader(k[i].r)->stop == READER_OK && !replay_reader(k[i].r)->ndamaged
                    ? "true" : "false",
                (unsigned long long)c->duration_ns, (unsigned long long)c->conns,
+               (unsigned long long)k[i].wakeups, ratio(k[i].wakeups, c->conns),
+               (unsigned long long)k[i].accept_eagain,
                (unsigned long long)c->bytes_read, (unsigned long long)c->bytes_written,
                (unsigned long long)c->waits, (unsigned long long)c->events,
                ratio(c->events, c->waits), (unsigned long long)c->empty_waits,

@@ -68,6 +68,8 @@ struct note {
     uint32_t hog_index, hog_reads, hog_max;
     uint8_t hog_done;          /* this run was reported */
     uint64_t hog_bytes;
+    /* thundering-herd: a listener's wake-ups, and those of an idle loop that found nothing */
+    uint32_t herd_wakes, herd_lost;
 };
 
 /* What the rules remember about one thread's current batch. */
@@ -616,6 +618,40 @@ static void accept_batch_end(struct rules *R, struct state_thread *t, struct tno
     }
 }
 
+/* --- thundering-herd ---------------------------------------------------------------------- */
+/* A loop blocked in epoll_wait was woken for a listener alone, and every accept of that
+ * event said EAGAIN: another loop (process or thread) had taken the connection. Reported
+ * once it happened RULE_HERD_MIN times and in 1 of RULE_HERD_SHARE of the listener's
+ * wake-ups or more. A busy loop that finds a stale readiness (it returns at once, often
+ * with other events) is not counted: that is contention, not a herd. */
+
+static void herd_batch_end(struct rules *R, struct state_thread *t, uint64_t pos)
+{
+    struct state_wait *w = &t->wait;
+    for (uint32_t i = 0; i < w->n; i++) {
+        struct state_event *e = &w->ev[i];
+        struct state_sock *l = state_event_sock(R->st, e);
+        if (!l || l->role != EPT_ROLE_LISTENER || !e->accepts || l->uncertain)
+            continue;
+        struct note *n = note_of(R, l);
+        n->herd_wakes++;
+        if (e->accepts != e->eagains || w->n != 1 || w->blocked_ns < RULE_HERD_IDLE_NS)
+            continue;
+        n->herd_lost++;
+        if (n->herd_lost < RULE_HERD_MIN ||
+            (uint64_t)n->herd_lost * RULE_HERD_SHARE < n->herd_wakes)
+            continue;
+        struct finding *f = report(R, l, RULE_THUNDERING_HERD, w->pos, pos);
+        if (!f)
+            continue;
+        f->count = n->herd_lost; /* the ones before this one count too */
+        snprintf(f->what, sizeof(f->what),
+                 "listener fd %d: this loop, idle in epoll_wait, was woken for the listener "
+                 "alone and its accept() found nothing (EAGAIN): another loop had taken the "
+                 "connection", l->fd);
+    }
+}
+
 /* --- stale-event -------------------------------------------------------------------------- */
 /* Within one batch, an event acted on after an earlier event's handler closed its socket:
  * a handle record for it (the proxy says so), or a call on its number that failed with
@@ -1045,6 +1081,19 @@ static const struct {
         "Read at most a budget per event (say 16 buffers), remember that the socket is "
         "still readable, handle the rest of the batch, and come back to it before the next "
         "epoll_wait blocks (a list of sockets still ready, served with timeout 0)."},
+    [RULE_THUNDERING_HERD] = {"thundering-herd", 0,
+        "Several event loops wait on one listening socket. When a connection arrives, the "
+        "kernel wakes every loop blocked in epoll_wait on it (without EPOLLEXCLUSIVE, each "
+        "epoll set is told); one accept() wins, the others get EAGAIN and go back to "
+        "sleep: wasted wake-ups, one per idle loop per connection. EPOLLEXCLUSIVE (Linux "
+        "4.5, on EPOLL_CTL_ADD only) wakes one or more blocked loops instead of all of them, "
+        "yet a loop busy when the connection arrives still finds the listener on its ready "
+        "list and may race for it. SO_REUSEPORT gives each loop its own listening socket and "
+        "accept queue: the kernel spreads connections among them, so no loop wakes for "
+        "another's, but a loop that stalls leaves its own queue waiting.",
+        "Register the shared listener with EPOLLEXCLUSIVE, or give each loop its own "
+        "listener with SO_REUSEPORT (nginx: `listen ... reuseport`). One loop per core, "
+        "not more, keeps the herd small either way."},
     [RULE_LOST_RECORDS] = {"lost-records", 0,
         "The trace ring was full and records were dropped here: the recorder never blocks "
         "the program, so when the flusher cannot keep up it counts what it drops. The state "
@@ -1118,6 +1167,7 @@ void rules_batch_end(struct rules *R, struct state_thread *t, uint64_t pos, uint
     edge_batch_end(R, t, tn);
     lost_out_batch_end(R, t, tn);
     oneshot_batch_end(R, t, tn);
+    herd_batch_end(R, t, pos);
     accept_batch_end(R, t, tn, pos, 0);
     tn->mt_pos = 0;
     tn->nstale = 0;

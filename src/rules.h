@@ -30,6 +30,7 @@ enum rule_id {
     RULE_RDHUP_LOSS,           /* rdhup-data-loss */
     RULE_LOST_OUT_EDGE,        /* lost-out-edge */
     RULE_EDGE_HOG,             /* edge-hog (warning) */
+    RULE_THUNDERING_HERD,      /* thundering-herd (warning) */
     RULE_LOST_RECORDS,
     RULE_COUNT
 };
@@ -41,6 +42,9 @@ enum rule_id {
 #define RULE_SPURIOUS_MIN 3        /* EPOLLIN wake-ups that found nothing, at least... */
 #define RULE_HOG_READS 64          /* full reads of one socket in one event's handling... */
 #define RULE_HOG_BYTES (1u << 20)  /* ...moving at least this much */
+#define RULE_HERD_MIN 5            /* wake-ups of an idle loop that found nothing to accept */
+#define RULE_HERD_SHARE 20         /* ...and at least 1 in this many of the listener's */
+#define RULE_HERD_IDLE_NS 20000ull /* a wait that blocked this long: the loop was idle */
 
 /* One diagnosis: the records that show it, the socket, and what happened, in words. */
 struct finding {

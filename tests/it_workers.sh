@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # it_workers.sh - proxy --workers 3 in each --accept mode: byte-exact service, one trace
 # per worker ending cleanly, connections spread by reuseport, the thundering herd (wake-
-# ups whose first accept is EAGAIN) in shared mode and not in reuseport, a worker killed
-# with SIGKILL restarted, SIGTERM stopping them all.
+# ups whose first accept is EAGAIN) in shared mode and not in reuseport, `check` warning
+# thundering-herd on shared only, a worker killed with SIGKILL restarted, SIGTERM stopping
+# them all.
 . "$(dirname "$0")/lib.sh"
 
 # children PID: the pids of PID's children, one a line (the master's workers)
@@ -43,8 +44,8 @@ for acc in shared exclusive reuseport; do
     expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 1500 -c 30 --expect-size 2k
     out_has '^requests: 1500 ok, 0 failed'
     out_has '^bytes: 3072000 body bytes verified'
-    step "$acc: paced connections, so idle workers wait on the listener"
-    expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 300 -c 10 --rate 300 --expect-size 2k
+    step "$acc: paced connections, one at a time, so idle workers wait on the listener"
+    expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 300 -c 1 --rate 200 --expect-size 2k
     out_has '^requests: 300 ok, 0 failed'
     stop P || fail "$acc: the master's exit status was $? after SIGTERM"
     grep -q 'workers stopped' "$T/P.err" || fail "$acc: no word of the stop"
@@ -66,9 +67,16 @@ for acc in shared exclusive reuseport; do
     [ "$total" -eq 1800 ] || fail "$acc: the workers accepted $total connections, not 1800"
     EMPTY[$acc]=$empty
     "$EPSCOPE" check "${files[@]}" >"$T/check.out" 2>&1 || {
-        cat "$T/check.out" >&2; fail "$acc: check found a diagnosis in a correct run"; }
-    [ "$(grep -c '0 errors, 0 warnings' "$T/check.out")" -eq 3 ] ||
-        { cat "$T/check.out" >&2; fail "$acc: check did not clear all three traces"; }
+        cat "$T/check.out" >&2; fail "$acc: check found an error in a correct run"; }
+    grep -E '^(error|warning) ' "$T/check.out" | grep -v ' thundering-herd: ' &&
+        fail "$acc: check found a diagnosis other than the herd"
+    if [ "$acc" = shared ]; then # idle workers all woken for each paced connection
+        grep -q '^warning thundering-herd: ' "$T/check.out" ||
+            { cat "$T/check.out" >&2; fail "shared: check did not warn of the herd"; }
+    else
+        [ "$(grep -c '0 errors, 0 warnings' "$T/check.out")" -eq 3 ] ||
+            { cat "$T/check.out" >&2; fail "$acc: check did not clear all three traces"; }
+    fi
     grep -q "^worker=1$" <(strings "${files[1]}") || fail "$acc: w1's header lacks worker=1"
     grep -q "^accept=$acc$" <(strings "${files[1]}") || fail "$acc: the header lacks accept="
     expect_status 0 "$EPSCOPE" dump "${files[@]}"
@@ -77,7 +85,7 @@ for acc in shared exclusive reuseport; do
     expect_status 0 "$EPSCOPE" compare "${files[@]}"
     out_has '^client connections +[0-9]+ +[0-9]+ +[0-9]+'
     expect_status 0 "$EPSCOPE" view --snapshot 30 --size 150x30 "${files[@]}"
-    out_has "0 diag .*│.*0 diag .*│.*0 diag "
+    out_has " diag .*│.* diag .*│.* diag "
 done
 echo "empty wake-ups: shared ${EMPTY[shared]}, exclusive ${EMPTY[exclusive]}," \
     "reuseport ${EMPTY[reuseport]}"

@@ -830,6 +830,63 @@ static void test_spurious(void **state)
     assert_int_equal(all, 0);
 }
 
+/* --- thundering-herd ---------------------------------------------------------------------- */
+
+/* One listener event after the loop blocked ns in epoll_wait (n events in all; the others
+ * are the client's EPOLLOUT), and its accepts: one that succeeds (fd) or EAGAIN alone. */
+static void listener_wake(struct tb *b, uint64_t ns, int n, int fd)
+{
+    struct ept_epoll_wait r;
+    memset(&r, 0, sizeof(r));
+    r.epfd = EP;
+    r.timeout = -1;
+    r.maxevents = 64;
+    r.result = n;
+    r.blocked_ns = ns;
+    tb_put(b, EPT_EPOLL_WAIT, &r, sizeof(r), NULL, 0);
+    tb_ready_sid(b, L, 0, EPOLLIN, 0);
+    if (n > 1)
+        tb_ready_sid(b, C, 0, EPOLLOUT, 1);
+    if (fd >= 0) {
+        tb_accept(b, L, fd);
+        tb_close(b, fd);
+    }
+    tb_accept(b, L, -EAGAIN);
+}
+
+static void test_thundering_herd(void **state)
+{
+    struct rfx *f = *state;
+    size_t all;
+    /* an idle loop woken for the listener alone finds nothing, again and again: another
+     * loop takes the connections (a shared listener without EPOLLEXCLUSIVE) */
+    struct tb *b = begin(f, LT_IN, 0);
+    for (int i = 0; i < 12; i++)
+        listener_wake(b, 3000000, 1, i % 2 ? 20 : -1);
+    assert_int_equal(finish(f, RULE_THUNDERING_HERD, &all), 1);
+    assert_int_equal(all, 1);
+    const struct finding *fs;
+    replay_findings(f->r, &fs);
+    assert_false(rule_is_error(fs[0].rule));
+    assert_int_equal(fs[0].count, 6); /* every one of the six, those before the report too */
+    /* fewer than RULE_HERD_MIN: a connection reset in the queue now and then is no herd */
+    b = begin(f, LT_IN, 0);
+    for (int i = 0; i < RULE_HERD_MIN - 1; i++)
+        listener_wake(b, 3000000, 1, -1);
+    assert_int_equal(finish(f, RULE_THUNDERING_HERD, NULL), 0);
+    /* rare among many wake-ups that accepted: under 1 in RULE_HERD_SHARE */
+    b = begin(f, LT_IN, 0);
+    for (int i = 0; i < 200; i++)
+        listener_wake(b, 3000000, 1, i % 25 ? 20 : -1);
+    assert_int_equal(finish(f, RULE_THUNDERING_HERD, NULL), 0);
+    /* a busy loop that returns at once, or with other events too, and finds the listener
+     * already emptied: contention (EPOLLEXCLUSIVE under load), not a herd */
+    b = begin(f, LT_IN, 0);
+    for (int i = 0; i < 12; i++)
+        listener_wake(b, i % 2 ? 1000 : 3000000, i % 2 ? 1 : 2, -1);
+    assert_int_equal(finish(f, RULE_THUNDERING_HERD, &all), 0);
+}
+
 /* --- lost records ----------------------------------------------------------------------- */
 
 static void test_lost_gap(void **state)
@@ -1083,6 +1140,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lost_out_edge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_gap_reused_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edge_hog, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_thundering_herd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_gap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_correct_patterns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lessons_syscalls_only, setup, teardown),
