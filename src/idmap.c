@@ -9,7 +9,7 @@
 
 static uint32_t home(const struct idmap *m, uint32_t key)
 {
-    return (uint32_t)(key * 0x9E3779B1u) & (m->cap - 1); /* Fibonacci hashing */
+    return idmap_home(m, key);
 }
 
 void idmap_init(struct idmap *m)
@@ -30,20 +30,6 @@ void idmap_clear(struct idmap *m)
     if (m->cap)
         memset(m->used, 0, m->cap);
     m->n = 0;
-}
-
-int idmap_get(const struct idmap *m, uint32_t key, uint32_t *val)
-{
-    if (!m->n)
-        return 0;
-    for (uint32_t i = home(m, key);; i = (i + 1) & (m->cap - 1)) {
-        if (!m->used[i])
-            return 0;
-        if (m->keys[i] == key) {
-            *val = m->vals[i];
-            return 1;
-        }
-    }
 }
 
 /* Double the table (or make the first one) and put every entry back. */

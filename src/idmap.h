@@ -19,8 +19,26 @@ struct idmap {
 
 void idmap_init(struct idmap *m);
 void idmap_free(struct idmap *m);
-/* The value of key into *val; 1 if present, 0 if not. */
-int idmap_get(const struct idmap *m, uint32_t key, uint32_t *val);
+/* The slot where key's probe starts. */
+static inline uint32_t idmap_home(const struct idmap *m, uint32_t key)
+{
+    return (uint32_t)(key * 0x9E3779B1u) & (m->cap - 1); /* Fibonacci hashing */
+}
+/* The value of key into *val; 1 if present, 0 if not. Inline: the analysis asks several
+ * times a record, and the call cost as much as the probe. */
+static inline int idmap_get(const struct idmap *m, uint32_t key, uint32_t *val)
+{
+    if (!m->n)
+        return 0;
+    for (uint32_t i = idmap_home(m, key);; i = (i + 1) & (m->cap - 1)) {
+        if (!m->used[i])
+            return 0;
+        if (m->keys[i] == key) {
+            *val = m->vals[i];
+            return 1;
+        }
+    }
+}
 /* Set key to val (insert or replace). */
 void idmap_put(struct idmap *m, uint32_t key, uint32_t val);
 /* Remove key; 1 if it was there. */

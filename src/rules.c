@@ -144,15 +144,21 @@ static struct note *note_if(struct rules *R, const struct state_sock *s)
     return &R->notes[s->note - 1];
 }
 
-static struct tnote *tnote_of(struct rules *R, const struct state_thread *t)
+/* Room for the notes of threads up to index i (a new thread, rarely). */
+static __attribute__((noinline)) void tnote_grow(struct rules *R, uint32_t i)
+{
+    uint32_t n = i + 4;
+    R->tn = xreallocarray(R->tn, n, sizeof(*R->tn));
+    memset(R->tn + R->ntn, 0, (n - R->ntn) * sizeof(*R->tn));
+    R->ntn = n;
+}
+
+/* Inline: called for every record, and a call cost more than the look-up. */
+static inline struct tnote *tnote_of(struct rules *R, const struct state_thread *t)
 {
     uint32_t i = (uint32_t)(t - R->st->threads);
-    if (i >= R->ntn) {
-        uint32_t n = i + 4;
-        R->tn = xreallocarray(R->tn, n, sizeof(*R->tn));
-        memset(R->tn + R->ntn, 0, (n - R->ntn) * sizeof(*R->tn));
-        R->ntn = n;
-    }
+    if (__builtin_expect(i >= R->ntn, 0))
+        tnote_grow(R, i);
     return &R->tn[i];
 }
 
@@ -1339,7 +1345,9 @@ void rules_record(struct rules *R, const struct ept_rec *rec, uint64_t pos)
     default:
         break;
     }
-    tnote_of(R, t)->last_ns = rec->ns;
+    if (__builtin_expect(st->cur >= R->ntn, 0)) /* t is threads[cur]: no division */
+        tnote_grow(R, st->cur);
+    R->tn[st->cur].last_ns = rec->ns;
     const struct watch *h = watch_head(R);
     if (h && rec->ns >= h->due_ns)
         run_watches(R, pos, rec->ns);

@@ -119,10 +119,17 @@ size_t state_bytes(const struct state *st)
 
 /* --- lookups --------------------------------------------------------------------------- */
 
-struct state_sock *state_sock(const struct state *st, uint32_t sid)
+/* sock_of and fd_sock are state_sock and state_fd inlined: the model asks several times a
+ * record. */
+static inline struct state_sock *sock_of(const struct state *st, uint32_t sid)
 {
     uint32_t i;
     return sid && idmap_get(&st->slot, sid, &i) ? &st->socks[i] : NULL;
+}
+
+struct state_sock *state_sock(const struct state *st, uint32_t sid)
+{
+    return sock_of(st, sid);
 }
 
 /* The slot fd names into *slot; 1, or 0 when it names nothing. */
@@ -164,10 +171,15 @@ static void fd_del(struct state *st, int32_t fd)
         st->fdslot[fd] = 0;
 }
 
-struct state_sock *state_fd(const struct state *st, int32_t fd)
+static inline struct state_sock *fd_sock(const struct state *st, int32_t fd)
 {
     uint32_t i;
     return fd_get(st, fd, &i) ? &st->socks[i] : NULL;
+}
+
+struct state_sock *state_fd(const struct state *st, int32_t fd)
+{
+    return fd_sock(st, fd);
 }
 
 struct state_thread *state_thread(const struct state *st, uint32_t tid)
@@ -247,7 +259,7 @@ static void mirror(struct state_sock *s)
 static struct state_sock *new_sock(struct state *st, uint32_t sid, int32_t fd, uint8_t role,
                                    uint64_t pos)
 {
-    if (!sid || state_sock(st, sid))
+    if (!sid || sock_of(st, sid))
         sid = st->next_sid++;
     else if (sid > st->max_sid && sid < MADE_UP_SID)
         st->max_sid = sid;
@@ -283,7 +295,7 @@ static void drop(struct state *st, struct state_sock *s, uint64_t pos, uint64_t 
     uint32_t v;
     if (s->conn && idmap_get(&st->conns, s->conn, &v) && v == s->sid)
         idmap_del(&st->conns, s->conn);
-    struct state_sock *p = state_sock(st, s->peer);
+    struct state_sock *p = sock_of(st, s->peer);
     if (p && p->peer == s->sid)
         p->peer = 0;
     idmap_del(&st->slot, s->sid);
@@ -355,7 +367,7 @@ void state_gap(struct state *st)
 static int new_identity(const struct state *st, uint32_t sid)
 {
     uint32_t v;
-    if (!sid || sid >= MADE_UP_SID || state_sock(st, sid))
+    if (!sid || sid >= MADE_UP_SID || sock_of(st, sid))
         return 0;
     return sid > st->max_sid || (st->gap && !idmap_get(&st->dead, sid, &v));
 }
@@ -368,7 +380,7 @@ static int new_identity(const struct state *st, uint32_t sid)
 static struct state_sock *resolve(struct state *st, const struct ept_sock *k, uint64_t pos,
                                   uint64_t ns, int create)
 {
-    struct state_sock *s = state_fd(st, k->fd);
+    struct state_sock *s = fd_sock(st, k->fd);
     if (s) {
         if (k->sid != s->sid && new_identity(st, k->sid)) {
             s = new_sock(st, k->sid, k->fd, k->role, pos);
@@ -378,7 +390,7 @@ static struct state_sock *resolve(struct state *st, const struct ept_sock *k, ui
         }
         return s;
     }
-    s = state_sock(st, k->sid);
+    s = sock_of(st, k->sid);
     if (!s) {
         if (!create)
             return NULL;
@@ -407,7 +419,7 @@ static void link_conn(struct state *st, struct state_sock *s)
         idmap_put(&st->conns, s->conn, s->sid);
         return;
     }
-    struct state_sock *o = state_sock(st, other);
+    struct state_sock *o = sock_of(st, other);
     if (o && o != s && o->role != s->role)
         pair(s, o);
 }
@@ -416,7 +428,7 @@ static void link_conn(struct state *st, struct state_sock *s)
 
 static void ctl(struct state *st, const struct ept_epoll_ctl *c, uint64_t pos, uint64_t ns)
 {
-    struct state_sock *ep = state_fd(st, c->epfd);
+    struct state_sock *ep = fd_sock(st, c->epfd);
     if (!ep) {
         struct ept_sock k = {c->epfd, 0, 0, EPT_ROLE_EPOLL, {0}};
         ep = resolve(st, &k, pos, ns, 1);
@@ -461,7 +473,7 @@ static void wait_begin(struct state *st, struct state_thread *t, const struct ep
     EPT_VIEW(struct ept_epoll_wait, w, rec);
     if (t->wait.pos != UINT64_MAX && st->hooks && st->hooks->batch_end)
         st->hooks->batch_end(st->hooks->arg, st, t, pos, rec->ns);
-    struct state_sock *ep = state_fd(st, w->epfd);
+    struct state_sock *ep = fd_sock(st, w->epfd);
     if (!ep && w->epfd >= 0) {
         struct ept_sock k = {w->epfd, 0, 0, EPT_ROLE_EPOLL, {0}};
         ep = resolve(st, &k, pos, rec->ns, 1);
@@ -491,16 +503,16 @@ static void ready(struct state *st, struct state_thread *t, const struct ept_rec
         return;
     /* the registration's file: the record's sid when it is alive (a closed number can
      * still be reported through a dup), else what the number names */
-    struct state_sock *s = state_fd(st, r->s.fd);
+    struct state_sock *s = fd_sock(st, r->s.fd);
     if (s && r->s.sid && s->sid != r->s.sid) {
-        struct state_sock *o = state_sock(st, r->s.sid);
+        struct state_sock *o = sock_of(st, r->s.sid);
         if (o)
             s = o;
         else if (new_identity(st, r->s.sid)) /* the number was reused where we did not see */
             s = resolve(st, &r->s, pos, rec->ns, 1);
     }
     if (!s)
-        s = state_sock(st, r->s.sid);
+        s = sock_of(st, r->s.sid);
     if (!s)
         s = resolve(st, &r->s, pos, rec->ns, 1);
     if (w->n == w->cap) {
@@ -588,7 +600,7 @@ static struct state_event *attribute(struct state *st, struct state_thread *t,
 static void io(struct state *st, struct state_thread *t, const struct ept_rec *rec, uint64_t pos)
 {
     EPT_VIEW(struct ept_io, r, rec);
-    if (r->result == -EBADF && !state_fd(st, r->s.fd))
+    if (r->result == -EBADF && !fd_sock(st, r->s.fd))
         return; /* the number names nothing: a call on a closed fd */
     struct state_sock *s = resolve(st, &r->s, pos, rec->ns, 1);
     if (!s)
@@ -653,7 +665,7 @@ static void io(struct state *st, struct state_thread *t, const struct ept_rec *r
     /* data flow: bytes this thread read from another socket since its wait, now written
      * here: the two are one connection's sockets */
     if (r->asked && t->last_read_sid && t->last_read_sid != s->sid && !s->peer) {
-        struct state_sock *a = state_sock(st, t->last_read_sid);
+        struct state_sock *a = sock_of(st, t->last_read_sid);
         if (a && !a->peer)
             pair(a, s);
     }
@@ -694,9 +706,9 @@ static void close_rec(struct state *st, struct state_thread *t, const struct ept
     EPT_VIEW(struct ept_close, c, rec);
     if (c->result == -EBADF)
         return;
-    struct state_sock *s = state_fd(st, c->s.fd);
+    struct state_sock *s = fd_sock(st, c->s.fd);
     if (!s) {
-        s = state_sock(st, c->s.sid);
+        s = sock_of(st, c->s.sid);
         if (!s)
             return;
         bind_fd(st, c->s.fd, s, pos, rec->ns); /* a number the table had not seen */
@@ -766,7 +778,7 @@ void state_apply(struct state *st, const struct ept_rec *rec, uint64_t pos)
         w->current = (int32_t)h->index;
         struct state_event *e = &w->ev[h->index];
         e->begun = 1;
-        if (!state_sock(st, e->sid))
+        if (!sock_of(st, e->sid))
             e->stale = 1;
         break;
     }
@@ -821,14 +833,14 @@ void state_apply(struct state *st, const struct ept_rec *rec, uint64_t pos)
         break;
     case EPT_PAUSE: {
         EPT_VIEW(struct ept_pause, p, rec);
-        s = state_sock(st, p->s.sid);
+        s = sock_of(st, p->s.sid);
         if (s)
             s->paused = p->paused != 0;
         break;
     }
     case EPT_QUEUE: {
         EPT_VIEW(struct ept_queue, q, rec);
-        s = state_sock(st, q->s.sid);
+        s = sock_of(st, q->s.sid);
         if (s && (q->kind == EPT_QUEUE_UNREAD || q->kind == EPT_QUEUE_BACKLOG)) {
             s->queue_kind = (uint8_t)q->kind;
             s->queued = q->count;
@@ -854,7 +866,7 @@ void state_apply(struct state *st, const struct ept_rec *rec, uint64_t pos)
         EPT_VIEW(struct ept_dup, d, rec);
         if (d->result < 0 || d->result == d->oldfd)
             break;
-        s = state_fd(st, d->oldfd);
+        s = fd_sock(st, d->oldfd);
         if (!s) {
             struct ept_sock k = d->s;
             k.fd = d->oldfd;
