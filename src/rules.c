@@ -114,10 +114,9 @@ struct rules {
 
 /* --- notes, findings, watches ------------------------------------------------------------ */
 
-static struct note *note_of(struct rules *R, struct state_sock *s)
+/* A new note for s (note_of's slow path, once per file). */
+static __attribute__((noinline)) struct note *note_new(struct rules *R, struct state_sock *s)
 {
-    if (s->note && s->note <= R->nnotes && R->notes[s->note - 1].sid == s->sid)
-        return &R->notes[s->note - 1];
     uint32_t i;
     if (R->free_head) {
         i = R->free_head - 1;
@@ -136,8 +135,17 @@ static struct note *note_of(struct rules *R, struct state_sock *s)
     return n;
 }
 
+/* The note of s, made on first use. Inline: asked several times a record. */
+static inline struct note *note_of(struct rules *R, struct state_sock *s)
+{
+    if (__builtin_expect(s->note && s->note <= R->nnotes &&
+                         R->notes[s->note - 1].sid == s->sid, 1))
+        return &R->notes[s->note - 1];
+    return note_new(R, s);
+}
+
 /* The note of s if it has one, NULL otherwise (never makes one). */
-static struct note *note_if(struct rules *R, const struct state_sock *s)
+static inline struct note *note_if(struct rules *R, const struct state_sock *s)
 {
     if (!s || !s->note || s->note > R->nnotes || R->notes[s->note - 1].sid != s->sid)
         return NULL;

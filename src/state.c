@@ -188,16 +188,9 @@ struct state_thread *state_thread(const struct state *st, uint32_t tid)
     return idmap_get(&st->tids, tid, &i) ? &st->threads[i] : NULL;
 }
 
-struct state_reg *state_reg(struct state_sock *s, uint32_t set, int32_t fd)
-{
-    for (uint32_t i = 0; i < s->nregs; i++)
-        if (s->reg[i].set == set && (fd < 0 || s->reg[i].fd == fd))
-            return &s->reg[i];
-    return NULL;
-}
-
-struct state_event *state_event_of(const struct state_thread *t, const struct state_sock *s,
-                                   int32_t fd)
+/* state_event_of inlined: every call on a socket asks it. */
+static inline struct state_event *event_of(const struct state_thread *t,
+                                           const struct state_sock *s, int32_t fd)
 {
     const struct state_wait *w = &t->wait;
     if (!s || s->ev_wait != w->pos || s->ev_tid != t->tid || s->ev_index >= w->n)
@@ -211,14 +204,10 @@ struct state_event *state_event_of(const struct state_thread *t, const struct st
     return first;
 }
 
-int state_reg_is_edge(const struct state_reg *g)
+struct state_event *state_event_of(const struct state_thread *t, const struct state_sock *s,
+                                   int32_t fd)
 {
-    return (g->interest & EPOLLET) && !(g->interest & EPOLLONESHOT);
-}
-
-int state_reg_is_level(const struct state_reg *g)
-{
-    return !(g->interest & EPOLLET);
+    return event_of(t, s, fd);
 }
 
 /* The thread with id tid, made on its first record; the last one used is checked first. */
@@ -569,7 +558,7 @@ static struct state_event *attribute(struct state *st, struct state_thread *t,
                                      struct state_sock *s, int32_t fd, int is_read)
 {
     struct state_wait *w = &t->wait;
-    struct state_event *e = state_event_of(t, s, fd);
+    struct state_event *e = event_of(t, s, fd);
     st->touched_slot = (uint32_t)(s - st->socks);
     if (e && w->handles) {
         if (w->current >= 0 && (uint32_t)w->current < w->n && w->ev[w->current].sid == s->sid)
@@ -720,7 +709,7 @@ static void close_rec(struct state *st, struct state_thread *t, const struct ept
             e->closed = 1;
         /* every batch that reported it: its events are for a file that is gone */
         for (uint32_t i = 0; i < st->nthreads; i++) {
-            struct state_event *o = state_event_of(&st->threads[i], s, -1);
+            struct state_event *o = event_of(&st->threads[i], s, -1);
             for (; o; o = o->next_same >= 0 ? &st->threads[i].wait.ev[o->next_same] : NULL)
                 o->closed = 1;
         }

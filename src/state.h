@@ -27,6 +27,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 
 #include "ept.h"
 #include "idmap.h"
@@ -227,14 +228,27 @@ static inline struct state_sock *state_event_sock(const struct state *st,
     struct state_sock *s = e->slot < st->nslots ? &st->socks[e->slot] : NULL;
     return s && s->sid && s->sid == e->sid ? s : NULL;
 }
-/* s's registration in set under number fd (fd < 0: any number), or NULL. */
-struct state_reg *state_reg(struct state_sock *s, uint32_t set, int32_t fd);
+/* s's registration in set under number fd (fd < 0: any number), or NULL. Inline, as the
+ * two below: the model and the rules ask them for most records. */
+static inline struct state_reg *state_reg(struct state_sock *s, uint32_t set, int32_t fd)
+{
+    for (uint32_t i = 0; i < s->nregs; i++)
+        if (s->reg[i].set == set && (fd < 0 || s->reg[i].fd == fd))
+            return &s->reg[i];
+    return NULL;
+}
 /* The event of s in t's current batch (preferring the one registered under fd, if fd >= 0),
  * or NULL when that batch did not report s. */
 struct state_event *state_event_of(const struct state_thread *t, const struct state_sock *s,
                                    int32_t fd);
 /* Whether the registration is edge-triggered without one-shot, and level-triggered. */
-int state_reg_is_edge(const struct state_reg *g);
-int state_reg_is_level(const struct state_reg *g);
+static inline int state_reg_is_edge(const struct state_reg *g)
+{
+    return (g->interest & EPOLLET) && !(g->interest & EPOLLONESHOT);
+}
+static inline int state_reg_is_level(const struct state_reg *g)
+{
+    return !(g->interest & EPOLLET);
+}
 
 #endif
