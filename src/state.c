@@ -366,8 +366,8 @@ static int new_identity(const struct state *st, uint32_t sid)
  * missed the call that made it, e.g. in a gap). A known-dead sid is the writer's stale
  * claim (the stale-event fault does that) and the table wins. create: make the file when
  * nothing names it. */
-static struct state_sock *resolve(struct state *st, const struct ept_sock *k, uint64_t pos,
-                                  uint64_t ns, int create)
+static __attribute__((noinline)) struct state_sock *
+resolve_slow(struct state *st, const struct ept_sock *k, uint64_t pos, uint64_t ns, int create)
 {
     struct state_sock *s = fd_sock(st, k->fd);
     if (s) {
@@ -389,6 +389,16 @@ static struct state_sock *resolve(struct state *st, const struct ept_sock *k, ui
     }
     bind_fd(st, k->fd, s, pos, ns); /* slots do not move: s stays valid */
     return s;
+}
+
+/* resolve, its common case inline: the number names the file the record says. */
+static inline struct state_sock *resolve(struct state *st, const struct ept_sock *k,
+                                         uint64_t pos, uint64_t ns, int create)
+{
+    struct state_sock *s = fd_sock(st, k->fd);
+    if (__builtin_expect(s && k->sid == s->sid, 1))
+        return s;
+    return resolve_slow(st, k, pos, ns, create);
 }
 
 /* Pair a and b as the two sockets of one connection. */
