@@ -193,8 +193,10 @@ static const char *block_fault(const struct reader *r, uint64_t off, struct read
         uint16_t type, size;
         memcpy(&type, recs + pos, 2);
         memcpy(&size, recs + pos + 2, 2);
-        if (size < 8 || size % 8 || size > len - pos ||
-            (type != EPT_PAD && size < sizeof(struct ept_rec)))
+        /* 8 <= size <= len - pos in one unsigned compare (size < 8 wraps), as this loop runs
+         * for every record of every block */
+        if ((size_t)size - 8 > len - pos - 8 || size % 8 ||
+            (size < sizeof(struct ept_rec) && type != EPT_PAD))
             return "a record has an impossible size";
         n += type != EPT_PAD;
         pos += size;
