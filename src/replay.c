@@ -87,8 +87,8 @@ static void an_drop(void *arg, struct state *st, struct state_sock *s, uint64_t 
 }
 
 
-/* The totals a record adds. */
-static void count(struct replay_counts *c, const struct ept_rec *rec)
+/* The totals a record adds; returns its type. */
+static unsigned count(struct replay_counts *c, const struct ept_rec *rec)
 {
     c->records++;
     switch (rec->type) {
@@ -155,6 +155,7 @@ static void count(struct replay_counts *c, const struct ept_rec *rec)
     default:
         break;
     }
+    return rec->type;
 }
 
 /* Remember the set the last epoll_wait waited on, the first time one does. */
@@ -178,12 +179,13 @@ static void analyse(struct replay *r, const struct ept_rec *rec, uint64_t pos)
     if (!r->first_ns)
         r->first_ns = rec->ns;
     r->last_ns = rec->ns;
-    count(&r->counts, rec);
     state_apply(&r->an, rec, pos);
     rules_record(r->rules, rec, pos);
-    if (rec->type == EPT_EPOLL_WAIT)
+    /* the totals after the model (nothing there reads them): the waits and the end are
+     * found by count's switch on the type, not by two more tests of every record */
+    if (count(&r->counts, rec) == EPT_EPOLL_WAIT)
         note_set(r);
-    if (rec->type == EPT_END)
+    else if (rec->type == EPT_END)
         rules_end(r->rules, pos, rec->ns);
 }
 
