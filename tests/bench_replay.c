@@ -19,6 +19,17 @@ static double now_s(void)
     return (double)trace_now() / 1e9;
 }
 
+/* CPU seconds this process used: on a shared machine the wall clock also counts the time
+ * other work held the cores. */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+#define GOAL_MRPS 35.0 /* issue 9: the analysis at 35M records/s or more (50M the aim) */
+
 int main(int argc, char **argv)
 {
     uint64_t target = argc > 1 ? strtoull(argv[1], NULL, 10) : 10000000;
@@ -77,18 +88,20 @@ int main(int argc, char **argv)
            (unsigned long long)st.records, (unsigned long long)st.lost, st.bytes / 1e6, tw);
 
     struct replay *r;
-    double t1 = now_s();
+    double t1 = now_s(), c1 = cpu_s();
     if (replay_open(&r, path, err, sizeof(err)) < 0) {
         fprintf(stderr, "bench_replay: %s\n", err);
         unlink(path);
         return 1;
     }
-    double ta = now_s() - t1;
+    double ta = now_s() - t1, ca = cpu_s() - c1;
     uint64_t count = replay_count(r);
     const struct finding *fs;
     size_t nf = replay_findings(r, &fs);
-    printf("analysis: %llu records in %.3f s = %.1f M records/s (%zu findings; goal >= 35)\n",
-           (unsigned long long)count, ta, count / ta / 1e6, nf);
+    double rate = count / ta / 1e6;
+    printf("analysis: %.1f M records/s (goal >= %.0fM: %.2f of it; %llu records in %.3f s, "
+           "%.1f M/s of CPU time, %zu findings)\n", rate, GOAL_MRPS, rate / GOAL_MRPS,
+           (unsigned long long)count, ta, count / ca / 1e6, nf);
 
     /* random jumps, then steps back and forth from there, as a viewer does */
     srand(42);
