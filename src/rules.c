@@ -509,12 +509,10 @@ static int oneshot_judge(struct rules *R, struct state_sock *s, uint64_t pos, ui
  * is the proof. Bytes written to it mean the program came back to it of its own accord (a
  * worker thread answering late): no longer a suspect. Any call before the time is up is
  * activity: the program is busy with it. */
-static void oneshot_call(struct rules *R, struct state_sock *s, unsigned type, long result,
-                         uint64_t pos, uint64_t ns)
+static __attribute__((noinline)) void oneshot_watched(struct rules *R, struct state_sock *s,
+                                                      struct note *n, unsigned type,
+                                                      long result, uint64_t pos, uint64_t ns)
 {
-    struct note *n = note_if(R, s);
-    if (!n || !n->fired || !n->idle_ns)
-        return;
     if (type == EPT_WRITE && result > 0) {
         n->idle_ns = ns;
         n->suspect = 0;
@@ -531,6 +529,16 @@ static void oneshot_call(struct rules *R, struct state_sock *s, unsigned type, l
         return; /* still a suspect: only a re-arm, or the program's own output, clears it */
     }
     n->idle_ns = ns;
+}
+
+/* A call on s: oneshot_watched's work when s is a fired one-shot being watched. Inline: a
+ * call on a socket not watched, the common case, costs a test. */
+static inline void oneshot_call(struct rules *R, struct state_sock *s, unsigned type,
+                                long result, uint64_t pos, uint64_t ns)
+{
+    struct note *n = note_if(R, s);
+    if (n && n->fired && n->idle_ns)
+        oneshot_watched(R, s, n, type, result, pos, ns);
 }
 
 /* --- busy-epollout ------------------------------------------------------------------------ */
