@@ -119,18 +119,6 @@ size_t state_bytes(const struct state *st)
 
 /* --- lookups --------------------------------------------------------------------------- */
 
-/* sock_of and fd_sock are state_sock and state_fd inlined: the model asks several times a
- * record. */
-static inline struct state_sock *sock_of(const struct state *st, uint32_t sid)
-{
-    uint32_t i;
-    return sid && idmap_get(&st->slot, sid, &i) ? &st->socks[i] : NULL;
-}
-
-struct state_sock *state_sock(const struct state *st, uint32_t sid)
-{
-    return sock_of(st, sid);
-}
 
 /* The slot fd names into *slot; 1, or 0 when it names nothing. */
 static inline int fd_get(const struct state *st, int32_t fd, uint32_t *slot)
@@ -171,6 +159,7 @@ static void fd_del(struct state *st, int32_t fd)
         st->fdslot[fd] = 0;
 }
 
+/* fd_sock is state_fd inlined: the model asks several times a record. */
 static inline struct state_sock *fd_sock(const struct state *st, int32_t fd)
 {
     uint32_t i;
@@ -248,7 +237,7 @@ static void mirror(struct state_sock *s)
 static struct state_sock *new_sock(struct state *st, uint32_t sid, int32_t fd, uint8_t role,
                                    uint64_t pos)
 {
-    if (!sid || sock_of(st, sid))
+    if (!sid || state_sock(st, sid))
         sid = st->next_sid++;
     else if (sid > st->max_sid && sid < MADE_UP_SID)
         st->max_sid = sid;
@@ -284,7 +273,7 @@ static void drop(struct state *st, struct state_sock *s, uint64_t pos, uint64_t 
     uint32_t v;
     if (s->conn && idmap_get(&st->conns, s->conn, &v) && v == s->sid)
         idmap_del(&st->conns, s->conn);
-    struct state_sock *p = sock_of(st, s->peer);
+    struct state_sock *p = state_sock(st, s->peer);
     if (p && p->peer == s->sid)
         p->peer = 0;
     idmap_del(&st->slot, s->sid);
@@ -356,7 +345,7 @@ void state_gap(struct state *st)
 static int new_identity(const struct state *st, uint32_t sid)
 {
     uint32_t v;
-    if (!sid || sid >= MADE_UP_SID || sock_of(st, sid))
+    if (!sid || sid >= MADE_UP_SID || state_sock(st, sid))
         return 0;
     return sid > st->max_sid || (st->gap && !idmap_get(&st->dead, sid, &v));
 }
@@ -379,7 +368,7 @@ resolve_slow(struct state *st, const struct ept_sock *k, uint64_t pos, uint64_t 
         }
         return s;
     }
-    s = sock_of(st, k->sid);
+    s = state_sock(st, k->sid);
     if (!s) {
         if (!create)
             return NULL;
@@ -418,7 +407,7 @@ static void link_conn(struct state *st, struct state_sock *s)
         idmap_put(&st->conns, s->conn, s->sid);
         return;
     }
-    struct state_sock *o = sock_of(st, other);
+    struct state_sock *o = state_sock(st, other);
     if (o && o != s && o->role != s->role)
         pair(s, o);
 }
@@ -504,14 +493,14 @@ static void ready(struct state *st, struct state_thread *t, const struct ept_rec
      * still be reported through a dup), else what the number names */
     struct state_sock *s = fd_sock(st, r->s.fd);
     if (s && r->s.sid && s->sid != r->s.sid) {
-        struct state_sock *o = sock_of(st, r->s.sid);
+        struct state_sock *o = state_sock(st, r->s.sid);
         if (o)
             s = o;
         else if (new_identity(st, r->s.sid)) /* the number was reused where we did not see */
             s = resolve(st, &r->s, pos, rec->ns, 1);
     }
     if (!s)
-        s = sock_of(st, r->s.sid);
+        s = state_sock(st, r->s.sid);
     if (!s)
         s = resolve(st, &r->s, pos, rec->ns, 1);
     if (w->n == w->cap) {
@@ -664,7 +653,7 @@ static void io(struct state *st, struct state_thread *t, const struct ept_rec *r
     /* data flow: bytes this thread read from another socket since its wait, now written
      * here: the two are one connection's sockets */
     if (r->asked && t->last_read_sid && t->last_read_sid != s->sid && !s->peer) {
-        struct state_sock *a = sock_of(st, t->last_read_sid);
+        struct state_sock *a = state_sock(st, t->last_read_sid);
         if (a && !a->peer)
             pair(a, s);
     }
@@ -707,7 +696,7 @@ static void close_rec(struct state *st, struct state_thread *t, const struct ept
         return;
     struct state_sock *s = fd_sock(st, c->s.fd);
     if (!s) {
-        s = sock_of(st, c->s.sid);
+        s = state_sock(st, c->s.sid);
         if (!s)
             return;
         bind_fd(st, c->s.fd, s, pos, rec->ns); /* a number the table had not seen */
@@ -777,7 +766,7 @@ void state_apply(struct state *st, const struct ept_rec *rec, uint64_t pos)
         w->current = (int32_t)h->index;
         struct state_event *e = &w->ev[h->index];
         e->begun = 1;
-        if (!sock_of(st, e->sid))
+        if (!state_sock(st, e->sid))
             e->stale = 1;
         break;
     }
@@ -832,14 +821,14 @@ void state_apply(struct state *st, const struct ept_rec *rec, uint64_t pos)
         break;
     case EPT_PAUSE: {
         EPT_VIEW(struct ept_pause, p, rec);
-        s = sock_of(st, p->s.sid);
+        s = state_sock(st, p->s.sid);
         if (s)
             s->paused = p->paused != 0;
         break;
     }
     case EPT_QUEUE: {
         EPT_VIEW(struct ept_queue, q, rec);
-        s = sock_of(st, q->s.sid);
+        s = state_sock(st, q->s.sid);
         if (s && (q->kind == EPT_QUEUE_UNREAD || q->kind == EPT_QUEUE_BACKLOG)) {
             s->queue_kind = (uint8_t)q->kind;
             s->queued = q->count;

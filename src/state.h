@@ -204,7 +204,11 @@ void state_apply(struct state *st, const struct ept_rec *rec, uint64_t pos);
 void state_gap(struct state *st);
 
 /* The live file with identity sid, or NULL. */
-struct state_sock *state_sock(const struct state *st, uint32_t sid);
+static inline struct state_sock *state_sock(const struct state *st, uint32_t sid)
+{
+    uint32_t i; /* inline: the model and the rules ask it several times a record */
+    return sid && idmap_get(&st->slot, sid, &i) ? &st->socks[i] : NULL;
+}
 /* The file the number fd names now, or NULL. */
 struct state_sock *state_fd(const struct state *st, int32_t fd);
 /* The thread with id tid, or NULL if it never made a call. */
