@@ -109,6 +109,8 @@ struct rules {
     uint32_t ntn;
     struct watch *w;           /* the queue: a ring of wcap (a power of two) entries */
     size_t whead, nw, wcap;
+    uint64_t due;              /* the head's due_ns, UINT64_MAX when the queue is empty: one
+                                  compare a record to know whether a watch is due */
     uint64_t lost;             /* records the LOST records said were dropped */
 };
 
@@ -244,6 +246,8 @@ static void watch(struct rules *R, struct state_sock *s, unsigned rule, uint64_t
         R->whead = 0;
     }
     R->w[(R->whead + R->nw++) & (R->wcap - 1)] = (struct watch){due, s->sid, rule};
+    if (R->nw == 1)
+        R->due = due;
 }
 
 /* The oldest entry, or NULL when the queue is empty. */
@@ -257,6 +261,7 @@ static struct watch watch_pop(struct rules *R)
     struct watch w = R->w[R->whead];
     R->whead = (R->whead + 1) & (R->wcap - 1);
     R->nw--;
+    R->due = R->nw ? R->w[R->whead].due_ns : UINT64_MAX;
     return w;
 }
 
@@ -947,6 +952,7 @@ static void forget(struct rules *R)
         R->tn[i].nfull = R->tn[i].nacc = R->tn[i].noe = 0;
     }
     R->nw = R->whead = 0;
+    R->due = UINT64_MAX;
 }
 
 static void lost(struct rules *R, const struct ept_rec *rec, uint64_t pos)
@@ -1155,6 +1161,7 @@ struct rules *rules_new(struct state *st)
 {
     struct rules *R = xcalloc(1, sizeof(*R));
     R->st = st;
+    R->due = UINT64_MAX;
     return R;
 }
 
@@ -1364,8 +1371,7 @@ void rules_record(struct rules *R, const struct ept_rec *rec, uint64_t pos)
     if (__builtin_expect(st->cur >= R->ntn, 0)) /* t is threads[cur]: no division */
         tnote_grow(R, st->cur);
     R->tn[st->cur].last_ns = rec->ns;
-    const struct watch *h = watch_head(R);
-    if (h && rec->ns >= h->due_ns)
+    if (rec->ns >= R->due) /* an empty queue's UINT64_MAX: run_watches finds nothing */
         run_watches(R, pos, rec->ns);
 }
 
@@ -1390,4 +1396,5 @@ void rules_end(struct rules *R, uint64_t pos, uint64_t ns)
         judge_watch(R, w[(head + i) & (cap - 1)], pos, ns, 1);
     free(w);
     R->nw = R->whead = 0;
+    R->due = UINT64_MAX;
 }
