@@ -714,7 +714,8 @@ static void stale_ebadf(struct rules *R, struct state_thread *t, const struct ep
 {
     struct ept_sock k;
     long res;
-    if (!ept_rec_result(rec, &res) || res != -EBADF || !ept_rec_sock(rec, &k))
+    if (!ept_rec_result(rec, &res) || res != -EBADF || !ept_rec_sock(rec, &k) ||
+        t->wait.lost) /* after lost records, which batch is being handled is not known */
         return;
     if (rec->type == EPT_ACCEPT)
         ept_rec_sock2(rec, &k);

@@ -335,6 +335,8 @@ void state_gap(struct state *st)
 {
     for (uint32_t i = 0; i < st->nslots; i++)
         st->socks[i].uncertain = 1;
+    for (uint32_t i = 0; i < st->nthreads; i++)
+        st->threads[i].wait.lost = 1; /* its next epoll_wait may be among the lost */
     st->gap = 1;
 }
 
@@ -479,6 +481,7 @@ static void wait_begin(struct state *st, struct state_thread *t, const struct ep
     b->current = -1;
     b->n = 0;
     b->handles = 0;
+    b->lost = 0;
     t->last_read_sid = 0;
 }
 
@@ -762,11 +765,14 @@ void state_apply(struct state *st, const struct ept_rec *rec, uint64_t pos)
         struct state_wait *w = &t->wait;
         if (w->pos == UINT64_MAX || h->index >= w->n)
             break;
+        struct state_event *e = &w->ev[h->index];
+        if (w->lost && h->s.sid && e->sid && h->s.sid != e->sid)
+            break; /* the event of a batch whose epoll_wait was lost, not of this one */
         w->handles = 1;
         w->current = (int32_t)h->index;
-        struct state_event *e = &w->ev[h->index];
         e->begun = 1;
-        if (!state_sock(st, e->sid))
+        /* closed by an earlier handler of this batch (seen, not lost) */
+        if (!w->lost && (e->closed || !state_sock(st, e->sid)))
             e->stale = 1;
         break;
     }

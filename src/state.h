@@ -132,7 +132,9 @@ struct state_wait {
     uint32_t n;                /* events in ev[] */
     uint32_t cap;
     uint8_t handles;           /* handle records came in this batch: no inference */
-    uint8_t pad[7];
+    uint8_t lost;              /* records were lost since this wait: what its handlers did
+                                  (and which batch a handle record is of) is not known */
+    uint8_t pad[6];
     struct state_event *ev;
 };
 
