@@ -16,11 +16,6 @@ LIMITED=(bash -c 'ulimit -v 300000 && exec "$@"' limited)
 # an ASan build reserves terabytes of shadow memory: no address-space limit for it
 grep -q __asan_init "$(readlink -f "$EPSCOPE")" 2>/dev/null && LIMITED=(env)
 
-# err_has REGEX: the last expect_status command's stderr has a line matching REGEX.
-err_has() {
-    grep -Eq -- "$1" "$LAST_ERR" || { cat "$LAST_ERR" >&2; fail "stderr lacks /$1/"; }
-}
-
 step "a byte flipped in the first block: check and compare exit 2 and say so"
 $MANGLE "$MIS" "$T/flip.ept" flip 0 || fail "mangle"
 expect_status 2 "$EPSCOPE" check "$T/flip.ept"

@@ -130,3 +130,17 @@ expect_status() {
 out_has() {
     grep -Eq -- "$1" "$LAST_OUT" || { cat "$LAST_OUT" >&2; fail "stdout lacks /$1/"; }
 }
+
+# err_has REGEX: the last expect_status command's stderr has a line matching REGEX (grep -E).
+err_has() {
+    grep -Eq -- "$1" "$LAST_ERR" || { cat "$LAST_ERR" >&2; fail "stderr lacks /$1/"; }
+}
+
+# err_one_line REGEX: the last expect_status command's stderr is exactly one line, matching
+# REGEX (grep -E): a failure says what went wrong once, not a cascade.
+err_one_line() {
+    local n
+    n=$(wc -l <"$LAST_ERR")
+    [ "$n" -eq 1 ] || { cat "$LAST_ERR" >&2; fail "stderr has $n lines, want 1"; }
+    err_has "$1"
+}
