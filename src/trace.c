@@ -647,3 +647,24 @@ int trace_finish(struct trace *t, struct trace_stats *st)
     free(t);
     return rc;
 }
+
+/* --- flush barrier -------------------------------------------------------------------- */
+
+int trace_sync(struct trace *t, unsigned timeout_ms)
+{
+    if (!t)
+        return 0;
+    /* Everything committed so far lies below head; the flusher releases a record (moves the
+     * tail past it) only after writing it, and its release store pairs with this acquire
+     * load, so once the tail reaches the head every write it did is visible here. The
+     * flusher naps at most 32 ms when idle: polling every millisecond costs nothing. */
+    uint64_t head = atomic_load_explicit(&t->ring.head, memory_order_acquire);
+    uint64_t deadline = trace_now() + (uint64_t)timeout_ms * 1000000u;
+    while (atomic_load_explicit(&t->ring.tail, memory_order_acquire) < head) {
+        if (trace_now() >= deadline)
+            return -ETIMEDOUT;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return t->werr;
+}

@@ -41,6 +41,10 @@ int trace_open(struct trace **out, const struct trace_opts *o, char *err, size_t
 /* Write an END record, flush everything, stop the flusher, close the file; fills st if not
  * NULL. Returns 0, or the -errno of the first write error. Frees t. */
 int trace_finish(struct trace *t, struct trace_stats *st);
+/* Flush barrier, from the producer's thread: wait (at most timeout_ms) until every record
+ * emitted so far is in the file. Returns 0, the -errno of a write error (the records were
+ * counted as lost instead), or -ETIMEDOUT. */
+int trace_sync(struct trace *t, unsigned timeout_ms);
 /* Payload bytes kept per read/write record. */
 unsigned trace_preview(const struct trace *t);
 
