@@ -3,7 +3,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -160,14 +159,6 @@ int net_local(int fd, struct net_addr *a)
 {
     a->len = sizeof(a->ss);
     return getsockname(fd, (struct sockaddr *)&a->ss, &a->len) < 0 ? -errno : 0;
-}
-
-int net_set_nonblock(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        return -errno;
-    return 0;
 }
 
 int net_close_reset(int fd)

@@ -31,7 +31,6 @@ int net_listen_shared(const struct net_addr *a, int backlog, int reuseport);
 int net_local(int fd, struct net_addr *a);
 /* A non-blocking, close-on-exec TCP socket for a's family; -errno on failure. */
 int net_socket(const struct net_addr *a);
-int net_set_nonblock(int fd);
 /* Close with an RST instead of a FIN (SO_LINGER 0); returns close()'s result. */
 int net_close_reset(int fd);
 

@@ -117,11 +117,6 @@ void term_stop(void)
     endwin();
 }
 
-int term_has_color(void)
-{
-    return colors;
-}
-
 void term_size(int *w, int *h)
 {
     *w = COLS;

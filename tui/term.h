@@ -12,8 +12,6 @@
 int term_start(int color);
 /* Restore the terminal (safe to call twice, and from an atexit handler). */
 void term_stop(void);
-/* Whether colours are in use (the terminal has them and they were not refused). */
-int term_has_color(void);
 void term_size(int *w, int *h);
 /* Paint g on the screen. */
 void term_paint(const struct grid *g);
