@@ -1,7 +1,8 @@
 /* demo.c - `epscope demo`: the lab in one command. Built-in backends, one proxy per trigger
- * mode, the same paced workload through all three, three traces in a new folder, and the
- * side-by-side viewer following them live (or, with no terminal, the compare table and the
- * check results). Every part is this same binary started as a child process. */
+ * mode, the same paced workload through all three, three traces in a new folder (under
+ * $TMPDIR unless --dir names one), and the side-by-side viewer following them live (or,
+ * with no terminal, the compare table and the check results). Every part is this same
+ * binary started as a child process. */
 #include "cli.h"
 
 #include <errno.h>
@@ -35,7 +36,8 @@ static const char usage[] =
     "With no terminal, or --no-tui, it runs the workload to the end and prints the compare\n"
     "table and each trace's check result.\n"
     "\n"
-    "  --dir DIR      where the traces go (default: a new epscope-demo-DATE-TIME/)\n"
+    "  --dir DIR      where the traces go (default: a new $TMPDIR/epscope-demo-DATE-TIME/,\n"
+    "                 /tmp when TMPDIR is not set)\n"
     "  --fault NAME   run the mode that shows this mistake with it ('proxy --fault help')\n"
     "  --no-tui       no viewer: run to the end, print the comparison\n"
     "  --pace MS      pause between workload steps (default 800 with the viewer, 0 without)\n"
@@ -283,7 +285,13 @@ int demo_main(int argc, char **argv)
         time_t now = time(NULL);
         struct tm tm;
         localtime_r(&now, &tm);
-        strftime(dirbuf, sizeof(dirbuf), "epscope-demo-%Y%m%d-%H%M%S", &tm);
+        /* never in the current directory: that is often the source tree */
+        const char *tmp = getenv("TMPDIR");
+        if (!tmp || !*tmp)
+            tmp = "/tmp";
+        char stamp[64];
+        strftime(stamp, sizeof(stamp), "epscope-demo-%Y%m%d-%H%M%S", &tm);
+        snprintf(dirbuf, sizeof(dirbuf), "%.*s/%s", PATH_MAX - 80, tmp, stamp);
         dir = dirbuf;
     }
     if (strlen(dir) > PATH_MAX - 32) {
