@@ -9,10 +9,19 @@ B       := build-san
 SANFLAGS := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
-WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
-CPPFLAGS += -D_GNU_SOURCE -DEPSCOPE_VERSION=\"$(VERSION)\" -DEPSCOPE_LIBDIR=\"$(LIBDIR)\" -Isrc -Itui
-CFLAGS   += -std=c11 -g $(OPT) $(WARN) $(SANFLAGS) -pthread
-LDFLAGS  += $(SANFLAGS) -pthread
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
+ifeq ($(WERROR),1)
+WARN     += -Werror
+endif
+# What the project needs (EPS_*) comes first and the user's CPPFLAGS, CFLAGS and LDFLAGS
+# after it, so that theirs win where the two disagree and ours survive when they set them.
+EPS_CPPFLAGS := -D_GNU_SOURCE -DEPSCOPE_VERSION=\"$(VERSION)\" -DEPSCOPE_LIBDIR=\"$(LIBDIR)\" \
+	-Isrc -Itui
+EPS_CFLAGS   := -std=c11 -g $(OPT) $(WARN) $(SANFLAGS) -pthread
+EPS_LDFLAGS  := $(SANFLAGS) -pthread
+ALL_CPPFLAGS  = $(EPS_CPPFLAGS) $(CPPFLAGS)
+ALL_CFLAGS    = $(EPS_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS   = $(EPS_LDFLAGS) $(LDFLAGS)
 LDLIBS   += $(CURSES_LIBS) -lm
 
 SRC      := $(wildcard src/*.c)
@@ -24,7 +33,7 @@ LIBOBJ   := $(patsubst %.c,$(B)/%.o,$(filter-out src/main.c src/preload.c,$(SRC)
 PRELOAD     := $(B)/libepscope-record.so
 PRELOAD_SRC := src/preload.c src/ring.c src/crc32c.c src/ept.c
 PRELOAD_OBJ := $(patsubst src/%.c,$(B)/pic/%.o,$(PRELOAD_SRC))
-PICFLAGS    := -std=c11 -g $(OPT) $(WARN) -fPIC -fvisibility=hidden -pthread
+PICFLAGS    := -std=c11 -g $(OPT) $(WARN) -pthread
 MAINOBJ  := $(B)/src/main.o
 UNITS    := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 # Fuzz targets (tests/fuzz_*.c): in the normal builds each is linked with a driver that
@@ -52,43 +61,46 @@ endif
 
 $(BIN): $(MAINOBJ) $(LIBOBJ)
 	@echo "LD  $@"
-	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# src/ never includes curses: only tui/ gets its flags
 $(B)/src/%.o: src/%.c $(wildcard src/*.h) config.mk
 	@mkdir -p $(@D)
 	@echo "CC  $<"
-	@$(CC) $(CPPFLAGS) $(CFLAGS) $(CURSES_CFLAGS) -c -o $@ $<
+	@$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
+# -fPIC and hidden visibility after the user's CFLAGS: a shared library needs them
 $(B)/pic/%.o: src/%.c $(wildcard src/*.h) config.mk
 	@mkdir -p $(@D)
 	@echo "CC  $< (shared)"
-	@$(CC) $(CPPFLAGS) $(PICFLAGS) -c -o $@ $<
+	@$(CC) $(ALL_CPPFLAGS) $(PICFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
 
 $(PRELOAD): $(PRELOAD_OBJ)
 	@echo "LD  $@"
-	@$(CC) -shared -pthread -o $@ $^ -ldl
+	@$(CC) -shared -pthread $(LDFLAGS) -o $@ $^ -ldl
 
 $(B)/tui/%.o: tui/%.c $(wildcard src/*.h tui/*.h) config.mk
 	@mkdir -p $(@D)
 	@echo "CC  $<"
-	@$(CC) $(CPPFLAGS) $(CFLAGS) $(CURSES_CFLAGS) -c -o $@ $<
+	@$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(CURSES_CFLAGS) -c -o $@ $<
 
 $(B)/tests/%: tests/%.c $(LIBOBJ) $(wildcard tests/*.h)
 	@mkdir -p $(@D)
 	@echo "CC  $<"
-	@$(CC) $(CPPFLAGS) $(CFLAGS) $(CMOCKA_CFLAGS) -Wno-missing-prototypes -o $@ $< $(LIBOBJ) \
-		$(LDFLAGS) $(CMOCKA_LIBS) $(LDLIBS)
+	@$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Wno-missing-prototypes -o $@ $< \
+		$(LIBOBJ) $(ALL_LDFLAGS) $(CMOCKA_LIBS) $(LDLIBS)
 
 $(B)/tests/fuzz_%: tests/fuzz_%.c tests/fuzz_driver.c tests/fuzz.h $(LIBOBJ)
 	@mkdir -p $(@D)
 	@echo "CC  $< (replay driver)"
-	@$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< tests/fuzz_driver.c $(LIBOBJ) $(LDFLAGS) $(LDLIBS)
+	@$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< tests/fuzz_driver.c $(LIBOBJ) $(ALL_LDFLAGS) \
+		$(LDLIBS)
 
 $(B)/fuzz/%: tests/fuzz_%.c tests/fuzz.h $(LIBOBJ)
 	@mkdir -p $(@D)
 	@echo "CC  $< (libFuzzer)"
-	@$(CC) $(CPPFLAGS) $(CFLAGS) -DEPSCOPE_LIBFUZZER -fsanitize=fuzzer -o $@ $< $(LIBOBJ) \
-		$(LDFLAGS) $(LDLIBS)
+	@$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -DEPSCOPE_LIBFUZZER -fsanitize=fuzzer -o $@ $< \
+		$(LIBOBJ) $(ALL_LDFLAGS) $(LDLIBS)
 
 fuzzers: $(FUZZ_BIN)
 
@@ -99,26 +111,37 @@ $(B)/tests/progs/%: tests/progs/%.c
 
 units: $(BIN) $(PRELOAD) $(UNITS) $(PROGS) $(FUZZ_REPLAY)
 
+# The one step that installs anything (apt-get as root, which it says it does; otherwise it
+# prints the command to run). DEPS narrows or widens it: see .ci/deps.sh. demo, test,
+# bench, valgrind and fuzz call it only when something is missing; `make` and
+# `make install` never do.
+DEPS ?=
 deps:
-	@sh .ci/deps.sh
+	@sh .ci/deps.sh $(DEPS)
+
+# need WHAT: make deps DEPS=WHAT unless everything in WHAT is already there
+need = @sh .ci/deps.sh --check $(1) || $(MAKE) --no-print-directory deps DEPS="$(1)"
 
 # The whole suite: every cmocka program and every integration script, each under a timeout.
-test check: deps
+test check:
+	$(call need,)
 	@$(MAKE) --no-print-directory units
 	@EPSCOPE=$(CURDIR)/$(BIN) sh tests/run.sh $(B)
 
-demo: deps
+demo:
+	$(call need,build)
 	@$(MAKE) --no-print-directory all
 	@./$(BIN) demo
 
-bench: deps
+bench:
+	$(call need,)
 	@$(MAKE) --no-print-directory all $(BENCHES)
 	@EPSCOPE=$(CURDIR)/$(BIN) sh tests/bench.sh $(B)
 
 # Fuzz every target for FUZZ_SECONDS under ASan+UBSan (clang's libFuzzer); fails on any
 # crash, leak, hang or memory blow-up, and says how to keep the input as a regression test.
 fuzz:
-	@NEED_CLANG=1 sh .ci/deps.sh
+	$(call need,build clang)
 	@$(MAKE) --no-print-directory B=build-fuzz CC=clang SANFLAGS="$(FUZZ_SAN)" fuzzers
 	@sh tests/fuzz.sh build-fuzz $(FUZZ_SECONDS)
 
@@ -126,7 +149,8 @@ fuzz:
 traces: all
 	@EPSCOPE=$(CURDIR)/$(BIN) bash traces/make-lessons.sh
 
-valgrind: deps
+valgrind:
+	$(call need,valgrind)
 	@$(MAKE) --no-print-directory units OPT=-O1
 	@VALGRIND=1 EPSCOPE=$(CURDIR)/$(BIN) sh tests/run.sh $(B)
 
