@@ -20,10 +20,10 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "net.h"
 
 #define IN_CAP HTTP_HEAD_MAX /* input buffer: one full-size head fits */
@@ -90,13 +90,6 @@ static const char bad_response[] = "HTTP/1.1 400 Bad Request\r\n"
                                    "Connection: close\r\n"
                                    "\r\n"
                                    "bad request\n";
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void tl_remove(struct tlist *l, struct conn *c)
 {
@@ -519,7 +512,7 @@ static void server_loop(struct server *s)
 {
     struct epoll_event evs[MAX_EVENTS];
     while (!s->stop) {
-        s->now = now_ns();
+        s->now = clock_now_ns();
         int n = epoll_wait(s->ep, evs, MAX_EVENTS, next_timeout_ms(s));
         if (n < 0) {
             if (errno == EINTR)
@@ -527,7 +520,7 @@ static void server_loop(struct server *s)
             fprintf(stderr, "epscope backend: epoll_wait: %s\n", strerror(errno));
             return;
         }
-        s->now = now_ns();
+        s->now = clock_now_ns();
         for (int k = 0; k < n; k++) {
             void *p = evs[k].data.ptr;
             if (p == &s->lfd) {

@@ -20,10 +20,10 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "http.h"
 #include "net.h"
 
@@ -128,13 +128,6 @@ struct load {
     uint8_t *buf;
     bool stop;
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 uint32_t load_percentile(const uint32_t *sorted, size_t n, double p)
 {
@@ -579,7 +572,7 @@ static bool process(struct load *l, struct conn *c, const uint8_t *p, size_t len
         c->body_off += n;
         pos += n;
         if (c->body_off == c->body_len) {
-            l->now = now_ns();
+            l->now = clock_now_ns();
             response_done(l, c);
         }
     }
@@ -602,7 +595,7 @@ static void body_closed(struct load *l, struct conn *c)
     c->body_len = c->body_off;
     if (c->verdict < 0 && size_unexpected(l, c->body_len))
         c->verdict = R_SIZE;
-    l->now = now_ns();
+    l->now = clock_now_ns();
     response_done(l, c);
     if (c->outstanding) {
         conn_fail(l, c, R_CLOSED, "connection closed before a response");
@@ -836,14 +829,14 @@ static int load_run(struct load *l)
     sigaction(SIGTERM, &sa, &old_term);
     for (uint64_t k = 0; k < l->conc; k++)
         l->conns[k].fd = -1;
-    l->now = l->t0 = now_ns();
+    l->now = l->t0 = clock_now_ns();
     for (uint64_t k = 0; k < l->conc; k++)
         slot_next(l, &l->conns[k]);
     start_run(l);
     struct epoll_event evs[MAX_EVENTS];
     while (l->done < l->n_req && !interrupted) {
         int n = epoll_wait(l->ep, evs, MAX_EVENTS, next_timeout_ms(l));
-        l->now = now_ns();
+        l->now = clock_now_ns();
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -855,7 +848,7 @@ static int load_run(struct load *l)
             on_event(l, evs[k].data.ptr, evs[k].events);
         on_timers(l);
     }
-    double secs = (double)(now_ns() - l->t0) / 1e9;
+    double secs = (double)(clock_now_ns() - l->t0) / 1e9;
     l->stop = interrupted;
     if (l->stop)
         fprintf(stderr, "epscope load: interrupted after %llu of %llu requests\n",

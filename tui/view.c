@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "grid.h"
 #include "model.h"
 #include "panes.h"
@@ -71,9 +71,7 @@ static void print_usage(void)
 
 static double now_ms(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+    return (double)clock_now_ns() / 1e6;
 }
 
 /* Parse --keys: literal characters and <Name> for the special keys. Returns the number of
