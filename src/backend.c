@@ -17,13 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "clock.h"
+#include "fdlimit.h"
 #include "net.h"
 
 #define IN_CAP HTTP_HEAD_MAX /* input buffer: one full-size head fits */
@@ -459,15 +459,6 @@ static int next_timeout_ms(const struct server *s)
     return ms > 60000 ? 60000 : (int)ms;
 }
 
-static void raise_nofile(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
 static void build_heads(struct server *s, const char *name)
 {
     for (int k = 0; k < 2; k++) {
@@ -567,7 +558,7 @@ int backend_run(const struct backend_opts *o)
         rc = -EINVAL;
         goto fail;
     }
-    raise_nofile();
+    fdlimit_raise();
     s->lfd = net_listen(&a, 4096);
     if (s->lfd < 0) {
         rc = s->lfd;

@@ -18,12 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "clock.h"
+#include "fdlimit.h"
 #include "http.h"
 #include "net.h"
 
@@ -790,16 +790,6 @@ static void summary(struct load *l, double secs)
     fflush(stdout);
 }
 
-static void raise_nofile(uint64_t need)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need + 32 &&
-        rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
 static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig)
@@ -820,7 +810,7 @@ static int load_run(struct load *l)
         rc = -ENOMEM;
         goto fail;
     }
-    raise_nofile(l->conc);
+    fdlimit_raise();
     /* A Ctrl-C or SIGTERM ends the run with a summary of what was done so far. */
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
     sigemptyset(&sa.sa_mask);
