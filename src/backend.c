@@ -5,7 +5,7 @@
  * offset into the first. Bodies are generated on the fly into one scratch buffer per write;
  * pattern bodies are a pure function of the offset, so a short write just regenerates from
  * the new offset later. The delay and the lingering close last a fixed time each, so their
- * deadlines come in order: a FIFO list per kind is a complete timer.
+ * deadlines come in order: a FIFO list per kind (tlist.h) is a complete timer.
  */
 #include "backend.h"
 
@@ -25,6 +25,7 @@
 #include "clock.h"
 #include "fdlimit.h"
 #include "net.h"
+#include "tlist.h"
 
 #define IN_CAP HTTP_HEAD_MAX /* input buffer: one full-size head fits */
 #define MAX_PENDING 64       /* owed responses before we stop reading a pipelining client */
@@ -39,15 +40,12 @@ enum resp_kind {
     RESP_BAD,   /* 400 Bad Request, Connection: close */
 };
 
-enum timer_list { T_NONE, T_DELAY, T_LINGER };
-
 struct conn {
     int fd;
     uint32_t events;            /* registered with epoll */
-    struct conn *prev, *next;   /* timer list, or the free/dead list */
+    struct conn *next;          /* the free or the dead list */
     struct conn *aprev, *anext; /* every open connection, to free them at exit */
-    enum timer_list list;
-    uint64_t deadline; /* ns, CLOCK_MONOTONIC */
+    struct tlist_node timer;    /* on delay_q or linger_q, or stopped */
     uint32_t in_len;
     uint64_t discard;         /* request body bytes still to skip */
     enum resp_kind body_kind; /* the response owed once the body is skipped */
@@ -64,10 +62,6 @@ struct conn {
     bool lingering;  /* final response sent, SHUT_WR done, draining to EOF */
     bool closed;
     char in[IN_CAP];
-};
-
-struct tlist {
-    struct conn *head, *tail;
 };
 
 struct server {
@@ -90,47 +84,6 @@ static const char bad_response[] = "HTTP/1.1 400 Bad Request\r\n"
                                    "Connection: close\r\n"
                                    "\r\n"
                                    "bad request\n";
-
-static void tl_remove(struct tlist *l, struct conn *c)
-{
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        l->head = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    else
-        l->tail = c->prev;
-    c->prev = c->next = NULL;
-}
-
-static void tl_append(struct tlist *l, struct conn *c)
-{
-    c->next = NULL;
-    c->prev = l->tail;
-    if (l->tail)
-        l->tail->next = c;
-    else
-        l->head = c;
-    l->tail = c;
-}
-
-static void timer_stop(struct server *s, struct conn *c)
-{
-    if (c->list == T_DELAY)
-        tl_remove(&s->delay_q, c);
-    else if (c->list == T_LINGER)
-        tl_remove(&s->linger_q, c);
-    c->list = T_NONE;
-}
-
-static void timer_start(struct server *s, struct conn *c, enum timer_list which, uint64_t ns)
-{
-    timer_stop(s, c);
-    c->deadline = s->now + ns;
-    c->list = which;
-    tl_append(which == T_DELAY ? &s->delay_q : &s->linger_q, c);
-}
 
 static uint64_t resp_total(const struct server *s, enum resp_kind k, bool nobody)
 {
@@ -169,7 +122,7 @@ static void conn_close(struct server *s, struct conn *c)
 {
     if (c->closed)
         return;
-    timer_stop(s, c);
+    tlist_stop(&c->timer);
     close(c->fd);
     c->closed = true;
     if (c->aprev)
@@ -209,7 +162,7 @@ static void owe(struct server *s, struct conn *c, enum resp_kind k, bool head)
         c->waiting = true;
         c->wait_kind = k;
         c->wait_head = head;
-        timer_start(s, c, T_DELAY, s->delay_ns);
+        tlist_start(&s->delay_q, &c->timer, s->now + s->delay_ns);
         return;
     }
     if (head)
@@ -327,7 +280,7 @@ static void conn_after(struct server *s, struct conn *c)
         c->lingering = true;
         c->in_len = 0;
         shutdown(c->fd, SHUT_WR);
-        timer_start(s, c, T_LINGER, (uint64_t)LINGER_MS * 1000000ull);
+        tlist_start(&s->linger_q, &c->timer, s->now + (uint64_t)LINGER_MS * 1000000ull);
     }
     if (c->rd_eof)
         conn_close(s, c); /* nothing more can arrive and nothing is owed */
@@ -430,9 +383,10 @@ static void on_accept(struct server *s)
 
 static void on_timers(struct server *s)
 {
-    while (s->delay_q.head && s->delay_q.head->deadline <= s->now) {
-        struct conn *c = s->delay_q.head;
-        timer_stop(s, c);
+    struct tlist_node *n;
+    while ((n = tlist_expired(&s->delay_q, s->now))) {
+        struct conn *c = tlist_entry(n, struct conn, timer);
+        tlist_stop(n);
         c->waiting = false;
         if (c->wait_head)
             c->nobody |= 1ull << c->pending;
@@ -440,17 +394,15 @@ static void on_timers(struct server *s)
         c->last = c->wait_kind;
         conn_work(s, c);
     }
-    while (s->linger_q.head && s->linger_q.head->deadline <= s->now)
-        conn_close(s, s->linger_q.head);
+    while ((n = tlist_expired(&s->linger_q, s->now)))
+        conn_close(s, tlist_entry(n, struct conn, timer));
 }
 
 static int next_timeout_ms(const struct server *s)
 {
-    uint64_t d = UINT64_MAX;
-    if (s->delay_q.head)
-        d = s->delay_q.head->deadline;
-    if (s->linger_q.head && s->linger_q.head->deadline < d)
-        d = s->linger_q.head->deadline;
+    uint64_t d = tlist_next_due(&s->delay_q), l = tlist_next_due(&s->linger_q);
+    if (l < d)
+        d = l;
     if (d == UINT64_MAX)
         return -1;
     if (d <= s->now)

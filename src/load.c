@@ -5,7 +5,8 @@
  * connect, write a batch (1 request, or K pipelined), read the batch's responses, then
  * reuse the connection (--keepalive) or close it, and start the next batch. Every request
  * ends as ok or as failed with one reason. The request timeout and the slow-read pause have
- * fixed lengths, so their deadlines come in order: a FIFO list per kind is a complete timer.
+ * fixed lengths, so their deadlines come in order: a FIFO list per kind (tlist.h) is a
+ * complete timer.
  */
 #include "load.h"
 
@@ -26,6 +27,7 @@
 #include "fdlimit.h"
 #include "http.h"
 #include "net.h"
+#include "tlist.h"
 
 #define READ_CHUNK (256 * 1024) /* bytes per read */
 #define MAX_EVENTS 256
@@ -50,14 +52,6 @@ enum reason {
 static const char *const reason_names[R_COUNT] = {
     "connect", "reset",     "closed", "timeout", "bad-head",
     "status",  "no-length", "size",   "body",    "extra-bytes",
-};
-
-struct qlink {
-    struct conn *prev, *next;
-};
-
-struct queue {
-    struct conn *head, *tail;
 };
 
 struct conn {
@@ -85,9 +79,8 @@ struct conn {
     uint64_t tok_t;
     bool paused;
     /* timers and the rate queue */
-    uint64_t deadline, wake;
-    bool in_tq, in_pq, in_rq, in_sq;
-    struct qlink tq, pq; /* timeout queue, pause queue */
+    bool in_rq, in_sq;
+    struct tlist_node timeout, pause; /* on tq, on pq */
     struct conn *rnext;  /* rate queue (singly linked) */
     struct conn *snext;  /* start queue (singly linked) */
 };
@@ -116,7 +109,7 @@ struct load {
     uint64_t now, t0, issued, done, ok, failed, fail_by[R_COUNT], body_bytes, details;
     uint32_t *lat;
     size_t nlat;
-    struct queue tq, pq;
+    struct tlist tq, pq; /* request timeouts, slow-read pauses */
     struct conn *rq_head, *rq_tail; /* slots waiting for the rate limiter */
     struct conn *sq_head, *sq_tail; /* slots ready to start their next batch */
     uint64_t rate_issued;
@@ -141,53 +134,20 @@ uint32_t load_percentile(const uint32_t *sorted, size_t n, double p)
     return sorted[rank - 1];
 }
 
-/* Intrusive FIFO queues; the member picks which link (tq or pq) a queue uses. */
-#define Q_REMOVE(q, c, m)                                                                         \
-    do {                                                                                          \
-        if ((c)->m.prev)                                                                          \
-            (c)->m.prev->m.next = (c)->m.next;                                                    \
-        else                                                                                      \
-            (q)->head = (c)->m.next;                                                              \
-        if ((c)->m.next)                                                                          \
-            (c)->m.next->m.prev = (c)->m.prev;                                                    \
-        else                                                                                      \
-            (q)->tail = (c)->m.prev;                                                              \
-        (c)->m.prev = (c)->m.next = NULL;                                                         \
-    } while (0)
-
-#define Q_APPEND(q, c, m)                                                                         \
-    do {                                                                                          \
-        (c)->m.next = NULL;                                                                       \
-        (c)->m.prev = (q)->tail;                                                                  \
-        if ((q)->tail)                                                                            \
-            (q)->tail->m.next = (c);                                                              \
-        else                                                                                      \
-            (q)->head = (c);                                                                      \
-        (q)->tail = (c);                                                                          \
-    } while (0)
-
 /* (Re)start the request timeout of c: now + --timeout. */
 static void timeout_arm(struct load *l, struct conn *c)
 {
-    if (c->in_tq)
-        Q_REMOVE(&l->tq, c, tq);
-    c->deadline = l->now + l->timeout_ns;
-    Q_APPEND(&l->tq, c, tq);
-    c->in_tq = true;
+    tlist_start(&l->tq, &c->timeout, l->now + l->timeout_ns);
 }
 
-static void timeout_stop(struct load *l, struct conn *c)
+static void timeout_stop(struct conn *c)
 {
-    if (c->in_tq)
-        Q_REMOVE(&l->tq, c, tq);
-    c->in_tq = false;
+    tlist_stop(&c->timeout);
 }
 
-static void pause_stop(struct load *l, struct conn *c)
+static void pause_stop(struct conn *c)
 {
-    if (c->in_pq)
-        Q_REMOVE(&l->pq, c, pq);
-    c->in_pq = false;
+    tlist_stop(&c->pause);
     c->paused = false;
 }
 
@@ -262,7 +222,7 @@ static void conn_update(struct load *l, struct conn *c)
 }
 
 /* Close the slot's connection (if any) and reset its per-connection state. */
-static void conn_drop(struct load *l, struct conn *c)
+static void conn_drop(struct conn *c)
 {
     if (c->fd >= 0)
         close(c->fd);
@@ -275,8 +235,8 @@ static void conn_drop(struct load *l, struct conn *c)
     c->saw_close = false;
     c->last_ok = false;
     c->wr_off = c->wr_len = 0;
-    timeout_stop(l, c);
-    pause_stop(l, c);
+    timeout_stop(c);
+    pause_stop(c);
 }
 
 static void slot_next(struct load *l, struct conn *c);
@@ -286,7 +246,7 @@ static void conn_fail(struct load *l, struct conn *c, enum reason r, const char 
 {
     record_failure(l, r, c->outstanding, detail);
     c->outstanding = 0;
-    conn_drop(l, c);
+    conn_drop(c);
     slot_next(l, c);
 }
 
@@ -393,7 +353,7 @@ static void slot_next(struct load *l, struct conn *c)
 static void slot_start(struct load *l, struct conn *c)
 {
     if (l->stop || l->issued >= l->n_req) {
-        conn_drop(l, c);
+        conn_drop(c);
         return;
     }
     if (l->rate > 0) {
@@ -439,7 +399,7 @@ static void rate_run(struct load *l)
             l->rq_tail = NULL;
         c->in_rq = false;
         if (l->issued >= l->n_req) {
-            conn_drop(l, c);
+            conn_drop(c);
             continue;
         }
         l->rate_issued += l->n_req - l->issued < l->pipeline ? l->n_req - l->issued : l->pipeline;
@@ -481,7 +441,7 @@ static void response_done(struct load *l, struct conn *c)
     if (c->outstanding)
         timeout_arm(l, c);
     else
-        timeout_stop(l, c);
+        timeout_stop(c);
 }
 
 /* Check body bytes [body_off, body_off + n) of the current response. */
@@ -525,7 +485,7 @@ static bool process(struct load *l, struct conn *c, const uint8_t *p, size_t len
                 l->body_bytes -= c->body_len;
                 record_failure(l, R_EXTRA, 1, "bytes after the response");
             }
-            conn_drop(l, c);
+            conn_drop(c);
             slot_next(l, c);
             return false;
         }
@@ -584,7 +544,7 @@ static bool process(struct load *l, struct conn *c, const uint8_t *p, size_t len
 static void batch_done(struct load *l, struct conn *c)
 {
     if (!l->keepalive || l->half_close || c->saw_close)
-        conn_drop(l, c);
+        conn_drop(c);
     slot_next(l, c);
 }
 
@@ -617,12 +577,10 @@ static size_t slow_allow(struct load *l, struct conn *c)
 /* Stop reading c for the fixed pause (fixed, so the pause queue stays in deadline order). */
 static void pause_start(struct load *l, struct conn *c)
 {
-    if (c->fd < 0 || c->in_pq)
+    if (c->fd < 0 || c->pause.on)
         return;
     c->paused = true;
-    c->wake = l->now + l->pause_ns;
-    Q_APPEND(&l->pq, c, pq);
-    c->in_pq = true;
+    tlist_start(&l->pq, &c->pause, l->now + l->pause_ns);
     conn_update(l, c);
 }
 
@@ -658,7 +616,7 @@ static void conn_read(struct load *l, struct conn *c)
                       c->in_body ? "connection closed in the body"
                                  : "connection closed before a response");
         } else {
-            conn_drop(l, c); /* the server closed an idle connection: fine */
+            conn_drop(c); /* the server closed an idle connection: fine */
         }
         return;
     }
@@ -708,13 +666,14 @@ static void on_event(struct load *l, struct conn *c, uint32_t ev)
 
 static void on_timers(struct load *l)
 {
-    while (l->pq.head && l->pq.head->wake <= l->now) {
-        struct conn *c = l->pq.head;
-        pause_stop(l, c);
+    struct tlist_node *n;
+    while ((n = tlist_expired(&l->pq, l->now))) {
+        struct conn *c = tlist_entry(n, struct conn, pause);
+        pause_stop(c);
         conn_update(l, c);
     }
-    while (l->tq.head && l->tq.head->deadline <= l->now) {
-        struct conn *c = l->tq.head;
+    while ((n = tlist_expired(&l->tq, l->now))) {
+        struct conn *c = tlist_entry(n, struct conn, timeout);
         char d[64];
         snprintf(d, sizeof(d), "no complete response in %llu ms",
                  (unsigned long long)(l->timeout_ns / 1000000));
@@ -727,11 +686,9 @@ static void on_timers(struct load *l)
 
 static int next_timeout_ms(const struct load *l)
 {
-    uint64_t d = UINT64_MAX;
-    if (l->tq.head)
-        d = l->tq.head->deadline;
-    if (l->pq.head && l->pq.head->wake < d)
-        d = l->pq.head->wake;
+    uint64_t d = tlist_next_due(&l->tq), p = tlist_next_due(&l->pq);
+    if (p < d)
+        d = p;
     if (l->rq_head && rate_due(l) < d)
         d = rate_due(l);
     if (l->sq_head)
