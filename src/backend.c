@@ -26,6 +26,7 @@
 #include "fdlimit.h"
 #include "net.h"
 #include "tlist.h"
+#include "xmem.h"
 
 #define IN_CAP HTTP_HEAD_MAX /* input buffer: one full-size head fits */
 #define MAX_PENDING 64       /* owed responses before we stop reading a pipelining client */
@@ -492,13 +493,9 @@ static void server_loop(struct server *s)
 
 int backend_run(const struct backend_opts *o)
 {
-    struct server *s = calloc(1, sizeof(*s));
+    struct server *s = xcalloc(1, sizeof(*s));
     char err[256], where[128];
     int rc;
-    if (!s) {
-        fprintf(stderr, "epscope backend: out of memory (%zu bytes)\n", sizeof(*s));
-        return -ENOMEM;
-    }
     s->o = o;
     s->ep = s->lfd = s->sfd = s->spare = -1;
     s->delay_ns = o->delay_ms * 1000000ull;

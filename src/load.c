@@ -28,6 +28,7 @@
 #include "http.h"
 #include "net.h"
 #include "tlist.h"
+#include "xmem.h"
 
 #define READ_CHUNK (256 * 1024) /* bytes per read */
 #define MAX_EVENTS 256
@@ -492,10 +493,8 @@ static bool process(struct load *l, struct conn *c, const uint8_t *p, size_t len
         if (!c->in_body) {
             int rc = http_parse_response((const char *)p + pos, len - pos, &c->resp);
             if (rc == 0) {
-                if (!c->left && !(c->left = malloc(HTTP_HEAD_MAX))) {
-                    fprintf(stderr, "epscope load: out of memory (%d bytes)\n", HTTP_HEAD_MAX);
-                    exit(1);
-                }
+                if (!c->left)
+                    c->left = xmalloc(HTTP_HEAD_MAX);
                 memmove(c->left, p + pos, len - pos);
                 c->left_len = len - pos;
                 return true;
@@ -758,13 +757,15 @@ static void on_signal(int sig)
 static int load_run(struct load *l)
 {
     int rc = 0;
+    l->conns = xcalloc(l->conc, sizeof(*l->conns));
+    l->lat = xreallocarray(NULL, l->n_req, sizeof(*l->lat));
+    l->buf = xmalloc(READ_CHUNK + HTTP_HEAD_MAX);
+    for (uint64_t k = 0; k < l->conc; k++)
+        l->conns[k].fd = -1; /* before any goto fail: it closes what is >= 0 */
     l->ep = epoll_create1(EPOLL_CLOEXEC);
-    l->conns = calloc(l->conc, sizeof(*l->conns));
-    l->lat = malloc(l->n_req * sizeof(*l->lat));
-    l->buf = malloc(READ_CHUNK + HTTP_HEAD_MAX);
-    if (l->ep < 0 || !l->conns || !l->lat || !l->buf) {
-        fprintf(stderr, "epscope load: cannot start: %s\n", strerror(errno));
-        rc = -ENOMEM;
+    if (l->ep < 0) {
+        rc = -errno;
+        fprintf(stderr, "epscope load: cannot start: epoll_create1: %s\n", strerror(-rc));
         goto fail;
     }
     fdlimit_raise();
@@ -774,8 +775,6 @@ static int load_run(struct load *l)
     interrupted = 0;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    for (uint64_t k = 0; k < l->conc; k++)
-        l->conns[k].fd = -1;
     l->now = l->t0 = clock_now_ns();
     for (uint64_t k = 0; k < l->conc; k++)
         slot_next(l, &l->conns[k]);
@@ -787,8 +786,8 @@ static int load_run(struct load *l)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            fprintf(stderr, "epscope load: epoll_wait: %s\n", strerror(errno));
             rc = -errno;
+            fprintf(stderr, "epscope load: epoll_wait: %s\n", strerror(-rc));
             break;
         }
         for (int k = 0; k < n; k++)
@@ -882,11 +881,7 @@ int load_main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    struct load *l = calloc(1, sizeof(*l));
-    if (!l) {
-        fprintf(stderr, "epscope load: out of memory (%zu bytes)\n", sizeof(*l));
-        return 1;
-    }
+    struct load *l = xcalloc(1, sizeof(*l));
     l->n_req = 100;
     l->conc = 1;
     l->pipeline = 1;
@@ -1026,13 +1021,7 @@ int load_main(int argc, char **argv)
                  "Accept: */*\r\n%s\r\n",
                  pu.path, pu.host, EPSCOPE_VERSION, l->keepalive ? "" : "Connection: close\r\n");
     l->req_len = (size_t)len;
-    l->req = malloc(l->req_len * l->pipeline);
-    if (!l->req) {
-        fprintf(stderr, "epscope load: out of memory (%zu bytes)\n",
-                l->req_len * (size_t)l->pipeline);
-        ret = 1;
-        goto out;
-    }
+    l->req = xreallocarray(NULL, l->pipeline, l->req_len);
     for (uint64_t k = 0; k < l->pipeline; k++)
         memcpy(l->req + k * l->req_len, one, l->req_len);
 

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void die(size_t n)
 {
@@ -24,6 +25,17 @@ void *xreallocarray(void *p, size_t n, size_t size)
     if (size && n > SIZE_MAX / size)
         die(SIZE_MAX);
     return xrealloc(p, n * size);
+}
+
+void *xmalloc(size_t n)
+{
+    return xrealloc(NULL, n);
+}
+
+char *xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    return memcpy(xmalloc(n), s, n);
 }
 
 void *xcalloc(size_t n, size_t size)

@@ -1,6 +1,7 @@
 /* xmem.h - allocation that dies loudly, with the size it wanted, when memory runs out. For
- * the readers and the model, where there is nothing better to do than stop; the proxy's
- * event loop handles out-of-memory itself and does not use these. */
+ * the readers, the model, the viewer and the load generator's setup, where there is nothing
+ * better to do than stop; the proxy's and the backend's event loops handle out-of-memory
+ * per connection themselves and do not use these. */
 #ifndef EPSCOPE_XMEM_H
 #define EPSCOPE_XMEM_H
 
@@ -12,5 +13,9 @@ void *xrealloc(void *p, size_t n);
 void *xreallocarray(void *p, size_t n, size_t size);
 /* calloc(n, size), or die the same way. */
 void *xcalloc(size_t n, size_t size);
+/* malloc(n), or die the same way. */
+void *xmalloc(size_t n);
+/* strdup(s), or die the same way. */
+char *xstrdup(const char *s);
 
 #endif

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xmem.h"
+
 static const char *const glyphs[G_COUNT][2] = {
     /* ASCII, UTF-8 */
     [G_CURSOR] = {">", "\u25b6"},  /* ▶ */
@@ -23,11 +25,7 @@ void grid_init(struct grid *g, int w, int h, int utf8)
     g->h = h > 0 ? h : 1;
     g->utf8 = utf8;
     size_t n = (size_t)g->w * (size_t)g->h * sizeof(*g->c);
-    g->c = malloc(n);
-    if (!g->c) {
-        fprintf(stderr, "epscope view: out of memory (%zu bytes)\n", n);
-        abort();
-    }
+    g->c = xmalloc(n);
     grid_clear(g);
 }
 

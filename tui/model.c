@@ -77,11 +77,7 @@ int view_open(struct view *v, char *const *paths, int n, char *err, size_t errle
             return rc;
         }
         vindex_open(&c->ix, c->r);
-        c->path = strdup(paths[i]);
-        if (!c->path) {
-            fprintf(stderr, "epscope view: out of memory (%zu bytes)\n", strlen(paths[i]) + 1);
-            abort();
-        }
+        c->path = xstrdup(paths[i]);
         const char *slash = strrchr(c->path, '/');
         c->name = slash ? slash + 1 : c->path;
         c->ready_sel = -1;

@@ -2,9 +2,10 @@
 #include "vindex.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "xmem.h"
 
 static void *vi_grow(void *p, size_t *cap, size_t need, size_t elem)
 {
@@ -13,11 +14,7 @@ static void *vi_grow(void *p, size_t *cap, size_t need, size_t elem)
     size_t n = *cap ? *cap : 256;
     while (n < need)
         n *= 2;
-    void *q = realloc(p, n * elem);
-    if (!q) {
-        fprintf(stderr, "epscope view: out of memory (%zu bytes)\n", n * elem);
-        abort();
-    }
+    void *q = xreallocarray(p, n, elem);
     *cap = n;
     return q;
 }
@@ -70,11 +67,7 @@ static void index_diags(struct vindex *ix, struct replay *r)
     ix->ndiags = 0;
     if (!n)
         return;
-    ix->diags = malloc(n * sizeof(*ix->diags));
-    if (!ix->diags) {
-        fprintf(stderr, "epscope view: out of memory (%zu bytes)\n", n * sizeof(*ix->diags));
-        abort();
-    }
+    ix->diags = xreallocarray(NULL, n, sizeof(*ix->diags));
     for (size_t i = 0; i < n; i++)
         ix->diags[i] = (struct vi_diag){f[i].first, f[i].last, 0, (uint32_t)i};
     qsort(ix->diags, n, sizeof(*ix->diags), diag_cmp);
