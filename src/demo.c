@@ -229,7 +229,17 @@ static int workload(char urls[3][128], long pace_ms, const char *fault)
     return fault ? 0 : failed;
 }
 
-int demo_main(int argc, char **argv)
+/* What the command line asked for. */
+struct demo_opts {
+    const char *dir;   /* where the traces go */
+    const char *fault; /* a --fault name, NULL for none */
+    int fault_id;      /* its FAULT_* */
+    int tui;           /* open the viewer (a terminal, and no --no-tui) */
+    long pace_ms;      /* pause between workload steps */
+};
+
+/* Fill o from the command line. Returns -1 to go on, or the exit status (usage, help). */
+static int demo_parse(int argc, char **argv, struct demo_opts *o, char *dirbuf, size_t dirlen)
 {
     enum { O_DIR = 256, O_FAULT, O_NOTUI, O_PACE };
     static const struct option opts[] = {
@@ -240,28 +250,25 @@ int demo_main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    const char *dir = NULL, *fault = NULL;
-    int notui = 0, o, fault_id = 0;
-    long pace_ms = -1;
-    char dirbuf[PATH_MAX];
-
+    int notui = 0, c;
+    *o = (struct demo_opts){.pace_ms = -1};
     optind = 1;
-    while ((o = cli_getopt("demo", argc, argv, "h", opts, NULL)) != -1) {
-        switch (o) {
-        case O_DIR: dir = optarg; break;
+    while ((c = cli_getopt("demo", argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_DIR: o->dir = optarg; break;
         case O_FAULT:
-            if ((fault_id = fault_parse(optarg)) <= 0)
+            if ((o->fault_id = fault_parse(optarg)) <= 0)
                 return cli_usage_error("demo", "--fault '%s': unknown ('epscope proxy --fault "
                                        "help' lists them)", optarg);
-            if (fault_id == FAULT_EDGE_HOG) /* its bodies are kilobytes: nothing to hog */
+            if (o->fault_id == FAULT_EDGE_HOG) /* its bodies are kilobytes: nothing to hog */
                 return cli_usage_error("demo", "--fault edge-hog needs downloads of "
                                        "megabytes, which the demo does not make: see "
                                        "traces/fault-edge-hog.ept");
-            fault = optarg;
+            o->fault = optarg;
             break;
         case O_NOTUI: notui = 1; break;
         case O_PACE:
-            if (cli_parse_int(optarg, 0, 60000, &pace_ms) < 0)
+            if (cli_parse_int(optarg, 0, 60000, &o->pace_ms) < 0)
                 return cli_usage_error("demo", "--pace '%s': 0 to 60000 ms", optarg);
             break;
         case 'h': fputs(usage, stdout); return 0;
@@ -271,17 +278,11 @@ int demo_main(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("demo", "unexpected argument '%s'", argv[optind]);
-    int tui = !notui && isatty(0) && isatty(1) && getenv("TERM") &&
-              strcmp(getenv("TERM"), "dumb") != 0;
-    if (pace_ms < 0)
-        pace_ms = tui ? 800 : 0;
-    ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (sl <= 0) {
-        fprintf(stderr, "epscope demo: cannot find my own binary: %s\n", strerror(errno));
-        return 1;
-    }
-    self[sl] = 0;
-    if (!dir) {
+    o->tui = !notui && isatty(0) && isatty(1) && getenv("TERM") &&
+             strcmp(getenv("TERM"), "dumb") != 0;
+    if (o->pace_ms < 0)
+        o->pace_ms = o->tui ? 800 : 0;
+    if (!o->dir) {
         time_t now = time(NULL);
         struct tm tm;
         localtime_r(&now, &tm);
@@ -291,9 +292,25 @@ int demo_main(int argc, char **argv)
             tmp = "/tmp";
         char stamp[64];
         strftime(stamp, sizeof(stamp), "epscope-demo-%Y%m%d-%H%M%S", &tm);
-        snprintf(dirbuf, sizeof(dirbuf), "%.*s/%s", PATH_MAX - 80, tmp, stamp);
-        dir = dirbuf;
+        snprintf(dirbuf, dirlen, "%.*s/%s", PATH_MAX - 80, tmp, stamp);
+        o->dir = dirbuf;
     }
+    return -1;
+}
+
+/* Run the demo o describes: start everything, run the workload, report. Returns the exit
+ * status. */
+static int demo_run(const struct demo_opts *o)
+{
+    const char *dir = o->dir, *fault = o->fault;
+    int fault_id = o->fault_id, tui = o->tui;
+    long pace_ms = o->pace_ms;
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (sl <= 0) {
+        fprintf(stderr, "epscope demo: cannot find my own binary: %s\n", strerror(errno));
+        return 1;
+    }
+    self[sl] = 0;
     if (strlen(dir) > PATH_MAX - 32) {
         fprintf(stderr, "epscope demo: --dir path too long\n");
         return 1;
@@ -397,4 +414,12 @@ int demo_main(int argc, char **argv)
 out:
     kill_all();
     return status;
+}
+
+int demo_main(int argc, char **argv)
+{
+    struct demo_opts o;
+    char dirbuf[PATH_MAX];
+    int rc = demo_parse(argc, argv, &o, dirbuf, sizeof(dirbuf));
+    return rc >= 0 ? rc : demo_run(&o);
 }
