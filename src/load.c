@@ -863,7 +863,9 @@ static const char usage[] =
     "\n"
     "Exit status: 0 every request succeeded, 1 some failed (or interrupted), 2 bad options.\n";
 
-int load_main(int argc, char **argv)
+/* Fill l's options from the command line (the URL into *url). Returns -1 to go on, or the
+ * exit status (a usage error, --help). */
+static int load_parse(int argc, char **argv, struct load *l, const char **url)
 {
     enum { O_RATE = 256, O_PIPE, O_HALF, O_SLOW, O_TIMEOUT, O_ESIZE, O_EBODY };
     static const struct option opts[] = {
@@ -881,14 +883,11 @@ int load_main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    struct load *l = xcalloc(1, sizeof(*l));
     l->n_req = 100;
     l->conc = 1;
     l->pipeline = 1;
     l->timeout_ns = 10000ull * 1000000;
-    l->ep = -1;
-    const char *url = NULL;
-    int o, ret = EXIT_USAGE;
+    int o;
     long v;
     uint64_t u;
     char *end;
@@ -897,22 +896,22 @@ int load_main(int argc, char **argv)
     while ((o = cli_getopt("load", argc, argv, "-n:c:kqh", opts, NULL)) != -1) {
         switch (o) {
         case 1:
-            if (url) {
+            if (*url) {
                 cli_usage_error("load", "one URL only ('%s'?)", optarg);
-                goto out;
+                return EXIT_USAGE;
             }
-            url = optarg;
+            *url = optarg;
             break;
         case 'n':
             if (cli_parse_size(optarg, 1, 100000000, &l->n_req) < 0) {
                 cli_usage_error("load", "--requests '%s': expected 1 to 100m", optarg);
-                goto out;
+                return EXIT_USAGE;
             }
             break;
         case 'c':
             if (cli_parse_size(optarg, 1, 100000, &l->conc) < 0) {
                 cli_usage_error("load", "--concurrency '%s': expected 1 to 100000", optarg);
-                goto out;
+                return EXIT_USAGE;
             }
             break;
         case O_RATE:
@@ -920,7 +919,7 @@ int load_main(int argc, char **argv)
             l->rate = strtod(optarg, &end);
             if (errno || end == optarg || *end || !(l->rate > 0) || l->rate > 1e9) {
                 cli_usage_error("load", "--rate '%s': expected requests per second > 0", optarg);
-                goto out;
+                return EXIT_USAGE;
             }
             break;
         case 'k':
@@ -929,7 +928,7 @@ int load_main(int argc, char **argv)
         case O_PIPE:
             if (cli_parse_int(optarg, 1, 1000, &v) < 0) {
                 cli_usage_error("load", "--pipeline '%s': expected 1 to 1000", optarg);
-                goto out;
+                return EXIT_USAGE;
             }
             l->pipeline = (uint64_t)v;
             l->keepalive = true;
@@ -941,20 +940,20 @@ int load_main(int argc, char **argv)
             if (cli_parse_size(optarg, 1, 1ull << 40, &l->slow_bps) < 0) {
                 cli_usage_error("load", "--slow-read '%s': expected bytes per second >= 1",
                                 optarg);
-                goto out;
+                return EXIT_USAGE;
             }
             break;
         case O_TIMEOUT:
             if (cli_parse_int(optarg, 1, 86400000, &v) < 0) {
                 cli_usage_error("load", "--timeout '%s': expected 1 to 86400000 ms", optarg);
-                goto out;
+                return EXIT_USAGE;
             }
             l->timeout_ns = (uint64_t)v * 1000000;
             break;
         case O_ESIZE:
             if (cli_parse_size(optarg, 0, 1ull << 50, &u) < 0) {
                 cli_usage_error("load", "--expect-size '%s': expected a byte count", optarg);
-                goto out;
+                return EXIT_USAGE;
             }
             l->expect_size = u;
             l->have_expect_size = true;
@@ -968,33 +967,39 @@ int load_main(int argc, char **argv)
             break;
         case 'h':
             fputs(usage, stdout);
-            ret = 0;
-            goto out;
+            return 0;
         case CLI_BADOPT:
-            goto out;
+            return EXIT_USAGE;
         default:
             cli_usage_error("load", "unknown option '%s'", argv[optind - 1]);
-            goto out;
+            return EXIT_USAGE;
         }
     }
-    if (!url) {
+    if (!*url) {
         cli_usage_error("load", "which URL? (e.g. http://127.0.0.1:8080/)");
-        goto out;
+        return EXIT_USAGE;
     }
+    return -1;
+}
+
+/* Check what the options say together and derive the run's settings from them: the
+ * address, the slow-read pacing, the request. Returns -1 to go on, or EXIT_USAGE. */
+static int load_prepare(struct load *l, const char *url)
+{
     struct http_url pu;
     char err[512];
     if (http_parse_url(url, &pu, err, sizeof(err)) < 0) {
         cli_usage_error("load", "%s", err);
-        goto out;
+        return EXIT_USAGE;
     }
     if (net_parse(pu.hostport, &l->addr, err, sizeof(err)) < 0) {
         cli_usage_error("load", "%s", err);
-        goto out;
+        return EXIT_USAGE;
     }
     if (l->expect_body && l->have_expect_size && l->expect_size != l->expect_body_len) {
         cli_usage_error("load", "--expect-size %llu disagrees with --expect-body (%zu bytes)",
                         (unsigned long long)l->expect_size, l->expect_body_len);
-        goto out;
+        return EXIT_USAGE;
     }
     net_format(&l->addr, l->where, sizeof(l->where));
     if (l->conc > l->n_req)
@@ -1024,9 +1029,19 @@ int load_main(int argc, char **argv)
     l->req = xreallocarray(NULL, l->pipeline, l->req_len);
     for (uint64_t k = 0; k < l->pipeline; k++)
         memcpy(l->req + k * l->req_len, one, l->req_len);
+    return -1;
+}
 
-    ret = load_run(l) < 0 || l->failed || l->ok < l->n_req ? 1 : 0;
-out:
+int load_main(int argc, char **argv)
+{
+    struct load *l = xcalloc(1, sizeof(*l));
+    l->ep = -1;
+    const char *url = NULL;
+    int ret = load_parse(argc, argv, l, &url);
+    if (ret < 0)
+        ret = load_prepare(l, url);
+    if (ret < 0)
+        ret = load_run(l) < 0 || l->failed || l->ok < l->n_req ? 1 : 0;
     free(l->req);
     free(l);
     return ret;
