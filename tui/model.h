@@ -11,29 +11,11 @@
 
 #include "replay.h"
 #include "vindex.h"
+#include "vkey.h"
 
 #define VIEW_MAXCOLS 3
 #define VIEW_MIN_W 80
 #define VIEW_MIN_H 24
-
-/* Keys as the model sees them: printable characters as themselves, the rest here. */
-enum vkey {
-    VK_TAB = '\t',
-    VK_ENTER = '\n',
-    VK_ESC = 27,
-    VK_CTRL_L = 12,
-    VK_UP = 0x1000,
-    VK_DOWN,
-    VK_LEFT,
-    VK_RIGHT,
-    VK_PGUP,
-    VK_PGDN,
-    VK_HOME,
-    VK_END,
-    VK_BTAB,
-    VK_BACKSPACE,
-    VK_RESIZE,
-};
 
 /* What a key handler did (flags). */
 #define VR_HANDLED 1

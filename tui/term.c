@@ -9,7 +9,7 @@
 #include <string.h>
 #include <wchar.h>
 
-#include "model.h"
+#include "vkey.h"
 
 static int active, colors;
 static volatile sig_atomic_t interrupted;
