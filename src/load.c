@@ -110,7 +110,7 @@ struct load {
     uint64_t now, t0, issued, done, ok, failed, fail_by[R_COUNT], body_bytes, details;
     uint32_t *lat;
     size_t nlat;
-    struct tlist tq, pq; /* request timeouts, slow-read pauses */
+    struct tlist tq, pq;            /* request timeouts, slow-read pauses */
     struct conn *rq_head, *rq_tail; /* slots waiting for the rate limiter */
     struct conn *sq_head, *sq_tail; /* slots ready to start their next batch */
     uint64_t rate_issued;
@@ -965,11 +965,8 @@ static int load_parse(int argc, char **argv, struct load *l, const char **url)
         case 'q':
             l->quiet = true;
             break;
-        case 'h':
-            fputs(usage, stdout);
-            return 0;
-        case CLI_BADOPT:
-            return EXIT_USAGE;
+        case 'h': fputs(usage, stdout); return 0;
+        case CLI_BADOPT: return EXIT_USAGE;
         default:
             cli_usage_error("load", "unknown option '%s'", argv[optind - 1]);
             return EXIT_USAGE;

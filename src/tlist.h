@@ -28,7 +28,7 @@ struct tlist {
 };
 
 /* The object of type that holds node n as its member. */
-#define tlist_entry(n, type, member) ((type *)(void *)((char *)(n) - offsetof(type, member)))
+#define tlist_entry(n, type, member) ((type *)(void *)(((char *)(n)) - offsetof(type, member)))
 
 /* Start n's timer on l, due at due (no earlier than every timer already on l); a timer
  * that runs is stopped first. */
