@@ -24,6 +24,8 @@
 
 static const char usage[] =
     "usage: epscope demo [--dir DIR] [--fault NAME] [--no-tui] [--pace MS]\n"
+    "       epscope demo --workers N [--accept shared|exclusive|reuseport] [--dir DIR]\n"
+    "                    [--no-tui]\n"
     "\n"
     "The epoll lab in one command: starts two built-in backends (a 13-byte \"Hello,\n"
     "world!\" and a 256 KiB body), one proxy per trigger mode (level, edge, edge-oneshot)\n"
@@ -41,6 +43,13 @@ static const char usage[] =
     "  --fault NAME   run the mode that shows this mistake with it ('proxy --fault help')\n"
     "  --no-tui       no viewer: run to the end, print the comparison\n"
     "  --pace MS      pause between workload steps (default 800 with the viewer, 0 without)\n"
+    "  --workers N    the thundering-herd lesson instead: one level proxy with N (2 or 3)\n"
+    "                 workers, each its own process, epoll set and trace, and connections\n"
+    "                 arriving one at a time, so idle workers wait on the listener; the N\n"
+    "                 traces side by side (or compared and checked)\n"
+    "  --accept MODE  with --workers: how they share the port: shared (one listener in\n"
+    "                 every epoll set: the herd; the default), exclusive (EPOLLEXCLUSIVE)\n"
+    "                 or reuseport (one SO_REUSEPORT listener per worker)\n"
     "  -h, --help     this text\n"
     "\n"
     "Exit status: 0 when the demo ran (diagnoses from a --fault are the point, not an\n"
@@ -236,17 +245,21 @@ struct demo_opts {
     int fault_id;      /* its FAULT_* */
     int tui;           /* open the viewer (a terminal, and no --no-tui) */
     long pace_ms;      /* pause between workload steps */
+    long workers;      /* the herd lesson: this many workers (0: the modes lab) */
+    const char *accept; /* and how they share the listener */
 };
 
 /* Fill o from the command line. Returns -1 to go on, or the exit status (usage, help). */
 static int demo_parse(int argc, char **argv, struct demo_opts *o, char *dirbuf, size_t dirlen)
 {
-    enum { O_DIR = 256, O_FAULT, O_NOTUI, O_PACE };
+    enum { O_DIR = 256, O_FAULT, O_NOTUI, O_PACE, O_WORKERS, O_ACCEPT };
     static const struct option opts[] = {
         {"dir", required_argument, NULL, O_DIR},
         {"fault", required_argument, NULL, O_FAULT},
         {"no-tui", no_argument, NULL, O_NOTUI},
         {"pace", required_argument, NULL, O_PACE},
+        {"workers", required_argument, NULL, O_WORKERS},
+        {"accept", required_argument, NULL, O_ACCEPT},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -271,6 +284,17 @@ static int demo_parse(int argc, char **argv, struct demo_opts *o, char *dirbuf, 
             if (cli_parse_int(optarg, 0, 60000, &o->pace_ms) < 0)
                 return cli_usage_error("demo", "--pace '%s': 0 to 60000 ms", optarg);
             break;
+        case O_WORKERS:
+            if (cli_parse_int(optarg, 2, 3, &o->workers) < 0)
+                return cli_usage_error("demo", "--workers '%s': 2 or 3 (side by side)", optarg);
+            break;
+        case O_ACCEPT:
+            if (strcmp(optarg, "shared") && strcmp(optarg, "exclusive") &&
+                strcmp(optarg, "reuseport"))
+                return cli_usage_error("demo", "--accept '%s': shared, exclusive or "
+                                       "reuseport", optarg);
+            o->accept = optarg;
+            break;
         case 'h': fputs(usage, stdout); return 0;
         case CLI_BADOPT: return EXIT_USAGE;
         default: return cli_usage_error("demo", "unknown option");
@@ -278,6 +302,12 @@ static int demo_parse(int argc, char **argv, struct demo_opts *o, char *dirbuf, 
     }
     if (optind < argc)
         return cli_usage_error("demo", "unexpected argument '%s'", argv[optind]);
+    if (o->accept && !o->workers)
+        return cli_usage_error("demo", "--accept goes with --workers");
+    if (o->workers && o->fault)
+        return cli_usage_error("demo", "--workers and --fault: one lesson at a time");
+    if (o->workers && !o->accept)
+        o->accept = "shared";
     o->tui = !notui && isatty(0) && isatty(1) && getenv("TERM") &&
              strcmp(getenv("TERM"), "dumb") != 0;
     if (o->pace_ms < 0)
@@ -305,20 +335,6 @@ static int demo_run(const struct demo_opts *o)
     const char *dir = o->dir, *fault = o->fault;
     int fault_id = o->fault_id, tui = o->tui;
     long pace_ms = o->pace_ms;
-    ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (sl <= 0) {
-        fprintf(stderr, "epscope demo: cannot find my own binary: %s\n", strerror(errno));
-        return 1;
-    }
-    self[sl] = 0;
-    if (strlen(dir) > PATH_MAX - 32) {
-        fprintf(stderr, "epscope demo: --dir path too long\n");
-        return 1;
-    }
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        fprintf(stderr, "epscope demo: cannot create %s: %s\n", dir, strerror(errno));
-        return 1;
-    }
 
     static const char *modes[3] = {"level", "edge", "edge-oneshot"};
     char be[2][128], px[3][128], urls[3][128], traces[3][PATH_MAX];
@@ -416,10 +432,112 @@ out:
     return status;
 }
 
+/* What both lessons need first: this binary's path (every part is it, started as a
+ * child) and the traces' folder. Returns 0, or 1 after one line on stderr. */
+static int demo_prepare(const struct demo_opts *o)
+{
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (sl <= 0) {
+        fprintf(stderr, "epscope demo: cannot find my own binary: %s\n", strerror(errno));
+        return 1;
+    }
+    self[sl] = 0;
+    if (strlen(o->dir) > PATH_MAX - 64) {
+        fprintf(stderr, "epscope demo: --dir path too long\n");
+        return 1;
+    }
+    if (mkdir(o->dir, 0700) < 0 && errno != EEXIST) {
+        fprintf(stderr, "epscope demo: cannot create %s: %s\n", o->dir, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+/* The thundering-herd lesson: one level proxy with o->workers workers sharing the port as
+ * o->accept says, connections one at a time (paced, so the workers wait idle on the
+ * listener between them), and the workers' traces side by side, or compared and checked.
+ * Returns the exit status. */
+static int demo_workers(const struct demo_opts *o)
+{
+    int n = (int)o->workers, status = 1;
+    char be[128], px[128], url[160], base[PATH_MAX], traces[3][PATH_MAX], nw[8];
+    char *b1[] = {"epscope", "backend", "--listen", "127.0.0.1:0", "--name", "hello", NULL};
+    signal(SIGPIPE, SIG_IGN);
+    if (spawn(b1, be, sizeof(be), QUIET_ERR) < 0) {
+        fprintf(stderr, "epscope demo: the built-in backend did not start\n");
+        goto out;
+    }
+    snprintf(base, sizeof(base), "%.*s/herd-%s.ept", PATH_MAX - 64, o->dir, o->accept);
+    snprintf(nw, sizeof(nw), "%d", n);
+    char *args[] = {"epscope", "proxy", "--listen", "127.0.0.1:0", "--backend", be,
+                    "--workers", nw, "--accept", (char *)o->accept, "--trace", base,
+                    "--force", "--preview", "64", NULL};
+    if (spawn(args, px, sizeof(px), QUIET_ERR) < 0) {
+        fprintf(stderr, "epscope demo: the proxy did not start\n");
+        goto out;
+    }
+    snprintf(url, sizeof(url), "http://%s/", px);
+    for (int w = 0; w < n; w++) { /* the workers' traces: run.ept -> run.w0.ept ... */
+        snprintf(traces[w], sizeof(traces[w]), "%.*s/herd-%s.w%d.ept", PATH_MAX - 64, o->dir,
+                 o->accept, w);
+        struct stat st;
+        for (int tries = 0; tries < 50 && stat(traces[w], &st) < 0; tries++)
+            pace(20);
+    }
+    /* one connection at a time, a few a second on the viewer (40 in 8 s), faster without */
+    char *load[] = {"epscope", "load", url, "-q", "-n", "40", "-c", "1", "--rate",
+                    o->tui ? "5" : "100", NULL};
+    if (!o->tui)
+        printf("epscope demo: %d workers, --accept %s, on %s; traces in %s/\n", n, o->accept,
+               px, o->dir);
+    fflush(stdout);
+    if (o->tui) {
+        spawn(load, NULL, 0, QUIET_ERR); /* in the background: kill_all() ends it */
+        char *view[] = {"epscope", "view", "--follow", "--from-start", traces[0], traces[1],
+                        n > 2 ? traces[2] : NULL, NULL};
+        pid_t v = fork();
+        if (v == 0) {
+            execv(self, view);
+            _exit(127);
+        }
+        int st;
+        signal(SIGINT, SIG_IGN); /* the viewer handles the keyboard; we wait for it */
+        waitpid(v, &st, 0);
+        kill_all();
+        printf("epscope demo: traces kept in %s/ (try 'epscope check %s/herd-%s.w*.ept')\n",
+               o->dir, o->dir, o->accept);
+        status = 0;
+        goto out;
+    }
+    if (run(load)) {
+        fprintf(stderr, "epscope demo: requests failed\n");
+        goto out;
+    }
+    kill_all(); /* SIGTERM to the master: every worker closes its trace */
+    printf("\n");
+    fflush(stdout);
+    char *cmp[] = {"epscope", "compare", traces[0], traces[1], n > 2 ? traces[2] : NULL, NULL};
+    run(cmp);
+    printf("\n");
+    fflush(stdout);
+    char *chk[] = {"epscope", "check", traces[0], traces[1], n > 2 ? traces[2] : NULL, NULL};
+    run(chk);
+    printf("\nNext: 'epscope view %s %s%s%s' to see the workers side by side.\n", traces[0],
+           traces[1], n > 2 ? " " : "", n > 2 ? traces[2] : "");
+    status = 0;
+out:
+    kill_all();
+    return status;
+}
+
 int demo_main(int argc, char **argv)
 {
     struct demo_opts o;
     char dirbuf[PATH_MAX];
     int rc = demo_parse(argc, argv, &o, dirbuf, sizeof(dirbuf));
-    return rc >= 0 ? rc : demo_run(&o);
+    if (rc >= 0)
+        return rc;
+    if (demo_prepare(&o))
+        return 1;
+    return o.workers ? demo_workers(&o) : demo_run(&o);
 }

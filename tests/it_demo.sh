@@ -67,7 +67,25 @@ else
     echo "tmux missing: skipped (make test installs it)"
 fi
 
+step "demo --workers 3: the herd lesson, three worker traces compared and checked"
+for acc in reuseport shared; do
+    STEP_TIMEOUT=60 expect_status 0 "$EPSCOPE" demo --workers 3 --accept "$acc" --no-tui \
+        --dir "$T/w-$acc"
+    out_has '^listener wake-ups +[0-9]+ +[0-9]+ +[0-9]+'
+    for w in 0 1 2; do
+        [ -s "$T/w-$acc/herd-$acc.w$w.ept" ] || fail "$acc: no trace of worker $w"
+        out_has "herd-$acc.w$w.ept: 0 errors, "
+    done
+    # reuseport: each worker its own listener, so none ever wakes for another's connection
+    [ "$acc" = reuseport ] && grep -q '^warning thundering-herd' "$LAST_OUT" &&
+        fail "reuseport: a herd was reported"
+    pgrep -f "$T/w-$acc" >/dev/null && fail "demo --workers left processes behind"
+done
+
 step "bad options"
 expect_status 2 "$EPSCOPE" demo --fault nonsense
+expect_status 2 "$EPSCOPE" demo --accept shared
+expect_status 2 "$EPSCOPE" demo --workers 4
+expect_status 2 "$EPSCOPE" demo --workers 3 --fault no-drain
 expect_status 0 "$EPSCOPE" demo --help
 echo ok

@@ -208,14 +208,21 @@ else
     echo "strace not installed: cross-check skipped"
 fi
 
-# checked NAME: every trace record wrote for NAME checks with no error and no warning
+# checked NAME [MIN [WARNING]]: every trace record wrote for NAME (at least MIN) checks with
+# no error and no warning, or with no warning but WARNING (a true cost the server pays)
 checked() {
     local n=0 f
     for f in "$T/$1.ept" "$T/$1".[0-9]*.ept; do
         [ -f "$f" ] || continue
         n=$((n + 1))
         "$EPSCOPE" check "$f" >"$T/c.out" 2>&1 || { cat "$T/c.out"; fail "$1: check $f found errors"; }
-        grep -q ': 0 errors, 0 warnings in ' "$T/c.out" || { cat "$T/c.out"; fail "$1: $f has findings"; }
+        if [ -n "${3:-}" ]; then
+            grep -E '^(error|warning) ' "$T/c.out" | grep -v "^warning $3: " &&
+                { cat "$T/c.out"; fail "$1: $f has findings besides $3"; }
+        else
+            grep -q ': 0 errors, 0 warnings in ' "$T/c.out" ||
+                { cat "$T/c.out"; fail "$1: $f has findings"; }
+        fi
         tail -1 "$T/c.out"
     done
     [ $n -ge "${2:-1}" ] || fail "$1: $n traces, want ${2:-1}"
@@ -305,7 +312,7 @@ if command -v redis-server >/dev/null 2>&1 && command -v redis-benchmark >/dev/n
 fi
 
 if command -v haproxy >/dev/null 2>&1; then
-    step "HAProxy (two threads, two epoll sets, speculative I/O) is recorded with no diagnosis"
+    step "HAProxy (two threads, two epoll sets, speculative I/O) is recorded with no error"
     start HB "$EPSCOPE" backend --listen 127.0.0.1:0
     port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     cat >hap.cfg <<EOF
@@ -330,7 +337,10 @@ EOF
     expect_status 0 "$EPSCOPE" load "http://127.0.0.1:$port/" -n 300 -c 10 -q
     kill -TERM "$hp"
     wait "$hp"
-    checked hp
+    # HAProxy 2.6 polls one listening socket from both threads' epoll sets: a thread idle in
+    # epoll_wait is woken for connections the other one accepts. That is a true
+    # thundering-herd (2.7 added `bind ... shards` against it), the only finding allowed
+    checked hp 1 thundering-herd
     stop HB
 fi
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""lab_answers.py TRACES_DIR - holds the answers of docs/lab.md (sections 2 to 6) to the
+"""lab_answers.py TRACES_DIR - holds the answers of docs/lab.md (sections 2 to 6, 9, 10) to the
 shipped lesson traces: each claim an answer makes about a trace is checked here against
 that trace, so that a trace recorded again cannot silently make an answer false.
 Exits 1 with one line per claim that does not hold. Run by it_lessons.sh."""
@@ -224,5 +224,25 @@ for r in eh[four + 5:]:
 claim(28, eh[four]["seq"] == 273, "the first epoll_wait = 4 is record %d" % eh[four]["seq"])
 claim(28, run > 100, "over a hundred full reads of the first socket before the next event (%d)"
       % run)
+
+# 29, 30: the herd lessons
+herd = {}
+for acc in ("shared", "exclusive", "reuseport"):
+    herd[acc] = []
+    for w in range(3):
+        recs = records("herd-%s.w%d.ept" % (acc, w))
+        lst = {r["sid"] for r in recs if r["type"] == "listen"}
+        wakes = sum(1 for r in recs if r["type"] == "ready" and r["sid"] in lst)
+        acc_ok = sum(1 for r in recs if r["type"] == "accept" and r["result"] >= 0)
+        herd[acc].append((wakes, acc_ok))
+claim(29, herd["shared"][0] == (19, 10) and herd["exclusive"][0] == (40, 40) and
+      herd["reuseport"][0] == (18, 18),
+      "worker 0: shared 19 wake-ups for 10, exclusive and reuseport one each %s" %
+      [herd[a][0] for a in herd])
+claim(30, [a for _, a in herd["shared"]] == [10, 18, 12] and
+      [a for _, a in herd["exclusive"]] == [40, 0, 0] and
+      [a for _, a in herd["reuseport"]] == [18, 8, 14],
+      "accepted per worker: shared 10 18 12, exclusive 40 0 0, reuseport 18 8 14 %s" %
+      {k: [a for _, a in v] for k, v in herd.items()})
 
 sys.exit(1 if failed else 0)

@@ -116,3 +116,25 @@ if wanted fault-edge-hog; then
     cp "$T/fault-edge-hog.ept" "$OUT/"
     lesson_line fault-edge-hog
 fi
+
+# the thundering herd: three workers sharing one listener (shared: each paced connection
+# wakes every idle worker), the same with EPOLLEXCLUSIVE, and one listener per worker
+# (SO_REUSEPORT); shared must show the herd in every worker's trace (most runs do)
+herd() {
+    local acc=$1
+    start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --backend "$HELLO_ADDR" --workers 3 \
+        --accept "$acc" --preview 64 --trace "$T/herd-$acc.ept" --force
+    bounded 30 "$EPSCOPE" load "http://$P_ADDR/" -n 40 -c 1 --rate 100 -q
+    stop P
+    cp "$T/herd-$acc".w[012].ept "$OUT/"
+}
+if wanted herd; then
+    for try in $(seq 1 20); do
+        herd shared
+        [ "$("$EPSCOPE" check "$OUT"/herd-shared.w[012].ept | grep -c '^warning thundering-herd')" \
+            -eq 3 ] && break
+    done
+    herd exclusive
+    herd reuseport
+    for f in "$OUT"/herd-*.w[012].ept; do lesson_line "$(basename "$f" .ept)"; done
+fi
