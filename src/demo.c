@@ -493,8 +493,8 @@ static int demo_workers(const struct demo_opts *o)
     fflush(stdout);
     if (o->tui) {
         spawn(load, NULL, 0, QUIET_ERR); /* in the background: kill_all() ends it */
-        char *view[] = {"epscope", "view", "--follow", "--from-start", traces[0], traces[1],
-                        n > 2 ? traces[2] : NULL, NULL};
+        char *view[] = {"epscope", "view", "--follow", "--from-start", "--align", "time",
+                        traces[0], traces[1], n > 2 ? traces[2] : NULL, NULL};
         pid_t v = fork();
         if (v == 0) {
             execv(self, view);

@@ -1149,6 +1149,29 @@ static void test_view_side_by_side_by_record(void **state)
         assert_int_equal(v->col[c].pos, 99);
 }
 
+static void test_view_side_by_side_by_time(void **state)
+{
+    struct view *v = *state;
+    for (int i = 0; i < 3; i++)
+        view_key(v, 'a');
+    assert_int_equal(v->align, VA_TIME);
+    assert_screen_has(v, "aligned by time");
+    /* each other column at its last record written no later than the focused one's */
+    for (int step = 0; step < 40; step++) {
+        view_key(v, step % 3 ? 'n' : 'w');
+        const struct ept_rec *r0 = vindex_rec(&v->col[0].ix, v->col[0].pos);
+        for (int c = 1; c < 3; c++) {
+            struct vcol *k = &v->col[c];
+            const struct ept_rec *r = vindex_rec(&k->ix, k->pos);
+            assert_non_null(r);
+            if (k->pos > 0)
+                assert_true(r->ns <= r0->ns);
+            if (k->pos + 1 < k->ix.count)
+                assert_true(vindex_rec(&k->ix, k->pos + 1)->ns > r0->ns);
+        }
+    }
+}
+
 static void test_view_side_by_side_by_wait(void **state)
 {
     struct view *v = *state;
@@ -1190,7 +1213,9 @@ static void test_view_side_by_side_by_connection(void **state)
         assert_int_equal(conn, 4);
     }
     view_key(v, 'a');
-    assert_int_equal(v->align, VA_RECORD);
+    assert_int_equal(v->align, VA_TIME);
+    view_key(v, 'a');
+    assert_int_equal(v->align, VA_RECORD); /* and round again */
 }
 
 /* A recorded program with two epoll sets: the panes show one set at a time, e cycles. */
@@ -1269,6 +1294,7 @@ int main(int argc, char **argv)
                                         close_view),
         cmocka_unit_test_setup_teardown(test_view_side_by_side_by_record, open_three,
                                         close_view),
+        cmocka_unit_test_setup_teardown(test_view_side_by_side_by_time, open_three, close_view),
         cmocka_unit_test_setup_teardown(test_view_side_by_side_by_wait, open_three, close_view),
         cmocka_unit_test_setup_teardown(test_view_side_by_side_by_connection, open_three,
                                         close_view),

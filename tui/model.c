@@ -144,6 +144,23 @@ static uint64_t aligned(const struct vcol *o, const uint64_t *a, size_t n, long 
     return base + off < lim ? base + off : lim;
 }
 
+/* The last record of column o written at or before ns (the monotonic clock every trace
+ * of one machine shares: a proxy's workers, the processes of a recorded program): a
+ * binary search, since a trace's times only grow. */
+static uint64_t at_time(struct vcol *o, uint64_t ns)
+{
+    uint64_t lo = 0, hi = count_of(o);
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        const struct ept_rec *rec = vindex_rec(&o->ix, mid);
+        if (!rec || rec->ns <= ns)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo ? lo - 1 : 0;
+}
+
 /* Bring the other columns to the focused column's place, as the alignment says. */
 static void sync_cols(struct view *v)
 {
@@ -161,6 +178,10 @@ static void sync_cols(struct view *v)
             long k = view_conn_index(v, v->focus_col);
             uint64_t off = k < 0 ? L->pos : L->pos - L->ix.conns[k];
             pos = aligned(o, o->ix.conns, o->ix.nconns, k, off);
+        } else if (v->align == VA_TIME) {
+            const struct ept_rec *rec = count_of(L) ? vindex_rec((struct vindex *)&L->ix,
+                                                                  L->pos) : NULL;
+            pos = rec ? at_time(o, rec->ns) : 0;
         }
         set_pos(v, c, pos);
     }
@@ -541,7 +562,7 @@ static int act_help(struct view *v, int key)
 static int act_align(struct view *v, int key)
 {
     (void)key;
-    static const char *const names[VA_COUNT] = {"record", "epoll_wait", "connection"};
+    static const char *const names[VA_COUNT] = {"record", "epoll_wait", "connection", "time"};
     if (v->ncols < 2) {
         msg(v, "alignment needs two or three traces side by side");
         return VR_HANDLED | VR_REDRAW;
@@ -803,7 +824,7 @@ const struct vkeydef view_keymap[] = {
     {'f', 0, "f", "filter to the connection (or socket) of the selected row / record; "
                   "again: off", "Filter", act_filter},
     {'F', 0, "F", "filter to the socket only; again: off", NULL, act_filter},
-    {'a', 0, "a", "side by side: align columns by record, epoll_wait or connection",
+    {'a', 0, "a", "side by side: align columns by record, epoll_wait, connection or time",
      "Align", act_align},
     {'e', 0, "e", "next epoll set (threads, workers); after the last: the cursor's thread's",
      NULL, act_set},

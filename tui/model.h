@@ -26,7 +26,7 @@
 enum vpane { VP_READY = 0, VP_INTEREST, VP_LOG, VP_COUNT };
 
 /* How the columns follow the focused one. */
-enum valign { VA_RECORD = 0, VA_WAIT, VA_CONN, VA_COUNT };
+enum valign { VA_RECORD = 0, VA_WAIT, VA_CONN, VA_TIME, VA_COUNT };
 
 enum vfilter { VF_NONE = 0, VF_CONN, VF_SOCK };
 

@@ -1090,7 +1090,8 @@ const struct pane *const view_panes[VP_COUNT] = {&pane_ready, &pane_interest, &p
 
 /* --- header, key bar, screen ---------------------------------------------------------------- */
 
-static const char *const align_names[VA_COUNT] = {"record", "epoll_wait", "connection"};
+static const char *const align_names[VA_COUNT] = {"record", "epoll_wait", "connection",
+                                                  "time"};
 
 static void col_summary(struct view *v, int col, const struct grid *g, char *buf, size_t len,
                         int full)

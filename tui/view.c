@@ -38,7 +38,8 @@ static const char usage[] =
     "      --keys KEYS     with --snapshot: keys to press first, e.g. 'd', '?', 'w<Tab>'\n"
     "                      (<Tab> <BTab> <Enter> <Esc> <Space> <Up> <Down> <Left> <Right>\n"
     "                      <PgUp> <PgDn> <Home> <End> name the special keys)\n"
-    "      --align HOW     side by side: record (default), wait or conn\n"
+    "      --align HOW     side by side: record (default), wait, conn or time (the\n"
+    "                      workers of one proxy, the processes of one program)\n"
     "      --speed N       playback speed in records per second (rounded to a step)\n"
     "      --no-color      monochrome (bold / reverse / underline); also when NO_COLOR is set\n"
     "      --ascii         ASCII glyphs even in a UTF-8 locale\n"
@@ -239,8 +240,10 @@ int view_main(int argc, char **argv)
                 align = VA_WAIT;
             else if (!strcmp(optarg, "conn"))
                 align = VA_CONN;
+            else if (!strcmp(optarg, "time"))
+                align = VA_TIME;
             else
-                return cli_usage_error("view", "--align is record, wait or conn");
+                return cli_usage_error("view", "--align is record, wait, conn or time");
             break;
         case 'p':
             if (cli_parse_int(optarg, 1, 100000, &speed) < 0)
