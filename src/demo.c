@@ -202,6 +202,21 @@ static void report_cut(char traces[3][PATH_MAX])
     }
 }
 
+/* Run the viewer in the foreground until the user quits it, then stop everything. */
+static void view_then_stop(char *const view[])
+{
+    pid_t v = fork();
+    if (v == 0) {
+        execv(self, view);
+        _exit(127);
+    }
+    int st;
+    signal(SIGINT, SIG_IGN); /* the viewer handles the keyboard; we wait for it */
+    if (v > 0)
+        waitpid(v, &st, 0);
+    kill_all();
+}
+
 /* The workload, step by step, sent to every proxy at once so the columns move together. */
 static int workload(char urls[3][128], long pace_ms, const char *fault)
 {
@@ -389,15 +404,7 @@ static int demo_run(const struct demo_opts *o)
         /* from the first record, paused: the teacher steps through (G follows the end) */
         char *view[] = {"epscope", "view", "--follow", "--from-start", traces[0], traces[1],
                         traces[2], NULL};
-        pid_t v = fork();
-        if (v == 0) {
-            execv(self, view);
-            _exit(127);
-        }
-        int st;
-        signal(SIGINT, SIG_IGN); /* the viewer handles the keyboard; we wait for it */
-        waitpid(v, &st, 0);
-        kill_all();
+        view_then_stop(view);
         report_cut(traces);
         printf("epscope demo: traces kept in %s/ (try 'epscope check %s')\n", dir, traces[0]);
         status = 0;
@@ -495,15 +502,7 @@ static int demo_workers(const struct demo_opts *o)
         spawn(load, NULL, 0, QUIET_ERR); /* in the background: kill_all() ends it */
         char *view[] = {"epscope", "view", "--follow", "--from-start", "--align", "time",
                         traces[0], traces[1], n > 2 ? traces[2] : NULL, NULL};
-        pid_t v = fork();
-        if (v == 0) {
-            execv(self, view);
-            _exit(127);
-        }
-        int st;
-        signal(SIGINT, SIG_IGN); /* the viewer handles the keyboard; we wait for it */
-        waitpid(v, &st, 0);
-        kill_all();
+        view_then_stop(view);
         printf("epscope demo: traces kept in %s/ (try 'epscope check %s/herd-%s.w*.ept')\n",
                o->dir, o->dir, o->accept);
         status = 0;

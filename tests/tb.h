@@ -194,8 +194,8 @@ static inline void tb_ctl(struct tb *b, int ep, int op, int fd, uint32_t events)
     tb_put(b, EPT_EPOLL_CTL, &r, sizeof(r), NULL, 0);
 }
 
-/* epoll_wait returning n events (n tb_ready calls follow), after blocking a while. */
-static inline void tb_wait(struct tb *b, int ep, int n)
+/* epoll_wait returning n events (n tb_ready calls follow), after blocking ns. */
+static inline void tb_wait_blocked(struct tb *b, int ep, int n, uint64_t ns)
 {
     struct ept_epoll_wait r;
     memset(&r, 0, sizeof(r));
@@ -203,8 +203,14 @@ static inline void tb_wait(struct tb *b, int ep, int n)
     r.timeout = -1;
     r.maxevents = 64;
     r.result = n;
-    r.blocked_ns = 1000;
+    r.blocked_ns = ns;
     tb_put(b, EPT_EPOLL_WAIT, &r, sizeof(r), NULL, 0);
+}
+
+/* epoll_wait returning n events (n tb_ready calls follow), after blocking a while. */
+static inline void tb_wait(struct tb *b, int ep, int n)
+{
+    tb_wait_blocked(b, ep, n, 1000);
 }
 
 /* One event of the last wait; sid: the file registered under fd (0: what fd names now). */

@@ -836,14 +836,7 @@ static void test_spurious(void **state)
  * are the client's EPOLLOUT), and its accepts: one that succeeds (fd) or EAGAIN alone. */
 static void listener_wake(struct tb *b, uint64_t ns, int n, int fd)
 {
-    struct ept_epoll_wait r;
-    memset(&r, 0, sizeof(r));
-    r.epfd = EP;
-    r.timeout = -1;
-    r.maxevents = 64;
-    r.result = n;
-    r.blocked_ns = ns;
-    tb_put(b, EPT_EPOLL_WAIT, &r, sizeof(r), NULL, 0);
+    tb_wait_blocked(b, EP, n, ns);
     tb_ready_sid(b, L, 0, EPOLLIN, 0);
     if (n > 1)
         tb_ready_sid(b, C, 0, EPOLLOUT, 1);
