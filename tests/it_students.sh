@@ -14,6 +14,9 @@ cd "$T" || fail "cd $T"
 
 start BACKEND "$PY" "$DRIVE" backend
 start ECHOB "$PY" "$DRIVE" backend --echo
+# the no-rearm mistake shows only when the backend's end-of-file comes in an event after the
+# response's: 100 ms apart can merge into one event on a loaded machine (ASan), 1 s not
+start SLOWFIN "$PY" "$DRIVE" backend --linger-ms 1000
 
 # student PROG WANT SCENARIO [ARGS...]: record PROG, run the scenario (%PID%: --pid and the
 # program's pid), stop PROG, and check that the trace's diagnosis ids are exactly WANT ("-"
@@ -25,6 +28,7 @@ student() {
     local extra=()
     case $prog in proxy_*) extra=(--backend "$BACKEND_ADDR") ;; esac
     [ "$scenario" = pipe ] && extra=(--backend "$ECHOB_ADDR")
+    [ "$prog" = proxy_oneshot_norearm ] && extra=(--backend "$SLOWFIN_ADDR")
     local cmd=("$PROGS/$prog")
     [ -f "$HERE/progs/$prog.py" ] && cmd=("$PY" "$HERE/progs/$prog.py")
     start S "$EPSCOPE" record -o "$T/$prog.ept" --force -- "${cmd[@]}" --listen 127.0.0.1:0 \
