@@ -45,7 +45,7 @@ static uint64_t count_of(const struct vcol *c)
  * whole batch at once, and the kernel has reported (and disarmed, for one-shot) every event
  * of it by then; the trace writes them as ready records after the wait. So on the wait and
  * on its ready records the panes show the state after the last of them. */
-static uint64_t shown_pos(struct vcol *k, uint64_t pos)
+static uint64_t shown_pos(const struct vcol *k, uint64_t pos)
 {
     const struct ept_rec *rec = vindex_rec(&k->ix, pos);
     if (!rec || (rec->type != EPT_EPOLL_WAIT && rec->type != EPT_READY))
@@ -78,6 +78,7 @@ int view_open(struct view *v, char *const *paths, int n, char *err, size_t errle
         }
         vindex_open(&c->ix, c->r);
         c->path = xstrdup(paths[i]);
+        c->cache = xcalloc(1, sizeof(*c->cache));
         const char *slash = strrchr(c->path, '/');
         c->name = slash ? slash + 1 : c->path;
         c->ready_sel = -1;
@@ -99,7 +100,9 @@ void view_close(struct view *v)
             replay_close(c->r);
         }
         free(c->path);
-        free(c->socks);
+        if (c->cache)
+            free(c->cache->socks);
+        free(c->cache);
         memset(c, 0, sizeof(*c));
     }
     v->ncols = 0;
@@ -147,7 +150,7 @@ static uint64_t aligned(const struct vcol *o, const uint64_t *a, size_t n, long 
 /* The last record of column o written at or before ns (the monotonic clock every trace
  * of one machine shares: a proxy's workers, the processes of a recorded program): a
  * binary search, since a trace's times only grow. */
-static uint64_t at_time(struct vcol *o, uint64_t ns)
+static uint64_t at_time(const struct vcol *o, uint64_t ns)
 {
     uint64_t lo = 0, hi = count_of(o);
     while (lo < hi) {
@@ -179,7 +182,7 @@ static void sync_cols(struct view *v)
             uint64_t off = k < 0 ? L->pos : L->pos - L->ix.conns[k];
             pos = aligned(o, o->ix.conns, o->ix.nconns, k, off);
         } else if (v->align == VA_TIME) {
-            const struct ept_rec *rec = count_of(L) ? vindex_rec((struct vindex *)&L->ix,
+            const struct ept_rec *rec = count_of(L) ? vindex_rec(&L->ix,
                                                                   L->pos) : NULL;
             pos = rec ? at_time(o, rec->ns) : 0;
         }
@@ -194,21 +197,21 @@ void view_goto(struct view *v, int c, uint64_t pos)
         sync_cols(v);
 }
 
-long view_wait_index(struct view *v, int c)
+long view_wait_index(const struct view *v, int c)
 {
     const struct vcol *k = &v->col[c];
     return (long)vindex_floor(k->ix.waits, k->ix.nwaits, k->pos);
 }
 
-long view_conn_index(struct view *v, int c)
+long view_conn_index(const struct view *v, int c)
 {
     const struct vcol *k = &v->col[c];
     return (long)vindex_floor(k->ix.conns, k->ix.nconns, k->pos);
 }
 
-long view_finding_at(struct view *v, int c)
+long view_finding_at(const struct view *v, int c)
 {
-    struct vcol *k = &v->col[c];
+    const struct vcol *k = &v->col[c];
     if (!count_of(k))
         return -1;
     size_t idx[64];
@@ -222,9 +225,9 @@ long view_finding_at(struct view *v, int c)
     return best;
 }
 
-int view_match(struct view *v, int c, uint64_t pos)
+int view_match(const struct view *v, int c, uint64_t pos)
 {
-    struct vcol *k = &v->col[c];
+    const struct vcol *k = &v->col[c];
     if (k->filter == VF_NONE)
         return 1;
     const struct ept_rec *rec = vindex_rec(&k->ix, pos);
@@ -237,9 +240,9 @@ int view_match(struct view *v, int c, uint64_t pos)
     return sid == k->filter_id || lsid == k->filter_id;
 }
 
-int view_find_match(struct view *v, int c, uint64_t pos, int dir, uint64_t *out)
+int view_find_match(const struct view *v, int c, uint64_t pos, int dir, uint64_t *out)
 {
-    struct vcol *k = &v->col[c];
+    const struct vcol *k = &v->col[c];
     uint64_t n = count_of(k);
     if (!n)
         return 0;
@@ -598,10 +601,11 @@ static int by_reg_fd(const void *a, const void *b)
     return x->s->sid < y->s->sid ? -1 : x->s->sid > y->s->sid;
 }
 
-size_t view_socks(struct view *v, int c, const struct vsock **rows)
+size_t view_socks(const struct view *v, int c, const struct vsock **rows)
 {
-    struct vcol *k = &v->col[c];
-    *rows = k->socks;
+    const struct vcol *k = &v->col[c];
+    struct vsockcache *sc = k->cache;
+    *rows = sc->socks;
     if (!count_of(k) || !replay_nsocks(k->r))
         return 0;
     const struct state_sock **files;
@@ -610,26 +614,26 @@ size_t view_socks(struct view *v, int c, const struct vsock **rows)
     for (size_t i = 0; i < n; i++) {
         const struct state_sock *s = files[i];
         uint32_t nregs = s->nregs < STATE_REGS ? s->nregs : STATE_REGS;
-        if (m + nregs + 1 > k->sockcap) {
-            k->sockcap = (m + nregs + 1) * 2;
-            k->socks = xreallocarray(k->socks, k->sockcap, sizeof(*k->socks));
+        if (m + nregs + 1 > sc->cap) {
+            sc->cap = (m + nregs + 1) * 2;
+            sc->socks = xreallocarray(sc->socks, sc->cap, sizeof(*sc->socks));
         }
         for (uint32_t j = 0; j < nregs; j++)
             if (!set || s->reg[j].set == set)
-                k->socks[m++] = (struct vsock){s, &s->reg[j], s->reg[j].fd};
+                sc->socks[m++] = (struct vsock){s, &s->reg[j], s->reg[j].fd};
         if (!nregs)
-            k->socks[m++] = (struct vsock){s, NULL, s->fd};
+            sc->socks[m++] = (struct vsock){s, NULL, s->fd};
     }
     if (m > 1)
-        qsort(k->socks, m, sizeof(*k->socks), by_reg_fd);
-    *rows = k->socks;
+        qsort(sc->socks, m, sizeof(*sc->socks), by_reg_fd);
+    *rows = sc->socks;
     return m;
 }
 
-void view_batch_regs(struct view *v, int c, const struct state_wait *w, int32_t *regfd,
+void view_batch_regs(const struct view *v, int c, const struct state_wait *w, int32_t *regfd,
                      size_t n)
 {
-    struct vcol *k = &v->col[c];
+    const struct vcol *k = &v->col[c];
     if (w->pos == UINT64_MAX)
         return;
     uint32_t nev = w->n < n ? w->n : (uint32_t)n;
@@ -1181,9 +1185,9 @@ void view_layout(const struct view *v, struct vlayout *l)
     }
 }
 
-int view_log_rows(struct view *v, int c, int rows, uint64_t *out, int *cur)
+int view_log_rows(const struct view *v, int c, int rows, uint64_t *out, int *cur)
 {
-    struct vcol *k = &v->col[c];
+    const struct vcol *k = &v->col[c];
     uint64_t n = count_of(k);
     *cur = -1;
     if (!n || rows <= 0)

@@ -38,6 +38,13 @@ struct vsock {
     int32_t fd;                /* the registration's number (the file's, without one) */
 };
 
+/* What view_socks last computed for a column: derived from the replay at the cursor, never
+ * read as state (each call recomputes it). */
+struct vsockcache {
+    struct vsock *socks;
+    size_t cap;
+};
+
 struct vcol {
     char *path;
     const char *name;         /* base name of path */
@@ -56,8 +63,8 @@ struct vcol {
     uint32_t expl_sid;        /* that registration: its file */
     int32_t expl_fd;          /* and its number */
     int gone;                 /* its file shrank and could not be read again: shown empty */
-    struct vsock *socks;      /* view_socks' rows */
-    size_t sockcap;
+    struct vsockcache *cache; /* view_socks' rows: derived data, not state, so a const view
+                                 may fill it */
 };
 #define EXPL_ROW (-2L)
 
@@ -125,28 +132,28 @@ void view_goto(struct view *v, int c, uint64_t pos);
 void view_resize(struct view *v, int w, int h);
 
 /* Does record pos of column c pass its filter? */
-int view_match(struct view *v, int c, uint64_t pos);
+int view_match(const struct view *v, int c, uint64_t pos);
 /* The next (dir > 0) or previous matching record from pos, within a scan budget;
  * returns 1 with *out set, 0 when none. */
-int view_find_match(struct view *v, int c, uint64_t pos, int dir, uint64_t *out);
+int view_find_match(const struct view *v, int c, uint64_t pos, int dir, uint64_t *out);
 /* The batch column c shows: the last epoll_wait of the selected set, or of the current
  * record's thread; and the epoll set whose interest list it shows (0: all, one set). */
 const struct state_wait *view_wait(const struct view *v, int c);
 uint32_t view_set(const struct view *v, int c);
 /* The rows of column c's interest list, sorted by fd: each registration in the set shown,
  * and each file registered in no set; returns how many, *rows valid until the next call. */
-size_t view_socks(struct view *v, int c, const struct vsock **rows);
+size_t view_socks(const struct view *v, int c, const struct vsock **rows);
 /* Which registration each event of batch w (column c's) came from: regfd[i], the number of
  * the registration of event i's file, or -1 when the trace cannot tell. The kernel reports
  * a registration at most once per epoll_wait, so a file reported twice in one batch was
  * reported through two registrations (a dup registered too). n: room in regfd. */
-void view_batch_regs(struct view *v, int c, const struct state_wait *w, int32_t *regfd,
+void view_batch_regs(const struct view *v, int c, const struct state_wait *w, int32_t *regfd,
                      size_t n);
 /* Index of the epoll_wait / connection the cursor is in (-1 before the first). */
-long view_wait_index(struct view *v, int c);
-long view_conn_index(struct view *v, int c);
+long view_wait_index(const struct view *v, int c);
+long view_conn_index(const struct view *v, int c);
 /* The finding (index into replay_findings) the cursor is in, preferring errors; -1. */
-long view_finding_at(struct view *v, int c);
+long view_finding_at(const struct view *v, int c);
 
 /* Screen layout: where each pane of each column goes (pure geometry). */
 #define VIEW_NARROW_W 60 /* a column narrower than this shows short rows and masks */
@@ -161,6 +168,6 @@ void view_layout(const struct view *v, struct vlayout *l);
 
 /* The records the event log of column c shows in `rows` rows: positions into out (up to
  * rows), returns how many; *cur is the index of the cursor's row (-1 when not shown). */
-int view_log_rows(struct view *v, int c, int rows, uint64_t *out, int *cur);
+int view_log_rows(const struct view *v, int c, int rows, uint64_t *out, int *cur);
 
 #endif

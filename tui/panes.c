@@ -20,7 +20,7 @@ static int mini(int a, int b)
     return a < b ? a : b;
 }
 
-static double rec_time(struct vcol *k, const struct ept_rec *rec)
+static double rec_time(const struct vcol *k, const struct ept_rec *rec)
 {
     uint64_t t0 = replay_reader(k->r)->hdr.mono_start_ns;
     return rec && rec->ns >= t0 ? (double)(rec->ns - t0) / 1e9 : 0.0;
@@ -43,7 +43,7 @@ static void short_events(char *buf, size_t len, uint32_t ev)
 }
 
 /* A pane title row: a rule with the title in it, highlighted when focused. */
-static void draw_title(struct view *v, struct grid *g, struct rect r, const char *title,
+static void draw_title(const struct view *v, struct grid *g, struct rect r, const char *title,
                        const char *extra, int focused)
 {
     int m = focused ? M_TITLE_FOCUS : M_TITLE;
@@ -116,7 +116,7 @@ void ready_did(const struct state_event *e, int phase, char *buf, size_t len)
 
 /* "again (fd 6, 7: one socket): " for an event whose file an earlier event of the batch
  * reported too (the kernel reports each registration once per wait). */
-static void ready_again(struct view *v, int col, const struct state_wait *w, uint32_t i,
+static void ready_again(const struct view *v, int col, const struct state_wait *w, uint32_t i,
                         struct sbuf *b)
 {
     uint32_t j = 0;
@@ -147,10 +147,10 @@ static void ready_again(struct view *v, int col, const struct state_wait *w, uin
  * The condition is certain at end of file (sticky on a stream socket, as a hang-up is); or,
  * in a trace that sees every call (the proxy's, one thread, nothing lost), when nothing was
  * read from (written to) the socket since it was reported readable (writable). */
-static const char *still_ready(struct view *v, int col, const struct state_wait *w, uint32_t i,
-                               int over)
+static const char *still_ready(const struct view *v, int col, const struct state_wait *w,
+                               uint32_t i, int over)
 {
-    struct vcol *k = &v->col[col];
+    const struct vcol *k = &v->col[col];
     const struct state *st = replay_state(k->r);
     const struct state_event *e = &w->ev[i];
     const struct state_sock *s = replay_sock(k->r, e->sid);
@@ -180,9 +180,9 @@ static const char *still_ready(struct view *v, int col, const struct state_wait 
 }
 
 /* Where the handling of event i of batch w is at column col's cursor. */
-static int event_phase(struct view *v, int col, const struct state_wait *w, uint32_t i)
+static int event_phase(const struct view *v, int col, const struct state_wait *w, uint32_t i)
 {
-    struct vcol *k = &v->col[col];
+    const struct vcol *k = &v->col[col];
     /* on the last record before the thread's next epoll_wait, every handler is over */
     const struct ept_rec *next = vindex_rec(&k->ix, k->pos + 1);
     if ((next && next->type == EPT_EPOLL_WAIT && next->tid == w->tid) || (int32_t)i < w->current)
@@ -190,10 +190,10 @@ static int event_phase(struct view *v, int col, const struct state_wait *w, uint
     return (int32_t)i == w->current ? RP_HANDLING : RP_WAITING;
 }
 
-int ready_rows(struct view *v, int col, int width, char *head, size_t headlen, struct vrow *rows,
-               int max)
+int ready_rows(const struct view *v, int col, int width, char *head, size_t headlen,
+               struct vrow *rows, int max)
 {
-    struct vcol *k = &v->col[col];
+    const struct vcol *k = &v->col[col];
     int narrow = width < VIEW_NARROW_W;
     head[0] = 0;
     if (!k->ix.count)
@@ -268,9 +268,9 @@ int ready_rows(struct view *v, int col, int width, char *head, size_t headlen, s
 
 /* The row of the ready list to keep in view: the selected one, else the event being
  * handled, else (none begun yet) the first one of the diagnosis under the cursor. */
-static int ready_shown(struct view *v, int col, const struct vrow *rows, int n)
+static int ready_shown(const struct view *v, int col, const struct vrow *rows, int n)
 {
-    struct vcol *k = &v->col[col];
+    const struct vcol *k = &v->col[col];
     if (k->ready_sel >= 0 || !k->ix.count)
         return k->ready_sel;
     const struct state_wait *w = view_wait(v, col);
@@ -350,9 +350,10 @@ static void draw_rows(struct grid *g, struct rect r, int y0, const struct vrow *
     }
 }
 
-static void ready_draw(struct view *v, int col, struct grid *g, struct rect r, int focused)
+static void ready_draw(const struct view *v, int col, struct grid *g, struct rect r,
+                       int focused)
 {
-    struct vcol *k = &v->col[col];
+    const struct vcol *k = &v->col[col];
     static struct vrow rows[ROWS_MAX];
     char head[160];
     int n = ready_rows(v, col, r.w, head, sizeof(head), rows, ROWS_MAX);
@@ -375,9 +376,9 @@ static uint32_t row_interest(const struct vsock *q)
 }
 
 /* The state column of row q: what the socket waits for, in a word or two. */
-static const char *sock_state(struct view *v, int col, const struct vsock *q)
+static const char *sock_state(const struct view *v, int col, const struct vsock *q)
 {
-    struct vcol *k = &v->col[col];
+    const struct vcol *k = &v->col[col];
     const struct state_sock *s = q->s;
     uint32_t in = row_interest(q);
     if (q->g && q->g->fd_closed)
@@ -418,7 +419,7 @@ static const char *queue_suffix(const struct state_sock *s, char *buf, size_t le
 
 /* Which registration each event of batch w came from (view_batch_regs), valid until the
  * next call. */
-static const int32_t *batch_regs(struct view *v, int col, const struct state_wait *w)
+static const int32_t *batch_regs(const struct view *v, int col, const struct state_wait *w)
 {
     static int32_t *regfd;
     static size_t cap;
@@ -469,10 +470,10 @@ static const char *trigger(uint32_t in, int how)
     return names[how][!!(in & EPOLLET) + 2 * !!(in & EPOLLONESHOT)];
 }
 
-int interest_rows(struct view *v, int col, int width, char *head, size_t headlen,
+int interest_rows(const struct view *v, int col, int width, char *head, size_t headlen,
                   struct vrow *rows, int max)
 {
-    struct vcol *k = &v->col[col];
+    const struct vcol *k = &v->col[col];
     int narrow = width < VIEW_NARROW_W, wide = width >= WIDE_W;
     snprintf(head, headlen, "%s",
              narrow ? "fd who IN  OUT trig to/from state"
@@ -591,9 +592,10 @@ static int count_files(const struct vsock *rows, size_t n, uint32_t set)
     return files;
 }
 
-static void interest_draw(struct view *v, int col, struct grid *g, struct rect r, int focused)
+static void interest_draw(const struct view *v, int col, struct grid *g, struct rect r,
+                          int focused)
 {
-    struct vcol *k = &v->col[col];
+    const struct vcol *k = &v->col[col];
     static struct vrow rows[ROWS_MAX];
     char head[160], title[160], set[40] = "", regs[40] = "";
     int n = interest_rows(v, col, r.w, head, sizeof(head), rows, ROWS_MAX);
@@ -626,9 +628,9 @@ static void interest_draw(struct view *v, int col, struct grid *g, struct rect r
 
 /* --- event log ------------------------------------------------------------------------------ */
 
-void log_text(struct view *v, int col, uint64_t pos, char *buf, size_t len)
+void log_text(const struct view *v, int col, uint64_t pos, char *buf, size_t len)
 {
-    struct vcol *k = &v->col[col];
+    const struct vcol *k = &v->col[col];
     const struct ept_rec *rec = vindex_rec(&k->ix, pos);
     struct sbuf b;
     sb_init(&b, buf, len);
@@ -666,9 +668,10 @@ static int log_on_key(struct view *v, int col, int key)
     return VR_HANDLED | VR_REDRAW;
 }
 
-static void log_draw(struct view *v, int col, struct grid *g, struct rect r, int focused)
+static void log_draw(const struct view *v, int col, struct grid *g, struct rect r,
+                     int focused)
 {
-    struct vcol *k = &v->col[col];
+    const struct vcol *k = &v->col[col];
     char extra[96] = "";
     if (k->filter)
         snprintf(extra, sizeof(extra), "filter: %s%u", k->filter == VF_CONN ? "connection c"
@@ -785,9 +788,9 @@ static const char *state_words(const char *state)
 }
 
 /* The registration i explains (expl_sid, expl_fd), in words, as rows of width w. */
-static void explain_reg(struct view *v, int col, int w, struct vrow *rows, int *n, int max)
+static void explain_reg(const struct view *v, int col, int w, struct vrow *rows, int *n, int max)
 {
-    struct vcol *k = &v->col[col];
+    const struct vcol *k = &v->col[col];
     char t[1200];
     struct sbuf b;
     sb_init(&b, t, sizeof(t));
@@ -912,9 +915,9 @@ static void explain_reg(struct view *v, int col, int w, struct vrow *rows, int *
     }
 }
 
-int explain_rows(struct view *v, int col, int w, struct vrow *rows, int max)
+int explain_rows(const struct view *v, int col, int w, struct vrow *rows, int max)
 {
-    struct vcol *k = &v->col[col];
+    const struct vcol *k = &v->col[col];
     int n = 0, tw = w - 3;
     if (k->expl_row) {
         explain_reg(v, col, tw, rows, &n, max);
@@ -945,9 +948,10 @@ int explain_rows(struct view *v, int col, int w, struct vrow *rows, int max)
 
 /* Paint the explanation's lines from the scroll position (expl_top, for the text it was
  * scrolled in; else the top); the title says when there is more than fits. */
-static void explain_draw(struct view *v, int col, struct grid *g, struct rect r, int focused)
+static void explain_draw(const struct view *v, int col, struct grid *g, struct rect r,
+                         int focused)
 {
-    struct vcol *k = &v->col[col];
+    const struct vcol *k = &v->col[col];
     static struct vrow rows[ROWS_MAX];
     int n = explain_rows(v, col, r.w, rows, ROWS_MAX), vis = r.h - 1;
     long fi = k->expl_row ? EXPL_ROW : view_finding_at(v, col);
@@ -1047,7 +1051,8 @@ static int help_on_key(struct view *v, int col, int key)
     return VR_HANDLED | VR_REDRAW;
 }
 
-static void help_draw(struct view *v, int col, struct grid *g, struct rect r, int focused)
+static void help_draw(const struct view *v, int col, struct grid *g, struct rect r,
+                      int focused)
 {
     (void)col;
     (void)focused;
@@ -1093,10 +1098,10 @@ const struct pane *const view_panes[VP_COUNT] = {&pane_ready, &pane_interest, &p
 static const char *const align_names[VA_COUNT] = {"record", "epoll_wait", "connection",
                                                   "time"};
 
-static void col_summary(struct view *v, int col, const struct grid *g, char *buf, size_t len,
+static void col_summary(const struct view *v, int col, const struct grid *g, char *buf, size_t len,
                         int full)
 {
-    struct vcol *k = &v->col[col];
+    const struct vcol *k = &v->col[col];
     const struct ept_rec *rec = k->ix.count ? vindex_rec(&k->ix, k->pos) : NULL;
     const struct finding *fs;
     size_t nf = k->ix.count ? replay_findings(k->r, &fs) : 0;
@@ -1144,7 +1149,7 @@ static void col_summary(struct view *v, int col, const struct grid *g, char *buf
     }
 }
 
-static void header_draw(struct view *v, struct grid *g, struct vlayout *l)
+static void header_draw(const struct view *v, struct grid *g, struct vlayout *l)
 {
     char buf[512];
     const char *sep = grid_glyph_text(g, G_VLINE);
@@ -1222,7 +1227,7 @@ static int keybar_entries(const struct view *v, int w, size_t *out, int *gap)
     return n;
 }
 
-static void keybar_draw(struct view *v, struct grid *g, struct vlayout *l)
+static void keybar_draw(const struct view *v, struct grid *g, struct vlayout *l)
 {
     int y = l->keybar.y, x = 0, gap;
     grid_fill(g, 0, y, g->w, ' ', M_KEYTEXT);
@@ -1263,7 +1268,7 @@ static void legend_draw(struct grid *g, const struct vrect *r)
                 sep, sep);
 }
 
-void view_draw(struct view *v, struct grid *g)
+void view_draw(const struct view *v, struct grid *g)
 {
     struct vlayout l;
     grid_clear(g);

@@ -13,7 +13,7 @@ struct pane {
     /* Keys for this pane when it has focus (col: its column); VR_* flags, 0: not mine. */
     int (*on_key)(struct view *v, int col, int key);
     /* Paint column col's pane into r (its first row is the title). */
-    void (*draw)(struct view *v, int col, struct grid *g, struct rect r, int focused);
+    void (*draw)(const struct view *v, int col, struct grid *g, struct rect r, int focused);
 };
 
 extern const struct pane pane_ready, pane_interest, pane_log, pane_explain, pane_help;
@@ -21,7 +21,7 @@ extern const struct pane pane_ready, pane_interest, pane_log, pane_explain, pane
 extern const struct pane *const view_panes[VP_COUNT];
 
 /* Paint the whole screen (header, columns, key bar, or help) into g (sized v->w x v->h). */
-void view_draw(struct view *v, struct grid *g);
+void view_draw(const struct view *v, struct grid *g);
 
 /* A click on row `row` (0: the title) of pane p (of height h) in column col. */
 void pane_select_row(struct view *v, int col, int p, int row, int h);
@@ -35,11 +35,11 @@ struct vrow {
 };
 /* The ready list of column col drawn width wide: a summary line in *head, one row per
  * event. */
-int ready_rows(struct view *v, int col, int width, char *head, size_t headlen,
+int ready_rows(const struct view *v, int col, int width, char *head, size_t headlen,
                struct vrow *rows, int max);
 /* The interest list drawn width wide: a column header line in *head, one row per
  * registration (and per file registered nowhere). */
-int interest_rows(struct view *v, int col, int width, char *head, size_t headlen,
+int interest_rows(const struct view *v, int col, int width, char *head, size_t headlen,
                   struct vrow *rows, int max);
 /* Where the handling of an event is: not reached yet, going on, over. */
 enum ready_phase { RP_WAITING, RP_HANDLING, RP_OVER };
@@ -48,8 +48,8 @@ enum ready_phase { RP_WAITING, RP_HANDLING, RP_OVER };
 void ready_did(const struct state_event *e, int phase, char *buf, size_t len);
 /* The explanation of column col in a pane width wide, one row per line (rows may be NULL to
  * count them; at most max kept); returns how many lines there are. */
-int explain_rows(struct view *v, int col, int width, struct vrow *rows, int max);
+int explain_rows(const struct view *v, int col, int width, struct vrow *rows, int max);
 /* The event log text of record pos as dump prints it (seq, time, record). */
-void log_text(struct view *v, int col, uint64_t pos, char *buf, size_t len);
+void log_text(const struct view *v, int col, uint64_t pos, char *buf, size_t len);
 
 #endif

@@ -137,7 +137,7 @@ void vindex_close(struct vindex *ix)
     memset(ix, 0, sizeof(*ix));
 }
 
-const struct ept_rec *vindex_rec(struct vindex *ix, uint64_t pos)
+const struct ept_rec *vindex_rec(const struct vindex *ix, uint64_t pos)
 {
     return pos < ix->count ? replay_rec(ix->r, pos) : NULL;
 }
@@ -155,7 +155,7 @@ ptrdiff_t vindex_floor(const uint64_t *a, size_t n, uint64_t pos)
     return (ptrdiff_t)lo - 1;
 }
 
-long vindex_diag_mark(struct vindex *ix, struct replay *r, uint64_t pos)
+long vindex_diag_mark(const struct vindex *ix, struct replay *r, uint64_t pos)
 {
     if (!ix->ndiags)
         return -1;

@@ -49,7 +49,7 @@ int64_t vindex_update(struct vindex *ix);
 void vindex_close(struct vindex *ix);
 
 /* The record at pos, NULL out of range. */
-const struct ept_rec *vindex_rec(struct vindex *ix, uint64_t pos);
+const struct ept_rec *vindex_rec(const struct vindex *ix, uint64_t pos);
 /* The records of socket id (conn: of connection id), NULL when it never appears. */
 const struct vi_range *vindex_range(const struct vindex *ix, int conn, uint32_t id);
 
@@ -62,6 +62,6 @@ void vindex_rec_sock(const struct ept_rec *rec, uint32_t *sid, uint32_t *conn, u
 
 /* The diagnosed finding that marks record pos (in range and about its socket or
  * connection), as an index into replay_findings, or -1. Prefers errors over warnings. */
-long vindex_diag_mark(struct vindex *ix, struct replay *r, uint64_t pos);
+long vindex_diag_mark(const struct vindex *ix, struct replay *r, uint64_t pos);
 
 #endif
