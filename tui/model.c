@@ -844,6 +844,97 @@ const struct vkeydef view_keymap[] = {
 };
 const size_t view_nkeys = sizeof(view_keymap) / sizeof(view_keymap[0]);
 
+/* --- help ------------------------------------------------------------------------------------ */
+
+static const char *const help_extra[][2] = {
+    {"Up  Down", "in the event log: step; in the ready / interest list: select a row"},
+    {"PgUp  PgDn", "in the event log: a page of records; in a list: a page of rows"},
+    {"Enter", "in the ready list: go to where the selected event is handled"},
+    {"Esc", "close the prompt or this help; stop a running search"},
+    {"mouse", "a click focuses a pane and selects its row (a record: go there)"},
+};
+
+static const char *const help_legend[] = {
+    "Ready list: the batch the current epoll_wait returned; \u25b6/> the event being handled,",
+    "  \u2713/+ the handled ones; \u2716/E \u25b2/W the socket of the diagnosis under the cursor.",
+    "Interest list: one row per registration. IN and OUT each as R registered, B reported",
+    "  in this batch (not 'readable'), A armed (may fire; a one-shot that fired is disarmed",
+    "  until re-armed); ET edge-triggered, 1S one-shot; to/from: bytes held to be written",
+    "  to the socket / read from it and not yet passed on; \u25cf/* changed by this record.",
+    "  Narrow columns: masks as letters, I IN, O OUT, R RDHUP, H HUP, E ERR, P PRI.",
+    "Event log: \u2716/E a record of a diagnosed error, \u25b2/W of a warning.",
+    "Explanation: the diagnosis' cause (Why), then its cure (Fix); [ ] scroll it; i puts",
+    "  the selected row there in words.",
+};
+
+#define HELP_MAX 64 /* lines of help at most */
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+int model_help_lines(void)
+{
+    size_t n = 2 + view_nkeys + NELEM(help_extra) + 1 + NELEM(help_legend);
+    return n < HELP_MAX ? (int)n : HELP_MAX;
+}
+
+void model_help_line(int i, char *buf, size_t len)
+{
+    size_t k = (size_t)i;
+    buf[0] = 0;
+    if (i < 0 || i >= model_help_lines())
+        return;
+    if (k == 0) {
+        snprintf(buf, len, "epscope view: keys (any other key closes this help)");
+        return;
+    }
+    if (k == 1) {
+        snprintf(buf, len, " ");
+        return;
+    }
+    k -= 2;
+    if (k < view_nkeys) {
+        snprintf(buf, len, "  %-12s %s", view_keymap[k].keys, view_keymap[k].help);
+        return;
+    }
+    k -= view_nkeys;
+    if (k < NELEM(help_extra)) {
+        snprintf(buf, len, "  %-12s %s", help_extra[k][0], help_extra[k][1]);
+        return;
+    }
+    k -= NELEM(help_extra);
+    if (k == 0)
+        snprintf(buf, len, " ");
+    else
+        snprintf(buf, len, "%s", help_legend[k - 1]);
+}
+
+/* The first help line that can be shown on a screen h high (the rest fit below it). */
+static int help_last_top(int h)
+{
+    int n = model_help_lines(), vis = h - 3;
+    return n > vis ? n - vis : 0;
+}
+
+/* Keep the help's first line one that leaves no blank below the last (after a resize). */
+static void help_clamp(struct view *v)
+{
+    int last = help_last_top(v->h);
+    if (v->help_top > last)
+        v->help_top = last;
+}
+
+int model_help_key(struct view *v, int key)
+{
+    int last = help_last_top(v->h);
+    switch (key) {
+    case VK_UP: v->help_top = v->help_top > 0 ? v->help_top - 1 : 0; break;
+    case VK_DOWN: v->help_top = v->help_top < last ? v->help_top + 1 : last; break;
+    case VK_PGUP: v->help_top = 0; break;
+    case VK_PGDN: v->help_top = v->help_top + 10 < last ? v->help_top + 10 : last; break;
+    default: return 0;
+    }
+    return VR_HANDLED | VR_REDRAW;
+}
+
 /* --- prompt and search --------------------------------------------------------------------- */
 
 /* Whether line contains pat, where a '*' in pat stands for any text: the pieces between
@@ -971,6 +1062,126 @@ static int prompt_key(struct view *v, int key)
     return VR_HANDLED | VR_REDRAW;
 }
 
+/* --- the panes' keys ------------------------------------------------------------------------ */
+
+/* Up / Down select an event of column col's ready list; Enter goes to where the selected one
+ * is handled. */
+int model_ready_key(struct view *v, int col, int key)
+{
+    struct vcol *k = &v->col[col];
+    if (!k->ix.count)
+        return 0;
+    const struct state_wait *w = view_wait(v, col);
+    int n = w->pos == UINT64_MAX ? 0 : (int)w->n;
+    int sel = k->ready_sel >= 0 ? k->ready_sel : (w->current >= 0 ? w->current : 0);
+    switch (key) {
+    case VK_UP:
+        if (n)
+            k->ready_sel = sel > 0 ? sel - 1 : 0;
+        return VR_HANDLED | VR_REDRAW;
+    case VK_DOWN:
+        if (n)
+            k->ready_sel = sel + 1 < n ? sel + 1 : n - 1;
+        return VR_HANDLED | VR_REDRAW;
+    case VK_ENTER: {
+        /* go to the record where the selected event is handled */
+        if (!n)
+            return VR_HANDLED;
+        ptrdiff_t wi = vindex_floor(k->ix.waits, k->ix.nwaits, w->pos);
+        uint64_t end = (size_t)(wi + 1) < k->ix.nwaits ? k->ix.waits[wi + 1] : k->ix.count;
+        /* a handle record for it, or else the first call on its socket by the thread */
+        const struct state_event *e = &w->ev[sel];
+        for (uint64_t p = w->pos + 1; p < end; p++) {
+            const struct ept_rec *rec = vindex_rec(&k->ix, p);
+            if (!rec || rec->tid != w->tid)
+                continue;
+            struct ept_sock s;
+            if (rec->type == EPT_HANDLE) {
+                struct ept_ready h;
+                ept_rec_get(rec, &h, sizeof(h));
+                if ((int)h.index != sel)
+                    continue;
+            } else if (!ept_type(rec->type) || !(ept_type(rec->type)->flags & EPT_T_SYSCALL) ||
+                       !ept_rec_sock(rec, &s) || s.fd != e->fd) {
+                continue;
+            }
+            view_goto(v, col, p);
+            return VR_HANDLED | VR_REDRAW;
+        }
+        msg(v, "event #%d was never handled", sel);
+        return VR_HANDLED | VR_REDRAW;
+    }
+    default:
+        return 0;
+    }
+}
+
+/* Up / Down / PgUp / PgDn select a row of column col's interest list. */
+int model_interest_key(struct view *v, int col, int key)
+{
+    struct vcol *k = &v->col[col];
+    const struct vsock *socks;
+    int n = (int)view_socks(v, col, &socks);
+    int page = 5;
+    struct vlayout l;
+    view_layout(v, &l);
+    if (l.pane[col][VP_INTEREST].h > 3)
+        page = l.pane[col][VP_INTEREST].h - 2;
+    int sel = k->sock_sel < n ? k->sock_sel : n - 1;
+    switch (key) {
+    case VK_UP: sel--; break;
+    case VK_DOWN: sel++; break;
+    case VK_PGUP: sel -= page; break;
+    case VK_PGDN: sel += page; break;
+    default: return 0;
+    }
+    k->sock_sel = sel >= n ? n - 1 : sel;
+    if (k->sock_sel < 0)
+        k->sock_sel = 0;
+    return VR_HANDLED | VR_REDRAW;
+}
+
+/* Up / Down / PgUp / PgDn step column col's event log a record or a page (within the filter). */
+int model_log_key(struct view *v, int col, int key)
+{
+    struct vcol *k = &v->col[col];
+    struct vlayout l;
+    view_layout(v, &l);
+    int page = l.pane[col][VP_LOG].h > 2 ? l.pane[col][VP_LOG].h - 2 : 1;
+    int dir, n;
+    switch (key) {
+    case VK_UP: dir = -1; n = 1; break;
+    case VK_DOWN: dir = 1; n = 1; break;
+    case VK_PGUP: dir = -1; n = page; break;
+    case VK_PGDN: dir = 1; n = page; break;
+    default: return 0;
+    }
+    uint64_t p = k->pos;
+    for (int i = 0; i < n; i++)
+        if (!view_find_match(v, col, p, dir, &p))
+            break;
+    view_goto(v, col, p);
+    return VR_HANDLED | VR_REDRAW;
+}
+
+/* Focus pane p of column c and select item there (see model.h). */
+int model_click(struct view *v, int c, int p, int64_t item)
+{
+    struct vcol *k = &v->col[c];
+    v->focus_col = c;
+    v->focus_pane = p;
+    v->msg[0] = 0;
+    if (item < 0)
+        return VR_HANDLED | VR_REDRAW;
+    if (p == VP_READY)
+        k->ready_sel = (int)item;
+    else if (p == VP_INTEREST)
+        k->sock_sel = (int)item;
+    else if (p == VP_LOG)
+        view_goto(v, c, (uint64_t)item);
+    return VR_HANDLED | VR_REDRAW;
+}
+
 /* --- dispatch ------------------------------------------------------------------------------ */
 
 int view_key(struct view *v, int key)
@@ -986,15 +1197,16 @@ int view_key(struct view *v, int key)
         return VR_HANDLED | VR_REDRAW;
     }
     if (v->help) {
-        int r = pane_help.on_key(v, v->focus_col, key);
+        int r = model_help_key(v, key);
         if (r)
             return r;
         v->help = 0; /* any other key closes the help */
         return key == 'q' || key == VK_ESC || key == '?' ? VR_HANDLED | VR_REDRAW
                                                        : view_key(v, key);
     }
-    const struct pane *p = view_panes[v->focus_pane];
-    int r = p->on_key(v, v->focus_col, key);
+    int r = v->focus_pane == VP_READY      ? model_ready_key(v, v->focus_col, key)
+            : v->focus_pane == VP_INTEREST ? model_interest_key(v, v->focus_col, key)
+                                           : model_log_key(v, v->focus_col, key);
     if (r)
         return r;
     for (size_t i = 0; i < view_nkeys; i++)
@@ -1135,6 +1347,7 @@ void view_resize(struct view *v, int w, int h)
 {
     v->w = w;
     v->h = h;
+    help_clamp(v);
 }
 
 /* --- geometry ------------------------------------------------------------------------------- */
@@ -1238,11 +1451,7 @@ int view_click(struct view *v, int x, int y)
             const struct vrect *r = &l.pane[c][p];
             if (x < r->x || x >= r->x + r->w || y < r->y || y >= r->y + r->h)
                 continue;
-            v->focus_col = c;
-            v->focus_pane = p;
-            v->msg[0] = 0;
-            pane_select_row(v, c, p, y - r->y, r->h);
-            return VR_HANDLED | VR_REDRAW;
+            return model_click(v, c, p, pane_row_item(v, c, p, y - r->y, r->w, r->h));
         }
     }
     return 0;

@@ -108,6 +108,12 @@ struct vkeydef {
 extern const struct vkeydef view_keymap[];
 extern const size_t view_nkeys;
 
+/* The help screen: how many lines it has, and line i of them (the keymap's keys among
+ * them); Up / Down / PgUp / PgDn scroll it (VR_* flags, 0: not a help key). */
+int model_help_lines(void);
+void model_help_line(int i, char *buf, size_t len);
+int model_help_key(struct view *v, int key);
+
 /* Open the traces (1 to 3). Returns 0, or -errno with one line in err. */
 int view_open(struct view *v, char *const *paths, int n, char *err, size_t errlen);
 void view_close(struct view *v);
@@ -116,6 +122,15 @@ void view_close(struct view *v);
 int view_key(struct view *v, int key);
 /* A mouse click at screen cell (x, y): focus the pane and select the row. */
 int view_click(struct view *v, int x, int y);
+/* The keys of the focusable panes, for column col (VR_* flags, 0: not the pane's key):
+ * the ready list's Up / Down / Enter, the interest list's and the event log's Up / Down /
+ * PgUp / PgDn (a page: the pane's height, from the layout). */
+int model_ready_key(struct view *v, int col, int key);
+int model_interest_key(struct view *v, int col, int key);
+int model_log_key(struct view *v, int col, int key);
+/* Focus pane p of column c and select item in it: an event of the ready list, a row of the
+ * interest list or a record of the event log (go there); -1: focus only. */
+int model_click(struct view *v, int c, int p, int64_t item);
 /* Time passed (ms): playback advances. Returns VR_REDRAW when something moved. */
 int view_tick(struct view *v, double ms);
 /* Background work (a running search) for at most max_records records; VR_REDRAW if done. */
@@ -128,7 +143,7 @@ int view_check_files(struct view *v);
 
 /* Move column c's cursor to pos (clamped), and the other columns with it. */
 void view_goto(struct view *v, int c, uint64_t pos);
-/* Set the screen size (layout, paging). */
+/* Set the screen size (layout, paging; the help keeps its last line at the bottom). */
 void view_resize(struct view *v, int w, int h);
 
 /* Does record pos of column c pass its filter? */

@@ -282,56 +282,6 @@ static int ready_shown(const struct view *v, int col, const struct vrow *rows, i
     return 0;
 }
 
-static int ready_on_key(struct view *v, int col, int key)
-{
-    struct vcol *k = &v->col[col];
-    if (!k->ix.count)
-        return 0;
-    const struct state_wait *w = view_wait(v, col);
-    int n = w->pos == UINT64_MAX ? 0 : (int)w->n;
-    int sel = k->ready_sel >= 0 ? k->ready_sel : (w->current >= 0 ? w->current : 0);
-    switch (key) {
-    case VK_UP:
-        if (n)
-            k->ready_sel = sel > 0 ? sel - 1 : 0;
-        return VR_HANDLED | VR_REDRAW;
-    case VK_DOWN:
-        if (n)
-            k->ready_sel = sel + 1 < n ? sel + 1 : n - 1;
-        return VR_HANDLED | VR_REDRAW;
-    case VK_ENTER: {
-        /* go to the record where the selected event is handled */
-        if (!n)
-            return VR_HANDLED;
-        ptrdiff_t wi = vindex_floor(k->ix.waits, k->ix.nwaits, w->pos);
-        uint64_t end = (size_t)(wi + 1) < k->ix.nwaits ? k->ix.waits[wi + 1] : k->ix.count;
-        /* a handle record for it, or else the first call on its socket by the thread */
-        const struct state_event *e = &w->ev[sel];
-        for (uint64_t p = w->pos + 1; p < end; p++) {
-            const struct ept_rec *rec = vindex_rec(&k->ix, p);
-            if (!rec || rec->tid != w->tid)
-                continue;
-            struct ept_sock s;
-            if (rec->type == EPT_HANDLE) {
-                struct ept_ready h;
-                ept_rec_get(rec, &h, sizeof(h));
-                if ((int)h.index != sel)
-                    continue;
-            } else if (!ept_type(rec->type) || !(ept_type(rec->type)->flags & EPT_T_SYSCALL) ||
-                       !ept_rec_sock(rec, &s) || s.fd != e->fd) {
-                continue;
-            }
-            view_goto(v, col, p);
-            return VR_HANDLED | VR_REDRAW;
-        }
-        snprintf(v->msg, sizeof(v->msg), "event #%d was never handled", sel);
-        return VR_HANDLED | VR_REDRAW;
-    }
-    default:
-        return 0;
-    }
-}
-
 /* Paint rows from y0 to the pane's bottom, scrolled so that row `show` is in view; row
  * `sel` is highlighted (-1: none). */
 static void draw_rows(struct grid *g, struct rect r, int y0, const struct vrow *rows, int n,
@@ -554,30 +504,6 @@ int interest_rows(const struct view *v, int col, int width, char *head, size_t h
     return n;
 }
 
-static int interest_on_key(struct view *v, int col, int key)
-{
-    struct vcol *k = &v->col[col];
-    const struct vsock *socks;
-    int n = (int)view_socks(v, col, &socks);
-    int page = 5;
-    struct vlayout l;
-    view_layout(v, &l);
-    if (l.pane[col][VP_INTEREST].h > 3)
-        page = l.pane[col][VP_INTEREST].h - 2;
-    int sel = k->sock_sel < n ? k->sock_sel : n - 1;
-    switch (key) {
-    case VK_UP: sel--; break;
-    case VK_DOWN: sel++; break;
-    case VK_PGUP: sel -= page; break;
-    case VK_PGDN: sel += page; break;
-    default: return 0;
-    }
-    k->sock_sel = sel >= n ? n - 1 : sel;
-    if (k->sock_sel < 0)
-        k->sock_sel = 0;
-    return VR_HANDLED | VR_REDRAW;
-}
-
 /* Files among rows (a file registered twice is two rows, one file). */
 static int count_files(const struct vsock *rows, size_t n, uint32_t set)
 {
@@ -644,28 +570,6 @@ void log_text(const struct view *v, int col, uint64_t pos, char *buf, size_t len
     if (rec->tid && rec->tid != replay_reader(k->r)->hdr.pid) /* another thread's, as dump */
         sb_printf(&b, "[tid %u] ", rec->tid);
     fmt_rec(&b, rec);
-}
-
-static int log_on_key(struct view *v, int col, int key)
-{
-    struct vcol *k = &v->col[col];
-    struct vlayout l;
-    view_layout(v, &l);
-    int page = l.pane[col][VP_LOG].h > 2 ? l.pane[col][VP_LOG].h - 2 : 1;
-    int dir, n;
-    switch (key) {
-    case VK_UP: dir = -1; n = 1; break;
-    case VK_DOWN: dir = 1; n = 1; break;
-    case VK_PGUP: dir = -1; n = page; break;
-    case VK_PGDN: dir = 1; n = page; break;
-    default: return 0;
-    }
-    uint64_t p = k->pos;
-    for (int i = 0; i < n; i++)
-        if (!view_find_match(v, col, p, dir, &p))
-            break;
-    view_goto(v, col, p);
-    return VR_HANDLED | VR_REDRAW;
 }
 
 static void log_draw(const struct view *v, int col, struct grid *g, struct rect r,
@@ -980,92 +884,23 @@ static void explain_draw(const struct view *v, int col, struct grid *g, struct r
     }
 }
 
-static int no_keys(struct view *v, int col, int key)
-{
-    (void)v;
-    (void)col;
-    (void)key;
-    return 0;
-}
-
 /* --- help ------------------------------------------------------------------------------------ */
-
-static const char *const help_extra[][2] = {
-    {"Up  Down", "in the event log: step; in the ready / interest list: select a row"},
-    {"PgUp  PgDn", "in the event log: a page of records; in a list: a page of rows"},
-    {"Enter", "in the ready list: go to where the selected event is handled"},
-    {"Esc", "close the prompt or this help; stop a running search"},
-    {"mouse", "a click focuses a pane and selects its row (a record: go there)"},
-};
-
-static const char *const help_legend[] = {
-    "Ready list: the batch the current epoll_wait returned; \u25b6/> the event being handled,",
-    "  \u2713/+ the handled ones; \u2716/E \u25b2/W the socket of the diagnosis under the cursor.",
-    "Interest list: one row per registration. IN and OUT each as R registered, B reported",
-    "  in this batch (not 'readable'), A armed (may fire; a one-shot that fired is disarmed",
-    "  until re-armed); ET edge-triggered, 1S one-shot; to/from: bytes held to be written",
-    "  to the socket / read from it and not yet passed on; \u25cf/* changed by this record.",
-    "  Narrow columns: masks as letters, I IN, O OUT, R RDHUP, H HUP, E ERR, P PRI.",
-    "Event log: \u2716/E a record of a diagnosed error, \u25b2/W of a warning.",
-    "Explanation: the diagnosis' cause (Why), then its cure (Fix); [ ] scroll it; i puts",
-    "  the selected row there in words.",
-};
-
-static int help_lines(char lines[][200], int max)
-{
-    int n = 0;
-    snprintf(lines[n++], 200, "epscope view: keys (any other key closes this help)");
-    snprintf(lines[n++], 200, " ");
-    for (size_t i = 0; i < view_nkeys && n < max; i++)
-        snprintf(lines[n++], 200, "  %-12s %s", view_keymap[i].keys, view_keymap[i].help);
-    for (size_t i = 0; i < sizeof(help_extra) / sizeof(help_extra[0]) && n < max; i++)
-        snprintf(lines[n++], 200, "  %-12s %s", help_extra[i][0], help_extra[i][1]);
-    if (n < max)
-        snprintf(lines[n++], 200, " ");
-    for (size_t i = 0; i < sizeof(help_legend) / sizeof(help_legend[0]) && n < max; i++)
-        snprintf(lines[n++], 200, "%s", help_legend[i]);
-    return n;
-}
-
-#define HELP_MAX 64
-static char help_text[HELP_MAX][200];
-
-/* The first help line that can be shown on a screen h high (the rest fit below it). */
-static int help_last_top(int h)
-{
-    int n = help_lines(help_text, HELP_MAX), vis = h - 3;
-    return n > vis ? n - vis : 0;
-}
-
-static int help_on_key(struct view *v, int col, int key)
-{
-    (void)col;
-    int last = help_last_top(v->h);
-    switch (key) {
-    case VK_UP: v->help_top = v->help_top > 0 ? v->help_top - 1 : 0; break;
-    case VK_DOWN: v->help_top = v->help_top < last ? v->help_top + 1 : last; break;
-    case VK_PGUP: v->help_top = 0; break;
-    case VK_PGDN: v->help_top = v->help_top + 10 < last ? v->help_top + 10 : last; break;
-    default: return 0;
-    }
-    return VR_HANDLED | VR_REDRAW;
-}
 
 static void help_draw(const struct view *v, int col, struct grid *g, struct rect r,
                       int focused)
 {
     (void)col;
     (void)focused;
-    int last = help_last_top(v->h), n = help_lines(help_text, HELP_MAX);
-    int vis = r.h - 1, top = v->help_top < last ? v->help_top : last;
+    int n = model_help_lines(), vis = r.h - 1, top = v->help_top;
     char extra[80] = "";
     if (n > vis)
         snprintf(extra, sizeof(extra), "lines %d-%d of %d: Up Down PgUp PgDn scroll", top + 1,
                  top + vis, n);
     draw_title(v, g, r, pane_help.title, extra, 1);
     for (int i = 0; i < vis && top + i < n; i++) {
-        const char *s = help_text[top + i];
-        char ascii[200];
+        char line[200], ascii[200];
+        const char *s = line;
+        model_help_line(top + i, line, sizeof(line));
         if (!g->utf8) {
             /* the legend shows both glyph sets; without UTF-8 keep the ASCII ones */
             size_t o = 0;
@@ -1086,11 +921,11 @@ static void help_draw(const struct view *v, int col, struct grid *g, struct rect
     }
 }
 
-const struct pane pane_ready = {"Ready list", ready_on_key, ready_draw};
-const struct pane pane_interest = {"Interest list", interest_on_key, interest_draw};
-const struct pane pane_log = {"Event log", log_on_key, log_draw};
-const struct pane pane_explain = {"Explanation", no_keys, explain_draw};
-const struct pane pane_help = {"Help", help_on_key, help_draw};
+const struct pane pane_ready = {"Ready list", ready_draw};
+const struct pane pane_interest = {"Interest list", interest_draw};
+const struct pane pane_log = {"Event log", log_draw};
+const struct pane pane_explain = {"Explanation", explain_draw};
+const struct pane pane_help = {"Help", help_draw};
 const struct pane *const view_panes[VP_COUNT] = {&pane_ready, &pane_interest, &pane_log};
 
 /* --- header, key bar, screen ---------------------------------------------------------------- */
@@ -1302,23 +1137,21 @@ void view_draw(const struct view *v, struct grid *g)
     keybar_draw(v, g, &l);
 }
 
-void pane_select_row(struct view *v, int col, int p, int row, int h)
+int64_t pane_row_item(const struct view *v, int col, int p, int row, int width, int h)
 {
-    struct vcol *k = &v->col[col];
+    const struct vcol *k = &v->col[col];
     if (row <= 0 || !k->ix.count)
-        return;
+        return -1;
     if (p == VP_READY) {
         /* the rows as drawn: scrolled to keep ready_shown's row in view */
         static struct vrow rows[ROWS_MAX];
         char head[160];
-        struct vlayout l;
-        view_layout(v, &l);
-        int n = ready_rows(v, col, l.pane[col][VP_READY].w, head, sizeof(head), rows, ROWS_MAX);
+        int n = ready_rows(v, col, width, head, sizeof(head), rows, ROWS_MAX);
         int show = ready_shown(v, col, rows, n), vis = h - 1;
         const struct state_wait *w = view_wait(v, col);
         int i = (show >= vis ? show - vis + 1 : 0) + row - 1 - (w->result == 0 ? 1 : 0);
         if (w->pos != UINT64_MAX && i >= 0 && (uint32_t)i < w->n)
-            k->ready_sel = i;
+            return i;
     } else if (p == VP_INTEREST) {
         const struct vsock *socks;
         int n = (int)view_socks(v, col, &socks);
@@ -1326,11 +1159,12 @@ void pane_select_row(struct view *v, int col, int p, int row, int h)
         int vis = h - 2, top = sel >= vis ? sel - vis + 1 : 0;
         int i = top + row - 2;
         if (row >= 2 && i < n)
-            k->sock_sel = i;
+            return i;
     } else if (p == VP_LOG) {
         uint64_t pos[ROWS_MAX];
         int cur, n = view_log_rows(v, col, mini(h - 1, ROWS_MAX), pos, &cur);
         if (row - 1 < n)
-            view_goto(v, col, pos[row - 1]);
+            return (int64_t)pos[row - 1];
     }
+    return -1;
 }

@@ -1,5 +1,5 @@
 /* panes.h - the viewer's panes: each turns the model into rows (pure functions the tests
- * call) and paints them into a grid (pane_draw); each handles its own keys (pane_on_key).
+ * call) and paints them into a grid; their keys are the model's (model_ready_key, ...).
  * No pane calls curses: term.c paints the grid.
  */
 #ifndef EPSCOPE_PANES_H
@@ -10,9 +10,7 @@
 
 struct pane {
     const char *title;
-    /* Keys for this pane when it has focus (col: its column); VR_* flags, 0: not mine. */
-    int (*on_key)(struct view *v, int col, int key);
-    /* Paint column col's pane into r (its first row is the title). */
+        /* Paint column col's pane into r (its first row is the title). */
     void (*draw)(const struct view *v, int col, struct grid *g, struct rect r, int focused);
 };
 
@@ -23,8 +21,9 @@ extern const struct pane *const view_panes[VP_COUNT];
 /* Paint the whole screen (header, columns, key bar, or help) into g (sized v->w x v->h). */
 void view_draw(const struct view *v, struct grid *g);
 
-/* A click on row `row` (0: the title) of pane p (of height h) in column col. */
-void pane_select_row(struct view *v, int col, int p, int row, int h);
+/* What row `row` (0: the title) of pane p (width x h) of column col shows, as drawn: an
+ * event of the ready list, a row of the interest list, a record of the event log; -1 none. */
+int64_t pane_row_item(const struct view *v, int col, int p, int row, int width, int h);
 
 /* Pane models, for drawing and for the tests. */
 struct vrow {
