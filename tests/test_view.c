@@ -523,7 +523,7 @@ static void test_view_filter(void **state)
     assert_int_equal(cur(v, 0)->type, EPT_CLOSE);
     /* every row of the event log is connection 2's */
     uint64_t pos[40];
-    int c, n = view_log_rows(v, 0, 20, pos, &c);
+    int c, n = layout_log_rows(v, 0, 20, pos, &c);
     assert_true(n > 10);
     for (int i = 0; i < n; i++) {
         vindex_rec_sock(vindex_rec(&v->col[0].ix, pos[i]), &sid, &conn, &lsid);
@@ -623,10 +623,10 @@ static void test_view_mouse_selects(void **state)
     struct view *v = *state;
     keys(v, ":40\n");
     struct vlayout l;
-    view_layout(v, &l);
+    layout_screen(v, &l);
     const struct vrect *log = &l.pane[0][VP_LOG];
     uint64_t pos[64];
-    int c, n = view_log_rows(v, 0, log->h - 1, pos, &c);
+    int c, n = layout_log_rows(v, 0, log->h - 1, pos, &c);
     assert_true(n > 3);
     assert_true(view_click(v, 5, log->y + 1) & VR_REDRAW); /* the first row */
     assert_int_equal(v->col[0].pos, pos[0]);
@@ -818,7 +818,7 @@ static void test_view_explanation_scrolls(void **state)
         assert_true(why > 0 && fix > why);
         assert_screen_has(v, rows[why].text); /* the cause is in view at once */
         struct vlayout l;
-        view_layout(v, &l);
+        layout_screen(v, &l);
         if (n <= l.pane[0][VP_COUNT].h - 1)
             continue; /* all of it fits */
         assert_screen_has(v, "[ ] scroll");
@@ -1063,14 +1063,14 @@ static void test_view_lecture_sizes(void **state)
         struct vrow rows[16];
         char head[200];
         struct vlayout l;
-        view_layout(v, &l);
+        layout_screen(v, &l);
         assert_true(l.narrow);
         int n = ready_rows(v, 1, l.pane[1][VP_READY].w, head, sizeof(head), rows, 16);
         assert_int_equal(n, 2);
         assert_non_null(strstr(rows[0].text, "#0 fd6   I   handling"));
         assert_non_null(strstr(rows[1].text, "#1 fd7   O   not yet handled"));
         view_key(v, 'z');
-        view_layout(v, &l);
+        layout_screen(v, &l);
         assert_int_equal(l.pane[v->focus_col][VP_READY].w, v->w);
         for (int c = 0; c < 3; c++)
             if (c != v->focus_col)
@@ -1082,7 +1082,7 @@ static void test_view_lecture_sizes(void **state)
         assert_screen_has(v, "fd  role     conn  ");
         assert_screen_has(v, "q Quit");
         view_key(v, 'z');
-        view_layout(v, &l);
+        layout_screen(v, &l);
         assert_true(l.narrow);
     }
 }

@@ -583,7 +583,7 @@ static void log_draw(const struct view *v, int col, struct grid *g, struct rect 
     draw_title(v, g, r, pane_log.title, extra, focused);
     uint64_t pos[ROWS_MAX];
     int cur, rows = mini(r.h - 1, ROWS_MAX);
-    int n = view_log_rows(v, col, rows, pos, &cur);
+    int n = layout_log_rows(v, col, rows, pos, &cur);
     if (!n && r.h > 1)
         grid_put(g, r.x + 2, r.y + 1, r.w - 2, M_DIM, "(the trace has no records yet)");
     for (int i = 0; i < n; i++) {
@@ -1107,7 +1107,7 @@ void view_draw(const struct view *v, struct grid *g)
 {
     struct vlayout l;
     grid_clear(g);
-    view_layout(v, &l);
+    layout_screen(v, &l);
     if (l.too_small) {
         grid_printf(g, 0, 0, g->w, M_NORMAL, "epscope view needs at least %dx%d (now %dx%d)",
                     VIEW_MIN_W, VIEW_MIN_H, v->w, v->h);
@@ -1162,7 +1162,7 @@ int64_t pane_row_item(const struct view *v, int col, int p, int row, int width, 
             return i;
     } else if (p == VP_LOG) {
         uint64_t pos[ROWS_MAX];
-        int cur, n = view_log_rows(v, col, mini(h - 1, ROWS_MAX), pos, &cur);
+        int cur, n = layout_log_rows(v, col, mini(h - 1, ROWS_MAX), pos, &cur);
         if (row - 1 < n)
             return (int64_t)pos[row - 1];
     }

@@ -6,6 +6,7 @@
 #define EPSCOPE_PANES_H
 
 #include "grid.h"
+#include "layout.h"
 #include "model.h"
 
 struct pane {
