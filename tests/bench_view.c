@@ -15,6 +15,7 @@
 #include "grid.h"
 #include "model.h"
 #include "panes.h"
+#include "view.h"
 #include "synth.h"
 
 static double now_ms(void)

@@ -13,6 +13,7 @@
 #include "grid.h"
 #include "model.h"
 #include "panes.h"
+#include "view.h"
 #include "replay.h"
 
 /* The input as a file the reader can open and map (a memfd: no disk, no name clash). */

@@ -22,6 +22,7 @@
 #include "grid.h"
 #include "model.h"
 #include "panes.h"
+#include "view.h"
 #include "synth.h"
 #include "tb.h"
 

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-/* --- geometry ------------------------------------------------------------------------------- */
+/* --- geometry --- */
 
 void layout_screen(const struct view *v, struct vlayout *l)
 {
@@ -51,7 +51,7 @@ void layout_screen(const struct view *v, struct vlayout *l)
     }
 }
 
-/* --- the event log's rows ---------------------------------------------------------------------- */
+/* --- the event log's rows --- */
 
 int layout_log_rows(const struct view *v, int c, int rows, uint64_t *out, int *cur)
 {

@@ -17,8 +17,6 @@
 #include <unistd.h>
 
 #include "fmt.h"
-#include "layout.h"
-#include "panes.h"
 #include "xmem.h"
 
 #define MATCH_BUDGET 1000000u   /* records a filtered step may look at */
@@ -701,8 +699,7 @@ static int act_set(struct view *v, int key)
     return VR_HANDLED | VR_REDRAW;
 }
 
-/* ] / [: scroll the focused column's explanation a page down / up (less one line). */
-static int act_scroll(struct view *v, int key)
+int model_scroll_explain(struct view *v, int key, int n, int vis)
 {
     struct vcol *k = &v->col[v->focus_col];
     long of = k->expl_row ? EXPL_ROW : view_finding_at(v, v->focus_col);
@@ -710,11 +707,7 @@ static int act_scroll(struct view *v, int key)
         k->expl_of = of;
         k->expl_top = 0;
     }
-    struct vlayout l;
-    layout_screen(v, &l);
-    const struct vrect *r = &l.pane[v->focus_col][VP_COUNT];
-    int vis = r->h - 1, page = vis > 2 ? vis - 1 : 1;
-    int n = explain_rows(v, v->focus_col, r->w, NULL, 0);
+    int page = vis > 2 ? vis - 1 : 1;
     int last = n > vis ? n - vis : 0;
     if (key == ']') {
         if (k->expl_top >= last)
@@ -833,7 +826,7 @@ const struct vkeydef view_keymap[] = {
      "Align", act_align},
     {'e', 0, "e", "next epoll set (threads, workers); after the last: the cursor's thread's",
      NULL, act_set},
-    {']', '[', "]  [", "scroll the explanation down / up (a page)", NULL, act_scroll},
+    {']', '[', "]  [", "scroll the explanation down / up (a page)", NULL, NULL},
     {'i', 0, "i", "explain the selected row (or the record's socket) in words; again: off",
      "Explain", act_explain},
     {'z', 0, "z", "side by side: zoom the focused column to the full width; again: all",
@@ -1033,7 +1026,7 @@ static void goto_input(struct view *v)
     view_goto(v, v->focus_col, pos);
 }
 
-static int prompt_key(struct view *v, int key)
+int model_prompt_key(struct view *v, int key)
 {
     if (key == VK_ESC) {
         v->prompt = 0;
@@ -1118,16 +1111,11 @@ int model_ready_key(struct view *v, int col, int key)
 }
 
 /* Up / Down / PgUp / PgDn select a row of column col's interest list. */
-int model_interest_key(struct view *v, int col, int key)
+int model_interest_key(struct view *v, int col, int key, int page)
 {
     struct vcol *k = &v->col[col];
     const struct vsock *socks;
     int n = (int)view_socks(v, col, &socks);
-    int page = 5;
-    struct vlayout l;
-    layout_screen(v, &l);
-    if (l.pane[col][VP_INTEREST].h > 3)
-        page = l.pane[col][VP_INTEREST].h - 2;
     int sel = k->sock_sel < n ? k->sock_sel : n - 1;
     switch (key) {
     case VK_UP: sel--; break;
@@ -1143,12 +1131,9 @@ int model_interest_key(struct view *v, int col, int key)
 }
 
 /* Up / Down / PgUp / PgDn step column col's event log a record or a page (within the filter). */
-int model_log_key(struct view *v, int col, int key)
+int model_log_key(struct view *v, int col, int key, int page)
 {
     struct vcol *k = &v->col[col];
-    struct vlayout l;
-    layout_screen(v, &l);
-    int page = l.pane[col][VP_LOG].h > 2 ? l.pane[col][VP_LOG].h - 2 : 1;
     int dir, n;
     switch (key) {
     case VK_UP: dir = -1; n = 1; break;
@@ -1183,37 +1168,23 @@ int model_click(struct view *v, int c, int p, int64_t item)
     return VR_HANDLED | VR_REDRAW;
 }
 
-/* --- dispatch ------------------------------------------------------------------------------ */
+/* --- small steps of the dispatch (view.c) --- */
 
-int view_key(struct view *v, int key)
+void model_clear_msg(struct view *v)
 {
-    if (key == VK_RESIZE)
-        return VR_HANDLED | VR_REDRAW;
-    if (v->prompt)
-        return prompt_key(v, key);
     v->msg[0] = 0;
-    if (v->searching && key == VK_ESC) {
-        v->searching = 0;
-        msg(v, "search stopped");
-        return VR_HANDLED | VR_REDRAW;
-    }
-    if (v->help) {
-        int r = model_help_key(v, key);
-        if (r)
-            return r;
-        v->help = 0; /* any other key closes the help */
-        return key == 'q' || key == VK_ESC || key == '?' ? VR_HANDLED | VR_REDRAW
-                                                       : view_key(v, key);
-    }
-    int r = v->focus_pane == VP_READY      ? model_ready_key(v, v->focus_col, key)
-            : v->focus_pane == VP_INTEREST ? model_interest_key(v, v->focus_col, key)
-                                           : model_log_key(v, v->focus_col, key);
-    if (r)
-        return r;
-    for (size_t i = 0; i < view_nkeys; i++)
-        if (view_keymap[i].key == key || (view_keymap[i].key2 && view_keymap[i].key2 == key))
-            return view_keymap[i].act(v, key);
-    return 0;
+}
+
+int model_stop_search(struct view *v)
+{
+    v->searching = 0;
+    msg(v, "search stopped");
+    return VR_HANDLED | VR_REDRAW;
+}
+
+void model_close_help(struct view *v)
+{
+    v->help = 0;
 }
 
 int view_tick(struct view *v, double ms)
@@ -1349,21 +1320,4 @@ void view_resize(struct view *v, int w, int h)
     v->w = w;
     v->h = h;
     help_clamp(v);
-}
-
-int view_click(struct view *v, int x, int y)
-{
-    struct vlayout l;
-    layout_screen(v, &l);
-    if (l.too_small || v->help || v->prompt)
-        return 0;
-    for (int c = 0; c < v->ncols; c++) {
-        for (int p = 0; p < VP_COUNT; p++) {
-            const struct vrect *r = &l.pane[c][p];
-            if (x < r->x || x >= r->x + r->w || y < r->y || y >= r->y + r->h)
-                continue;
-            return model_click(v, c, p, pane_row_item(v, c, p, y - r->y, r->w, r->h));
-        }
-    }
-    return 0;
 }

@@ -103,7 +103,8 @@ struct vkeydef {
     const char *keys;         /* as the help screen shows them */
     const char *help;
     const char *bar;          /* key-bar label, NULL if not on the bar */
-    int (*act)(struct view *v, int key);
+    int (*act)(struct view *v, int key); /* NULL: view.c measures, then calls the model
+                                               (] and [: model_scroll_explain) */
 };
 extern const struct vkeydef view_keymap[];
 extern const size_t view_nkeys;
@@ -118,19 +119,25 @@ int model_help_key(struct view *v, int key);
 int view_open(struct view *v, char *const *paths, int n, char *err, size_t errlen);
 void view_close(struct view *v);
 
-/* Handle one key; returns VR_* flags. */
-int view_key(struct view *v, int key);
-/* A mouse click at screen cell (x, y): focus the pane and select the row. */
-int view_click(struct view *v, int x, int y);
 /* The keys of the focusable panes, for column col (VR_* flags, 0: not the pane's key):
  * the ready list's Up / Down / Enter, the interest list's and the event log's Up / Down /
- * PgUp / PgDn (a page: the pane's height, from the layout). */
+ * PgUp / PgDn (page: rows a page moves, from the pane's height). */
 int model_ready_key(struct view *v, int col, int key);
-int model_interest_key(struct view *v, int col, int key);
-int model_log_key(struct view *v, int col, int key);
+int model_interest_key(struct view *v, int col, int key, int page);
+int model_log_key(struct view *v, int col, int key, int page);
 /* Focus pane p of column c and select item in it: an event of the ready list, a row of the
  * interest list or a record of the event log (go there); -1: focus only. */
 int model_click(struct view *v, int c, int p, int64_t item);
+/* ] / [: scroll the focused column's explanation, n lines long with vis in view, a page
+ * down / up (less one line). */
+int model_scroll_explain(struct view *v, int key, int n, int vis);
+/* A key while the prompt (: or /) is open: edit it, Enter runs it, Esc closes it. */
+int model_prompt_key(struct view *v, int key);
+/* Each key clears the last message; Esc stops a running search; a key that is not the
+ * help's closes the help. */
+void model_clear_msg(struct view *v);
+int model_stop_search(struct view *v);
+void model_close_help(struct view *v);
 /* Time passed (ms): playback advances. Returns VR_REDRAW when something moved. */
 int view_tick(struct view *v, double ms);
 /* Background work (a running search) for at most max_records records; VR_REDRAW if done. */

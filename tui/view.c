@@ -1,5 +1,7 @@
 /* view.c - `epscope view`: options, the interactive loop (the one place that owns input,
  * dispatch and drawing) and --snapshot, which prints the screen the same panes draw. */
+#include "view.h"
+
 #include "cli.h"
 
 #include <getopt.h>
@@ -12,6 +14,7 @@
 
 #include "clock.h"
 #include "grid.h"
+#include "layout.h"
 #include "model.h"
 #include "panes.h"
 #include "term.h"
@@ -55,6 +58,81 @@ static const char usage[] =
     "\n"
     "Needs a terminal of at least 80x24. Exit status: 0, or 2 when a file is not a usable\n"
     "trace or the options are wrong.\n";
+
+/* --- input: keys and clicks to the model --- */
+
+/* Rows a page of pane p of the focused column moves: its height less the title (and the
+ * interest list's column header). */
+static int pane_page(const struct view *v, int p)
+{
+    struct vlayout l;
+    layout_screen(v, &l);
+    int h = l.pane[v->focus_col][p].h;
+    if (p == VP_INTEREST)
+        return h > 3 ? h - 2 : 5;
+    return h > 2 ? h - 2 : 1;
+}
+
+/* ] / [: the explanation pane's size and line count, for the model to scroll it by. */
+static int scroll_explain(struct view *v, int key)
+{
+    struct vlayout l;
+    layout_screen(v, &l);
+    const struct vrect *r = &l.pane[v->focus_col][VP_COUNT];
+    int n = explain_rows(v, v->focus_col, r->w, NULL, 0);
+    return model_scroll_explain(v, key, n, r->h - 1);
+}
+
+int view_key(struct view *v, int key)
+{
+    if (key == VK_RESIZE)
+        return VR_HANDLED | VR_REDRAW;
+    if (v->prompt)
+        return model_prompt_key(v, key);
+    model_clear_msg(v);
+    if (v->searching && key == VK_ESC)
+        return model_stop_search(v);
+    if (v->help) {
+        int r = model_help_key(v, key);
+        if (r)
+            return r;
+        model_close_help(v); /* any other key closes the help */
+        return key == 'q' || key == VK_ESC || key == '?' ? VR_HANDLED | VR_REDRAW
+                                                       : view_key(v, key);
+    }
+    int c = v->focus_col, r;
+    if (v->focus_pane == VP_READY)
+        r = model_ready_key(v, c, key);
+    else if (v->focus_pane == VP_INTEREST)
+        r = model_interest_key(v, c, key, pane_page(v, VP_INTEREST));
+    else
+        r = model_log_key(v, c, key, pane_page(v, VP_LOG));
+    if (r)
+        return r;
+    for (size_t i = 0; i < view_nkeys; i++) {
+        const struct vkeydef *k = &view_keymap[i];
+        if (k->key == key || (k->key2 && k->key2 == key))
+            return k->act ? k->act(v, key) : scroll_explain(v, key);
+    }
+    return 0;
+}
+
+int view_click(struct view *v, int x, int y)
+{
+    struct vlayout l;
+    layout_screen(v, &l);
+    if (l.too_small || v->help || v->prompt)
+        return 0;
+    for (int c = 0; c < v->ncols; c++) {
+        for (int p = 0; p < VP_COUNT; p++) {
+            const struct vrect *r = &l.pane[c][p];
+            if (x < r->x || x >= r->x + r->w || y < r->y || y >= r->y + r->h)
+                continue;
+            return model_click(v, c, p, pane_row_item(v, c, p, y - r->y, r->w, r->h));
+        }
+    }
+    return 0;
+}
 
 static void print_usage(void)
 {
