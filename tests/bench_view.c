@@ -36,7 +36,7 @@ static double press(struct view *v, struct grid *g, const char *keys)
     double t0 = now_ms();
     for (const char *k = keys; *k; k++)
         view_key(v, (unsigned char)*k);
-    view_draw(v, g);
+    pane_draw_screen(v, g);
     return now_ms() - t0;
 }
 
@@ -67,14 +67,14 @@ int main(int argc, char **argv)
     char err[300];
     char *paths[] = {path};
     t0 = now_ms();
-    if (view_open(&v, paths, 1, err, sizeof(err)) < 0) {
+    if (model_open(&v, paths, 1, err, sizeof(err)) < 0) {
         fprintf(stderr, "bench_view: %s\n", err);
         unlink(path);
         return 1;
     }
-    view_resize(&v, 120, 40);
+    model_resize(&v, 120, 40);
     grid_init(&g, 120, 40, 1);
-    view_draw(&v, &g);
+    pane_draw_screen(&v, &g);
     double t_open = now_ms() - t0;
     uint64_t n = v.col[0].ix.count;
 
@@ -104,7 +104,7 @@ int main(int argc, char **argv)
         press(&v, &g, "f");
         double t = now_ms();
         view_key(&v, VK_PGDN);
-        view_draw(&v, &g);
+        pane_draw_screen(&v, &g);
         note(&st[8], now_ms() - t);
     }
     struct rusage ru;
@@ -132,7 +132,7 @@ int main(int argc, char **argv)
         fclose(f);
     printf("max RSS: %.1f MiB\n", (double)ru.ru_maxrss / 1024.0);
     grid_free(&g);
-    view_close(&v);
+    model_close(&v);
     unlink(path);
     return t_open < 1000 && worst < 50 ? 0 : 1;
 }

@@ -1,5 +1,5 @@
 /* fuzz_trace.c - libFuzzer target: a whole .ept file through everything that reads traces:
- * the reader, the replay model and every rule (view_open runs the analysis), the viewer's
+ * the reader, the replay model and every rule (model_open runs the analysis), the viewer's
  * panes drawn after a few keys, dump's text and JSON for every record, and the Chrome
  * export. A custom mutator fixes the CRCs after each mutation (tests/fuzz.h). */
 #include <stdio.h>
@@ -60,18 +60,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     static struct view v; /* its model is the one check and dump use: analysed once */
     char *paths[] = {path, path};
-    if (view_open(&v, paths, size % 2 ? 2 : 1, err, sizeof(err)) == 0) {
+    if (model_open(&v, paths, size % 2 ? 2 : 1, err, sizeof(err)) == 0) {
         dump_all(v.col[0].r);
         struct grid g;
-        view_resize(&v, 100, 30);
+        model_resize(&v, 100, 30);
         grid_init(&g, 100, 30, 1);
         static const char keys[] = "nnnwdiG\tip\tpwcazgD";
         for (const char *k = keys; *k; k++) {
             view_key(&v, (unsigned char)*k);
-            view_draw(&v, &g);
+            pane_draw_screen(&v, &g);
         }
         grid_free(&g);
-        view_close(&v);
+        model_close(&v);
     }
     close(fd);
     return 0;

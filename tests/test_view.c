@@ -211,9 +211,9 @@ static int open_small(void **state)
     struct view *v = calloc(1, sizeof(*v));
     char err[300];
     char *paths[] = {small};
-    if (!v || view_open(v, paths, 1, err, sizeof(err)) < 0)
+    if (!v || model_open(v, paths, 1, err, sizeof(err)) < 0)
         return -1;
-    view_resize(v, 100, 30);
+    model_resize(v, 100, 30);
     v->utf8 = 1;
     *state = v;
     return 0;
@@ -224,9 +224,9 @@ static int open_three(void **state)
     struct view *v = calloc(1, sizeof(*v));
     char err[300];
     char *paths[] = {lvl, edg, one};
-    if (!v || view_open(v, paths, 3, err, sizeof(err)) < 0)
+    if (!v || model_open(v, paths, 3, err, sizeof(err)) < 0)
         return -1;
-    view_resize(v, 120, 30);
+    model_resize(v, 120, 30);
     v->utf8 = 1;
     *state = v;
     return 0;
@@ -235,7 +235,7 @@ static int open_three(void **state)
 static int close_view(void **state)
 {
     struct view *v = *state;
-    view_close(v);
+    model_close(v);
     free(v);
     return 0;
 }
@@ -256,7 +256,7 @@ static char *screen(struct view *v, int utf8)
 {
     struct grid g;
     grid_init(&g, v->w, v->h, utf8);
-    view_draw(v, &g);
+    pane_draw_screen(v, &g);
     size_t cap = (size_t)v->h * ((size_t)v->w * 4 + 1) + 1, o = 0;
     char *s = malloc(cap);
     assert_non_null(s);
@@ -308,19 +308,19 @@ static void test_view_open_errors(void **state)
     struct view v;
     char err[300] = "";
     char *missing[] = {"/nonexistent/x.ept"};
-    assert_true(view_open(&v, missing, 1, err, sizeof(err)) < 0);
+    assert_true(model_open(&v, missing, 1, err, sizeof(err)) < 0);
     assert_non_null(strstr(err, "/nonexistent/x.ept"));
     char *notrace[] = {"/etc/passwd"};
-    assert_true(view_open(&v, notrace, 1, err, sizeof(err)) < 0);
+    assert_true(model_open(&v, notrace, 1, err, sizeof(err)) < 0);
     assert_true(strlen(err) > 0);
 }
 
 static void test_view_small_screen_says_so(void **state)
 {
     struct view *v = *state;
-    view_resize(v, 60, 20);
+    model_resize(v, 60, 20);
     assert_screen_has(v, "needs at least 80x24 (now 60x20)");
-    view_resize(v, 80, 24);
+    model_resize(v, 80, 24);
     assert_screen_has(v, "Event log");
 }
 
@@ -380,14 +380,14 @@ static void test_view_wait_navigation(void **state)
         view_key(v, 'w');
         assert_int_equal(cur(v, 0)->type, EPT_EPOLL_WAIT);
         assert_true(v->col[0].pos > last);
-        assert_int_equal(view_wait_index(v, 0), i);
+        assert_int_equal(model_wait_index(v, 0), i);
         last = v->col[0].pos;
     }
     view_key(v, 'n'); /* inside wait #5: W goes to its epoll_wait */
     view_key(v, 'W');
     assert_int_equal(v->col[0].pos, last);
     view_key(v, 'W');
-    assert_int_equal(view_wait_index(v, 0), 3);
+    assert_int_equal(model_wait_index(v, 0), 3);
     assert_int_equal(cur(v, 0)->type, EPT_EPOLL_WAIT);
 }
 
@@ -413,7 +413,7 @@ static void test_view_diagnosis_navigation(void **state)
     size_t n = replay_findings(v->col[0].r, &f);
     assert_true(n >= 2);
     view_key(v, 'd');
-    long fi = view_finding_at(v, 0);
+    long fi = model_finding_at(v, 0);
     assert_true(fi >= 0);
     assert_int_equal(f[fi].rule, RULE_MISTRIGGER);
     assert_int_equal(v->col[0].pos, f[fi].first);
@@ -461,7 +461,7 @@ static void test_view_goto_prompt(void **state)
 static void finish_search(struct view *v)
 {
     for (int i = 0; i < 1000 && v->searching; i++)
-        view_work(v, 7);
+        model_work(v, 7);
 }
 
 static void test_view_search(void **state)
@@ -567,29 +567,29 @@ static void test_view_filter_from_interest_row(void **state)
 static void test_view_play_and_speed(void **state)
 {
     struct view *v = *state;
-    assert_int_equal(view_speeds[v->speed], 10);
+    assert_int_equal(model_speeds[v->speed], 10);
     view_key(v, '+');
-    assert_int_equal(view_speeds[v->speed], 25);
+    assert_int_equal(model_speeds[v->speed], 25);
     view_key(v, '-');
     view_key(v, '-');
-    assert_int_equal(view_speeds[v->speed], 5);
+    assert_int_equal(model_speeds[v->speed], 5);
     view_key(v, '+');
     view_key(v, ' ');
     assert_true(v->playing);
     assert_screen_has(v, "PLAYING 10 rec/s");
-    view_tick(v, 1000);
+    model_tick(v, 1000);
     assert_int_equal(v->col[0].pos, 10);
-    view_tick(v, 50); /* half a record: owed, not lost */
-    view_tick(v, 50);
+    model_tick(v, 50); /* half a record: owed, not lost */
+    model_tick(v, 50);
     assert_int_equal(v->col[0].pos, 11);
     view_key(v, ' ');
     assert_false(v->playing);
-    view_tick(v, 1000);
+    model_tick(v, 1000);
     assert_int_equal(v->col[0].pos, 11);
     /* playing to the end pauses there */
     view_key(v, 'G');
     keys(v, "pp ");
-    view_tick(v, 1000);
+    model_tick(v, 1000);
     assert_false(v->playing);
     assert_int_equal(v->col[0].pos, v->col[0].ix.count - 1);
 }
@@ -599,16 +599,16 @@ static void test_view_help(void **state)
     struct view *v = *state;
     view_key(v, '?');
     assert_true(v->help);
-    view_resize(v, 100, 50);
-    for (size_t i = 0; i < view_nkeys; i++)
-        assert_screen_has(v, view_keymap[i].help);
+    model_resize(v, 100, 50);
+    for (size_t i = 0; i < model_nkeys; i++)
+        assert_screen_has(v, model_keymap[i].help);
     /* on a smaller screen it scrolls, and says so */
-    view_resize(v, 100, 30);
+    model_resize(v, 100, 30);
     assert_screen_has(v, "Up Down PgUp PgDn scroll");
     assert_screen_has(v, "lines 1-27 of");
     view_key(v, VK_PGDN);
     view_key(v, VK_PGDN);
-    assert_screen_has(v, view_keymap[view_nkeys - 1].help);
+    assert_screen_has(v, model_keymap[model_nkeys - 1].help);
     assert_screen_has(v, "B reported");
     view_key(v, 'q'); /* closes the help, does not quit */
     assert_false(v->help);
@@ -763,7 +763,7 @@ static void test_view_log_marks_diagnosed_records(void **state)
     const struct finding *f;
     replay_findings(v->col[0].r, &f);
     keys(v, "d");
-    long fi = view_finding_at(v, 0);
+    long fi = model_finding_at(v, 0);
     assert_true(fi >= 0);
     for (uint64_t p = f[fi].first; p <= f[fi].last; p++) {
         uint32_t sid, conn, lsid;
@@ -782,9 +782,9 @@ static int open_path(void **state, char *path, int w, int h)
     struct view *v = calloc(1, sizeof(*v));
     char err[300];
     char *paths[] = {path};
-    if (!v || view_open(v, paths, 1, err, sizeof(err)) < 0)
+    if (!v || model_open(v, paths, 1, err, sizeof(err)) < 0)
         return -1;
-    view_resize(v, w, h);
+    model_resize(v, w, h);
     v->utf8 = 1;
     *state = v;
     return 0;
@@ -806,7 +806,7 @@ static void test_view_explanation_scrolls(void **state)
     struct view *v = *state;
     static const int sizes[][2] = {{80, 24}, {100, 30}, {120, 40}};
     for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
-        view_resize(v, sizes[z][0], sizes[z][1]);
+        model_resize(v, sizes[z][0], sizes[z][1]);
         keys(v, "gd");
         static struct vrow rows[64];
         int n = explain_rows(v, 0, v->w, rows, 64), why = -1, fix = -1;
@@ -848,11 +848,11 @@ static void check_panes_agree(struct view *v)
     char head[200];
     struct vcol *k = &v->col[0];
     for (uint64_t p = 0; p < k->ix.count; p++) {
-        view_goto(v, 0, p);
-        const struct state_wait *w = view_wait(v, 0);
+        model_goto(v, 0, p);
+        const struct state_wait *w = model_wait(v, 0);
         int n = interest_rows(v, 0, 100, head, sizeof(head), rows, 128);
         const struct vsock *socks;
-        assert_int_equal(view_socks(v, 0, &socks), n);
+        assert_int_equal(model_socks(v, 0, &socks), n);
         int marked = 0, events = 0;
         for (int j = 0; j < n; j++)
             marked += rows[j].text[20] == 'B' || rows[j].text[24] == 'B';
@@ -915,7 +915,7 @@ static void test_view_wait_honours_filter(void **state)
         for (uint64_t p = k->ix.waits[i] + 1; p < k->ix.count; p++) {
             if (vindex_rec(&k->ix, p)->type != EPT_READY)
                 break;
-            if (view_match(v, 0, p)) {
+            if (model_match(v, 0, p)) {
                 want[nw++] = k->ix.waits[i];
                 break;
             }
@@ -973,7 +973,7 @@ static void test_view_notation(void **state)
     assert_non_null(strstr(s, "IN/OUT: R reg B in batch A armed"));
     assert_non_null(strstr(s, "to/from: bytes queued for it / read from it"));
     free(s);
-    view_resize(v, 120, 40);
+    model_resize(v, 120, 40);
     struct vrow rows[16];
     char head[200];
     interest_rows(v, 0, 120, head, sizeof(head), rows, 16);
@@ -1032,15 +1032,15 @@ static void test_view_lost_side_by_side(void **state)
     char err[256];
     char *paths[] = {small, dupl};
     memset(&v, 0, sizeof(v));
-    assert_int_equal(view_open(&v, paths, 2, err, sizeof(err)), 0);
-    view_resize(&v, 120, 30);
+    assert_int_equal(model_open(&v, paths, 2, err, sizeof(err)), 0);
+    model_resize(&v, 120, 30);
     v.utf8 = 1;
     char title[64];
     snprintf(title, sizeof(title), "1/%llu \u00b7 dup.ept \u00b7 recorded",
              (unsigned long long)v.col[1].ix.count);
     assert_screen_has(&v, title);
     assert_screen_has(&v, "\u00b7 5 lost");
-    view_close(&v);
+    model_close(&v);
 }
 
 /* Three traces at lecture sizes: quit stays on the key bar, narrow columns use letters and a
@@ -1051,7 +1051,7 @@ static void test_view_lecture_sizes(void **state)
     static const int sizes[][2] = {{80, 24}, {100, 30}, {120, 30}};
     keys(v, "aw\t\twwwwwnnn");
     for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
-        view_resize(v, sizes[z][0], sizes[z][1]);
+        model_resize(v, sizes[z][0], sizes[z][1]);
         view_key(v, VK_CTRL_L); /* no message: the key bar */
         char *s = screen(v, 1);
         const char *last = s + strlen(s) - 1;
@@ -1123,7 +1123,7 @@ static void test_view_still_ready(void **state)
         assert_int_equal(open_path(&st, et[t], 100, 30), 0);
         v = st;
         for (uint64_t p = 0; p < v->col[0].ix.count; p++) {
-            view_goto(v, 0, p);
+            model_goto(v, 0, p);
             int n = ready_rows(v, 0, 100, head, sizeof(head), rows, 4);
             for (int i = 0; i < n; i++)
                 assert_null(strstr(rows[i].text, "stays ready"));
@@ -1182,13 +1182,13 @@ static void test_view_side_by_side_by_wait(void **state)
     for (int i = 0; i < 7; i++)
         view_key(v, 'w');
     for (int c = 0; c < 3; c++) {
-        assert_int_equal(view_wait_index(v, c), 6);
+        assert_int_equal(model_wait_index(v, c), 6);
         assert_int_equal(cur(v, c)->type, EPT_EPOLL_WAIT);
     }
     /* a step inside the wait: the others step too, but not past their next wait */
     view_key(v, 'n');
     for (int c = 0; c < 3; c++)
-        assert_int_equal(view_wait_index(v, c), 6);
+        assert_int_equal(model_wait_index(v, c), 6);
 }
 
 static void test_view_side_by_side_by_connection(void **state)
@@ -1227,16 +1227,16 @@ static void test_view_epoll_sets(void **state)
     char err[256];
     char *paths[] = {sets};
     memset(&v, 0, sizeof(v));
-    assert_int_equal(view_open(&v, paths, 1, err, sizeof(err)), 0);
-    view_resize(&v, 120, 40);
+    assert_int_equal(model_open(&v, paths, 1, err, sizeof(err)), 0);
+    model_resize(&v, 120, 40);
     assert_int_equal(replay_nsets(v.col[0].r), 2);
-    view_goto(&v, 0, v.col[0].ix.count - 2); /* the last write, by thread 2 */
+    model_goto(&v, 0, v.col[0].ix.count - 2); /* the last write, by thread 2 */
     /* auto: the worker's set (thread 2's batch), and only its sockets (the listener is in
      * the other set) */
-    const struct state_wait *w = view_wait(&v, 0);
+    const struct state_wait *w = model_wait(&v, 0);
     assert_int_equal(w->tid, 2);
     const struct vsock *rows;
-    size_t n = view_socks(&v, 0, &rows);
+    size_t n = model_socks(&v, 0, &rows);
     for (size_t i = 0; i < n; i++)
         assert_int_not_equal(rows[i].s->role, EPT_ROLE_LISTENER);
     assert_int_equal(n, 3);
@@ -1244,12 +1244,12 @@ static void test_view_epoll_sets(void **state)
     /* e: the sets in the order they were first waited on: the worker's (it waited first),
      * then the acceptor's with its listener, then the cursor's thread's again */
     view_key(&v, 'e');
-    assert_int_equal(view_wait(&v, 0)->tid, 2);
+    assert_int_equal(model_wait(&v, 0)->tid, 2);
     assert_screen_has(&v, "set fd 5 (e)");
     view_key(&v, 'e');
-    w = view_wait(&v, 0);
+    w = model_wait(&v, 0);
     assert_int_equal(w->tid, 1);
-    n = view_socks(&v, 0, &rows);
+    n = model_socks(&v, 0, &rows);
     int listener = 0;
     for (size_t i = 0; i < n; i++)
         listener += rows[i].s->role == EPT_ROLE_LISTENER;
@@ -1259,7 +1259,7 @@ static void test_view_epoll_sets(void **state)
     assert_int_equal(v.col[0].set_sel, -1);
     /* the event log names another thread's calls */
     assert_screen_has(&v, "[tid ");
-    view_close(&v);
+    model_close(&v);
 }
 
 int main(int argc, char **argv)

@@ -75,10 +75,10 @@ int layout_log_rows(const struct view *v, int c, int rows, uint64_t *out, int *c
     uint64_t back[256], fwd[256];
     int nb = 0, nf = 0, want = rows > 256 ? 256 : rows;
     uint64_t p = k->pos;
-    while (nb < want - 1 && view_find_match(v, c, p, -1, &p))
+    while (nb < want - 1 && model_find_match(v, c, p, -1, &p))
         back[nb++] = p;
     p = k->pos;
-    while (nf < want - 1 && view_find_match(v, c, p, 1, &p))
+    while (nf < want - 1 && model_find_match(v, c, p, 1, &p))
         fwd[nf++] = p;
     int half = (want - 1) / 2;
     int take_b = nb < half ? nb : half;

@@ -22,8 +22,8 @@
 #define MATCH_BUDGET 1000000u   /* records a filtered step may look at */
 #define READY_RUN_MAX 65536u    /* ready records one epoll_wait may be followed by */
 
-const unsigned view_speeds[] = {1, 2, 5, 10, 25, 50, 100, 250, 1000, 10000, 100000};
-const size_t view_nspeeds = sizeof(view_speeds) / sizeof(view_speeds[0]);
+const unsigned model_speeds[] = {1, 2, 5, 10, 25, 50, 100, 250, 1000, 10000, 100000};
+const size_t model_nspeeds = sizeof(model_speeds) / sizeof(model_speeds[0]);
 
 static void msg(struct view *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -61,7 +61,7 @@ static uint64_t shown_pos(const struct vcol *k, uint64_t pos)
 
 /* --- opening ------------------------------------------------------------------------- */
 
-int view_open(struct view *v, char *const *paths, int n, char *err, size_t errlen)
+int model_open(struct view *v, char *const *paths, int n, char *err, size_t errlen)
 {
     memset(v, 0, sizeof(*v));
     v->speed = 3;
@@ -72,7 +72,7 @@ int view_open(struct view *v, char *const *paths, int n, char *err, size_t errle
         struct vcol *c = &v->col[i];
         int rc = replay_open(&c->r, paths[i], err, errlen);
         if (rc < 0) {
-            view_close(v);
+            model_close(v);
             return rc;
         }
         vindex_open(&c->ix, c->r);
@@ -90,7 +90,7 @@ int view_open(struct view *v, char *const *paths, int n, char *err, size_t errle
     return 0;
 }
 
-void view_close(struct view *v)
+void model_close(struct view *v)
 {
     for (int i = 0; i < VIEW_MAXCOLS; i++) {
         struct vcol *c = &v->col[i];
@@ -123,7 +123,7 @@ static void set_pos(struct view *v, int c, uint64_t pos)
         k->ready_sel = -1;
     k->pos = pos;
     replay_seek(k->r, shown_pos(k, pos));
-    if (!k->expl_row && view_finding_at(v, c) != k->expl_of) { /* another text: its top */
+    if (!k->expl_row && model_finding_at(v, c) != k->expl_of) { /* another text: its top */
         k->expl_of = -1;
         k->expl_top = 0;
     }
@@ -173,11 +173,11 @@ static void sync_cols(struct view *v)
         struct vcol *o = &v->col[c];
         uint64_t pos = L->pos;
         if (v->align == VA_WAIT) {
-            long k = view_wait_index(v, v->focus_col);
+            long k = model_wait_index(v, v->focus_col);
             uint64_t off = k < 0 ? L->pos : L->pos - L->ix.waits[k];
             pos = aligned(o, o->ix.waits, o->ix.nwaits, k, off);
         } else if (v->align == VA_CONN) {
-            long k = view_conn_index(v, v->focus_col);
+            long k = model_conn_index(v, v->focus_col);
             uint64_t off = k < 0 ? L->pos : L->pos - L->ix.conns[k];
             pos = aligned(o, o->ix.conns, o->ix.nconns, k, off);
         } else if (v->align == VA_TIME) {
@@ -189,26 +189,26 @@ static void sync_cols(struct view *v)
     }
 }
 
-void view_goto(struct view *v, int c, uint64_t pos)
+void model_goto(struct view *v, int c, uint64_t pos)
 {
     set_pos(v, c, pos);
     if (c == v->focus_col)
         sync_cols(v);
 }
 
-long view_wait_index(const struct view *v, int c)
+long model_wait_index(const struct view *v, int c)
 {
     const struct vcol *k = &v->col[c];
     return (long)vindex_floor(k->ix.waits, k->ix.nwaits, k->pos);
 }
 
-long view_conn_index(const struct view *v, int c)
+long model_conn_index(const struct view *v, int c)
 {
     const struct vcol *k = &v->col[c];
     return (long)vindex_floor(k->ix.conns, k->ix.nconns, k->pos);
 }
 
-long view_finding_at(const struct view *v, int c)
+long model_finding_at(const struct view *v, int c)
 {
     const struct vcol *k = &v->col[c];
     if (!count_of(k))
@@ -224,7 +224,7 @@ long view_finding_at(const struct view *v, int c)
     return best;
 }
 
-int view_match(const struct view *v, int c, uint64_t pos)
+int model_match(const struct view *v, int c, uint64_t pos)
 {
     const struct vcol *k = &v->col[c];
     if (k->filter == VF_NONE)
@@ -239,7 +239,7 @@ int view_match(const struct view *v, int c, uint64_t pos)
     return sid == k->filter_id || lsid == k->filter_id;
 }
 
-int view_find_match(const struct view *v, int c, uint64_t pos, int dir, uint64_t *out)
+int model_find_match(const struct view *v, int c, uint64_t pos, int dir, uint64_t *out)
 {
     const struct vcol *k = &v->col[c];
     uint64_t n = count_of(k);
@@ -263,7 +263,7 @@ int view_find_match(const struct view *v, int c, uint64_t pos, int dir, uint64_t
     uint64_t budget = MATCH_BUDGET;
     if (dir > 0) {
         for (uint64_t p = pos + 1 < first ? first : pos + 1; p <= last && budget; p++, budget--)
-            if (view_match(v, c, p)) {
+            if (model_match(v, c, p)) {
                 *out = p;
                 return 1;
             }
@@ -271,7 +271,7 @@ int view_find_match(const struct view *v, int c, uint64_t pos, int dir, uint64_t
         if (pos == 0)
             return 0;
         for (uint64_t p = pos - 1 > last ? last : pos - 1; p >= first && budget; p--, budget--) {
-            if (view_match(v, c, p)) {
+            if (model_match(v, c, p)) {
                 *out = p;
                 return 1;
             }
@@ -299,7 +299,7 @@ static int step(struct view *v, int dir, uint64_t n)
         q = p;
         for (uint64_t i = 0; i < n; i++) {
             uint64_t nx;
-            if (!view_find_match(v, v->focus_col, q, dir, &nx))
+            if (!model_find_match(v, v->focus_col, q, dir, &nx))
                 break;
             q = nx;
         }
@@ -307,7 +307,7 @@ static int step(struct view *v, int dir, uint64_t n)
     if (q == p)
         msg(v, dir > 0 ? "at the last record%s" : "at the first record%s",
             k->filter ? " of the filter" : "");
-    view_goto(v, v->focus_col, q);
+    model_goto(v, v->focus_col, q);
     return VR_HANDLED | VR_REDRAW;
 }
 
@@ -321,7 +321,7 @@ static int jump(struct view *v, const uint64_t *a, size_t n, int dir, const char
             msg(v, "no %s after this record", what);
             return VR_HANDLED | VR_REDRAW;
         }
-        view_goto(v, v->focus_col, a[i + 1]);
+        model_goto(v, v->focus_col, a[i + 1]);
     } else {
         if (i >= 0 && a[i] == k->pos)
             i--;
@@ -329,7 +329,7 @@ static int jump(struct view *v, const uint64_t *a, size_t n, int dir, const char
             msg(v, "no %s before this record", what);
             return VR_HANDLED | VR_REDRAW;
         }
-        view_goto(v, v->focus_col, a[i]);
+        model_goto(v, v->focus_col, a[i]);
     }
     return VR_HANDLED | VR_REDRAW;
 }
@@ -343,7 +343,7 @@ static int act_play(struct view *v, int key)
     v->playing = !v->playing;
     v->play_acc = 0;
     if (v->playing && !v->follow && count_of(k) && k->pos + 1 >= count_of(k))
-        view_goto(v, v->focus_col, 0);
+        model_goto(v, v->focus_col, 0);
     return VR_HANDLED | VR_REDRAW;
 }
 
@@ -370,7 +370,7 @@ static int wait_matches(struct view *v, int c, uint64_t wpos, uint64_t *budget)
         rec = vindex_rec(&k->ix, p);
         if (!rec || rec->type != EPT_READY || rec->tid != tid)
             return 0;
-        if (view_match(v, c, p))
+        if (model_match(v, c, p))
             return 1;
     }
     return 0;
@@ -407,7 +407,7 @@ static int act_wait(struct view *v, int key)
             key == 'w' ? "after" : "before");
         return VR_HANDLED | VR_REDRAW;
     }
-    view_goto(v, v->focus_col, a[i]);
+    model_goto(v, v->focus_col, a[i]);
     return VR_HANDLED | VR_REDRAW;
 }
 
@@ -448,7 +448,7 @@ static int act_diag(struct view *v, int key)
         msg(v, "no diagnosis %s this record", key == 'd' ? "after" : "before");
         return VR_HANDLED | VR_REDRAW;
     }
-    view_goto(v, v->focus_col, d[to].first);
+    model_goto(v, v->focus_col, d[to].first);
     msg(v, "diagnosis %ld of %zu", to + 1, n);
     return VR_HANDLED | VR_REDRAW;
 }
@@ -456,7 +456,7 @@ static int act_diag(struct view *v, int key)
 static int act_speed(struct view *v, int key)
 {
     if (key == '+' || key == '=') {
-        if ((size_t)v->speed + 1 < view_nspeeds)
+        if ((size_t)v->speed + 1 < model_nspeeds)
             v->speed++;
     } else if (v->speed > 0) {
         v->speed--;
@@ -473,12 +473,12 @@ static int act_ends(struct view *v, int key)
     uint64_t to = key == 'g' ? 0 : n - 1;
     if (key != 'g')
         v->hold = 0; /* at the end: follow it from now on */
-    if (k->filter && !view_match(v, v->focus_col, to)) {
+    if (k->filter && !model_match(v, v->focus_col, to)) {
         const struct vi_range *t = vindex_range(&k->ix, k->filter == VF_CONN, k->filter_id);
         if (t)
             to = key == 'g' ? t->first : t->last;
     }
-    view_goto(v, v->focus_col, to);
+    model_goto(v, v->focus_col, to);
     return VR_HANDLED | VR_REDRAW;
 }
 
@@ -503,13 +503,13 @@ static int act_filter(struct view *v, int key)
     }
     uint32_t sid = 0, conn = 0, lsid = 0;
     const struct vsock *socks;
-    size_t ns = view_socks(v, v->focus_col, &socks);
+    size_t ns = model_socks(v, v->focus_col, &socks);
     size_t sel = (size_t)k->sock_sel < ns ? (size_t)k->sock_sel : ns - 1;
     if (v->focus_pane == VP_INTEREST && ns) {
         sid = socks[sel].s->sid;
         conn = socks[sel].s->conn;
     } else if (v->focus_pane == VP_READY && count_of(k)) {
-        const struct state_wait *w = view_wait(v, v->focus_col);
+        const struct state_wait *w = model_wait(v, v->focus_col);
         int i = k->ready_sel >= 0 ? k->ready_sel : w->current;
         if (w->pos != UINT64_MAX && i >= 0 && (uint32_t)i < w->n) {
             sid = w->ev[i].sid;
@@ -534,11 +534,11 @@ static int act_filter(struct view *v, int key)
         msg(v, "no socket here to filter on: select a row or a record about a socket");
         return VR_HANDLED | VR_REDRAW;
     }
-    if (!view_match(v, v->focus_col, k->pos)) {
+    if (!model_match(v, v->focus_col, k->pos)) {
         uint64_t to;
-        if (view_find_match(v, v->focus_col, k->pos, 1, &to) ||
-            view_find_match(v, v->focus_col, k->pos, -1, &to))
-            view_goto(v, v->focus_col, to);
+        if (model_find_match(v, v->focus_col, k->pos, 1, &to) ||
+            model_find_match(v, v->focus_col, k->pos, -1, &to))
+            model_goto(v, v->focus_col, to);
     }
     return VR_HANDLED | VR_REDRAW;
 }
@@ -575,20 +575,20 @@ static int act_align(struct view *v, int key)
     return VR_HANDLED | VR_REDRAW;
 }
 
-const struct state_wait *view_wait(const struct view *v, int c)
+const struct state_wait *model_wait(const struct view *v, int c)
 {
     const struct vcol *k = &v->col[c];
     const struct replay_set *s = k->set_sel >= 0 ? replay_set(k->r, (size_t)k->set_sel) : NULL;
     return s ? replay_wait_on(k->r, s->sid) : replay_wait(k->r);
 }
 
-uint32_t view_set(const struct view *v, int c)
+uint32_t model_set(const struct view *v, int c)
 {
     const struct vcol *k = &v->col[c];
     if (replay_nsets(k->r) < 2)
         return 0; /* one set (or none): show every socket */
     const struct replay_set *s = k->set_sel >= 0 ? replay_set(k->r, (size_t)k->set_sel) : NULL;
-    return s ? s->sid : view_wait(v, c)->set;
+    return s ? s->sid : model_wait(v, c)->set;
 }
 
 /* qsort order of interest rows: by number, then by file. */
@@ -600,7 +600,7 @@ static int by_reg_fd(const void *a, const void *b)
     return x->s->sid < y->s->sid ? -1 : x->s->sid > y->s->sid;
 }
 
-size_t view_socks(const struct view *v, int c, const struct vsock **rows)
+size_t model_socks(const struct view *v, int c, const struct vsock **rows)
 {
     const struct vcol *k = &v->col[c];
     struct vsockcache *sc = k->cache;
@@ -609,7 +609,7 @@ size_t view_socks(const struct view *v, int c, const struct vsock **rows)
         return 0;
     const struct state_sock **files;
     size_t n = replay_socks(k->r, &files), m = 0;
-    uint32_t set = view_set(v, c);
+    uint32_t set = model_set(v, c);
     for (size_t i = 0; i < n; i++) {
         const struct state_sock *s = files[i];
         uint32_t nregs = s->nregs < STATE_REGS ? s->nregs : STATE_REGS;
@@ -629,8 +629,8 @@ size_t view_socks(const struct view *v, int c, const struct vsock **rows)
     return m;
 }
 
-void view_batch_regs(const struct view *v, int c, const struct state_wait *w, int32_t *regfd,
-                     size_t n)
+void model_batch_regs(const struct view *v, int c, const struct state_wait *w, int32_t *regfd,
+                      size_t n)
 {
     const struct vcol *k = &v->col[c];
     if (w->pos == UINT64_MAX)
@@ -702,7 +702,7 @@ static int act_set(struct view *v, int key)
 int model_scroll_explain(struct view *v, int key, int n, int vis)
 {
     struct vcol *k = &v->col[v->focus_col];
-    long of = k->expl_row ? EXPL_ROW : view_finding_at(v, v->focus_col);
+    long of = k->expl_row ? EXPL_ROW : model_finding_at(v, v->focus_col);
     if (of != k->expl_of) { /* a new text starts at its top */
         k->expl_of = of;
         k->expl_top = 0;
@@ -736,14 +736,14 @@ static int act_explain(struct view *v, int key)
     int32_t fd = -1;
     if (v->focus_pane == VP_INTEREST) {
         const struct vsock *rows;
-        size_t n = view_socks(v, v->focus_col, &rows);
+        size_t n = model_socks(v, v->focus_col, &rows);
         if (n) {
             size_t sel = (size_t)k->sock_sel < n ? (size_t)k->sock_sel : n - 1;
             sid = rows[sel].s->sid;
             fd = rows[sel].fd;
         }
     } else if (v->focus_pane == VP_READY && count_of(k)) {
-        const struct state_wait *w = view_wait(v, v->focus_col);
+        const struct state_wait *w = model_wait(v, v->focus_col);
         int i = k->ready_sel >= 0 ? k->ready_sel : w->current >= 0 ? w->current : 0;
         if (w->pos != UINT64_MAX && (uint32_t)i < w->n) {
             sid = w->ev[i].sid;
@@ -802,7 +802,7 @@ static int act_quit(struct view *v, int key)
     return VR_HANDLED | VR_QUIT;
 }
 
-const struct vkeydef view_keymap[] = {
+const struct vkeydef model_keymap[] = {
     {' ', 0, "Space", "play / pause (steps records at the speed shown)", "Play", act_play},
     {'n', VK_RIGHT, "n  Right", "step one record forward (within the filter)", "Step", act_next},
     {'p', VK_LEFT, "p  Left", "step one record back", "Back", act_prev},
@@ -836,7 +836,7 @@ const struct vkeydef view_keymap[] = {
     {VK_CTRL_L, VK_RESIZE, "Ctrl-L", "redraw the screen", NULL, act_redraw},
     {'q', 'Q', "q", "quit", "Quit", act_quit},
 };
-const size_t view_nkeys = sizeof(view_keymap) / sizeof(view_keymap[0]);
+const size_t model_nkeys = sizeof(model_keymap) / sizeof(model_keymap[0]);
 
 /* --- help ------------------------------------------------------------------------------------ */
 
@@ -866,7 +866,7 @@ static const char *const help_legend[] = {
 
 int model_help_lines(void)
 {
-    size_t n = 2 + view_nkeys + NELEM(help_extra) + 1 + NELEM(help_legend);
+    size_t n = 2 + model_nkeys + NELEM(help_extra) + 1 + NELEM(help_legend);
     return n < HELP_MAX ? (int)n : HELP_MAX;
 }
 
@@ -885,11 +885,11 @@ void model_help_line(int i, char *buf, size_t len)
         return;
     }
     k -= 2;
-    if (k < view_nkeys) {
-        snprintf(buf, len, "  %-12s %s", view_keymap[k].keys, view_keymap[k].help);
+    if (k < model_nkeys) {
+        snprintf(buf, len, "  %-12s %s", model_keymap[k].keys, model_keymap[k].help);
         return;
     }
-    k -= view_nkeys;
+    k -= model_nkeys;
     if (k < NELEM(help_extra)) {
         snprintf(buf, len, "  %-12s %s", help_extra[k][0], help_extra[k][1]);
         return;
@@ -966,7 +966,7 @@ static void search_start(struct view *v)
     msg(v, "searching for \"%s\"...", v->search);
 }
 
-int view_work(struct view *v, uint64_t max_records)
+int model_work(struct view *v, uint64_t max_records)
 {
     if (!v->searching)
         return 0;
@@ -980,14 +980,14 @@ int view_work(struct view *v, uint64_t max_records)
         v->search_next = p + 1 < n ? p + 1 : 0;
         v->search_left--;
         max_records--;
-        if (!rec || !view_match(v, v->focus_col, p))
+        if (!rec || !model_match(v, v->focus_col, p))
             continue;
         sb_init(&b, line, sizeof(line));
         fmt_rec(&b, rec);
         if (search_match(line, v->search)) {
             v->searching = 0;
             int wrapped = p <= k->pos;
-            view_goto(v, v->focus_col, p);
+            model_goto(v, v->focus_col, p);
             msg(v, "\"%s\" found at record %llu%s", v->search, (unsigned long long)p + 1,
                 wrapped ? " (search wrapped to the start)" : "");
             return VR_REDRAW;
@@ -1023,7 +1023,7 @@ static void goto_input(struct view *v)
         msg(v, "the trace has %llu records; went to the last", (unsigned long long)cnt);
         pos = cnt - 1;
     }
-    view_goto(v, v->focus_col, pos);
+    model_goto(v, v->focus_col, pos);
 }
 
 int model_prompt_key(struct view *v, int key)
@@ -1065,7 +1065,7 @@ int model_ready_key(struct view *v, int col, int key)
     struct vcol *k = &v->col[col];
     if (!k->ix.count)
         return 0;
-    const struct state_wait *w = view_wait(v, col);
+    const struct state_wait *w = model_wait(v, col);
     int n = w->pos == UINT64_MAX ? 0 : (int)w->n;
     int sel = k->ready_sel >= 0 ? k->ready_sel : (w->current >= 0 ? w->current : 0);
     switch (key) {
@@ -1099,7 +1099,7 @@ int model_ready_key(struct view *v, int col, int key)
                        !ept_rec_sock(rec, &s) || s.fd != e->fd) {
                 continue;
             }
-            view_goto(v, col, p);
+            model_goto(v, col, p);
             return VR_HANDLED | VR_REDRAW;
         }
         msg(v, "event #%d was never handled", sel);
@@ -1115,7 +1115,7 @@ int model_interest_key(struct view *v, int col, int key, int page)
 {
     struct vcol *k = &v->col[col];
     const struct vsock *socks;
-    int n = (int)view_socks(v, col, &socks);
+    int n = (int)model_socks(v, col, &socks);
     int sel = k->sock_sel < n ? k->sock_sel : n - 1;
     switch (key) {
     case VK_UP: sel--; break;
@@ -1144,9 +1144,9 @@ int model_log_key(struct view *v, int col, int key, int page)
     }
     uint64_t p = k->pos;
     for (int i = 0; i < n; i++)
-        if (!view_find_match(v, col, p, dir, &p))
+        if (!model_find_match(v, col, p, dir, &p))
             break;
-    view_goto(v, col, p);
+    model_goto(v, col, p);
     return VR_HANDLED | VR_REDRAW;
 }
 
@@ -1164,7 +1164,7 @@ int model_click(struct view *v, int c, int p, int64_t item)
     else if (p == VP_INTEREST)
         k->sock_sel = (int)item;
     else if (p == VP_LOG)
-        view_goto(v, c, (uint64_t)item);
+        model_goto(v, c, (uint64_t)item);
     return VR_HANDLED | VR_REDRAW;
 }
 
@@ -1187,12 +1187,12 @@ void model_close_help(struct view *v)
     v->help = 0;
 }
 
-int view_tick(struct view *v, double ms)
+int model_tick(struct view *v, double ms)
 {
     if (!v->playing)
         return 0;
     struct vcol *k = &v->col[v->focus_col];
-    v->play_acc += ms * view_speeds[v->speed] / 1000.0;
+    v->play_acc += ms * model_speeds[v->speed] / 1000.0;
     if (v->play_acc < 1)
         return 0;
     uint64_t n = (uint64_t)v->play_acc;
@@ -1261,7 +1261,7 @@ static void col_swap(struct view *v, int c, struct replay *nr)
         set_pos(v, c, v->hold ? 0 : count_of(k) - 1);
 }
 
-int view_check_files(struct view *v)
+int model_check_files(struct view *v)
 {
     int r = 0;
     for (int c = 0; c < v->ncols; c++) {
@@ -1295,9 +1295,9 @@ int view_check_files(struct view *v)
     return r;
 }
 
-int view_refresh(struct view *v)
+int model_refresh(struct view *v)
 {
-    int r = view_check_files(v);
+    int r = model_check_files(v);
     for (int c = 0; c < v->ncols; c++) {
         struct vcol *k = &v->col[c];
         uint64_t n = count_of(k);
@@ -1315,7 +1315,7 @@ int view_refresh(struct view *v)
     return r;
 }
 
-void view_resize(struct view *v, int w, int h)
+void model_resize(struct view *v, int w, int h)
 {
     v->w = w;
     v->h = h;

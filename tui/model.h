@@ -38,7 +38,7 @@ struct vsock {
     int32_t fd;                /* the registration's number (the file's, without one) */
 };
 
-/* What view_socks last computed for a column: derived from the replay at the cursor, never
+/* What model_socks last computed for a column: derived from the replay at the cursor, never
  * read as state (each call recomputes it). */
 struct vsockcache {
     struct vsock *socks;
@@ -63,7 +63,7 @@ struct vcol {
     uint32_t expl_sid;        /* that registration: its file */
     int32_t expl_fd;          /* and its number */
     int gone;                 /* its file shrank and could not be read again: shown empty */
-    struct vsockcache *cache; /* view_socks' rows: derived data, not state, so a const view
+    struct vsockcache *cache; /* model_socks' rows: derived data, not state, so a const view
                                  may fill it */
 };
 #define EXPL_ROW (-2L)
@@ -73,7 +73,7 @@ struct view {
     int ncols;
     int focus_col, focus_pane;
     int playing;
-    int speed;                /* index into view_speeds */
+    int speed;                /* index into model_speeds */
     double play_acc;          /* records owed to playback */
     int align;                /* enum valign */
     int help;                 /* the help screen is shown */
@@ -83,7 +83,7 @@ struct view {
     char input[96];
     size_t ninput;
     char search[96];          /* the last search */
-    int searching;            /* a search is running (see view_work) */
+    int searching;            /* a search is running (see model_work) */
     uint64_t search_next, search_left;
     char msg[200];            /* one line for the user, cleared by the next key */
     int follow;
@@ -94,8 +94,8 @@ struct view {
     int color;
 };
 
-extern const unsigned view_speeds[];  /* records per second */
-extern const size_t view_nspeeds;
+extern const unsigned model_speeds[];  /* records per second */
+extern const size_t model_nspeeds;
 
 /* One row of the keymap: keys, help text and (short) key-bar label. */
 struct vkeydef {
@@ -106,8 +106,8 @@ struct vkeydef {
     int (*act)(struct view *v, int key); /* NULL: view.c measures, then calls the model
                                                (] and [: model_scroll_explain) */
 };
-extern const struct vkeydef view_keymap[];
-extern const size_t view_nkeys;
+extern const struct vkeydef model_keymap[];
+extern const size_t model_nkeys;
 
 /* The help screen: how many lines it has, and line i of them (the keymap's keys among
  * them); Up / Down / PgUp / PgDn scroll it (VR_* flags, 0: not a help key). */
@@ -116,8 +116,8 @@ void model_help_line(int i, char *buf, size_t len);
 int model_help_key(struct view *v, int key);
 
 /* Open the traces (1 to 3). Returns 0, or -errno with one line in err. */
-int view_open(struct view *v, char *const *paths, int n, char *err, size_t errlen);
-void view_close(struct view *v);
+int model_open(struct view *v, char *const *paths, int n, char *err, size_t errlen);
+void model_close(struct view *v);
 
 /* The keys of the focusable panes, for column col (VR_* flags, 0: not the pane's key):
  * the ready list's Up / Down / Enter, the interest list's and the event log's Up / Down /
@@ -139,42 +139,42 @@ void model_clear_msg(struct view *v);
 int model_stop_search(struct view *v);
 void model_close_help(struct view *v);
 /* Time passed (ms): playback advances. Returns VR_REDRAW when something moved. */
-int view_tick(struct view *v, double ms);
+int model_tick(struct view *v, double ms);
 /* Background work (a running search) for at most max_records records; VR_REDRAW if done. */
-int view_work(struct view *v, uint64_t max_records);
+int model_work(struct view *v, uint64_t max_records);
 /* Follow growing traces: read what was appended; returns VR_REDRAW when any grew. */
-int view_refresh(struct view *v);
+int model_refresh(struct view *v);
 /* Reload a column whose file shrank or was replaced (reading its old mapping would raise
  * SIGBUS), or show it empty until it can be read again, and say so; VR_REDRAW if any did. */
-int view_check_files(struct view *v);
+int model_check_files(struct view *v);
 
 /* Move column c's cursor to pos (clamped), and the other columns with it. */
-void view_goto(struct view *v, int c, uint64_t pos);
+void model_goto(struct view *v, int c, uint64_t pos);
 /* Set the screen size (layout, paging; the help keeps its last line at the bottom). */
-void view_resize(struct view *v, int w, int h);
+void model_resize(struct view *v, int w, int h);
 
 /* Does record pos of column c pass its filter? */
-int view_match(const struct view *v, int c, uint64_t pos);
+int model_match(const struct view *v, int c, uint64_t pos);
 /* The next (dir > 0) or previous matching record from pos, within a scan budget;
  * returns 1 with *out set, 0 when none. */
-int view_find_match(const struct view *v, int c, uint64_t pos, int dir, uint64_t *out);
+int model_find_match(const struct view *v, int c, uint64_t pos, int dir, uint64_t *out);
 /* The batch column c shows: the last epoll_wait of the selected set, or of the current
  * record's thread; and the epoll set whose interest list it shows (0: all, one set). */
-const struct state_wait *view_wait(const struct view *v, int c);
-uint32_t view_set(const struct view *v, int c);
+const struct state_wait *model_wait(const struct view *v, int c);
+uint32_t model_set(const struct view *v, int c);
 /* The rows of column c's interest list, sorted by fd: each registration in the set shown,
  * and each file registered in no set; returns how many, *rows valid until the next call. */
-size_t view_socks(const struct view *v, int c, const struct vsock **rows);
+size_t model_socks(const struct view *v, int c, const struct vsock **rows);
 /* Which registration each event of batch w (column c's) came from: regfd[i], the number of
  * the registration of event i's file, or -1 when the trace cannot tell. The kernel reports
  * a registration at most once per epoll_wait, so a file reported twice in one batch was
  * reported through two registrations (a dup registered too). n: room in regfd. */
-void view_batch_regs(const struct view *v, int c, const struct state_wait *w, int32_t *regfd,
-                     size_t n);
+void model_batch_regs(const struct view *v, int c, const struct state_wait *w, int32_t *regfd,
+                      size_t n);
 /* Index of the epoll_wait / connection the cursor is in (-1 before the first). */
-long view_wait_index(const struct view *v, int c);
-long view_conn_index(const struct view *v, int c);
+long model_wait_index(const struct view *v, int c);
+long model_conn_index(const struct view *v, int c);
 /* The finding (index into replay_findings) the cursor is in, preferring errors; -1. */
-long view_finding_at(const struct view *v, int c);
+long model_finding_at(const struct view *v, int c);
 
 #endif

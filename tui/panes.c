@@ -198,7 +198,7 @@ int ready_rows(const struct view *v, int col, int width, char *head, size_t head
     head[0] = 0;
     if (!k->ix.count)
         return 0;
-    const struct state_wait *w = view_wait(v, col);
+    const struct state_wait *w = model_wait(v, col);
     if (w->pos == UINT64_MAX) {
         snprintf(head, headlen, "no epoll_wait yet");
         return 0;
@@ -222,7 +222,7 @@ int ready_rows(const struct view *v, int col, int width, char *head, size_t head
     }
     /* the diagnosis under the cursor: its socket's events are marked */
     const struct finding *fs, *f = NULL;
-    long fi = view_finding_at(v, col);
+    long fi = model_finding_at(v, col);
     if (fi >= 0 && replay_findings(k->r, &fs))
         f = &fs[fi];
     for (uint32_t i = 0; i < w->n && n < max; i++) {
@@ -273,7 +273,7 @@ static int ready_shown(const struct view *v, int col, const struct vrow *rows, i
     const struct vcol *k = &v->col[col];
     if (k->ready_sel >= 0 || !k->ix.count)
         return k->ready_sel;
-    const struct state_wait *w = view_wait(v, col);
+    const struct state_wait *w = model_wait(v, col);
     if (w->current >= 0)
         return w->current;
     for (int i = 0; i < n; i++)
@@ -311,7 +311,7 @@ static void ready_draw(const struct view *v, int col, struct grid *g, struct rec
     if (!n && r.h > 1)
         grid_put(g, r.x + 2, r.y + 1, r.w - 2, M_DIM,
                  !k->ix.count                           ? "(the trace has no records yet)"
-                 : view_wait(v, col)->pos == UINT64_MAX ? "(before the first epoll_wait)"
+                 : model_wait(v, col)->pos == UINT64_MAX ? "(before the first epoll_wait)"
                                                         : "(no events)");
     int show = ready_shown(v, col, rows, n);
     draw_rows(g, r, r.y + 1, rows, n, show, focused && k->ready_sel >= 0 ? show : -1);
@@ -367,7 +367,7 @@ static const char *queue_suffix(const struct state_sock *s, char *buf, size_t le
     return buf;
 }
 
-/* Which registration each event of batch w came from (view_batch_regs), valid until the
+/* Which registration each event of batch w came from (model_batch_regs), valid until the
  * next call. */
 static const int32_t *batch_regs(const struct view *v, int col, const struct state_wait *w)
 {
@@ -377,7 +377,7 @@ static const int32_t *batch_regs(const struct view *v, int col, const struct sta
         cap = w->n * 2;
         regfd = xreallocarray(regfd, cap, sizeof(*regfd));
     }
-    view_batch_regs(v, col, w, regfd, cap);
+    model_batch_regs(v, col, w, regfd, cap);
     return regfd;
 }
 
@@ -433,11 +433,11 @@ int interest_rows(const struct view *v, int col, int width, char *head, size_t h
     if (!k->ix.count)
         return 0;
     const struct vsock *socks;
-    size_t ns = view_socks(v, col, &socks);
-    const struct state_wait *w = view_wait(v, col);
+    size_t ns = model_socks(v, col, &socks);
+    const struct state_wait *w = model_wait(v, col);
     const int32_t *regfd = batch_regs(v, col, w);
     const struct finding *fs, *f = NULL;
-    long fi = view_finding_at(v, col);
+    long fi = model_finding_at(v, col);
     if (fi >= 0 && replay_findings(k->r, &fs))
         f = &fs[fi];
     int n = 0;
@@ -525,10 +525,10 @@ static void interest_draw(const struct view *v, int col, struct grid *g, struct 
     static struct vrow rows[ROWS_MAX];
     char head[160], title[160], set[40] = "", regs[40] = "";
     int n = interest_rows(v, col, r.w, head, sizeof(head), rows, ROWS_MAX);
-    uint32_t sid = view_set(v, col);
+    uint32_t sid = model_set(v, col);
     const struct state_sock *ep = sid ? replay_sock(k->r, sid) : NULL;
     const struct vsock *socks;
-    size_t ns = view_socks(v, col, &socks);
+    size_t ns = model_socks(v, col, &socks);
     int files = count_files(socks, ns, sid);
     int wide = r.w >= WIDE_W, narrow = r.w < VIEW_NARROW_W;
     if (ep) /* a program with several sets: say which one this is (e cycles) */
@@ -599,7 +599,7 @@ static void log_draw(const struct view *v, int col, struct grid *g, struct rect 
             m = err ? M_ERROR : M_WARN;
             gm = err ? G_ERROR : G_WARN;
         }
-        if (i == cur && k->filter && !view_match(v, col, pos[i]))
+        if (i == cur && k->filter && !model_match(v, col, pos[i]))
             m = M_DIM;
         if (i == cur) {
             grid_fill(g, r.x, y, r.w, ' ', M_CURSOR);
@@ -699,7 +699,7 @@ static void explain_reg(const struct view *v, int col, int w, struct vrow *rows,
     struct sbuf b;
     sb_init(&b, t, sizeof(t));
     const struct vsock *socks, *q = NULL;
-    size_t ns = view_socks(v, col, &socks);
+    size_t ns = model_socks(v, col, &socks);
     for (size_t i = 0; i < ns && !q; i++)
         if (socks[i].s->sid == k->expl_sid && socks[i].fd == k->expl_fd)
             q = &socks[i];
@@ -755,7 +755,7 @@ static void explain_reg(const struct view *v, int col, int w, struct vrow *rows,
     wrap_rows(rows, n, max, w, M_NORMAL, -1, "", t);
 
     sb_init(&b, t, sizeof(t));
-    const struct state_wait *wt = view_wait(v, col);
+    const struct state_wait *wt = model_wait(v, col);
     if (wt->pos != UINT64_MAX) {
         long wi = vindex_floor(k->ix.waits, k->ix.nwaits, wt->pos);
         int ev = row_event(wt, batch_regs(v, col, wt), q);
@@ -827,7 +827,7 @@ int explain_rows(const struct view *v, int col, int w, struct vrow *rows, int ma
         explain_reg(v, col, tw, rows, &n, max);
         return n;
     }
-    long fi = view_finding_at(v, col);
+    long fi = model_finding_at(v, col);
     const struct finding *fs;
     size_t nf = k->ix.count ? replay_findings(k->r, &fs) : 0;
     if (fi < 0) {
@@ -858,7 +858,7 @@ static void explain_draw(const struct view *v, int col, struct grid *g, struct r
     const struct vcol *k = &v->col[col];
     static struct vrow rows[ROWS_MAX];
     int n = explain_rows(v, col, r.w, rows, ROWS_MAX), vis = r.h - 1;
-    long fi = k->expl_row ? EXPL_ROW : view_finding_at(v, col);
+    long fi = k->expl_row ? EXPL_ROW : model_finding_at(v, col);
     const struct finding *fs;
     int top = fi == k->expl_of ? k->expl_top : 0;
     if (top > n - vis)
@@ -926,7 +926,7 @@ const struct pane pane_interest = {"Interest list", interest_draw};
 const struct pane pane_log = {"Event log", log_draw};
 const struct pane pane_explain = {"Explanation", explain_draw};
 const struct pane pane_help = {"Help", help_draw};
-const struct pane *const view_panes[VP_COUNT] = {&pane_ready, &pane_interest, &pane_log};
+const struct pane *const pane_focusable[VP_COUNT] = {&pane_ready, &pane_interest, &pane_log};
 
 /* --- header, key bar, screen ---------------------------------------------------------------- */
 
@@ -970,10 +970,10 @@ static void col_summary(const struct view *v, int col, const struct grid *g, cha
     if (full) {
         if (g->w >= WIDE_W)
             sb_printf(&b, " %s %s, speed %u records/s", sep, v->playing ? "PLAYING" : "PAUSED",
-                      view_speeds[v->speed]);
+                      model_speeds[v->speed]);
         else
             sb_printf(&b, " %s %s %u rec/s", sep, v->playing ? "PLAYING" : "PAUSED",
-                      view_speeds[v->speed]);
+                      model_speeds[v->speed]);
         sb_printf(&b, " %s %zu diagnos%s", sep, nf, nf == 1 ? "is" : "es");
         sb_printf(&b, " %s t=%.6fs", sep, rec_time(k, rec));
     } else {
@@ -1016,7 +1016,7 @@ static void header_draw(const struct view *v, struct grid *g, struct vlayout *l)
             sb_printf(&b, "zoomed on %d of %d (z) %s ", v->focus_col + 1, v->ncols, sep);
         int x = grid_put(g, 0, 0, g->w, M_HEADER, buf);
         x += grid_printf(g, x, 0, g->w - x, v->playing ? M_PLAYING : M_HEADER, "%s %u rec/s",
-                         v->playing ? "PLAYING" : "PAUSED", view_speeds[v->speed]);
+                         v->playing ? "PLAYING" : "PAUSED", model_speeds[v->speed]);
         if (v->follow)
             grid_printf(g, x, 0, g->w - x, M_HEADER, " %s following%s", sep,
                         v->hold ? " (G: to the end)" : "");
@@ -1034,14 +1034,14 @@ static void header_draw(const struct view *v, struct grid *g, struct vlayout *l)
 /* The key bar's entries that fit in w columns, most useful first (the rest, help and quit
  * last), with gap blanks after each (two, or one when two do not fit); then, while they
  * still do not fit, the last ones go, but never help and quit. Returns how many are in out
- * (indexes into view_keymap). */
+ * (indexes into model_keymap). */
 static int keybar_entries(const struct view *v, int w, size_t *out, int *gap)
 {
     static const int order[] = {' ', 'n', 'w', 'd', 'i', 'z', 'a', 'f', 'p', '/', '?', 'q'};
     int n = 0, need[64], total = 0;
     for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++)
-        for (size_t i = 0; i < view_nkeys; i++) {
-            const struct vkeydef *k = &view_keymap[i];
+        for (size_t i = 0; i < model_nkeys; i++) {
+            const struct vkeydef *k = &model_keymap[i];
             if (k->key != order[o] || !k->bar || ((k->key == 'a' || k->key == 'z') &&
                                                   v->ncols < 2))
                 continue;
@@ -1052,7 +1052,7 @@ static int keybar_entries(const struct view *v, int w, size_t *out, int *gap)
     *gap = total + 2 * n <= w ? 2 : 1;
     total += *gap * n;
     for (int i = n - 1; i >= 0 && total > w; i--) {
-        if (view_keymap[out[i]].key == '?' || view_keymap[out[i]].key == 'q')
+        if (model_keymap[out[i]].key == '?' || model_keymap[out[i]].key == 'q')
             continue;
         total -= need[i] + *gap;
         memmove(&out[i], &out[i + 1], (size_t)(n - i - 1) * sizeof(*out));
@@ -1083,7 +1083,7 @@ static void keybar_draw(const struct view *v, struct grid *g, struct vlayout *l)
     size_t idx[64];
     int n = keybar_entries(v, g->w, idx, &gap);
     for (int i = 0; i < n; i++) {
-        const struct vkeydef *k = &view_keymap[idx[i]];
+        const struct vkeydef *k = &model_keymap[idx[i]];
         char key[16];
         size_t len = strcspn(k->keys, " ");
         snprintf(key, sizeof(key), "%.*s", (int)len, k->keys);
@@ -1103,7 +1103,7 @@ static void legend_draw(struct grid *g, const struct vrect *r)
                 sep, sep);
 }
 
-void view_draw(const struct view *v, struct grid *g)
+void pane_draw_screen(const struct view *v, struct grid *g)
 {
     struct vlayout l;
     grid_clear(g);
@@ -1124,7 +1124,7 @@ void view_draw(const struct view *v, struct grid *g)
             for (int p = 0; p <= VP_COUNT; p++) {
                 const struct vrect *q = &l.pane[c][p];
                 struct rect r = {q->x, q->y, q->w, q->h};
-                const struct pane *pn = p == VP_COUNT ? &pane_explain : view_panes[p];
+                const struct pane *pn = p == VP_COUNT ? &pane_explain : pane_focusable[p];
                 pn->draw(v, c, g, r, c == v->focus_col && p == v->focus_pane);
             }
             if (l.pane[c][0].x > 0)
@@ -1148,13 +1148,13 @@ int64_t pane_row_item(const struct view *v, int col, int p, int row, int width, 
         char head[160];
         int n = ready_rows(v, col, width, head, sizeof(head), rows, ROWS_MAX);
         int show = ready_shown(v, col, rows, n), vis = h - 1;
-        const struct state_wait *w = view_wait(v, col);
+        const struct state_wait *w = model_wait(v, col);
         int i = (show >= vis ? show - vis + 1 : 0) + row - 1 - (w->result == 0 ? 1 : 0);
         if (w->pos != UINT64_MAX && i >= 0 && (uint32_t)i < w->n)
             return i;
     } else if (p == VP_INTEREST) {
         const struct vsock *socks;
-        int n = (int)view_socks(v, col, &socks);
+        int n = (int)model_socks(v, col, &socks);
         int sel = k->sock_sel < n ? k->sock_sel : n - 1;
         int vis = h - 2, top = sel >= vis ? sel - vis + 1 : 0;
         int i = top + row - 2;

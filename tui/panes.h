@@ -17,10 +17,10 @@ struct pane {
 
 extern const struct pane pane_ready, pane_interest, pane_log, pane_explain, pane_help;
 /* The focusable panes, indexed by enum vpane. */
-extern const struct pane *const view_panes[VP_COUNT];
+extern const struct pane *const pane_focusable[VP_COUNT];
 
 /* Paint the whole screen (header, columns, key bar, or help) into g (sized v->w x v->h). */
-void view_draw(const struct view *v, struct grid *g);
+void pane_draw_screen(const struct view *v, struct grid *g);
 
 /* What row `row` (0: the title) of pane p (width x h) of column col shows, as drawn: an
  * event of the ready list, a row of the interest list, a record of the event log; -1 none. */

@@ -109,8 +109,8 @@ int view_key(struct view *v, int key)
         r = model_log_key(v, c, key, pane_page(v, VP_LOG));
     if (r)
         return r;
-    for (size_t i = 0; i < view_nkeys; i++) {
-        const struct vkeydef *k = &view_keymap[i];
+    for (size_t i = 0; i < model_nkeys; i++) {
+        const struct vkeydef *k = &model_keymap[i];
         if (k->key == key || (k->key2 && k->key2 == key))
             return k->act ? k->act(v, key) : scroll_explain(v, key);
     }
@@ -139,9 +139,9 @@ static void print_usage(void)
     char keys[4096];
     size_t o = 0;
     keys[0] = 0;
-    for (size_t i = 0; i < view_nkeys && o < sizeof(keys); i++) {
-        int n = snprintf(keys + o, sizeof(keys) - o, "  %-12s %s\n", view_keymap[i].keys,
-                         view_keymap[i].help);
+    for (size_t i = 0; i < model_nkeys && o < sizeof(keys); i++) {
+        int n = snprintf(keys + o, sizeof(keys) - o, "  %-12s %s\n", model_keymap[i].keys,
+                         model_keymap[i].help);
         if (n > 0)
             o += (size_t)n;
     }
@@ -195,16 +195,16 @@ static int snapshot(struct view *v, uint64_t rec, int w, int h, const char *keys
         fprintf(stderr, "epscope view: --keys: unknown <name> in '%s'\n", keys);
         return EXIT_USAGE;
     }
-    view_resize(v, w, h);
-    view_goto(v, 0, rec ? rec - 1 : 0);
+    model_resize(v, w, h);
+    model_goto(v, 0, rec ? rec - 1 : 0);
     for (int i = 0; i < nk; i++) {
         if (view_key(v, k[i]) & VR_QUIT)
             break;
         while (v->searching)
-            view_work(v, 1u << 20);
+            model_work(v, 1u << 20);
     }
     grid_init(&g, w, h, v->utf8);
-    view_draw(v, &g);
+    pane_draw_screen(v, &g);
     char line[8192];
     for (int y = 0; y < h; y++) {
         grid_row_text(&g, y, line, sizeof(line));
@@ -224,17 +224,17 @@ static int run(struct view *v)
         return 1;
     }
     term_size(&w, &h);
-    view_resize(v, w, h);
+    model_resize(v, w, h);
     grid_init(&g, w, h, v->utf8);
     double last = now_ms(), last_follow = last;
     for (;;) {
-        dirty |= view_check_files(v) != 0; /* before the mapping is read: never SIGBUS */
+        dirty |= model_check_files(v) != 0; /* before the mapping is read: never SIGBUS */
         if (dirty) {
             if (g.w != v->w || g.h != v->h) {
                 grid_free(&g);
                 grid_init(&g, v->w, v->h, v->utf8);
             }
-            view_draw(v, &g);
+            pane_draw_screen(v, &g);
             term_paint(&g);
             dirty = 0;
         }
@@ -242,10 +242,10 @@ static int run(struct view *v)
             break;
         int mx = 0, my = 0;
         int key = term_key(v->searching ? 0 : FRAME_MS, &mx, &my);
-        int r = view_check_files(v); /* again: the file may have shrunk while we waited */
+        int r = model_check_files(v); /* again: the file may have shrunk while we waited */
         if (key == VK_RESIZE) {
             term_size(&w, &h);
-            view_resize(v, w, h);
+            model_resize(v, w, h);
             r = VR_REDRAW;
         } else if (key == VK_MOUSE) {
             r = view_click(v, mx, my);
@@ -255,17 +255,17 @@ static int run(struct view *v)
         if (r & VR_QUIT)
             break;
         double t = now_ms();
-        r |= view_tick(v, t - last);
+        r |= model_tick(v, t - last);
         last = t;
         if (v->searching) {
             /* a long search runs in slices so that keys (Esc) keep answering */
             double end = t + WORK_MS;
             while (v->searching && now_ms() < end)
-                r |= view_work(v, 20000);
+                r |= model_work(v, 20000);
             r |= VR_REDRAW;
         }
         if (v->follow && t - last_follow >= FOLLOW_MS) {
-            r |= view_refresh(v);
+            r |= model_refresh(v);
             last_follow = t;
         }
         dirty |= (r & (VR_REDRAW | VR_HANDLED)) != 0;
@@ -349,13 +349,13 @@ int view_main(int argc, char **argv)
 
     static struct view v; /* large; and the signal-free loop owns it */
     char err[400];
-    if (view_open(&v, argv + optind, nfiles, err, sizeof(err)) < 0) {
+    if (model_open(&v, argv + optind, nfiles, err, sizeof(err)) < 0) {
         fprintf(stderr, "epscope view: %s\n", err);
         return EXIT_USAGE;
     }
     if (!snap && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
         fprintf(stderr, "epscope view: needs a terminal (or --snapshot N for text)\n");
-        view_close(&v);
+        model_close(&v);
         return EXIT_USAGE;
     }
     v.utf8 = utf8;
@@ -364,17 +364,17 @@ int view_main(int argc, char **argv)
     v.hold = follow && from_start;
     v.align = align;
     if (speed > 0)
-        for (size_t i = 0; i < view_nspeeds; i++)
-            if (view_speeds[i] <= (unsigned)speed)
+        for (size_t i = 0; i < model_nspeeds; i++)
+            if (model_speeds[i] <= (unsigned)speed)
                 v.speed = (int)i;
     int rc;
     if (snap) {
         rc = snapshot(&v, snap_rec, w, h, keys);
     } else {
         if (follow && !from_start && v.col[0].ix.count)
-            view_goto(&v, 0, v.col[0].ix.count - 1);
+            model_goto(&v, 0, v.col[0].ix.count - 1);
         rc = run(&v);
     }
-    view_close(&v);
+    model_close(&v);
     return rc;
 }
