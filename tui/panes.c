@@ -300,8 +300,7 @@ static void draw_rows(struct grid *g, struct rect r, int y0, const struct vrow *
     }
 }
 
-static void ready_draw(const struct view *v, int col, struct grid *g, struct rect r,
-                       int focused)
+static void ready_draw(const struct view *v, int col, struct grid *g, struct rect r, int focused)
 {
     const struct vcol *k = &v->col[col];
     static struct vrow rows[ROWS_MAX];
@@ -310,9 +309,9 @@ static void ready_draw(const struct view *v, int col, struct grid *g, struct rec
     draw_title(v, g, r, pane_ready.title, head, focused);
     if (!n && r.h > 1)
         grid_put(g, r.x + 2, r.y + 1, r.w - 2, M_DIM,
-                 !k->ix.count                           ? "(the trace has no records yet)"
+                 !k->ix.count                            ? "(the trace has no records yet)"
                  : model_wait(v, col)->pos == UINT64_MAX ? "(before the first epoll_wait)"
-                                                        : "(no events)");
+                                                         : "(no events)");
     int show = ready_shown(v, col, rows, n);
     draw_rows(g, r, r.y + 1, rows, n, show, focused && k->ready_sel >= 0 ? show : -1);
 }
@@ -572,8 +571,7 @@ void log_text(const struct view *v, int col, uint64_t pos, char *buf, size_t len
     fmt_rec(&b, rec);
 }
 
-static void log_draw(const struct view *v, int col, struct grid *g, struct rect r,
-                     int focused)
+static void log_draw(const struct view *v, int col, struct grid *g, struct rect r, int focused)
 {
     const struct vcol *k = &v->col[col];
     char extra[96] = "";
@@ -852,8 +850,7 @@ int explain_rows(const struct view *v, int col, int w, struct vrow *rows, int ma
 
 /* Paint the explanation's lines from the scroll position (expl_top, for the text it was
  * scrolled in; else the top); the title says when there is more than fits. */
-static void explain_draw(const struct view *v, int col, struct grid *g, struct rect r,
-                         int focused)
+static void explain_draw(const struct view *v, int col, struct grid *g, struct rect r, int focused)
 {
     const struct vcol *k = &v->col[col];
     static struct vrow rows[ROWS_MAX];
@@ -886,8 +883,7 @@ static void explain_draw(const struct view *v, int col, struct grid *g, struct r
 
 /* --- help ------------------------------------------------------------------------------------ */
 
-static void help_draw(const struct view *v, int col, struct grid *g, struct rect r,
-                      int focused)
+static void help_draw(const struct view *v, int col, struct grid *g, struct rect r, int focused)
 {
     (void)col;
     (void)focused;

@@ -98,7 +98,7 @@ int view_key(struct view *v, int key)
             return r;
         model_close_help(v); /* any other key closes the help */
         return key == 'q' || key == VK_ESC || key == '?' ? VR_HANDLED | VR_REDRAW
-                                                       : view_key(v, key);
+                                                         : view_key(v, key);
     }
     int c = v->focus_col, r;
     if (v->focus_pane == VP_READY)
