@@ -12,10 +12,12 @@
 /* Screen layout: where each pane of each column goes (pure geometry). */
 #define VIEW_NARROW_W 60 /* a column narrower than this shows short rows and masks */
 struct vlayout {
-    struct vrect { int x, y, w, h; } header, keybar, legend, title[VIEW_MAXCOLS];
+    struct vrect {
+        int x, y, w, h;
+    } header, keybar, legend, title[VIEW_MAXCOLS];
     struct vrect pane[VIEW_MAXCOLS][VP_COUNT + 1]; /* + the explanation, VP_COUNT; a column
                                                       hidden by the zoom has w == 0 */
-    int narrow;               /* the columns are narrow: legend holds the short names */
+    int narrow; /* the columns are narrow: legend holds the short names */
     int too_small;
 };
 void layout_screen(const struct view *v, struct vlayout *l);

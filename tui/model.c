@@ -181,8 +181,7 @@ static void sync_cols(struct view *v)
             uint64_t off = k < 0 ? L->pos : L->pos - L->ix.conns[k];
             pos = aligned(o, o->ix.conns, o->ix.nconns, k, off);
         } else if (v->align == VA_TIME) {
-            const struct ept_rec *rec = count_of(L) ? vindex_rec(&L->ix,
-                                                                  L->pos) : NULL;
+            const struct ept_rec *rec = count_of(L) ? vindex_rec(&L->ix, L->pos) : NULL;
             pos = rec ? at_time(o, rec->ns) : 0;
         }
         set_pos(v, c, pos);
