@@ -95,7 +95,47 @@ static int bad(const char *opt, const char *arg, const char *what)
     return cli_usage_error("proxy", "%s '%s': %s", opt, arg, what);
 }
 
-int proxy_main(int argc, char **argv)
+/* What the command line names that is not yet part of the configuration. */
+struct proxy_args {
+    const char *listen;
+    const char *backends[BALANCE_MAX];
+    unsigned nb;
+    int algo;
+    int accept; /* PROXY_ACCEPT_*, -1: not given */
+};
+
+/* The defaults: a level-triggered proxy on 127.0.0.1:8080 (see --help for each). */
+static void proxy_defaults(struct proxy_config *c, struct proxy_args *a)
+{
+    memset(c, 0, sizeof(*c));
+    c->mode = EPT_MODE_LEVEL;
+    c->listener_mode = EPT_MODE_LEVEL;
+    c->preview = TRACE_PREVIEW_DEFAULT;
+    c->max_conns = 10000;
+    /* 5 s, not 1: a backend whose accept queue is full drops the SYN and the kernel sends
+     * it again after 1 s, then 3 s; a shorter timeout races the retransmit and calls a busy
+     * backend dead (HAProxy setups use 3-5 s; nginx's default is 60 s). */
+    c->connect_timeout_ms = 5000;
+    c->connect_tries = 3;
+    c->max_fails = 3;
+    c->fail_window_ms = 10000;
+    c->idle_timeout_ms = 60000;
+    c->down_ms = 5000;
+    c->buffer = 16384;
+    c->max_events = 256;
+    c->backlog = 4096;
+    c->workers = 1;
+    c->worker = -1;
+    c->listen_fd = -1;
+    c->name = "epscope proxy";
+    a->listen = "127.0.0.1:8080";
+    a->nb = 0;
+    a->algo = EPT_ALGO_ROUNDROBIN;
+    a->accept = -1;
+}
+
+/* Read the options into c and a. Returns -1 to go on, or the exit status (help, usage). */
+static int proxy_parse(int argc, char **argv, struct proxy_config *c, struct proxy_args *a)
 {
     enum { O_LISTEN = 256, O_BACKEND, O_MODE, O_LMODE, O_BALANCE, O_TRACE, O_FORCE, O_RING,
            O_PREVIEW, O_STORY, O_MAXCONNS, O_CTIMEOUT, O_ITIMEOUT, O_DOWN, O_BUFFER,
@@ -129,145 +169,115 @@ int proxy_main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    static struct proxy_config cfg; /* large (the backend table): not on the stack */
-    const char *listen = "127.0.0.1:8080";
-    char err[300];
-    int o, algo = EPT_ALGO_ROUNDROBIN, rc;
+    int o, rc;
     uint64_t v;
     long l;
-
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.mode = EPT_MODE_LEVEL;
-    cfg.listener_mode = EPT_MODE_LEVEL;
-    cfg.preview = TRACE_PREVIEW_DEFAULT;
-    cfg.max_conns = 10000;
-    /* 5 s, not 1: a backend whose accept queue is full drops the SYN and the kernel sends
-     * it again after 1 s, then 3 s; a shorter timeout races the retransmit and calls a busy
-     * backend dead (HAProxy setups use 3-5 s; nginx's default is 60 s). */
-    cfg.connect_timeout_ms = 5000;
-    cfg.connect_tries = 3;
-    cfg.max_fails = 3;
-    cfg.fail_window_ms = 10000;
-    cfg.idle_timeout_ms = 60000;
-    cfg.down_ms = 5000;
-    cfg.buffer = 16384;
-    cfg.max_events = 256;
-    cfg.backlog = 4096;
-    cfg.workers = 1;
-    cfg.worker = -1;
-    cfg.listen_fd = -1;
-    cfg.name = "epscope proxy";
-    int accept = -1; /* not given */
-    balance_init(&cfg.bal, EPT_ALGO_ROUNDROBIN, 0);
-    const char *backends[BALANCE_MAX];
-    unsigned nb = 0;
-
     optind = 1;
     while ((o = cli_getopt("proxy", argc, argv, "h", opts, "backend")) != -1) {
         switch (o) {
-        case O_LISTEN: listen = optarg; break;
+        case O_LISTEN: a->listen = optarg; break;
         case O_BACKEND:
-            if (nb >= BALANCE_MAX)
+            if (a->nb >= BALANCE_MAX)
                 return bad("--backend", optarg, "too many backends (at most 64)");
-            backends[nb++] = optarg;
+            a->backends[a->nb++] = optarg;
             break;
         case O_MODE:
             if ((rc = ept_mode_parse(optarg)) < 0)
                 return bad("--mode", optarg, "expected level, edge or edge-oneshot");
-            cfg.mode = (unsigned)rc;
+            c->mode = (unsigned)rc;
             break;
         case O_LMODE:
             if ((rc = ept_mode_parse(optarg)) < 0 || rc == EPT_MODE_ONESHOT)
                 return bad("--listener-mode", optarg, "expected level or edge");
-            cfg.listener_mode = (unsigned)rc;
+            c->listener_mode = (unsigned)rc;
             break;
         case O_BALANCE:
-            if ((algo = balance_algo_parse(optarg)) < 0)
+            if ((a->algo = balance_algo_parse(optarg)) < 0)
                 return bad("--balance", optarg,
                            "expected roundrobin, leastconn, hash or random2");
             break;
-        case O_TRACE: cfg.trace_path = optarg; break;
-        case O_FORCE: cfg.force = 1; break;
+        case O_TRACE: c->trace_path = optarg; break;
+        case O_FORCE: c->force = 1; break;
         case O_RING:
             if (cli_parse_size(optarg, 4096, 1u << 30, &v) < 0 || (v & (v - 1)))
                 return bad("--ring-size", optarg, "a power of two from 4k to 1g");
-            cfg.ring_size = v;
+            c->ring_size = v;
             break;
         case O_PREVIEW:
             if (cli_parse_int(optarg, 0, EPT_PREVIEW_MAX, &l) < 0)
                 return bad("--preview", optarg, "0 to 1024 bytes");
-            cfg.preview = (unsigned)l;
+            c->preview = (unsigned)l;
             break;
-        case O_STORY: cfg.story = 1; break;
+        case O_STORY: c->story = 1; break;
         case O_MAXCONNS:
             if (cli_parse_int(optarg, 1, 1000000, &l) < 0)
                 return bad("--max-conns", optarg, "1 to 1000000");
-            cfg.max_conns = (unsigned)l;
+            c->max_conns = (unsigned)l;
             break;
         case O_CTIMEOUT:
             if (cli_parse_int(optarg, 1, 3600000, &l) < 0)
                 return bad("--connect-timeout", optarg, "1 to 3600000 ms");
-            cfg.connect_timeout_ms = (unsigned)l;
+            c->connect_timeout_ms = (unsigned)l;
             break;
         case O_ITIMEOUT:
             if (cli_parse_int(optarg, 0, 86400000, &l) < 0)
                 return bad("--idle-timeout", optarg, "0 to 86400000 ms");
-            cfg.idle_timeout_ms = (unsigned)l;
+            c->idle_timeout_ms = (unsigned)l;
             break;
         case O_DOWN:
             if (cli_parse_int(optarg, 0, 3600000, &l) < 0)
                 return bad("--down-time", optarg, "0 to 3600000 ms");
-            cfg.down_ms = (unsigned)l;
+            c->down_ms = (unsigned)l;
             break;
         case O_CTRIES:
             if (cli_parse_int(optarg, 1, 64, &l) < 0)
                 return bad("--connect-tries", optarg, "1 to 64");
-            cfg.connect_tries = (unsigned)l;
+            c->connect_tries = (unsigned)l;
             break;
         case O_MAXFAILS:
             if (cli_parse_int(optarg, 1, 1000, &l) < 0)
                 return bad("--max-fails", optarg, "1 to 1000");
-            cfg.max_fails = (unsigned)l;
+            c->max_fails = (unsigned)l;
             break;
         case O_FWINDOW:
             if (cli_parse_int(optarg, 0, 3600000, &l) < 0)
                 return bad("--fail-window", optarg, "0 to 3600000 ms");
-            cfg.fail_window_ms = (unsigned)l;
+            c->fail_window_ms = (unsigned)l;
             break;
         case O_BUFFER:
             if (cli_parse_size(optarg, 512, 64u << 20, &v) < 0)
                 return bad("--buffer", optarg, "512 bytes to 64m");
-            cfg.buffer = v;
+            c->buffer = v;
             break;
         case O_MAXEV:
             if (cli_parse_int(optarg, 1, 65536, &l) < 0)
                 return bad("--max-events", optarg, "1 to 65536");
-            cfg.max_events = (unsigned)l;
+            c->max_events = (unsigned)l;
             break;
         case O_SNDBUF:
             if (cli_parse_size(optarg, 2048, 64u << 20, &v) < 0)
                 return bad("--sndbuf", optarg, "2k to 64m bytes");
-            cfg.sndbuf = (int)v;
+            c->sndbuf = (int)v;
             break;
         case O_BACKLOG:
             if (cli_parse_int(optarg, 1, 65535, &l) < 0)
                 return bad("--backlog", optarg, "1 to 65535");
-            cfg.backlog = (int)l;
+            c->backlog = (int)l;
             break;
         case O_FAULT:
             if (!strcmp(optarg, "help"))
                 return list_faults();
             if ((rc = fault_parse(optarg)) < 0)
                 return bad("--fault", optarg, "unknown fault ('--fault help' lists them)");
-            cfg.fault = (unsigned)rc;
+            c->fault = (unsigned)rc;
             break;
         case O_WORKERS:
             if (cli_parse_int(optarg, 1, WORKERS_MAX, &l) < 0)
                 return bad("--workers", optarg, "1 to 64");
-            cfg.workers = (unsigned)l;
+            c->workers = (unsigned)l;
             break;
         case O_ACCEPT:
-            if ((accept = proxy_accept_parse(optarg)) < 0)
+            if ((a->accept = proxy_accept_parse(optarg)) < 0)
                 return bad("--accept", optarg, "expected shared, exclusive or reuseport");
             break;
         case 'h': fputs(usage, stdout); return 0;
@@ -277,54 +287,75 @@ int proxy_main(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("proxy", "unexpected argument '%s'", argv[optind]);
-    if (nb == 0)
+    return -1;
+}
+
+/* Check what the options say together and complete c (addresses, backends, defaults that
+ * depend on other options). Returns -1 to go on, or the exit status after one message. */
+static int proxy_prepare(struct proxy_config *c, const struct proxy_args *a)
+{
+    char err[300];
+    if (a->nb == 0)
         return cli_usage_error("proxy", "at least one --backend ADDR:PORT is needed");
-    if (net_parse(listen, &cfg.listen, err, sizeof(err)) < 0)
+    if (net_parse(a->listen, &c->listen, err, sizeof(err)) < 0)
         return cli_usage_error("proxy", "--listen: %s", err);
-    balance_init(&cfg.bal, (unsigned)algo, (uint64_t)getpid() * 0x9E3779B97F4A7C15ull);
-    balance_health(&cfg.bal, cfg.max_fails, (uint64_t)cfg.fail_window_ms * 1000000u,
-                   (uint64_t)cfg.down_ms * 1000000u);
-    for (unsigned i = 0; i < nb; i++)
-        if (balance_add(&cfg.bal, backends[i], err, sizeof(err)) < 0)
+    balance_init(&c->bal, (unsigned)a->algo, (uint64_t)getpid() * 0x9E3779B97F4A7C15ull);
+    balance_health(&c->bal, c->max_fails, (uint64_t)c->fail_window_ms * 1000000u,
+                   (uint64_t)c->down_ms * 1000000u);
+    for (unsigned i = 0; i < a->nb; i++)
+        if (balance_add(&c->bal, a->backends[i], err, sizeof(err)) < 0)
             return cli_usage_error("proxy", "--backend: %s", err);
-    if (cfg.fault) {
-        unsigned need = fault_mode(cfg.fault);
-        unsigned have = cfg.fault == FAULT_ACCEPT_ONCE ? cfg.listener_mode : cfg.mode;
+    if (c->fault) {
+        unsigned need = fault_mode(c->fault);
+        unsigned have = c->fault == FAULT_ACCEPT_ONCE ? c->listener_mode : c->mode;
         if (need != have)
             return cli_usage_error("proxy", "--fault %s shows only with %s%s (this run uses %s)",
-                                   fault_name(cfg.fault),
-                                   cfg.fault == FAULT_ACCEPT_ONCE ? "--listener-mode " : "--mode ",
+                                   fault_name(c->fault),
+                                   c->fault == FAULT_ACCEPT_ONCE ? "--listener-mode " : "--mode ",
                                    ept_mode_name(need), ept_mode_name(have));
     }
+    c->accept = (unsigned)(a->accept >= 0 ? a->accept
+                           : c->workers > 1 ? PROXY_ACCEPT_REUSEPORT : PROXY_ACCEPT_SHARED);
+    return -1;
+}
 
-    if (accept < 0)
-        accept = cfg.workers > 1 ? PROXY_ACCEPT_REUSEPORT : PROXY_ACCEPT_SHARED;
-    cfg.accept = (unsigned)accept;
-
-    /* The configuration as text, for the trace header: readers learn the backends' names
-     * and what the run was, without a second file. */
+/* The configuration as text, for the trace header: readers learn the backends' names and
+ * what the run was, without a second file. */
+static const char *proxy_config_text(const struct proxy_config *c, int algo)
+{
     static char config[16384];
     struct sbuf b;
     char a[80];
     sb_init(&b, config, sizeof(config));
-    net_format(&cfg.listen, a, sizeof(a));
+    net_format(&c->listen, a, sizeof(a));
     sb_printf(&b, "program=epscope proxy %s\nmode=%s\nlistener_mode=%s\nbalance=%s\nlisten=%s\n",
-              EPSCOPE_VERSION, ept_mode_name(cfg.mode), ept_mode_name(cfg.listener_mode),
+              EPSCOPE_VERSION, ept_mode_name(c->mode), ept_mode_name(c->listener_mode),
               ept_algo_name((unsigned)algo), a);
     sb_printf(&b, "buffer=%zu\npreview=%u\nmax_conns=%u\nconnect_timeout_ms=%u\n"
               "idle_timeout_ms=%u\ndown_ms=%u\nmax_events=%u\nfault=%s\nbackends=%u\n",
-              cfg.buffer, cfg.preview, cfg.max_conns, cfg.connect_timeout_ms,
-              cfg.idle_timeout_ms, cfg.down_ms, cfg.max_events, fault_name(cfg.fault),
-              cfg.bal.n);
-    sb_printf(&b, "connect_tries=%u\nmax_fails=%u\nfail_window_ms=%u\n", cfg.connect_tries,
-              cfg.max_fails, cfg.fail_window_ms);
-    if (cfg.sndbuf)
-        sb_printf(&b, "sndbuf=%d\n", cfg.sndbuf);
-    sb_printf(&b, "workers=%u\naccept=%s\n", cfg.workers, proxy_accept_name(cfg.accept));
-    for (unsigned i = 0; i < cfg.bal.n; i++) {
-        net_format(&cfg.bal.b[i].addr, a, sizeof(a));
-        sb_printf(&b, "backend.%u=%s,weight=%u\n", i, a, cfg.bal.b[i].weight);
+              c->buffer, c->preview, c->max_conns, c->connect_timeout_ms,
+              c->idle_timeout_ms, c->down_ms, c->max_events, fault_name(c->fault),
+              c->bal.n);
+    sb_printf(&b, "connect_tries=%u\nmax_fails=%u\nfail_window_ms=%u\n", c->connect_tries,
+              c->max_fails, c->fail_window_ms);
+    if (c->sndbuf)
+        sb_printf(&b, "sndbuf=%d\n", c->sndbuf);
+    sb_printf(&b, "workers=%u\naccept=%s\n", c->workers, proxy_accept_name(c->accept));
+    for (unsigned i = 0; i < c->bal.n; i++) {
+        net_format(&c->bal.b[i].addr, a, sizeof(a));
+        sb_printf(&b, "backend.%u=%s,weight=%u\n", i, a, c->bal.b[i].weight);
     }
-    cfg.config_text = config;
+    return config;
+}
+
+int proxy_main(int argc, char **argv)
+{
+    static struct proxy_config cfg; /* large (the backend table): not on the stack */
+    struct proxy_args a;
+    int rc;
+    proxy_defaults(&cfg, &a);
+    if ((rc = proxy_parse(argc, argv, &cfg, &a)) >= 0 || (rc = proxy_prepare(&cfg, &a)) >= 0)
+        return rc;
+    cfg.config_text = proxy_config_text(&cfg, a.algo);
     return cfg.workers > 1 ? workers_run(&cfg) : proxy_run(&cfg);
 }
