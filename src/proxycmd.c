@@ -314,8 +314,9 @@ static int proxy_prepare(struct proxy_config *c, const struct proxy_args *a)
                                    c->fault == FAULT_ACCEPT_ONCE ? "--listener-mode " : "--mode ",
                                    ept_mode_name(need), ept_mode_name(have));
     }
-    c->accept = (unsigned)(a->accept >= 0 ? a->accept
-                           : c->workers > 1 ? PROXY_ACCEPT_REUSEPORT : PROXY_ACCEPT_SHARED);
+    c->accept = (unsigned)(a->accept >= 0   ? a->accept
+                           : c->workers > 1 ? PROXY_ACCEPT_REUSEPORT
+                                            : PROXY_ACCEPT_SHARED);
     return -1;
 }
 
@@ -331,11 +332,11 @@ static const char *proxy_config_text(const struct proxy_config *c, int algo)
     sb_printf(&b, "program=epscope proxy %s\nmode=%s\nlistener_mode=%s\nbalance=%s\nlisten=%s\n",
               EPSCOPE_VERSION, ept_mode_name(c->mode), ept_mode_name(c->listener_mode),
               ept_algo_name((unsigned)algo), a);
-    sb_printf(&b, "buffer=%zu\npreview=%u\nmax_conns=%u\nconnect_timeout_ms=%u\n"
+    sb_printf(&b,
+              "buffer=%zu\npreview=%u\nmax_conns=%u\nconnect_timeout_ms=%u\n"
               "idle_timeout_ms=%u\ndown_ms=%u\nmax_events=%u\nfault=%s\nbackends=%u\n",
-              c->buffer, c->preview, c->max_conns, c->connect_timeout_ms,
-              c->idle_timeout_ms, c->down_ms, c->max_events, fault_name(c->fault),
-              c->bal.n);
+              c->buffer, c->preview, c->max_conns, c->connect_timeout_ms, c->idle_timeout_ms,
+              c->down_ms, c->max_events, fault_name(c->fault), c->bal.n);
     sb_printf(&b, "connect_tries=%u\nmax_fails=%u\nfail_window_ms=%u\n", c->connect_tries,
               c->max_fails, c->fail_window_ms);
     if (c->sndbuf)
