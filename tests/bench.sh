@@ -19,26 +19,46 @@ run_benches() {
 }
 
 # --- peers: the proxy compared with nginx and HAProxy ---------------------------------------
-# ../shared/bench/peers.sh runs nginx (stream) and HAProxy (mode tcp), one worker each, and
-# our proxy in each mode, untraced and traced, on the same machine in one run; it prints
-# req/s medians and ratios to the better peer. The traces are kept to count lost records.
+# ../../shared/bench (BENCH_DIR) holds the shared comparison scripts: syscalls.sh counts
+# system calls per request with strace -c (a count, not a timing: noise does not move it);
+# peers.sh runs nginx (stream), HAProxy (mode tcp) and our proxy in each mode on the same
+# machine in one run and prints req/s medians and ratios to the better peer.
+BENCH_DIR=${BENCH_DIR:-$(dirname "$0")/../../shared/bench}
+PROXY_BASE="$EPSCOPE proxy --listen 127.0.0.1:9203 --backend 127.0.0.1:9101 --backend 127.0.0.1:9102 --mode %MODE%"
+
+run_syscalls() {
+    sc=${SYSCALLS_SH:-$BENCH_DIR/syscalls.sh}
+    if [ ! -f "$sc" ]; then
+        echo "== syscalls per request: not run ($sc not found)"
+        return
+    fi
+    echo "== syscalls per request ($sc, one worker, strace -c)"
+    PROXY_CMD=${PROXY_CMD_SYSCALLS:-$PROXY_BASE} bash "$sc" ${SYSCALLS_ARGS:-} ||
+        { echo "syscalls.sh failed (exit $?)"; status=1; }
+}
+
+# One table per worker count (BENCH_WORKERS, default "1 2"). With one worker the traced
+# proxy is measured too, and its traces are kept to count lost records.
 run_peers() {
-    peers=${PEERS_SH:-$(dirname "$0")/../../shared/bench/peers.sh}
+    peers=${PEERS_SH:-$BENCH_DIR/peers.sh}
     if [ ! -f "$peers" ]; then
         echo "== peers: not run ($peers not found)"
         return
     fi
-    keep=$(mktemp -d)
-    : "${PROXY_CMD:=$EPSCOPE proxy --listen 127.0.0.1:9203 --backend 127.0.0.1:9101 --backend 127.0.0.1:9102 --mode %MODE%}"
-    : "${PROXY_CMD_TRACED:=$PROXY_CMD --trace %TRACE% --force}"
-    echo "== peers ($peers, ring size: the default 4 MiB)"
-    PROXY_CMD=$PROXY_CMD PROXY_CMD_TRACED=$PROXY_CMD_TRACED KEEP_TRACES=$keep \
-        bash "$peers" ${PEERS_ARGS:--d 3 -r 3} || { echo "peers.sh failed (exit $?)"; status=1; }
-    for t in "$keep"/*.ept; do
-        [ -f "$t" ] || continue
-        printf '%-32s %s\n' "$(basename "$t")" "$("$EPSCOPE" check -q "$t" 2>&1 | sed 's/.*: //')"
+    cmd=${PROXY_CMD:-$PROXY_BASE --workers %WORKERS%}
+    for w in ${BENCH_WORKERS:-1 2}; do
+        keep=$(mktemp -d)
+        traced=
+        [ "$w" = 1 ] && traced=${PROXY_CMD_TRACED:-$cmd --trace %TRACE% --force}
+        echo "== peers, --workers $w ($peers${traced:+, traced rows with the default 4 MiB ring})"
+        WORKERS=$w PROXY_CMD=$cmd PROXY_CMD_TRACED=$traced KEEP_TRACES=$keep \
+            bash "$peers" ${PEERS_ARGS:--d 3 -r 3} || { echo "peers.sh failed (exit $?)"; status=1; }
+        for t in "$keep"/*.ept; do
+            [ -f "$t" ] || continue
+            printf '%-32s %s\n' "$(basename "$t")" "$("$EPSCOPE" check -q "$t" 2>&1 | sed 's/.*: //')"
+        done
+        rm -rf "$keep"
     done
-    rm -rf "$keep"
 }
 
 # --- 10,000 idle client connections: what they cost the proxy (target <= 64 MiB RSS) ---------
@@ -78,5 +98,6 @@ run_record() {
 run_benches
 run_idle
 run_record
+run_syscalls
 run_peers
 exit $status
