@@ -484,19 +484,10 @@ static int flow(struct proxy *p, struct conn *k, struct psock *src, struct psock
             if (n > 0) {
                 b->len += (uint32_t)n;
                 progress = true;
-                if ((size_t)n < want && src->rdhup && !p->cfg->fault) {
-                    /* EPOLLRDHUP came before this read: the peer's FIN was queued behind
-                     * these bytes, so the short read emptied the socket and the next read
-                     * could only return 0. This is the end-of-file, known without that
-                     * read (the analyzer reads it the same way, state.c). The faulty
-                     * loops keep the extra read: their lessons were built on it. */
-                    src->can_read = false;
-                    src->eof = true;
-                } else if ((size_t)n < want && !src->rdhup) {
+                if ((size_t)n < want && !src->rdhup)
                     src->can_read = false; /* a short read emptied the socket (but when
                                               the peer hung up, one more read collects the
                                               EOF now rather than one event later) */
-                }
             } else if (n == 0) {
                 progress = !src->eof;
                 src->eof = true;

@@ -543,8 +543,6 @@ static void ready(struct state *st, struct state_thread *t, const struct ept_rec
         if (g->interest & EPOLLONESHOT)
             g->armed = 0;
     }
-    if (r->events & EPOLLRDHUP)
-        s->rdhup = 1;
     if (s->connecting == 2)
         s->connecting = 0;
     else if (s->connecting && (r->events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
@@ -612,11 +610,6 @@ static void io(struct state *st, struct state_thread *t, const struct ept_rec *r
                 s->connecting = 0;
             t->last_read_sid = s->sid;
             t->reads_ok++;
-            /* after EPOLLRDHUP the peer's FIN waits behind the bytes: a short read took
-             * the last of them, and the read that would return 0 is not needed to know
-             * it (the proxy does not make it) */
-            if ((uint32_t)r->result < r->asked && s->rdhup && s->kind != EPT_FD_UDP)
-                s->eof = 1;
         } else if (r->result == 0) {
             s->learned = STATE_EOF;
             if (s->kind != EPT_FD_UDP)

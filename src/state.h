@@ -67,14 +67,13 @@ struct state_sock {
     uint8_t nregs;             /* entries in reg[] */
     uint8_t nfds;              /* numbers naming it now */
     uint8_t learned;           /* enum state_learned */
-    uint8_t eof;               /* a read returned 0, or a short read after EPOLLRDHUP */
+    uint8_t eof;               /* a read returned 0 */
     uint8_t wr_shut;           /* shutdown(SHUT_WR or SHUT_RDWR) done */
     uint8_t connecting;        /* connect() said EINPROGRESS, no completion seen yet */
     uint8_t uncertain;         /* records were lost since it appeared: state may be wrong */
     uint8_t out_pending;       /* its last write moved less than asked (short or EAGAIN) */
     uint8_t paused;            /* listener: the proxy said it stopped accepting */
     uint8_t nonblock;          /* a call on it said EAGAIN: its reads never wait */
-    uint8_t rdhup;             /* an event reported EPOLLRDHUP: the peer's FIN is queued */
     int32_t unread;            /* at the close of its last number: bytes left unread, -1:
                                   not known (set just before it is dropped) */
     uint8_t queue_kind;        /* EPT_QUEUE_* of the proxy's note of what the kernel held

@@ -346,32 +346,6 @@ static void test_untrusted_ids(void **state)
     assert_int_equal(replay_counts(f->r)->threads, 51);
 }
 
-/* After EPOLLRDHUP a short read takes the last bytes before the FIN: end-of-file, as the
- * proxy takes it without the read that would return 0. A short read without RDHUP, or a
- * full read after it, is not. */
-static void test_rdhup_short_read_eof(void **state)
-{
-    struct sfx *f = *state;
-    struct tb *b = &f->b;
-    tb_epoll_create(b, 3);
-    tb_listener(b, 4);
-    tb_accept(b, 4, 5);
-    tb_accept(b, 4, 6);
-    tb_accept(b, 4, 7);
-    tb_wait(b, 3, 3);
-    tb_ready_sid(b, 5, 0, EPOLLIN | EPOLLRDHUP, 0);
-    tb_ready_sid(b, 6, 0, EPOLLIN, 1);
-    tb_ready_sid(b, 7, 0, EPOLLIN | EPOLLRDHUP, 2);
-    tb_read(b, 5, 100, 40); /* short, after RDHUP */
-    tb_read(b, 6, 100, 40); /* short, no RDHUP */
-    tb_read(b, 7, 40, 40);  /* full, after RDHUP: more may wait */
-    open_trace(f);
-    assert_int_equal(replay_seek(f->r, replay_count(f->r) - 1), 0);
-    assert_int_equal(fd_sock(f, 5)->eof, 1);
-    assert_int_equal(fd_sock(f, 6)->eof, 0);
-    assert_int_equal(fd_sock(f, 7)->eof, 0);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -381,7 +355,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fdinfo_roles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_notes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_untrusted_ids, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rdhup_short_read_eof, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
