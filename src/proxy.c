@@ -30,11 +30,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "fault.h"
+#include "fdlimit.h"
 #include "policy.h"
 #include "px.h"
 #include "story.h"
@@ -167,41 +167,21 @@ static size_t buf_room(const struct proxy *p, const struct buf *b)
     return p->cfg->buffer - b->len;
 }
 
-/* --- timers: two FIFO lists; every entry of a list has the same duration, so appending
- * at the tail keeps each list sorted by deadline and the head is the next to expire. Every
- * open conn is on exactly one of them (connecting or not), which is also how teardown
- * finds them all. --- */
+/* --- timers: two FIFO lists (tlist.h); every entry of a list has the same duration, so
+ * appending at the tail keeps each list sorted by deadline. Every open conn is on exactly
+ * one of them (connecting or not), which is also how teardown finds them all. --- */
 
-static void tl_unlink(struct proxy *p, struct conn *k)
+/* Stop k's timer, whichever list it is on. */
+static void tl_unlink(struct conn *k)
 {
-    struct tlist *l = k->tlist == TL_CONNECT ? &p->connect_q : &p->idle_q;
-    if (k->tlist == TL_NONE)
-        return;
-    if (k->tprev)
-        k->tprev->tnext = k->tnext;
-    else
-        l->head = k->tnext;
-    if (k->tnext)
-        k->tnext->tprev = k->tprev;
-    else
-        l->tail = k->tprev;
-    k->tprev = k->tnext = NULL;
-    k->tlist = TL_NONE;
+    tlist_stop(&k->timer);
 }
 
-static void tl_append(struct proxy *p, struct conn *k, unsigned which)
+/* (Re)start k's timer on the connect or the idle list, from now. */
+static void tl_append(struct proxy *p, struct conn *k, struct tlist *l)
 {
-    tl_unlink(p, k);
-    struct tlist *l = which == TL_CONNECT ? &p->connect_q : &p->idle_q;
-    k->tlist = (uint8_t)which;
-    k->tstart = p->now;
-    k->tprev = l->tail;
-    k->tnext = NULL;
-    if (l->tail)
-        l->tail->tnext = k;
-    else
-        l->head = k;
-    l->tail = k;
+    uint64_t ms = l == &p->connect_q ? p->cfg->connect_timeout_ms : p->cfg->idle_timeout_ms;
+    tlist_start(l, &k->timer, p->now + ms * 1000000u);
 }
 
 /* --- interest ---------------------------------------------------------------------------- */
@@ -306,7 +286,7 @@ void px_finish(struct proxy *p, struct conn *k, unsigned reason)
     if (k->backend >= 0)
         balance_release(&p->cfg->bal, k->backend);
     k->backend = -1;
-    tl_unlink(p, k);
+    tl_unlink(k);
     buf_put(p, &k->up);
     buf_put(p, &k->down);
     k->state = CONN_CLOSED;
@@ -397,10 +377,10 @@ static void conn_connect(struct proxy *p, struct conn *k)
             trace_health(p->tr, (unsigned)i, 1, 0, 0);
         k->state = CONN_OPEN;
         k->b.can_write = true;
-        tl_append(p, k, TL_IDLE);
+        tl_append(p, k, &p->idle_q);
     } else if (rc == -EINPROGRESS) {
         k->state = CONN_CONNECTING;
-        tl_append(p, k, TL_CONNECT);
+        tl_append(p, k, &p->connect_q);
     } else {
         connect_failed(p, k, rc);
         return;
@@ -426,7 +406,7 @@ static void connect_done(struct proxy *p, struct conn *k)
     k->state = CONN_OPEN;
     k->b.can_write = true;
     k->b.hup = false;
-    tl_append(p, k, TL_IDLE);
+    tl_append(p, k, &p->idle_q);
 }
 
 /* Traced: an edge-triggered socket was left after a full read (its turn, its buffer or a
@@ -556,7 +536,7 @@ static void run_pending(struct proxy *p)
         conn_pump(p, k);
         if (k->state != CONN_OPEN)
             continue;
-        tl_append(p, k, TL_IDLE);
+        tl_append(p, k, &p->idle_q);
         px_sync(p, k, &k->c);
         px_sync(p, k, &k->b);
     }
@@ -597,7 +577,7 @@ static void conn_event(struct proxy *p, struct psock *s, uint32_t ev)
     if (!p->cpol.remember)
         s->can_read = false; /* level: the kernel will report it again if it still is */
     if (k->state == CONN_OPEN)
-        tl_append(p, k, TL_IDLE);
+        tl_append(p, k, &p->idle_q);
     px_sync(p, k, &k->c);
     px_sync(p, k, &k->b);
 }
@@ -695,10 +675,9 @@ static int next_timeout_ms(struct proxy *p)
     if (p->pending)
         return 0; /* sockets wait for their next turn: look for events, do not sleep */
     uint64_t next = UINT64_MAX;
-    if (p->connect_q.head)
-        next = p->connect_q.head->tstart + (uint64_t)p->cfg->connect_timeout_ms * 1000000u;
-    if (p->idle_q.head && p->cfg->idle_timeout_ms) {
-        uint64_t d = p->idle_q.head->tstart + (uint64_t)p->cfg->idle_timeout_ms * 1000000u;
+    next = tlist_next_due(&p->connect_q);
+    if (p->cfg->idle_timeout_ms) { /* 0: no idle timeout (the list only finds conns) */
+        uint64_t d = tlist_next_due(&p->idle_q);
         next = d < next ? d : next;
     }
     if (p->lresume_at && p->lresume_at < next)
@@ -715,15 +694,16 @@ static int next_timeout_ms(struct proxy *p)
 
 static void run_timers(struct proxy *p)
 {
-    uint64_t ct = (uint64_t)p->cfg->connect_timeout_ms * 1000000u;
-    uint64_t it = (uint64_t)p->cfg->idle_timeout_ms * 1000000u;
+    struct tlist_node *n;
     struct conn *k;
-    while ((k = p->connect_q.head) && k->tstart + ct <= p->now) {
+    while ((n = tlist_expired(&p->connect_q, p->now))) {
+        k = tlist_entry(n, struct conn, timer);
         trace_timeout(p->tr, &k->c.id, EPT_TIMER_CONNECT, p->cfg->connect_timeout_ms);
-        tl_unlink(p, k);
+        tl_unlink(k);
         connect_failed(p, k, -ETIMEDOUT);
     }
-    while (it && (k = p->idle_q.head) && k->tstart + it <= p->now) {
+    while (p->cfg->idle_timeout_ms && (n = tlist_expired(&p->idle_q, p->now))) {
+        k = tlist_entry(n, struct conn, timer);
         trace_timeout(p->tr, &k->c.id, EPT_TIMER_IDLE, p->cfg->idle_timeout_ms);
         px_finish(p, k, EPT_CLOSE_TIMEOUT);
     }
@@ -838,8 +818,9 @@ static void teardown(struct proxy *p, int *status)
 {
     /* every open connection: walk the timer lists (every conn is on exactly one) */
     struct conn *k;
-    while ((k = p->connect_q.head) || (k = p->idle_q.head))
-        px_finish(p, k, EPT_CLOSE_SHUTDOWN);
+    struct tlist_node *n;
+    while ((n = p->connect_q.head) || (n = p->idle_q.head))
+        px_finish(p, tlist_entry(n, struct conn, timer), EPT_CLOSE_SHUTDOWN);
     free_closed(p);
     if (p->fault->teardown)
         p->fault->teardown(p);
@@ -886,12 +867,7 @@ int proxy_run(struct proxy_config *cfg)
     int status = 0;
     sigset_t block, orig, saved;
 
-    /* Connections need descriptors: take the hard limit. */
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    fdlimit_raise(); /* connections need descriptors: take the hard limit */
     /* SIGINT/SIGTERM are blocked except inside epoll_pwait, so a stop request always
      * interrupts the wait instead of racing with it; the flusher thread inherits the block. */
     sigemptyset(&block);

@@ -13,9 +13,9 @@
 
 #include "policy.h"
 #include "proxy.h"
+#include "tlist.h"
 
 enum conn_state { CONN_CONNECTING = 1, CONN_OPEN, CONN_CLOSED };
-enum tlist_id { TL_NONE = 0, TL_CONNECT, TL_IDLE };
 
 struct buf {
     uint8_t *p;     /* NULL while empty: idle connections hold no buffer memory */
@@ -40,13 +40,11 @@ struct conn {
     struct psock c, b;      /* client, backend */
     struct buf up, down;    /* client -> backend, backend -> client */
     uint8_t state;
-    uint8_t tlist;
     uint8_t attempt;
     bool zombie;            /* a fault keeps it after its close (see free_closed) */
     int backend;            /* index, -1 when none */
     uint64_t tried;         /* backends tried, bit per index */
-    uint64_t tstart;        /* when it went on its timer list */
-    struct conn *tprev, *tnext;
+    struct tlist_node timer;  /* on connect_q or idle_q (every open conn is on one) */
     struct conn *next;      /* free list / closed-in-this-batch list / zombies */
     struct conn *pprev, *pnext; /* the pending list: served again after the batch */
     bool pending;
@@ -54,9 +52,6 @@ struct conn {
     uint32_t fault_state;   /* whatever the fault keeps per connection */
 };
 
-struct tlist {
-    struct conn *head, *tail;
-};
 
 struct fault;
 
