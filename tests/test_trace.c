@@ -681,7 +681,7 @@ static void make_blocks_file(const char *path, int groups)
         trace_event(t, EPT_READY, &s, EPOLLIN, 0);
         trace_io(t, EPT_READ, &s, 4096, 12 + g, "hello, world, again");
         trace_note(t, EPT_NOTE_INFO, "group %d", g);
-        assert_int_equal(trace_sync(t, 10000), 0); /* the group is one block */
+        assert_int_equal(trace_sync(t, 10000), 0); /* the group is written: a block of its own */
     }
     assert_int_equal(trace_finish(t, NULL), 0);
 }
@@ -716,7 +716,9 @@ static void test_trace_truncated_everywhere(void **state)
     make_blocks_file(path, 3);
     struct blocks bl;
     get_blocks(path, &bl);
-    assert_int_equal(bl.n, 4); /* three groups and the END, each synced as one block */
+    /* three groups and the END, each written before the next begins (trace_sync); the
+     * flusher may still cut a group in two if it wakes while the group is being made */
+    assert_true(bl.n >= 4);
     struct recs all = {0};
     assert_int_equal(read_recs(path, &all), READER_OK);
     size_t size;
