@@ -470,13 +470,13 @@ static void test_view_search(void **state)
     char line[2048];
     keys(v, "/close(\n");
     finish_search(v);
-    log_text(v, 0, v->col[0].pos, line, sizeof(line));
+    pane_log_text(v, 0, v->col[0].pos, line, sizeof(line));
     assert_non_null(strstr(line, "close("));
     uint64_t first = v->col[0].pos;
     keys(v, "/\n"); /* empty: the same search again */
     finish_search(v);
     assert_true(v->col[0].pos > first);
-    log_text(v, 0, v->col[0].pos, line, sizeof(line));
+    pane_log_text(v, 0, v->col[0].pos, line, sizeof(line));
     assert_non_null(strstr(line, "close("));
     view_key(v, 'G');
     keys(v, "/epoll_create1\n");
@@ -490,7 +490,7 @@ static void test_view_search(void **state)
     /* '*' stands for any text: the pieces in this order, on one line */
     keys(v, "/epoll_ctl(*EPOLLOUT\n");
     finish_search(v);
-    log_text(v, 0, v->col[0].pos, line, sizeof(line));
+    pane_log_text(v, 0, v->col[0].pos, line, sizeof(line));
     char *ctl = strstr(line, "epoll_ctl(");
     assert_non_null(ctl);
     assert_non_null(strstr(ctl, "EPOLLOUT"));
@@ -645,34 +645,34 @@ static void test_view_ready_did_words(void **state)
     char b[200];
     struct state_event e;
     memset(&e, 0, sizeof(e));
-    ready_did(&e, RP_WAITING, b, sizeof(b));
+    pane_ready_did(&e, RP_WAITING, b, sizeof(b));
     assert_string_equal(b, "not yet handled");
-    ready_did(&e, RP_OVER, b, sizeof(b)); /* the handler went past it */
+    pane_ready_did(&e, RP_OVER, b, sizeof(b)); /* the handler went past it */
     assert_string_equal(b, "not handled");
     e.begun = 1;
     /* "nothing done" only once its handling is over */
-    ready_did(&e, RP_HANDLING, b, sizeof(b));
+    pane_ready_did(&e, RP_HANDLING, b, sizeof(b));
     assert_string_equal(b, "handling");
-    ready_did(&e, RP_OVER, b, sizeof(b));
+    pane_ready_did(&e, RP_OVER, b, sizeof(b));
     assert_string_equal(b, "nothing done");
     e.bytes_read = 78;
     e.reads = 2;
     e.eagains = 1;
-    ready_did(&e, RP_HANDLING, b, sizeof(b));
+    pane_ready_did(&e, RP_HANDLING, b, sizeof(b));
     assert_string_equal(b, "handling: read 78 B, EAGAIN");
-    ready_did(&e, RP_OVER, b, sizeof(b));
+    pane_ready_did(&e, RP_OVER, b, sizeof(b));
     assert_string_equal(b, "read 78 B, EAGAIN");
     e.writes = 1;
     e.bytes_written = 120;
     e.closed = 1;
-    ready_did(&e, RP_OVER, b, sizeof(b));
+    pane_ready_did(&e, RP_OVER, b, sizeof(b));
     assert_string_equal(b, "read 78 B, wrote 120 B, EAGAIN, closed");
     memset(&e, 0, sizeof(e));
     e.begun = 1;
     e.has_read = 1;
     e.first_read = 0;
     e.eof = 1;
-    ready_did(&e, RP_OVER, b, sizeof(b));
+    pane_ready_did(&e, RP_OVER, b, sizeof(b));
     assert_string_equal(b, "read 0 (EOF)");
 }
 
@@ -681,11 +681,11 @@ static void test_view_ready_rows(void **state)
     struct view *v = *state;
     struct vrow rows[16];
     char head[160];
-    assert_int_equal(ready_rows(v, 0, 100, head, sizeof(head), rows, 16), 0);
+    assert_int_equal(pane_ready_rows(v, 0, 100, head, sizeof(head), rows, 16), 0);
     assert_string_equal(head, "no epoll_wait yet");
     /* connection 1: the second wait returns the client's EPOLLIN and the backend's EPOLLOUT */
     keys(v, "ww");
-    assert_int_equal(ready_rows(v, 0, 100, head, sizeof(head), rows, 16), 2);
+    assert_int_equal(pane_ready_rows(v, 0, 100, head, sizeof(head), rows, 16), 2);
     assert_non_null(strstr(head, "epoll_wait #2 returned 2"));
     assert_non_null(strstr(rows[0].text, "fd 6"));
     assert_non_null(strstr(rows[0].text, "client"));
@@ -693,16 +693,16 @@ static void test_view_ready_rows(void **state)
     assert_non_null(strstr(rows[0].text, "not yet handled"));
     assert_non_null(strstr(rows[1].text, "OUT"));
     keys(v, "nnn"); /* both ready, handle #0 */
-    ready_rows(v, 0, 100, head, sizeof(head), rows, 16);
+    pane_ready_rows(v, 0, 100, head, sizeof(head), rows, 16);
     assert_int_equal(rows[0].mark, G_CURSOR);
     assert_non_null(strstr(rows[0].text, "handling"));
     assert_null(strstr(rows[0].text, "nothing done")); /* its handler has not finished */
     assert_non_null(strstr(rows[1].text, "not yet handled"));
     keys(v, "nn"); /* read 40, read EAGAIN */
-    ready_rows(v, 0, 100, head, sizeof(head), rows, 16);
+    pane_ready_rows(v, 0, 100, head, sizeof(head), rows, 16);
     assert_non_null(strstr(rows[0].text, "handling: read 40 B, EAGAIN"));
     keys(v, "nnn"); /* handle #1, connected, write 40 */
-    ready_rows(v, 0, 100, head, sizeof(head), rows, 16);
+    pane_ready_rows(v, 0, 100, head, sizeof(head), rows, 16);
     assert_int_equal(rows[0].mark, G_DONE);
     assert_null(strstr(rows[0].text, "handling"));
     assert_non_null(strstr(rows[0].text, "read 40 B, EAGAIN"));
@@ -710,7 +710,7 @@ static void test_view_ready_rows(void **state)
     assert_non_null(strstr(rows[1].text, "handling: wrote 40 B"));
     view_key(v, 'n'); /* the last record before the next epoll_wait: every handler is over */
     assert_int_equal(vindex_rec(&v->col[0].ix, v->col[0].pos + 1)->type, EPT_EPOLL_WAIT);
-    ready_rows(v, 0, 100, head, sizeof(head), rows, 16);
+    pane_ready_rows(v, 0, 100, head, sizeof(head), rows, 16);
     assert_int_equal(rows[1].mark, G_DONE);
     assert_string_equal(rows[1].text + strlen(rows[1].text) - 10, "wrote 40 B");
     /* an empty wait says so: connection 4 starts after one */
@@ -718,7 +718,7 @@ static void test_view_ready_rows(void **state)
     int found = 0;
     for (int i = 0; i < 40 && !found; i++) {
         view_key(v, 'w');
-        int n = ready_rows(v, 0, 100, head, sizeof(head), rows, 16);
+        int n = pane_ready_rows(v, 0, 100, head, sizeof(head), rows, 16);
         if (n == 1 && strstr(rows[0].text, "timed out after 1000 ms"))
             found = 1;
     }
@@ -733,7 +733,7 @@ static void test_view_interest_rows(void **state)
     char head[200];
     keys(v, "c");      /* accept of c1 */
     view_key(v, 'n');  /* epoll_ctl ADD fd 6, one-shot */
-    int n = interest_rows(v, 0, 100, head, sizeof(head), rows, 16);
+    int n = pane_interest_rows(v, 0, 100, head, sizeof(head), rows, 16);
     assert_int_equal(n, 2);
     assert_non_null(strstr(head, "IN  OUT ET 1S to/from"));
     assert_non_null(strstr(rows[0].text, "listener"));
@@ -749,7 +749,7 @@ static void test_view_interest_rows(void **state)
     /* after the client's one-shot fired: ready, disarmed; bytes queued toward the backend */
     keys(v, "w");
     keys(v, "nnnnn");
-    n = interest_rows(v, 0, 100, head, sizeof(head), rows, 16);
+    n = pane_interest_rows(v, 0, 100, head, sizeof(head), rows, 16);
     assert_int_equal(n, 3);
     assert_non_null(strstr(rows[1].text, "RB."));
     assert_non_null(strstr(rows[1].text, "0/40"));
@@ -809,7 +809,7 @@ static void test_view_explanation_scrolls(void **state)
         model_resize(v, sizes[z][0], sizes[z][1]);
         keys(v, "gd");
         static struct vrow rows[64];
-        int n = explain_rows(v, 0, v->w, rows, 64), why = -1, fix = -1;
+        int n = pane_explain_rows(v, 0, v->w, rows, 64), why = -1, fix = -1;
         for (int i = 0; i < n; i++) {
             if (!strncmp(rows[i].text, "Why: ", 5))
                 why = i;
@@ -850,7 +850,7 @@ static void check_panes_agree(struct view *v)
     for (uint64_t p = 0; p < k->ix.count; p++) {
         model_goto(v, 0, p);
         const struct state_wait *w = model_wait(v, 0);
-        int n = interest_rows(v, 0, 100, head, sizeof(head), rows, 128);
+        int n = pane_interest_rows(v, 0, 100, head, sizeof(head), rows, 128);
         const struct vsock *socks;
         assert_int_equal(model_socks(v, 0, &socks), n);
         int marked = 0, events = 0;
@@ -883,7 +883,7 @@ static void test_view_panes_agree(void **state)
     assert_int_equal(cur(v, 0)->type, EPT_EPOLL_WAIT);
     struct vrow rows[16];
     char head[200];
-    int n = interest_rows(v, 0, 100, head, sizeof(head), rows, 16);
+    int n = pane_interest_rows(v, 0, 100, head, sizeof(head), rows, 16);
     assert_true(n >= 3);
     assert_non_null(strstr(rows[1].text, "RB.")); /* reported, and its one-shot disarmed */
     assert_non_null(strstr(rows[2].text, "RB."));
@@ -951,7 +951,7 @@ static void test_view_ready_list_scrolls(void **state)
     assert_int_equal(cur(v, 0)->type, EPT_EPOLL_WAIT);
     struct vrow rows[32];
     char head[200];
-    assert_int_equal(ready_rows(v, 0, 80, head, sizeof(head), rows, 32), 16);
+    assert_int_equal(pane_ready_rows(v, 0, 80, head, sizeof(head), rows, 32), 16);
     assert_int_equal(rows[11].mark2, G_ERROR);
     assert_int_equal(rows[3].mark2, -1);
     assert_screen_has(v, "\u2716#11 fd 21");
@@ -976,7 +976,7 @@ static void test_view_notation(void **state)
     model_resize(v, 120, 40);
     struct vrow rows[16];
     char head[200];
-    interest_rows(v, 0, 120, head, sizeof(head), rows, 16);
+    pane_interest_rows(v, 0, 120, head, sizeof(head), rows, 16);
     assert_non_null(strstr(head, "EPOLLIN EPOLLOUT trigger"));
     assert_non_null(strstr(rows[1].text, "edge, one-shot"));
     assert_screen_has(v, "R registered, B reported in this batch, A armed");
@@ -1007,14 +1007,14 @@ static void test_view_double_registration_and_lost(void **state)
     keys(v, "ww");
     struct vrow rows[16];
     char head[200];
-    int n = interest_rows(v, 0, 100, head, sizeof(head), rows, 16);
+    int n = pane_interest_rows(v, 0, 100, head, sizeof(head), rows, 16);
     assert_int_equal(n, 3);
     assert_int_equal(atoi(rows[1].text), 6);
     assert_int_equal(atoi(rows[2].text), 7);
     assert_non_null(strstr(rows[1].text, "RBA"));
     assert_non_null(strstr(rows[2].text, "RBA"));
     assert_screen_has(v, "2 sockets, 3 registrations");
-    n = ready_rows(v, 0, 100, head, sizeof(head), rows, 16);
+    n = pane_ready_rows(v, 0, 100, head, sizeof(head), rows, 16);
     assert_int_equal(n, 2);
     assert_null(strstr(rows[0].text, "again"));
     assert_non_null(strstr(rows[1].text, "again (fd 6, 7: one socket)"));
@@ -1066,7 +1066,7 @@ static void test_view_lecture_sizes(void **state)
         struct vlayout l;
         layout_screen(v, &l);
         assert_true(l.narrow);
-        int n = ready_rows(v, 1, l.pane[1][VP_READY].w, head, sizeof(head), rows, 16);
+        int n = pane_ready_rows(v, 1, l.pane[1][VP_READY].w, head, sizeof(head), rows, 16);
         assert_int_equal(n, 2);
         assert_non_null(strstr(rows[0].text, "#0 fd6   I   handling"));
         assert_non_null(strstr(rows[1].text, "#1 fd7   O   not yet handled"));
@@ -1109,7 +1109,7 @@ static void test_view_still_ready(void **state)
     char head[200];
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         keys(v, cases[i].go);
-        assert_int_equal(ready_rows(v, 0, 100, head, sizeof(head), rows, 4), 1);
+        assert_int_equal(pane_ready_rows(v, 0, 100, head, sizeof(head), rows, 4), 1);
         assert_non_null(strstr(rows[0].text, cases[i].claim));
         if (!strstr(cases[i].claim, "stays ready"))
             assert_null(strstr(rows[0].text, "stays ready"));
@@ -1124,7 +1124,7 @@ static void test_view_still_ready(void **state)
         v = st;
         for (uint64_t p = 0; p < v->col[0].ix.count; p++) {
             model_goto(v, 0, p);
-            int n = ready_rows(v, 0, 100, head, sizeof(head), rows, 4);
+            int n = pane_ready_rows(v, 0, 100, head, sizeof(head), rows, 4);
             for (int i = 0; i < n; i++)
                 assert_null(strstr(rows[i].text, "stays ready"));
         }

@@ -73,7 +73,7 @@ static void mask_letters(char *buf, size_t len, uint32_t ev)
 
 /* --- ready list ------------------------------------------------------------------------- */
 
-void ready_did(const struct state_event *e, int phase, char *buf, size_t len)
+void pane_ready_did(const struct state_event *e, int phase, char *buf, size_t len)
 {
     struct sbuf b;
     sb_init(&b, buf, len);
@@ -190,8 +190,8 @@ static int event_phase(const struct view *v, int col, const struct state_wait *w
     return (int32_t)i == w->current ? RP_HANDLING : RP_WAITING;
 }
 
-int ready_rows(const struct view *v, int col, int width, char *head, size_t headlen,
-               struct vrow *rows, int max)
+int pane_ready_rows(const struct view *v, int col, int width, char *head, size_t headlen,
+                    struct vrow *rows, int max)
 {
     const struct vcol *k = &v->col[col];
     int narrow = width < VIEW_NARROW_W;
@@ -233,7 +233,7 @@ int ready_rows(const struct view *v, int col, int width, char *head, size_t head
         struct sbuf b;
         sb_init(&b, did, sizeof(did));
         ready_again(v, col, w, i, &b);
-        ready_did(e, phase, did + b.len, sizeof(did) - b.len);
+        pane_ready_did(e, phase, did + b.len, sizeof(did) - b.len);
         const char *again =
             phase == RP_WAITING ? NULL : still_ready(v, col, w, i, phase == RP_OVER);
         if (again)
@@ -305,7 +305,7 @@ static void ready_draw(const struct view *v, int col, struct grid *g, struct rec
     const struct vcol *k = &v->col[col];
     static struct vrow rows[ROWS_MAX];
     char head[160];
-    int n = ready_rows(v, col, r.w, head, sizeof(head), rows, ROWS_MAX);
+    int n = pane_ready_rows(v, col, r.w, head, sizeof(head), rows, ROWS_MAX);
     draw_title(v, g, r, pane_ready.title, head, focused);
     if (!n && r.h > 1)
         grid_put(g, r.x + 2, r.y + 1, r.w - 2, M_DIM,
@@ -419,8 +419,8 @@ static const char *trigger(uint32_t in, int how)
     return names[how][!!(in & EPOLLET) + 2 * !!(in & EPOLLONESHOT)];
 }
 
-int interest_rows(const struct view *v, int col, int width, char *head, size_t headlen,
-                  struct vrow *rows, int max)
+int pane_interest_rows(const struct view *v, int col, int width, char *head, size_t headlen,
+                       struct vrow *rows, int max)
 {
     const struct vcol *k = &v->col[col];
     int narrow = width < VIEW_NARROW_W, wide = width >= WIDE_W;
@@ -523,7 +523,7 @@ static void interest_draw(const struct view *v, int col, struct grid *g, struct 
     const struct vcol *k = &v->col[col];
     static struct vrow rows[ROWS_MAX];
     char head[160], title[160], set[40] = "", regs[40] = "";
-    int n = interest_rows(v, col, r.w, head, sizeof(head), rows, ROWS_MAX);
+    int n = pane_interest_rows(v, col, r.w, head, sizeof(head), rows, ROWS_MAX);
     uint32_t sid = model_set(v, col);
     const struct state_sock *ep = sid ? replay_sock(k->r, sid) : NULL;
     const struct vsock *socks;
@@ -553,7 +553,7 @@ static void interest_draw(const struct view *v, int col, struct grid *g, struct 
 
 /* --- event log ------------------------------------------------------------------------------ */
 
-void log_text(const struct view *v, int col, uint64_t pos, char *buf, size_t len)
+void pane_log_text(const struct view *v, int col, uint64_t pos, char *buf, size_t len)
 {
     const struct vcol *k = &v->col[col];
     const struct ept_rec *rec = vindex_rec(&k->ix, pos);
@@ -587,7 +587,7 @@ static void log_draw(const struct view *v, int col, struct grid *g, struct rect 
     for (int i = 0; i < n; i++) {
         int y = r.y + 1 + i;
         char line[2048];
-        log_text(v, col, pos[i], line, sizeof(line));
+        pane_log_text(v, col, pos[i], line, sizeof(line));
         long f = vindex_diag_mark(&k->ix, k->r, pos[i]);
         int m = M_NORMAL, gm = -1;
         if (f >= 0) {
@@ -817,7 +817,7 @@ static void explain_reg(const struct view *v, int col, int w, struct vrow *rows,
     }
 }
 
-int explain_rows(const struct view *v, int col, int w, struct vrow *rows, int max)
+int pane_explain_rows(const struct view *v, int col, int w, struct vrow *rows, int max)
 {
     const struct vcol *k = &v->col[col];
     int n = 0, tw = w - 3;
@@ -854,7 +854,7 @@ static void explain_draw(const struct view *v, int col, struct grid *g, struct r
 {
     const struct vcol *k = &v->col[col];
     static struct vrow rows[ROWS_MAX];
-    int n = explain_rows(v, col, r.w, rows, ROWS_MAX), vis = r.h - 1;
+    int n = pane_explain_rows(v, col, r.w, rows, ROWS_MAX), vis = r.h - 1;
     long fi = k->expl_row ? EXPL_ROW : model_finding_at(v, col);
     const struct finding *fs;
     int top = fi == k->expl_of ? k->expl_top : 0;
@@ -1142,7 +1142,7 @@ int64_t pane_row_item(const struct view *v, int col, int p, int row, int width, 
         /* the rows as drawn: scrolled to keep ready_shown's row in view */
         static struct vrow rows[ROWS_MAX];
         char head[160];
-        int n = ready_rows(v, col, width, head, sizeof(head), rows, ROWS_MAX);
+        int n = pane_ready_rows(v, col, width, head, sizeof(head), rows, ROWS_MAX);
         int show = ready_shown(v, col, rows, n), vis = h - 1;
         const struct state_wait *w = model_wait(v, col);
         int i = (show >= vis ? show - vis + 1 : 0) + row - 1 - (w->result == 0 ? 1 : 0);

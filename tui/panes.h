@@ -35,21 +35,21 @@ struct vrow {
 };
 /* The ready list of column col drawn width wide: a summary line in *head, one row per
  * event. */
-int ready_rows(const struct view *v, int col, int width, char *head, size_t headlen,
-               struct vrow *rows, int max);
+int pane_ready_rows(const struct view *v, int col, int width, char *head, size_t headlen,
+                    struct vrow *rows, int max);
 /* The interest list drawn width wide: a column header line in *head, one row per
  * registration (and per file registered nowhere). */
-int interest_rows(const struct view *v, int col, int width, char *head, size_t headlen,
-                  struct vrow *rows, int max);
+int pane_interest_rows(const struct view *v, int col, int width, char *head, size_t headlen,
+                       struct vrow *rows, int max);
 /* Where the handling of an event is: not reached yet, going on, over. */
 enum ready_phase { RP_WAITING, RP_HANDLING, RP_OVER };
 /* What the handler did with event e, in words ("read 78 B, EAGAIN", "handling: read 78 B",
  * "not yet handled"). */
-void ready_did(const struct state_event *e, int phase, char *buf, size_t len);
+void pane_ready_did(const struct state_event *e, int phase, char *buf, size_t len);
 /* The explanation of column col in a pane width wide, one row per line (rows may be NULL to
  * count them; at most max kept); returns how many lines there are. */
-int explain_rows(const struct view *v, int col, int width, struct vrow *rows, int max);
+int pane_explain_rows(const struct view *v, int col, int width, struct vrow *rows, int max);
 /* The event log text of record pos as dump prints it (seq, time, record). */
-void log_text(const struct view *v, int col, uint64_t pos, char *buf, size_t len);
+void pane_log_text(const struct view *v, int col, uint64_t pos, char *buf, size_t len);
 
 #endif

@@ -79,7 +79,7 @@ static int scroll_explain(struct view *v, int key)
     struct vlayout l;
     layout_screen(v, &l);
     const struct vrect *r = &l.pane[v->focus_col][VP_COUNT];
-    int n = explain_rows(v, v->focus_col, r->w, NULL, 0);
+    int n = pane_explain_rows(v, v->focus_col, r->w, NULL, 0);
     return model_scroll_explain(v, key, n, r->h - 1);
 }
 
