@@ -596,6 +596,36 @@ static void eof_ready(struct rules *R, struct state_sock *s, const struct state_
     }
 }
 
+/* --- thundering-herd ---------------------------------------------------------------------- */
+/* A loop blocked in epoll_wait was woken for a listener alone, and every accept of that
+ * event said EAGAIN: another loop (process or thread) had taken the connection. Reported
+ * once it happened RULE_HERD_MIN times and in 1 of RULE_HERD_SHARE of the listener's
+ * wake-ups or more. A busy loop that finds a stale readiness (it returns at once, often
+ * with other events) is not counted: that is contention, not a herd. */
+
+/* Count listener event e of batch w for the herd, and report once it is one. */
+static void herd_event(struct rules *R, const struct state_wait *w,
+                       const struct state_event *e, struct state_sock *l, uint64_t pos)
+{
+    if (l->uncertain)
+        return;
+    struct note *n = note_of(R, l);
+    n->herd_wakes++;
+    if (e->accepts != e->eagains || w->n != 1 || w->blocked_ns < RULE_HERD_IDLE_NS)
+        return;
+    n->herd_lost++;
+    if (n->herd_lost < RULE_HERD_MIN || (uint64_t)n->herd_lost * RULE_HERD_SHARE < n->herd_wakes)
+        return;
+    struct finding *f = report(R, l, RULE_THUNDERING_HERD, w->pos, pos);
+    if (!f)
+        return;
+    f->count = n->herd_lost; /* the ones before this one count too */
+    snprintf(f->what, sizeof(f->what),
+             "listener fd %d: this loop, idle in epoll_wait, was woken for the listener alone "
+             "and its accept() found nothing (EAGAIN): another loop had taken the connection",
+             l->fd);
+}
+
 /* --- accept-starvation -------------------------------------------------------------------- */
 /* An edge-triggered listener's event was handled with accepts whose last one succeeded (no
  * EAGAIN), and the thread's next batch did not report the listener (it came only later or
@@ -629,11 +659,15 @@ static void accept_batch_end(struct rules *R, struct state_thread *t, struct tno
     tn->nacc = 0;
     if (at_end)
         return;
-    /* this batch's edge listener events that stopped short of EAGAIN */
+    /* this batch's listener events: each counts for the herd; the edge ones that stopped
+     * short of EAGAIN are candidates for accept-starvation */
     for (uint32_t i = 0; i < w->n; i++) {
         struct state_event *e = &w->ev[i];
         struct state_sock *l = state_event_sock(R->st, e);
-        if (!l || l->role != EPT_ROLE_LISTENER || !e->accepts || l->paused)
+        if (!l || l->role != EPT_ROLE_LISTENER || !e->accepts)
+            continue;
+        herd_event(R, w, e, l, pos);
+        if (l->paused)
             continue;
         struct state_reg *g = state_reg(l, w->set, e->fd);
         struct note *n = note_if(R, l);
@@ -642,40 +676,6 @@ static void accept_batch_end(struct rules *R, struct state_thread *t, struct tno
         n->acc_batch = w->pos + 1;
         n->acc_first = w->pos;
         push(&tn->acc, &tn->nacc, &tn->capacc, l->sid);
-    }
-}
-
-/* --- thundering-herd ---------------------------------------------------------------------- */
-/* A loop blocked in epoll_wait was woken for a listener alone, and every accept of that
- * event said EAGAIN: another loop (process or thread) had taken the connection. Reported
- * once it happened RULE_HERD_MIN times and in 1 of RULE_HERD_SHARE of the listener's
- * wake-ups or more. A busy loop that finds a stale readiness (it returns at once, often
- * with other events) is not counted: that is contention, not a herd. */
-
-static void herd_batch_end(struct rules *R, struct state_thread *t, uint64_t pos)
-{
-    struct state_wait *w = &t->wait;
-    for (uint32_t i = 0; i < w->n; i++) {
-        struct state_event *e = &w->ev[i];
-        struct state_sock *l = state_event_sock(R->st, e);
-        if (!l || l->role != EPT_ROLE_LISTENER || !e->accepts || l->uncertain)
-            continue;
-        struct note *n = note_of(R, l);
-        n->herd_wakes++;
-        if (e->accepts != e->eagains || w->n != 1 || w->blocked_ns < RULE_HERD_IDLE_NS)
-            continue;
-        n->herd_lost++;
-        if (n->herd_lost < RULE_HERD_MIN ||
-            (uint64_t)n->herd_lost * RULE_HERD_SHARE < n->herd_wakes)
-            continue;
-        struct finding *f = report(R, l, RULE_THUNDERING_HERD, w->pos, pos);
-        if (!f)
-            continue;
-        f->count = n->herd_lost; /* the ones before this one count too */
-        snprintf(f->what, sizeof(f->what),
-                 "listener fd %d: this loop, idle in epoll_wait, was woken for the listener "
-                 "alone and its accept() found nothing (EAGAIN): another loop had taken the "
-                 "connection", l->fd);
     }
 }
 
@@ -1121,8 +1121,7 @@ static const struct {
         "accept queue: the kernel spreads connections among them, so no loop wakes for "
         "another's, but a loop that stalls leaves its own queue waiting.",
         "Register the shared listener with EPOLLEXCLUSIVE, or give each loop its own "
-        "listener with SO_REUSEPORT (nginx: `listen ... reuseport`). One loop per core, "
-        "not more, keeps the herd small either way."},
+        "listener with SO_REUSEPORT (nginx: `listen ... reuseport`)."},
     [RULE_LOST_RECORDS] = {"lost-records", 0,
         "The trace ring was full and records were dropped here: the recorder never blocks "
         "the program, so when the flusher cannot keep up it counts what it drops. The state "
@@ -1197,8 +1196,7 @@ void rules_batch_end(struct rules *R, struct state_thread *t, uint64_t pos, uint
     edge_batch_end(R, t, tn);
     lost_out_batch_end(R, t, tn);
     oneshot_batch_end(R, t, tn);
-    herd_batch_end(R, t, pos);
-    accept_batch_end(R, t, tn, pos, 0);
+    accept_batch_end(R, t, tn, pos, 0); /* the herd's counts too */
     tn->mt_pos = 0;
     tn->nstale = 0;
 }

@@ -273,31 +273,43 @@ static inline void tb_shutdown(struct tb *b, int fd, int how)
     tb_put(b, EPT_SHUTDOWN, &r, sizeof(r), NULL, 0);
 }
 
-/* close(fd); on a number that names nothing it fails with EBADF, as the kernel says. */
-static inline void tb_close(struct tb *b, int fd)
+/* close(fd), with flags/unread as the recorders note what the kernel still held (0: not
+ * known); on a number that names nothing it fails with EBADF, as the kernel says. */
+static inline void tb_close_noting(struct tb *b, int fd, uint32_t flags, uint32_t unread)
 {
     struct ept_close r;
     memset(&r, 0, sizeof(r));
     r.s = tb_sock(b, fd);
     r.result = r.s.sid ? 0 : -EBADF;
     r.reason = EPT_CLOSE_CALL;
+    r.flags = flags;
+    r.unread = unread;
     tb_put(b, EPT_CLOSE, &r, sizeof(r), NULL, 0);
     if (fd >= 0 && fd < TB_FDS)
         b->sid[fd] = 0;
 }
 
-/* close(fd) with the bytes the kernel still held for reading, as the recorders note them. */
+static inline void tb_close(struct tb *b, int fd)
+{
+    tb_close_noting(b, fd, 0, 0);
+}
+
+/* close(fd) with the bytes the kernel still held for reading. */
 static inline void tb_close_unread(struct tb *b, int fd, uint32_t unread)
 {
-    struct ept_close r;
-    memset(&r, 0, sizeof(r));
-    r.s = tb_sock(b, fd);
-    r.reason = EPT_CLOSE_CALL;
-    r.flags = EPT_CLOSEF_UNREAD;
-    r.unread = unread;
-    tb_put(b, EPT_CLOSE, &r, sizeof(r), NULL, 0);
-    if (fd >= 0 && fd < TB_FDS)
-        b->sid[fd] = 0;
+    tb_close_noting(b, fd, EPT_CLOSEF_UNREAD, unread);
+}
+
+/* The proxy's note of what the kernel held on fd when a handler left it (EPT_QUEUE_*). */
+static inline void tb_queue(struct tb *b, int fd, uint32_t kind, uint32_t count, uint32_t max)
+{
+    struct ept_queue q;
+    memset(&q, 0, sizeof(q));
+    q.s = tb_sock(b, fd);
+    q.kind = kind;
+    q.count = count;
+    q.max = max;
+    tb_put(b, EPT_QUEUE, &q, sizeof(q), NULL, 0);
 }
 
 /* dup2(oldfd, newfd): newfd names oldfd's file (what it named before is closed). */

@@ -272,18 +272,6 @@ static void test_fdinfo_roles(void **state)
         assert_int_not_equal(socks[i]->role, EPT_ROLE_EPOLL);
 }
 
-/* tb_queue: the proxy's note of what the kernel held on fd. */
-static void tb_queue(struct tb *b, int fd, uint32_t kind, uint32_t count, uint32_t max)
-{
-    struct ept_queue q;
-    memset(&q, 0, sizeof(q));
-    q.s = tb_sock(b, fd);
-    q.kind = kind;
-    q.count = count;
-    q.max = max;
-    tb_put(b, EPT_QUEUE, &q, sizeof(q), NULL, 0);
-}
-
 static void test_queue_notes(void **state)
 {
     struct sfx *f = *state;
