@@ -464,10 +464,13 @@ static int flow(struct proxy *p, struct conn *k, struct psock *src, struct psock
             if (n > 0) {
                 b->len += (uint32_t)n;
                 progress = true;
-                if ((size_t)n < want && !src->rdhup)
-                    src->can_read = false; /* a short read emptied the socket (but when
-                                              the peer hung up, one more read collects the
-                                              EOF now rather than one event later) */
+                if ((size_t)n < want) {
+                    src->can_read = false; /* a short read emptied the socket */
+                    if (src->rdhup)        /* and the peer's FIN, which EPOLLRDHUP reported,
+                                              came after all it sent: that was the end, no
+                                              read() is needed to hear it return 0 */
+                        src->eof = true;
+                }
             } else if (n == 0) {
                 progress = !src->eof;
                 src->eof = true;

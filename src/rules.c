@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include "fmt.h"
 #include "xmem.h"
@@ -39,6 +40,9 @@ struct note {
     uint64_t fired;            /* pos + 1 of its one-shot event, 0 once re-armed */
     uint64_t idle_ns;          /* since when nothing was done on it (0: not watched) */
     uint8_t suspect;           /* left disarmed that long: reported if never re-armed */
+    uint8_t fin_drained;       /* after an EPOLLRDHUP, a short read emptied it */
+    uint8_t fin_known;         /* ...and its handler passed the end on (shutdown): it knew
+                                  the end of file without a read returning 0 */
     /* busy-epollout */
     uint32_t out_streak;
     uint8_t out_seen, wrote;
@@ -491,7 +495,7 @@ static int oneshot_judge(struct rules *R, struct state_sock *s, uint64_t pos, ui
                          const char *how)
 {
     struct note *n = note_if(R, s);
-    if (!n || !n->fired || !n->idle_ns || s->eof || s->uncertain)
+    if (!n || !n->fired || !n->idle_ns || s->eof || n->fin_known || s->uncertain)
         return 1;
     if (ns < n->idle_ns + RULE_STALL_NS) {
         if (!how) /* not yet: judged again when it is due */
@@ -544,6 +548,31 @@ static inline void oneshot_call(struct rules *R, struct state_sock *s, unsigned 
     struct note *n = note_if(R, s);
     if (n && n->fired && n->idle_ns)
         oneshot_watched(R, s, n, type, result, pos, ns);
+}
+
+/* A read of s: a short one after its peer's FIN was reported (EPOLLRDHUP) emptied it for
+ * good, since the FIN comes after every byte the peer sent. */
+static void oneshot_read(struct rules *R, struct state_sock *s, const struct ept_io *io)
+{
+    struct note *n = note_if(R, s);
+    if (n && n->rdhup_pos && io->result > 0 && (uint32_t)io->result < io->asked)
+        n->fin_drained = 1;
+}
+
+/* A shutdown(SHUT_WR) of the socket that the bytes of a socket so emptied were last
+ * written to (the data flow pairs them, whichever event's handling does it: a proxy may
+ * pass the end on only once its backend connects) passes its end of file on: the program
+ * knows it, with no read returning 0 (it read the last bytes and the EOF from one report).
+ * Such a socket has nothing left to report; leaving it disarmed is right. */
+static void oneshot_shutdown(struct rules *R, struct state_sock *s, const struct ept_shutdown *sh)
+{
+    struct note *k = note_if(R, s), *n;
+    struct state_sock *src;
+    if (sh->result != 0 || sh->how == SHUT_RD || !k || !k->w_src ||
+        !(src = state_sock(R->st, k->w_src)) || src == s)
+        return;
+    if ((n = note_if(R, src)) && n->fin_drained)
+        n->fin_known = 1;
 }
 
 /* --- busy-epollout ------------------------------------------------------------------------ */
@@ -1298,6 +1327,7 @@ void rules_record(struct rules *R, const struct ept_rec *rec, uint64_t pos)
                 n->rdhup_read = 1;
             edge_read(R, t, s, io, pos);
             hog_read(R, t, s, io, pos);
+            oneshot_read(R, s, io);
             oneshot_call(R, s, EPT_READ, io->result, pos, rec->ns);
         }
         mistrigger_read(R, t, io, pos);
@@ -1347,8 +1377,11 @@ void rules_record(struct rules *R, const struct ept_rec *rec, uint64_t pos)
         break;
     }
     case EPT_SHUTDOWN:
-        if (s)
+        if (s) {
+            EPT_VIEW(struct ept_shutdown, sh, rec);
+            oneshot_shutdown(R, s, sh);
             oneshot_call(R, s, EPT_SHUTDOWN, 0, pos, rec->ns);
+        }
         stale_ebadf(R, t, rec, pos);
         break;
     case EPT_CLOSE:

@@ -11,6 +11,7 @@ start DELAY "$EPSCOPE" backend --listen 127.0.0.1:0 --name delay --delay 30
 start BIG "$EPSCOPE" backend --listen 127.0.0.1:0 --name big --size 1m
 start HUGE "$EPSCOPE" backend --listen 127.0.0.1:0 --name huge --size 32m
 start ECHO python3 "$(dirname "$0")/progs/drive.py" backend --echo
+start SILENT python3 "$(dirname "$0")/progs/drive.py" backend --silent-ms 600
 
 # faulty MODE FAULT BACKEND ID -- PROXY_OPTS -- LOAD_ARGS: run, stop, check finds ID.
 # PRECOND=FN: FN DUMPFILE must first succeed (what the fault needs happened). The workload
@@ -203,6 +204,21 @@ for mode in level edge edge-oneshot; do
     expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 100 -c 10 --keepalive
     stop P
     expect_status 0 "$EPSCOPE" check "$T/ok-$mode-close.ept"
+    out_has ': 0 errors, 0 warnings in '
+    # a request and its FIN in one report, to a backend that waits 0.6 s and hangs up
+    # without a word: the client's socket has told all (a short read after EPOLLRDHUP) and
+    # is rightly left alone meanwhile, in edge-oneshot too
+    for try in 1 2 3; do
+        start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --mode "$mode" \
+            --backend "$SILENT_ADDR" --trace "$T/ok-$mode-hangup.ept" --force
+        expect_status 0 python3 "$(dirname "$0")/progs/drive.py" hangup "$P_ADDR" --timeout 3
+        stop P
+        "$EPSCOPE" dump "$T/ok-$mode-hangup.ept" |
+            grep -q 'ready fd=[0-9]* EPOLLIN[A-Z|]*RDHUP.*\[client' && break
+        [ $try -lt 3 ] ||
+            fail "$mode: the request and its FIN never came in one report (the precondition)"
+    done
+    expect_status 0 "$EPSCOPE" check "$T/ok-$mode-hangup.ept"
     out_has ': 0 errors, 0 warnings in '
 done
 echo ok

@@ -373,6 +373,69 @@ static void test_oneshot_not_rearmed(void **state)
     tb_sleep(b, 500 * MS);
     tb_wait(b, EP, 0);
     assert_int_equal(finish(f, RULE_ONESHOT_NOT_REARMED, &all), 0);
+    /* correct: the request and the client's FIN in one report; a short read took the last
+     * bytes, and the handler passed the end on to the backend (shutdown) with no read
+     * returning 0: the client has nothing more to report while the backend is slow to
+     * close, answering nothing */
+    b = begin(f, OS_IN, OS_OUT);
+    tb_wait1(b, EP, K, EPOLLOUT);
+    tb_ctl(b, EP, EPOLL_CTL_MOD, K, OS_IN);
+    tb_wait1(b, EP, C, EPOLLIN | EPOLLRDHUP);
+    tb_read(b, C, 16384, 18);
+    tb_write(b, K, 18, 18);
+    tb_shutdown(b, K, SHUT_WR);
+    tb_sleep(b, 600 * MS);
+    tb_wait1(b, EP, K, EPOLLIN | EPOLLRDHUP | EPOLLHUP);
+    tb_read(b, K, 16384, 0);
+    tb_close(b, C);
+    tb_close(b, K);
+    assert_int_equal(finish(f, RULE_ONESHOT_NOT_REARMED, &all), 0);
+    /* correct: the same, with the backend's connect completing in the same batch: the
+     * bytes and the end go out in the handling of the backend's event */
+    b = begin(f, OS_IN, OS_OUT);
+    tb_wait(b, EP, 2);
+    tb_ready(b, C, EPOLLIN | EPOLLRDHUP);
+    tb_ready(b, K, EPOLLOUT);
+    tb_read(b, C, 16384, 18);
+    tb_write(b, K, 18, 18);
+    tb_shutdown(b, K, SHUT_WR);
+    tb_ctl(b, EP, EPOLL_CTL_MOD, K, OS_IN);
+    tb_sleep(b, 600 * MS);
+    tb_wait1(b, EP, K, EPOLLIN | EPOLLRDHUP | EPOLLHUP);
+    tb_read(b, K, 16384, 0);
+    tb_close(b, C);
+    tb_close(b, K);
+    assert_int_equal(finish(f, RULE_ONESHOT_NOT_REARMED, &all), 0);
+    /* the same short read after EPOLLRDHUP, but the handler passed nothing on: the program
+     * waits for a read to return 0, which no event will bring; a short read alone is not
+     * knowing the end */
+    b = begin(f, OS_IN, OS_OUT);
+    tb_wait1(b, EP, K, EPOLLOUT);
+    tb_ctl(b, EP, EPOLL_CTL_MOD, K, OS_IN);
+    tb_wait1(b, EP, C, EPOLLIN | EPOLLRDHUP);
+    tb_read(b, C, 16384, 18);
+    tb_write(b, K, 18, 18);
+    tb_sleep(b, 600 * MS);
+    tb_wait1(b, EP, K, EPOLLIN | EPOLLRDHUP | EPOLLHUP);
+    tb_read(b, K, 16384, 0);
+    tb_close(b, C);
+    tb_close(b, K);
+    assert_int_equal(finish(f, RULE_ONESHOT_NOT_REARMED, &all), 1);
+    assert_int_equal(all, 1);
+    /* nor is a shutdown after a full read (more may wait) */
+    b = begin(f, OS_IN, OS_OUT);
+    tb_wait1(b, EP, K, EPOLLOUT);
+    tb_ctl(b, EP, EPOLL_CTL_MOD, K, OS_IN);
+    tb_wait1(b, EP, C, EPOLLIN | EPOLLRDHUP);
+    tb_read(b, C, 16384, 16384);
+    tb_write(b, K, 16384, 16384);
+    tb_shutdown(b, K, SHUT_WR);
+    tb_sleep(b, 600 * MS);
+    tb_wait1(b, EP, K, EPOLLIN | EPOLLRDHUP | EPOLLHUP);
+    tb_read(b, K, 16384, 0);
+    tb_close(b, C);
+    tb_close(b, K);
+    assert_int_equal(finish(f, RULE_ONESHOT_NOT_REARMED, &all), 1);
     /* correct: closed soon after it fired */
     b = begin(f, OS_IN, OS_OUT);
     tb_wait1(b, EP, C, EPOLLIN);

@@ -2,7 +2,7 @@
 """drive.py - the clients (and a tiny backend) that drive the student epoll programs of
 tests/progs/ through the scenario that shows each one's bug.
 
-    drive.py backend [--body-size N] [--linger-ms MS] [--echo]
+    drive.py backend [--body-size N] [--linger-ms MS] [--echo] [--silent-ms MS]
     drive.py echo    ADDR [--size N]         any echo server: a line, 8 MiB with backpressure,
                                              half-close, 8 clients at once
     drive.py nodrain ADDR                    8192 bytes at once, the whole echo within 1 s
@@ -23,6 +23,8 @@ tests/progs/ through the scenario that shows each one's bug.
                                              with --pid, the server's read() calls counted
     drive.py rdhup   ADDR [--pid PID]        a line and SHUT_WR together (with --pid the
                                              server is frozen meanwhile): echo, then EOF
+    drive.py hangup  ADDR                    a request and SHUT_WR through a proxy to
+                                             `backend --silent-ms`: EOF and no bytes
 
 ADDR is HOST:PORT. `backend` prints "listening on 127.0.0.1:PORT" and serves until killed.
 A scenario exits 0 when the server behaved correctly ("ok: ..." on stdout) and 1 when it
@@ -304,6 +306,21 @@ def sc_proxy(a):
     return "%d-byte response and end-of-file" % len(got)
 
 
+def sc_hangup(a):
+    """A request and its FIN in one go, to `drive.py backend --silent-ms`: the backend's
+    hang-up must reach the client as its end-of-file, with nothing before it."""
+    s = connect(a.addr)
+    s.sendall(b"GET / HTTP/1.0\r\nHost: epscope\r\n\r\n")
+    s.shutdown(socket.SHUT_WR)
+    got, eof = recv_to_eof(s, time.monotonic() + a.timeout, 1 << 16)
+    s.close()
+    if got:
+        raise Fail("%d bytes came from a backend that sent none" % len(got))
+    if not eof:
+        raise Fail("no end-of-file within %.1f s" % a.timeout)
+    return "end-of-file, no bytes"
+
+
 def sc_pipe(a):
     """N bytes up through the proxy to `backend --echo` and back, then half-close."""
     s = connect(a.addr)
@@ -492,6 +509,10 @@ def run_backend(a):
                     if not chunk:
                         break
                     req += chunk
+                if a.silent_ms:
+                    # a backend that takes its time and then hangs up without a word
+                    time.sleep(a.silent_ms / 1000)
+                    return
                 s.sendall(http_response(a.body_size))
                 # answer first, close later: the answer and the end-of-file reach the
                 # proxy as two separate events
@@ -516,10 +537,12 @@ def main():
     b.add_argument("--body-size", type=int)
     b.add_argument("--linger-ms", type=int, default=100)
     b.add_argument("--echo", action="store_true")
+    b.add_argument("--silent-ms", type=int, default=0,
+                   help="answer nothing: close this many ms after the request")
     for name, fn in (("echo", sc_echo), ("nodrain", sc_nodrain), ("eofspin", sc_eofspin),
                      ("busyout", sc_busyout), ("proxy", sc_proxy), ("pipe", sc_pipe),
                      ("accept", sc_accept), ("stale", sc_stale), ("rounds", sc_rounds),
-                     ("rdhup", sc_rdhup)):
+                     ("rdhup", sc_rdhup), ("hangup", sc_hangup)):
         p = sub.add_parser(name)
         p.set_defaults(fn=fn)
         p.add_argument("addr", type=parse_addr)
