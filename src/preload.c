@@ -154,7 +154,9 @@ static void resolve(void)
 #define BLOCK_MAX (64u << 10)
 
 enum fd_kind { K_UNKNOWN = 0, K_SOCKET, K_EPOLL, K_OTHER, K_IGNORED };
-enum fd_flag { F_REGISTERED = 1, F_ANNOUNCED = 2, F_LISTENER = 4 };
+/* F_RDHUP: an event said EPOLLRDHUP and no read of the fd followed yet: only then can a
+ * close lose what came with the peer's FIN, so only then is FIONREAD asked before it. */
+enum fd_flag { F_REGISTERED = 1, F_ANNOUNCED = 2, F_LISTENER = 4, F_RDHUP = 8 };
 
 /* What the library knows of one fd number. */
 struct fdent {
@@ -656,6 +658,8 @@ static void rec_io(uint16_t type, uint16_t call, int fd, size_t asked, long resu
     uint64_t v = result == -EBADF ? 0 : watch(fd, &e);
     if (!v && !ebadf)
         return;
+    if (type == EPT_READ && (V_FLAGS(v) & F_RDHUP))
+        atomic_fetch_and(&e->v, ~(uint64_t)F_RDHUP); /* read since its EPOLLRDHUP */
     size_t keep = result > 0 && iov ? (size_t)result : 0;
     if (keep > g.preview)
         keep = g.preview;
@@ -1172,7 +1176,8 @@ static void after_shutdown(int fd, int how, int r, int err)
 
 /* Before close(fd): what the number was (the entry is cleared before the real close, so
  * a number another thread gets at once is looked at afresh), and with unread not NULL the
- * bytes a recorded TCP socket still holds for reading (-1: not known). */
+ * bytes a recorded TCP socket still holds for reading, asked only when an EPOLLRDHUP came
+ * with no read since (-1: not known). */
 static uint64_t before_close(int fd, struct fdent **out, int *unread)
 {
     struct fdent *e = fd_ent(fd, 0);
@@ -1182,7 +1187,8 @@ static uint64_t before_close(int fd, struct fdent **out, int *unread)
     if (!e)
         return 0;
     uint64_t v = atomic_load(&e->v);
-    if (unread && wanted(v) && (V_FLAGS(v) & F_ANNOUNCED) && V_FKIND(v) == EPT_FD_TCP) {
+    unsigned need = F_ANNOUNCED | F_RDHUP;
+    if (unread && wanted(v) && (V_FLAGS(v) & need) == need && V_FKIND(v) == EPT_FD_TCP) {
         int saved = errno; /* what the kernel still holds is lost with the last number */
         if (ioctl(fd, FIONREAD, unread) < 0)
             *unread = -1;
@@ -1323,6 +1329,12 @@ static void after_epoll_wait(int epfd, const struct epoll_event *ev, int max, in
         if (dm_get(epfd, ev[i].data.u64, &fd, &sid)) {
             e->s.fd = fd;
             e->s.sid = sid;
+            struct fdent *fe;
+            if ((ev[i].events & EPOLLRDHUP) && (fe = fd_ent(fd, 0))) {
+                uint64_t v = atomic_load_explicit(&fe->v, memory_order_relaxed);
+                if (V_SID(v) == sid && !(V_FLAGS(v) & F_RDHUP))
+                    atomic_fetch_or(&fe->v, (uint64_t)F_RDHUP);
+            }
         } else {
             e->s.fd = -1;
         }

@@ -114,8 +114,11 @@ void px_close(struct proxy *p, struct psock *s, unsigned reason, bool reset)
 {
     if (!s->open)
         return;
-    int unread = -1; /* traced: what the kernel still holds is lost with the socket */
-    if (p->tr && ioctl(s->id.fd, FIONREAD, &unread) < 0)
+    int unread = -1; /* traced: what the kernel still holds is lost with the socket (none
+                        after the end of file: nothing comes after the FIN) */
+    if (p->tr && s->eof)
+        unread = 0;
+    else if (p->tr && ioctl(s->id.fd, FIONREAD, &unread) < 0)
         unread = -1;
     int rc = (reset ? net_close_reset(s->id.fd) : close(s->id.fd)) < 0 ? -errno : 0;
     trace_sock_close(p->tr, &s->id, rc, reason, unread);

@@ -822,7 +822,7 @@ static void closed_fd_ready(struct rules *R, struct state_sock *s, const struct 
 /* --- rdhup-data-loss ---------------------------------------------------------------------- */
 /* A socket reported with EPOLLRDHUP was closed (its last number) with no read of it since
  * that event, while the kernel still held bytes for reading (the recorder asks with
- * FIONREAD just before each close): what came with the peer's FIN was never read. (A
+ * FIONREAD just before such a close): what came with the peer's FIN was never read. (A
  * program that read, then closed because writing back failed, let go of a dead peer's
  * bytes on purpose: not this.) */
 
