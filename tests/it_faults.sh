@@ -76,16 +76,45 @@ faulty level ignore-eof "$DELAY_ADDR" eof-spin -- -- -n 2 --half-close
 waited() { grep -q 'backlog fd=[0-9]*: [1-9][0-9]* connections\? waiting' "$1"; }
 PRECOND=waited faulty edge accept-once "$HELLO_ADDR" accept-starvation -- \
     --listener-mode edge -- -n 300 -c 60 --timeout 2000
-# stale-event needs one batch holding the end of both sockets of a connection (its
-# client's and its backend's FIN: RDHUP or HUP), so that handling the first closes the
-# second's socket
-both_in_batch() {
-    awk '/ epoll_wait\(/ { delete seen; next }
-         /    ready fd=.*HUP/ { c = $NF; sub(/\]$/, "", c); if (seen[c]++) found = 1 }
-         END { exit !found }' "$1"
+step "fault stale-event (level): check must find stale-event"
+# stale-event needs one batch holding events of both sockets of a connection, so that
+# handling the first closes the second's socket. Made certain: eight requests to the slow
+# backend (it answers after 300 ms); once the proxy has forwarded them it is frozen; the
+# clients give up at 150 ms and hang up, the backend answers, and both reach the frozen
+# proxy's sockets; then it wakes to one batch holding all of it
+start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --mode level --backend "$SLOWB_ADDR" \
+    --fault stale-event --trace "$T/stale-event.ept"
+bounded 30 "$EPSCOPE" load "http://$P_ADDR/" -n 8 -c 8 --keepalive --timeout 150 -q &
+lp=$!
+forwarded() { [ "$("$EPSCOPE" dump "$T/stale-event.ept" 2>/dev/null |
+    grep -c '  write(.*\[backend')" -ge 8 ]; }
+wait_for forwarded || fail "stale-event: the proxy did not forward the eight requests"
+kill -STOP "$P_PID"
+wait "$lp" && fail "stale-event: the clients did not give up (the backend was not slow)"
+# the backend's answers are queued in the frozen proxy's sockets (/proc/net/tcp: their
+# receive queue, towards the backend's port, is not empty)
+answered() {
+    awk -v port="$(printf '%04X' "$SLOWB_PORT")" 'NR > 1 {
+        split($3, r, ":"); split($5, q, ":"); if (r[2] == port && q[2] != "00000000") n++ }
+        END { exit !(n >= 8) }' /proc/net/tcp
 }
-PRECOND=both_in_batch faulty level stale-event "$CLOSE_ADDR" stale-event -- -- \
-    -n 400 -c 20 --timeout 2000
+wait_for answered || { kill -CONT "$P_PID"; fail "stale-event: the backend never answered"; }
+# the precondition: a batch held a client's hang-up and its backend's answer
+hangup_and_answer() {
+    "$EPSCOPE" dump "$T/stale-event.ept" 2>/dev/null >"$T/stale-event.dump"
+    awk '/ epoll_wait\(/ { delete hup; delete ans; next }
+         /    ready fd=[0-9]+ [A-Z|]*HUP.*\[client/ { c = $NF; hup[c] = 1; if (c in ans) found = 1 }
+         /    ready fd=[0-9]+ EPOLLIN.*\[backend/ { c = $NF; ans[c] = 1; if (c in hup) found = 1 }
+         END { exit !found }' "$T/stale-event.dump"
+}
+kill -CONT "$P_PID"
+wait_for hangup_and_answer || { sed -n '/= 1[0-9] </,$p' "$T/stale-event.dump";
+    fail "stale-event: no batch held a client's hang-up and its backend's answer"; }
+stop P || fail "stale-event: the proxy did not stop cleanly"
+expect_status 1 "$EPSCOPE" check "$T/stale-event.ept"
+cat "$LAST_OUT"
+out_has '^error stale-event: '
+grep '^error ' "$LAST_OUT" | grep -v ' stale-event: ' && fail "stale-event: other errors"
 faulty level closed-fd-still-registered "$HELLO_ADDR" closed-fd-still-registered -- -- -n 3
 # the backend answers and closes at once: the response and its FIN must come in one
 # event (EPOLLIN|EPOLLRDHUP) for the fault to lose data; the proxy's close record says how
