@@ -559,17 +559,18 @@ static void oneshot_read(struct rules *R, struct state_sock *s, const struct ept
         n->fin_drained = 1;
 }
 
-/* A shutdown(SHUT_WR) of the socket that the bytes of a socket so emptied were last
- * written to (the data flow pairs them, whichever event's handling does it: a proxy may
- * pass the end on only once its backend connects) passes its end of file on: the program
- * knows it, with no read returning 0 (it read the last bytes and the EOF from one report).
- * Such a socket has nothing left to report; leaving it disarmed is right. */
+/* A shutdown(SHUT_WR) of the other socket of the connection of a socket so emptied (the
+ * pair the model knows from the data flow or the proxy's annotation; whichever event's
+ * handling does it: a proxy passes the end on once its backend has connected, or once a
+ * slow client has taken the bytes before it) passes its end of file on: the program knows
+ * it, with no read returning 0 (it read the last bytes and the EOF from one report). Such
+ * a socket has nothing left to report; leaving it disarmed is right. */
 static void oneshot_shutdown(struct rules *R, struct state_sock *s, const struct ept_shutdown *sh)
 {
-    struct note *k = note_if(R, s), *n;
     struct state_sock *src;
-    if (sh->result != 0 || sh->how == SHUT_RD || !k || !k->w_src ||
-        !(src = state_sock(R->st, k->w_src)) || src == s)
+    struct note *n;
+    if (sh->result != 0 || sh->how == SHUT_RD || !s->peer ||
+        !(src = state_sock(R->st, s->peer)) || src == s)
         return;
     if ((n = note_if(R, src)) && n->fin_drained)
         n->fin_known = 1;

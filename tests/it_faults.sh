@@ -12,6 +12,7 @@ start BIG "$EPSCOPE" backend --listen 127.0.0.1:0 --name big --size 1m
 start HUGE "$EPSCOPE" backend --listen 127.0.0.1:0 --name huge --size 32m
 start ECHO python3 "$(dirname "$0")/progs/drive.py" backend --echo
 start SILENT python3 "$(dirname "$0")/progs/drive.py" backend --silent-ms 600
+start BIGCLOSE "$EPSCOPE" backend --listen 127.0.0.1:0 --name bigclose --size 256k --close
 
 # faulty MODE FAULT BACKEND ID -- PROXY_OPTS -- LOAD_ARGS: run, stop, check finds ID.
 # PRECOND=FN: FN DUMPFILE must first succeed (what the fault needs happened). The workload
@@ -248,6 +249,20 @@ for mode in level edge edge-oneshot; do
             fail "$mode: the request and its FIN never came in one report (the precondition)"
     done
     expect_status 0 "$EPSCOPE" check "$T/ok-$mode-hangup.ept"
+    out_has ': 0 errors, 0 warnings in '
+    # the end of a big answer and the backend's FIN in one report, to slow readers: the
+    # end is passed on (shutdown) only once they took the rest, which is seconds later
+    start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --mode "$mode" --backend "$BIGCLOSE_ADDR" \
+        --sndbuf 16k --trace "$T/ok-$mode-slowend.ept"
+    expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 2 -c 2 --slow-read 128k \
+        --expect-size 256k
+    stop P
+    "$EPSCOPE" dump "$T/ok-$mode-slowend.ept" | awk '
+        /    ready fd=[0-9]+ EPOLLIN[A-Z|]*RDHUP.*\[backend/ { if (!t) t = $2 }
+        /  shutdown\([0-9]+, SHUT_WR\).*\[client/ { if (t && $2 - t > 0.2) found = 1 }
+        END { exit !found }' ||
+        fail "$mode: no end passed on long after the backend's FIN came (the precondition)"
+    expect_status 0 "$EPSCOPE" check "$T/ok-$mode-slowend.ept"
     out_has ': 0 errors, 0 warnings in '
 done
 echo ok

@@ -406,6 +406,35 @@ static void test_oneshot_not_rearmed(void **state)
     tb_close(b, C);
     tb_close(b, K);
     assert_int_equal(finish(f, RULE_ONESHOT_NOT_REARMED, &all), 0);
+    /* correct: the end of a big answer and the backend's FIN in one report, to a slow
+     * client: the end is passed on in the handling of the client's EPOLLOUT, a batch
+     * later, after another connection's read (the pair is the one the data flow made) */
+    b = begin(f, OS_IN, OS_OUT);
+    tb_wait1(b, EP, K, EPOLLOUT);
+    tb_ctl(b, EP, EPOLL_CTL_MOD, K, OS_IN);
+    tb_wait1(b, EP, C, EPOLLIN);
+    tb_read(b, C, 16384, 40);
+    tb_write(b, K, 40, 40);
+    tb_ctl(b, EP, EPOLL_CTL_MOD, C, OS_IN);
+    tb_wait1(b, EP, K, EPOLLIN | EPOLLRDHUP);
+    tb_read(b, K, 16384, 9000);
+    tb_write(b, C, 9000, 4000);
+    tb_ctl(b, EP, EPOLL_CTL_MOD, C, OS_IN | EPOLLOUT);
+    tb_sleep(b, 600 * MS);
+    tb_socket(b, 30);
+    tb_ctl(b, EP, EPOLL_CTL_ADD, 30, EPOLLIN);
+    tb_wait1(b, EP, 30, EPOLLIN);
+    tb_read(b, 30, 16384, 10);
+    tb_wait1(b, EP, C, EPOLLOUT);
+    tb_write(b, C, 5000, 5000);
+    tb_shutdown(b, C, SHUT_WR);
+    tb_ctl(b, EP, EPOLL_CTL_MOD, C, OS_IN);
+    tb_sleep(b, 300 * MS);
+    tb_wait1(b, EP, C, EPOLLIN | EPOLLRDHUP);
+    tb_read(b, C, 16384, 0);
+    tb_close(b, C);
+    tb_close(b, K);
+    assert_int_equal(finish(f, RULE_ONESHOT_NOT_REARMED, &all), 0);
     /* the same short read after EPOLLRDHUP, but the handler passed nothing on: the program
      * waits for a read to return 0, which no event will bring; a short read alone is not
      * knowing the end */
