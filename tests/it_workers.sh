@@ -45,8 +45,10 @@ for acc in shared exclusive reuseport; do
     out_has '^requests: 1500 ok, 0 failed'
     out_has '^bytes: 3072000 body bytes verified'
     step "$acc: paced connections, one at a time, so idle workers wait on the listener"
-    expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 300 -c 1 --rate 200 --expect-size 2k
-    out_has '^requests: 300 ok, 0 failed'
+    # 10 ms apart: time enough, even on a busy machine, for every woken worker to run and
+    # go back to epoll_wait before the next connection comes
+    expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 200 -c 1 --rate 100 --expect-size 2k
+    out_has '^requests: 200 ok, 0 failed'
     stop P || fail "$acc: the master's exit status was $? after SIGTERM"
     grep -q 'workers stopped' "$T/P.err" || fail "$acc: no word of the stop"
 
@@ -62,9 +64,9 @@ for acc in shared exclusive reuseport; do
         echo "$(basename "$f"): $w listener wake-ups, $e found EAGAIN first, $a accepted"
         total=$((total + a)) empty=$((empty + e))
         [ "$acc" = reuseport ] && [ "$a" -lt 150 ] &&
-            fail "reuseport: $(basename "$f") accepted only $a of 1800 connections"
+            fail "reuseport: $(basename "$f") accepted only $a of 1700 connections"
     done
-    [ "$total" -eq 1800 ] || fail "$acc: the workers accepted $total connections, not 1800"
+    [ "$total" -eq 1700 ] || fail "$acc: the workers accepted $total connections, not 1700"
     EMPTY[$acc]=$empty
     "$EPSCOPE" check "${files[@]}" >"$T/check.out" 2>&1 || {
         cat "$T/check.out" >&2; fail "$acc: check found an error in a correct run"; }
