@@ -84,11 +84,19 @@ $(B)/tui/%.o: tui/%.c $(wildcard src/*.h tui/*.h) config.mk
 	@echo "CC  $<"
 	@$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(CURSES_CFLAGS) -c -o $@ $<
 
+# Per-test link flags: test_proxy fakes the system calls of the proxy's loop at link time
+# (__wrap_read answers for read...). A wrap reaches only calls left unresolved in an object,
+# which the loop's are: the code under test is linked as separate objects (LIBOBJ).
+test_proxy_LDFLAGS := -Wl,--wrap=read,--wrap=write,--wrap=shutdown,--wrap=close \
+	-Wl,--wrap=epoll_create1,--wrap=epoll_ctl,--wrap=epoll_pwait \
+	-Wl,--wrap=accept4,--wrap=socket,--wrap=connect \
+	-Wl,--wrap=getsockopt,--wrap=setsockopt,--wrap=getsockname
+
 $(B)/tests/%: tests/%.c $(LIBOBJ) $(wildcard tests/*.h)
 	@mkdir -p $(@D)
 	@echo "CC  $<"
 	@$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Wno-missing-prototypes -o $@ $< \
-		$(LIBOBJ) $(ALL_LDFLAGS) $(CMOCKA_LIBS) $(LDLIBS)
+		$(LIBOBJ) $(ALL_LDFLAGS) $($*_LDFLAGS) $(CMOCKA_LIBS) $(LDLIBS)
 
 $(B)/tests/fuzz_%: tests/fuzz_%.c tests/fuzz_driver.c tests/fuzz.h $(LIBOBJ)
 	@mkdir -p $(@D)
