@@ -562,6 +562,12 @@ static void conn_event(struct proxy *p, struct psock *s, uint32_t ev)
     if (s == &k->b && k->state == CONN_CONNECTING) {
         if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))
             connect_done(p, k);
+        /* connected, and the backend has already spoken (or hung up): in edge mode, which
+         * registered EPOLLIN while connecting, this event is the only one to say so */
+        if (k->state == CONN_OPEN && (ev & (EPOLLIN | EPOLLRDHUP)))
+            s->can_read = true;
+        if (k->state == CONN_OPEN && (ev & EPOLLRDHUP))
+            s->rdhup = true;
     } else if (ev & EPOLLERR) {
         px_finish(p, k, EPT_CLOSE_RESET);
         return;

@@ -818,6 +818,30 @@ static void test_eof_before_connect(void **state)
     run(f);
 }
 
+/* The event that says the connect completed may also say the backend spoke and hung up
+ * already (a server that speaks first, or accepts and closes). Level and edge-oneshot are
+ * told again once they register EPOLLIN (the kernel masks it while they wait for EPOLLOUT
+ * only); edge registered everything at once, and that event is the only one it gets for
+ * those bytes and that FIN: it must read them now. */
+static void test_backend_speaks_first(void **state)
+{
+    struct fx *f = *state;
+    const char *script[] = {
+        "epoll_wait = 7 IN|OUT|RDHUP",
+        "getsockopt(7, SO_ERROR) = 0",
+        M3(f, "epoll_ctl(MOD, 7, IN|RDHUP)", "", "epoll_ctl(MOD, 7, IN|RDHUP|ET|ONESHOT)"),
+        M3(f, "epoll_wait = 7 IN|RDHUP", "", "epoll_wait = 7 IN|RDHUP"),
+        "read(7, 16) = 9 \"220 ready\"",
+        "write(6, \"220 ready\") = 9",
+        "shutdown(6, SHUT_WR)",
+        only_level(f, "epoll_ctl(MOD, 7, 0)"),
+    };
+    accept_pair(f);
+    SAY(f, script);
+    run(f);
+    assert_sent(f, 6, "220 ready");
+}
+
 /* A refused connect is retried (one backend: the same one again) on a new socket, which gets
  * the lowest free number, 7 again; the old one is closed once, the client sees nothing. */
 static void test_connect_refused_retries(void **state)
@@ -852,6 +876,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_data_before_connect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eof_before_connect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_refused_retries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backend_speaks_first, setup, teardown),
     };
     int failed = 0;
     /* every test in each mode, a group a mode */
