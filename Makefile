@@ -84,13 +84,15 @@ $(B)/tui/%.o: tui/%.c $(wildcard src/*.h tui/*.h) config.mk
 	@echo "CC  $<"
 	@$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(CURSES_CFLAGS) -c -o $@ $<
 
-# Per-test link flags: test_proxy fakes the system calls of the proxy's loop at link time
-# (__wrap_read answers for read...). A wrap reaches only calls left unresolved in an object,
-# which the loop's are: the code under test is linked as separate objects (LIBOBJ).
-test_proxy_LDFLAGS := -Wl,--wrap=read,--wrap=write,--wrap=shutdown,--wrap=close \
-	-Wl,--wrap=epoll_create1,--wrap=epoll_ctl,--wrap=epoll_pwait \
-	-Wl,--wrap=accept4,--wrap=socket,--wrap=connect \
-	-Wl,--wrap=getsockopt,--wrap=setsockopt,--wrap=getsockname
+# Per-test link flags. The tests of the event loops fake the system calls at link time
+# (tests/fakesys.h: __wrap_read answers for read...). A wrap reaches only calls left
+# unresolved in an object, which the loops' are: the code under test is linked as separate
+# objects (LIBOBJ).
+FAKESYS_LDFLAGS := -Wl,--wrap=read,--wrap=write,--wrap=send,--wrap=shutdown,--wrap=close \
+	-Wl,--wrap=epoll_create1,--wrap=epoll_ctl,--wrap=epoll_wait,--wrap=epoll_pwait \
+	-Wl,--wrap=signalfd,--wrap=accept4,--wrap=socket,--wrap=connect,--wrap=bind \
+	-Wl,--wrap=listen,--wrap=getsockopt,--wrap=setsockopt,--wrap=getsockname
+test_proxy_LDFLAGS := $(FAKESYS_LDFLAGS)
 
 $(B)/tests/%: tests/%.c $(LIBOBJ) $(wildcard tests/*.h)
 	@mkdir -p $(@D)
