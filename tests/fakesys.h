@@ -21,8 +21,8 @@
  * order across calls is what a state machine gets right or wrong (data before the FIN,
  * EPOLLOUT asked after the short write). epoll_wait delivers an event as the kernel would
  * (only what the socket is registered for, a one-shot socket only while armed); an event the
- * kernel would not deliver fails the test. Unscripted: the epoll set and a signalfd (the
- * lowest free numbers), setsockopt (SO_LINGER 0 marks the close as an RST), bind, listen,
+ * kernel would not deliver fails the test. Unscripted: the epoll set, a signalfd and
+ * /dev/null (the lowest free numbers), setsockopt (SO_LINGER 0 marks the close as an RST), bind, listen,
  * getsockname. When the script is done, the wait brings the stop signal (epoll_pwait lets
  * SIGTERM in through its mask, epoll_wait reports the signalfd), the loop closes what is
  * open (unscripted), and fk_done checks that every descriptor was closed exactly once.
@@ -32,8 +32,10 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -67,12 +69,13 @@ struct fk {
     unsigned nlines, next;
     struct fk_sock fd[FK_NFD];
     bool stopping; /* the script is done: the loop closes what is left */
+    sigset_t mask; /* the test's signal mask, given back however the run ended */
 };
 
 static struct fk *fk; /* the fake kernel the wraps answer for (NULL: every call is real) */
 
 /* Append lines to the script ("" lines are skipped: a mode's "no such call"). */
-static void fk_talk(struct fk *k, const char *const *lines, size_t n)
+static inline void fk_talk(struct fk *k, const char *const *lines, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (!*lines[i])
@@ -85,9 +88,25 @@ static void fk_talk(struct fk *k, const char *const *lines, size_t n)
 #define FK_SAY(k, lines) fk_talk(k, lines, sizeof(lines) / sizeof(*(lines)))
 
 /* A descriptor that exists before the program runs (a listener handed to it). */
-static void fk_given(struct fk *k, int fd)
+static inline void fk_given(struct fk *k, int fd)
 {
     k->fd[fd].fake = k->fd[fd].open = true;
+}
+
+/* The fake kernel k answers from now on (a fixture's setup). */
+static inline void fk_start(struct fk *k)
+{
+    sigprocmask(SIG_SETMASK, NULL, &k->mask);
+    fk = k;
+}
+
+/* Every call is real again, and the signal mask is the test's: a loop that failed half-way
+ * leaves SIGINT and SIGTERM blocked (a fixture's teardown). */
+static inline void fk_stop(void)
+{
+    if (fk)
+        sigprocmask(SIG_SETMASK, &fk->mask, NULL);
+    fk = NULL;
 }
 
 static const struct {
@@ -107,7 +126,7 @@ static const struct {
                   {EPOLLPRI, "PRI"}, {EPOLLERR, "ERR"},        {EPOLLHUP, "HUP"},
                   {EPOLLET, "ET"},   {EPOLLONESHOT, "ONESHOT"}};
 
-static void fk_mask_str(uint32_t m, char *out, size_t len)
+static inline void fk_mask_str(uint32_t m, char *out, size_t len)
 {
     size_t n = 0;
     out[0] = 0;
@@ -118,7 +137,7 @@ static void fk_mask_str(uint32_t m, char *out, size_t len)
         snprintf(out, len, "0");
 }
 
-static uint32_t fk_mask_parse(const char *s, size_t len)
+static inline uint32_t fk_mask_parse(const char *s, size_t len)
 {
     uint32_t m = 0;
     while (len) {
@@ -143,7 +162,7 @@ static uint32_t fk_mask_parse(const char *s, size_t len)
 }
 
 /* A result: a number, or an errno's name as -errno. */
-static long fk_result(const char *r)
+static inline long fk_result(const char *r)
 {
     if (isdigit((unsigned char)*r))
         return strtol(r, NULL, 10);
@@ -154,21 +173,27 @@ static long fk_result(const char *r)
     return 0;
 }
 
-/* "bytes" for a call line: printable ASCII as it is, anything else as \xNN. */
-static void fk_quote(const void *buf, size_t n, char *out, size_t len)
+/* Bytes as a script line shows them: printable ASCII as it is, \r and \n, anything else as
+ * \xNN, in double quotes. */
+static inline void fk_quote(const void *buf, size_t n, char *out, size_t len)
 {
     const unsigned char *b = buf;
     size_t o = 0;
     out[o++] = '"';
-    for (size_t i = 0; i < n && o + 6 < len; i++)
-        o += (size_t)(isprint(b[i]) && b[i] != '"' && b[i] != '\\'
-                          ? snprintf(out + o, len - o, "%c", b[i])
-                          : snprintf(out + o, len - o, "\\x%02x", b[i]));
+    for (size_t i = 0; i < n && o + 6 < len; i++) {
+        if (b[i] == '\r' || b[i] == '\n')
+            o += (size_t)snprintf(out + o, len - o, "\\%c", b[i] == '\r' ? 'r' : 'n');
+        else if (isprint(b[i]) && b[i] != '"' && b[i] != '\\')
+            o += (size_t)snprintf(out + o, len - o, "%c", b[i]);
+        else
+            o += (size_t)snprintf(out + o, len - o, "\\x%02x", b[i]);
+    }
     snprintf(out + o, len - o, "\"");
 }
 
-/* The bytes of a quoted string in a result ("hello" or \xNN escapes); returns the count. */
-static size_t fk_unquote(const char *q, char *out, size_t len)
+/* The bytes of a quoted string in a script line (as fk_quote writes them); returns the
+ * count. */
+static inline size_t fk_unquote(const char *q, char *out, size_t len)
 {
     size_t n = 0;
     if (!q || *q != '"')
@@ -177,6 +202,9 @@ static size_t fk_unquote(const char *q, char *out, size_t len)
         if (q[0] == '\\' && q[1] == 'x') {
             out[n] = (char)strtol((char[]){q[2], q[3], 0}, NULL, 16);
             q += 4;
+        } else if (q[0] == '\\' && (q[1] == 'r' || q[1] == 'n')) {
+            out[n] = q[1] == 'r' ? '\r' : '\n';
+            q += 2;
         } else {
             out[n] = *q++;
         }
@@ -186,7 +214,7 @@ static size_t fk_unquote(const char *q, char *out, size_t len)
 
 /* The script's next line must be the call the loop just made: returns its result (what
  * follows " = "), or "" for a line without one. */
-static const char *fk_expect(const char *call)
+static inline const char *fk_expect(const char *call)
 {
     if (fk->next >= fk->nlines)
         fail_msg("the loop called %s after the end of the script", call);
@@ -199,13 +227,13 @@ static const char *fk_expect(const char *call)
     return l[n] ? l + n + 3 : "";
 }
 
-static struct fk_sock *fk_sock_of(int fd)
+static inline struct fk_sock *fk_sock_of(int fd)
 {
     return fk && fd >= 0 && fd < FK_NFD && fk->fd[fd].fake ? &fk->fd[fd] : NULL;
 }
 
 /* A socket the script names as a new descriptor (accept4 or socket returned it). */
-static struct fk_sock *fk_sock_new(int fd)
+static inline struct fk_sock *fk_sock_new(int fd)
 {
     if (fd < FK_FIRST || fd >= FK_NFD || fk->fd[fd].open)
         fail_msg("script: fd %d is not free (the kernel gives the lowest free number)", fd);
@@ -219,7 +247,7 @@ static struct fk_sock *fk_sock_new(int fd)
 
 /* A descriptor the program makes outside the script (its epoll set, its signalfd): the
  * lowest free number, as the kernel gives. */
-static int fk_fd_new(void)
+static inline int fk_fd_new(void)
 {
     int fd = FK_FIRST;
     while (fd < FK_NFD && fk->fd[fd].open)
@@ -228,7 +256,7 @@ static int fk_fd_new(void)
     return fd;
 }
 
-static void fk_must_be_open(const struct fk_sock *s, const char *call)
+static inline void fk_must_be_open(const struct fk_sock *s, const char *call)
 {
     if (!s->open)
         fail_msg("%s: the descriptor is closed (EBADF)", call);
@@ -245,6 +273,7 @@ int __real_epoll_pwait(int ep, struct epoll_event *ev, int max, int timeout, con
 int __real_epoll_wait(int ep, struct epoll_event *ev, int max, int timeout);
 int __real_signalfd(int fd, const sigset_t *mask, int flags);
 int __real_bind(int fd, const struct sockaddr *sa, socklen_t len);
+int __real_open(const char *path, int flags, ...);
 int __real_listen(int fd, int backlog);
 int __real_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags);
 int __real_socket(int domain, int type, int proto);
@@ -279,7 +308,7 @@ ssize_t __wrap_read(int fd, void *buf, size_t count)
 
 /* write or send: the bytes quoted in the call (or their count, past 40), the script's
  * result is how many the socket takes. */
-static ssize_t fk_output(const char *name, int fd, const void *buf, size_t count)
+static inline ssize_t fk_output(const char *name, int fd, const void *buf, size_t count)
 {
     struct fk_sock *s = fk_sock_of(fd);
     char call[600];
@@ -397,7 +426,7 @@ int __wrap_epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
 /* "epoll_wait = 6 IN|RDHUP, 7 OUT": each socket's readiness, delivered as the kernel would:
  * only what it is registered for (EPOLLERR and EPOLLHUP always), a one-shot socket only while
  * armed. */
-static int fk_wait(struct epoll_event *evs, int max)
+static inline int fk_wait(struct epoll_event *evs, int max)
 {
     const char *r = fk_expect("epoll_wait");
     int n = 0;
@@ -540,6 +569,22 @@ int __wrap_setsockopt(int fd, int level, int name, const void *val, socklen_t le
     return 0;
 }
 
+/* /dev/null (a descriptor kept spare for when they run out): a fake one, so that a test that
+ * failed half-way leaks no real descriptor into the fake numbers. */
+int __wrap_open(const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    if (flags & (O_CREAT | O_TMPFILE)) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = (mode_t)va_arg(ap, int);
+        va_end(ap);
+    }
+    if (!fk || strcmp(path, "/dev/null"))
+        return __real_open(path, flags, mode);
+    return fk_fd_new();
+}
+
 int __wrap_bind(int fd, const struct sockaddr *sa, socklen_t len)
 {
     return fk_sock_of(fd) ? 0 : __real_bind(fd, sa, len);
@@ -565,7 +610,7 @@ int __wrap_getsockname(int fd, struct sockaddr *sa, socklen_t *len)
 
 
 /* After the run: the whole script was played, and every descriptor closed exactly once. */
-static void fk_done(const struct fk *k)
+static inline void fk_done(const struct fk *k)
 {
     if (k->next < k->nlines)
         fail_msg("script line %u never came: %s", k->next + 1, k->line[k->next]);
@@ -575,7 +620,7 @@ static void fk_done(const struct fk *k)
 }
 
 /* What was written to fd, all of it. */
-static void fk_assert_sent(const struct fk *k, int fd, const char *bytes)
+static inline void fk_assert_sent(const struct fk *k, int fd, const char *bytes)
 {
     assert_int_equal(k->fd[fd].nsent, strlen(bytes));
     assert_memory_equal(k->fd[fd].sent, bytes, strlen(bytes));

@@ -71,7 +71,7 @@ static int setup(void **state)
         return -1;
     f->mode = run_mode;
     fk_given(&f->k, LFD);
-    fk = &f->k;
+    fk_start(&f->k);
     *state = f;
     /* the level-triggered listener goes into the set as the loop starts */
     f->k.line[f->k.nlines++] = "epoll_ctl(ADD, 5, IN)";
@@ -80,8 +80,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+    fk_stop();
     free(*state);
-    fk = NULL;
     return 0;
 }
 
