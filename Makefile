@@ -94,6 +94,7 @@ FAKESYS_LDFLAGS := -Wl,--wrap=read,--wrap=write,--wrap=send,--wrap=shutdown,--wr
 	-Wl,--wrap=listen,--wrap=open,--wrap=getsockopt,--wrap=setsockopt,--wrap=getsockname
 test_proxy_LDFLAGS := $(FAKESYS_LDFLAGS)
 test_backend_LDFLAGS := $(FAKESYS_LDFLAGS)
+test_load_LDFLAGS := $(FAKESYS_LDFLAGS)
 
 $(B)/tests/%: tests/%.c $(LIBOBJ) $(wildcard tests/*.h)
 	@mkdir -p $(@D)

@@ -68,8 +68,10 @@ struct fk {
     const char *line[FK_MAXLINES];
     unsigned nlines, next;
     struct fk_sock fd[FK_NFD];
-    bool stopping; /* the script is done: the loop closes what is left */
-    sigset_t mask; /* the test's signal mask, given back however the run ended */
+    bool stopping;   /* the script is done: the loop closes what is left */
+    sigset_t mask;   /* the test's signal mask, given back however the run ended */
+    char pool[2048]; /* the text of the lines fk_line made */
+    size_t pooled;
 };
 
 static struct fk *fk; /* the fake kernel the wraps answer for (NULL: every call is real) */
@@ -86,6 +88,20 @@ static inline void fk_talk(struct fk *k, const char *const *lines, size_t n)
 }
 
 #define FK_SAY(k, lines) fk_talk(k, lines, sizeof(lines) / sizeof(*(lines)))
+
+/* A line made with printf's format, kept in k (for counts the test computes). */
+__attribute__((format(printf, 2, 3))) static inline const char *fk_line(struct fk *k,
+                                                                        const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *l = k->pool + k->pooled;
+    int n = vsnprintf(l, sizeof(k->pool) - k->pooled, fmt, ap);
+    va_end(ap);
+    assert_true(n >= 0 && (size_t)n < sizeof(k->pool) - k->pooled);
+    k->pooled += (size_t)n + 1;
+    return l;
+}
 
 /* A descriptor that exists before the program runs (a listener handed to it). */
 static inline void fk_given(struct fk *k, int fd)
