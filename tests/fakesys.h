@@ -60,7 +60,7 @@ struct fk_sock {
     bool in_set, armed; /* in the epoll set; one-shot: not fired since the last ADD/MOD */
     uint32_t events;
     epoll_data_t data;
-    char sent[256]; /* every byte written to it */
+    char sent[1024]; /* every byte written to it */
     size_t nsent;
 };
 
