@@ -91,7 +91,8 @@ $(B)/tui/%.o: tui/%.c $(wildcard src/*.h tui/*.h) config.mk
 FAKESYS_LDFLAGS := -Wl,--wrap=read,--wrap=write,--wrap=send,--wrap=shutdown,--wrap=close \
 	-Wl,--wrap=epoll_create1,--wrap=epoll_ctl,--wrap=epoll_wait,--wrap=epoll_pwait \
 	-Wl,--wrap=signalfd,--wrap=accept4,--wrap=socket,--wrap=connect,--wrap=bind \
-	-Wl,--wrap=listen,--wrap=open,--wrap=getsockopt,--wrap=setsockopt,--wrap=getsockname
+	-Wl,--wrap=listen,--wrap=open,--wrap=clock_gettime,--wrap=getsockopt \
+	-Wl,--wrap=setsockopt,--wrap=getsockname
 test_proxy_LDFLAGS := $(FAKESYS_LDFLAGS)
 test_backend_LDFLAGS := $(FAKESYS_LDFLAGS)
 test_load_LDFLAGS := $(FAKESYS_LDFLAGS)

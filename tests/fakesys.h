@@ -8,6 +8,8 @@
  * each with its result:
  *
  *     epoll_wait = 6 IN|RDHUP             what the kernel has to say: fd, events
+ *     epoll_wait(5000) = timeout          the loop waits 5000 ms, nothing comes: the fake
+ *                                         clock (CLOCK_MONOTONIC) moves on by as much
  *     read(6, 16) = 3 "bye"               the loop reads 16; the kernel gives these bytes
  *     write(7, "bye") = EAGAIN            the loop writes these bytes; the kernel takes none
  *     send(7, <87 bytes>) = 40            more than 40 bytes are shown as their count
@@ -23,7 +25,8 @@
  * (only what the socket is registered for, a one-shot socket only while armed); an event the
  * kernel would not deliver fails the test. Unscripted: the epoll set, a signalfd and
  * /dev/null (the lowest free numbers), setsockopt (SO_LINGER 0 marks the close as an RST), bind, listen,
- * getsockname. When the script is done, the wait brings the stop signal (epoll_pwait lets
+ * getsockname. The monotonic clock is the fake kernel's: it stands still but for the
+ * timeouts the script lets pass, so timers fire where the script says. When the script is done, the wait brings the stop signal (epoll_pwait lets
  * SIGTERM in through its mask, epoll_wait reports the signalfd), the loop closes what is
  * open (unscripted), and fk_done checks that every descriptor was closed exactly once.
  */
@@ -44,6 +47,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FK_FIRST 4 /* the fake descriptors: 4 .. 15 (0-3: the test's own, and real) */
@@ -70,6 +74,7 @@ struct fk {
     struct fk_sock fd[FK_NFD];
     bool stopping;   /* the script is done: the loop closes what is left */
     sigset_t mask;   /* the test's signal mask, given back however the run ended */
+    uint64_t now_ns; /* CLOCK_MONOTONIC */
     char pool[2048]; /* the text of the lines fk_line made */
     size_t pooled;
 };
@@ -113,6 +118,7 @@ static inline void fk_given(struct fk *k, int fd)
 static inline void fk_start(struct fk *k)
 {
     sigprocmask(SIG_SETMASK, NULL, &k->mask);
+    k->now_ns = 1000000000000ull; /* 1000 s after boot: any time will do */
     fk = k;
 }
 
@@ -290,6 +296,7 @@ int __real_epoll_wait(int ep, struct epoll_event *ev, int max, int timeout);
 int __real_signalfd(int fd, const sigset_t *mask, int flags);
 int __real_bind(int fd, const struct sockaddr *sa, socklen_t len);
 int __real_open(const char *path, int flags, ...);
+int __real_clock_gettime(clockid_t id, struct timespec *ts);
 int __real_listen(int fd, int backlog);
 int __real_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags);
 int __real_socket(int domain, int type, int proto);
@@ -442,8 +449,16 @@ int __wrap_epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
 /* "epoll_wait = 6 IN|RDHUP, 7 OUT": each socket's readiness, delivered as the kernel would:
  * only what it is registered for (EPOLLERR and EPOLLHUP always), a one-shot socket only while
  * armed. */
-static inline int fk_wait(struct epoll_event *evs, int max)
+static inline int fk_wait(struct epoll_event *evs, int max, int timeout)
 {
+    if (!strncmp(fk->line[fk->next], "epoll_wait(", 11)) {
+        char call[40];
+        snprintf(call, sizeof(call), "epoll_wait(%d)", timeout);
+        if (strcmp(fk_expect(call), "timeout"))
+            fail_msg("script: %s: the result of a wait with a timeout is 'timeout'", call);
+        fk->now_ns += (uint64_t)timeout * 1000000u;
+        return 0;
+    }
     const char *r = fk_expect("epoll_wait");
     int n = 0;
     while (*r) {
@@ -479,7 +494,7 @@ int __wrap_epoll_pwait(int ep, struct epoll_event *evs, int max, int timeout, co
     if (!fk_sock_of(ep))
         return __real_epoll_pwait(ep, evs, max, timeout, mask);
     if (fk->next < fk->nlines)
-        return fk_wait(evs, max);
+        return fk_wait(evs, max, timeout);
     sigset_t old;
     fk->stopping = true;
     sigprocmask(SIG_SETMASK, mask, &old);
@@ -495,7 +510,7 @@ int __wrap_epoll_wait(int ep, struct epoll_event *evs, int max, int timeout)
     if (!fk_sock_of(ep))
         return __real_epoll_wait(ep, evs, max, timeout);
     if (fk->next < fk->nlines)
-        return fk_wait(evs, max);
+        return fk_wait(evs, max, timeout);
     fk->stopping = true;
     for (int fd = 0; fd < FK_NFD; fd++) {
         if (fk->fd[fd].sigfd && fk->fd[fd].in_set) {
@@ -582,6 +597,15 @@ int __wrap_setsockopt(int fd, int level, int name, const void *val, socklen_t le
         const struct linger *lg = val;
         s->linger0 = lg->l_onoff && !lg->l_linger;
     }
+    return 0;
+}
+
+int __wrap_clock_gettime(clockid_t id, struct timespec *ts)
+{
+    if (!fk || id != CLOCK_MONOTONIC)
+        return __real_clock_gettime(id, ts);
+    ts->tv_sec = (time_t)(fk->now_ns / 1000000000u);
+    ts->tv_nsec = (long)(fk->now_ns % 1000000000u);
     return 0;
 }
 

@@ -154,6 +154,24 @@ static void test_close_lingers(void **state)
     fk_assert_sent(k, 8, CLOSING);
 }
 
+/* A client that never sends its FIN after a closing response: the lingering ends after 2 s
+ * (the backend's wait says so), and the connection is closed. */
+static void test_linger_times_out(void **state)
+{
+    struct fk *k = *state;
+    const char *script[] = {
+        "epoll_wait = 8 IN",
+        "read(8, 16384) = 37 \"GET / HTTP/1.1\\r\\nConnection: close\\r\\n\\r\\n\"",
+        "send(8, <114 bytes>) = 114",
+        "shutdown(8, SHUT_WR)",
+        "epoll_wait(2000) = timeout",
+        "close(8)",
+    };
+    FK_SAY(k, script);
+    run(k);
+    fk_assert_sent(k, 8, CLOSING);
+}
+
 /* The peer resets: a read that says ECONNRESET, or a send that says EPIPE, closes the
  * connection, once, and the backend goes on. */
 static void test_peer_reset_on_read(void **state)
@@ -189,6 +207,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_eagain_mid_request, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eof_while_sending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_lingers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_linger_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_reset_on_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_reset_on_send, setup, teardown),
     };

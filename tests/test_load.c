@@ -3,7 +3,8 @@
  * conversation of system calls it expects, and then what the summary says.
  *
  * The epoll set is fd 4 (made outside the script), the connection fd 5. The request asks
- * for http://127.0.0.1:9000/ with Connection: close, so the connection closes after it.
+ * for http://127.0.0.1:9000/ with Connection: close, so the connection closes after it, and
+ * --timeout is 1 s.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -70,13 +71,14 @@ static void request_sent(struct lx *x)
  * x->out. */
 static int run(struct lx *x)
 {
-    char *argv[] = {"load", "http://127.0.0.1:9000/", "--requests", "1", NULL};
+    char *argv[] = {"load", "http://127.0.0.1:9000/", "--requests", "1", "--timeout", "1000",
+                    NULL};
     fflush(stdout);
     FILE *tmp = tmpfile();
     assert_non_null(tmp);
     int saved = dup(1);
     dup2(fileno(tmp), 1);
-    int rc = load_main(4, argv);
+    int rc = load_main(6, argv);
     fflush(stdout);
     dup2(saved, 1);
     __real_close(saved); /* a real descriptor, whatever number the fakes gave out meanwhile */
@@ -204,6 +206,21 @@ static void test_send_epipe(void **state)
     assert_says(x, "failures: reset 1");
 }
 
+/* No response within --timeout: the request fails as "timeout", the connection closed. */
+static void test_timeout(void **state)
+{
+    struct lx *x = *state;
+    const char *script[] = {
+        "epoll_wait(1000) = timeout",
+        "close(5)",
+        "close(4)",
+    };
+    request_sent(x);
+    FK_SAY(&x->k, script);
+    assert_int_equal(run(x), 1);
+    assert_says(x, "failures: timeout 1");
+}
+
 /* A refused connect: the request fails as "connect". */
 static void test_connect_refused(void **state)
 {
@@ -232,6 +249,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_closed_in_body, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_epipe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,6 +31,7 @@ struct fx {
     struct fk k;
     unsigned mode;      /* EPT_MODE_* */
     unsigned max_conns; /* --max-conns (100 unless a test says) */
+    unsigned idle_ms;   /* --idle-timeout (0: none, unless a test says) */
 };
 
 /* --- the script ------------------------------------------------------------------------- */
@@ -96,6 +97,7 @@ static void run(struct fx *f)
     cfg.listener_mode = EPT_MODE_LEVEL;
     cfg.max_conns = f->max_conns ? f->max_conns : 100;
     cfg.connect_timeout_ms = 5000;
+    cfg.idle_timeout_ms = f->idle_ms;
     cfg.connect_tries = 3;
     cfg.buffer = BUFSZ;
     cfg.max_events = 8;
@@ -495,6 +497,43 @@ static void test_max_conns_pauses_listener(void **state)
     run(f);
 }
 
+/* A connect with no answer within --connect-timeout (5 s, the loop's wait says so) is given
+ * up, its socket closed, and the next try made. */
+static void test_connect_timeout_retries(void **state)
+{
+    struct fx *f = *state;
+    const char *script[] = {
+        "epoll_wait(5000) = timeout",
+        "close(7)",
+        "socket() = 7",
+        "connect(7) = EINPROGRESS",
+        M3(f, "epoll_ctl(ADD, 7, OUT)", "epoll_ctl(ADD, 7, IN|OUT|RDHUP|ET)",
+           "epoll_ctl(ADD, 7, OUT|ET|ONESHOT)"),
+    };
+    accept_pair(f);
+    SAY(f, script);
+    connected(f);
+    run(f);
+}
+
+/* Once connected, the connect timer is gone and the idle timer (--idle-timeout) is the one
+ * the loop waits for; when it fires both sockets are closed (with a FIN, not an RST). With
+ * no connection left, the loop waits a second more to give its buffer pool back. */
+static void test_idle_timeout_closes(void **state)
+{
+    struct fx *f = *state;
+    f->idle_ms = 60000;
+    const char *script[] = {
+        "epoll_wait(60000) = timeout",
+        "close(6)",
+        "close(7)",
+        "epoll_wait(1000) = timeout",
+    };
+    open_pair(f);
+    SAY(f, script);
+    run(f);
+}
+
 static void say(struct fx *f, const char *line)
 {
     fk_talk(&f->k, &line, 1);
@@ -569,6 +608,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hup_waits_for_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_conns_pauses_listener, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edge_reads_16_a_turn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connect_timeout_retries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_timeout_closes, setup, teardown),
     };
     int failed = 0;
     /* every test in each mode, a group a mode */
