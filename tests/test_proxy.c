@@ -76,7 +76,8 @@ static int setup(void **state)
     fk_start(&f->k);
     *state = f;
     /* the level-triggered listener goes into the set as the loop starts */
-    f->k.line[f->k.nlines++] = "epoll_ctl(ADD, 5, IN)";
+    const char *start[] = {"epoll_ctl(ADD, 5, IN)"};
+    SAY(f, start);
     return 0;
 }
 
@@ -90,7 +91,7 @@ static int teardown(void **state)
 /* Run the loop through the script; then every socket must be closed, each exactly once. */
 static void run(struct fx *f)
 {
-    static struct proxy_config cfg;
+    static struct proxy_config cfg; /* static: its balancer has room for 64 backends */
     char err[200];
     memset(&cfg, 0, sizeof(cfg));
     cfg.mode = f->mode;
