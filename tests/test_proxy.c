@@ -280,6 +280,33 @@ static void test_rdhup_short_read(void **state)
     assert_sent(f, 6, "response, part 1 & 2");
 }
 
+/* The client's FIN first, passed on; then the response and the backend's FIN, the response
+ * written short: the connection is closed only once the rest of the response is out, and
+ * without a shutdown (the client's own FIN came and went: the close says it). */
+static void test_last_eof_waits_for_drain(void **state)
+{
+    struct fx *f = *state;
+    const char *script[] = {
+        "epoll_wait = 6 IN|RDHUP",
+        "read(6, 16) = 0",
+        "shutdown(7, SHUT_WR)",
+        only_level(f, "epoll_ctl(MOD, 6, 0)"),
+        "epoll_wait = 7 IN|RDHUP",
+        "read(7, 16) = 5 \"hello\"",
+        "write(6, \"hello\") = 2",
+        M3(f, "epoll_ctl(MOD, 6, OUT)", "", "epoll_ctl(MOD, 6, OUT|ET|ONESHOT)"),
+        only_level(f, "epoll_ctl(MOD, 7, 0)"),
+        "epoll_wait = 6 OUT",
+        "write(6, \"llo\") = 3",
+        "close(6)",
+        "close(7)",
+    };
+    open_pair(f);
+    SAY(f, script);
+    run(f);
+    assert_sent(f, 6, "hello");
+}
+
 /* A write fails with EPIPE: the connection is reset (both sockets closed with an RST, each
  * once), and the batch's later event for the backend, now closed, is skipped unread. */
 static void test_write_epipe(void **state)
@@ -598,6 +625,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_short_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eof_with_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rdhup_short_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_last_eof_waits_for_drain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_epipe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_econnreset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edge_reads_until_eagain, setup, teardown),
