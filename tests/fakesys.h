@@ -139,7 +139,8 @@ static const struct {
                  {"ECONNRESET", ECONNRESET},
                  {"EINPROGRESS", EINPROGRESS},
                  {"ECONNREFUSED", ECONNREFUSED},
-                 {"ETIMEDOUT", ETIMEDOUT}};
+                 {"ETIMEDOUT", ETIMEDOUT},
+                 {"EMFILE", EMFILE}};
 
 static const struct {
     uint32_t bit;

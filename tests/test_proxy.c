@@ -562,6 +562,52 @@ static void test_idle_timeout_closes(void **state)
     run(f);
 }
 
+/* Out of descriptors at accept (EMFILE): the listener is paused for 100 ms (its EPOLLIN
+ * MOD'ed away, the wait says 100), rather than spin on a socket that stays readable; then
+ * it is back, and accepting resumes at once. */
+static void test_accept_emfile_pauses(void **state)
+{
+    struct fx *f = *state;
+    const char *script[] = {
+        "epoll_wait = 5 IN",
+        "accept4(5) = EMFILE",
+        "epoll_ctl(MOD, 5, 0)",
+        "epoll_wait(100) = timeout",
+        "epoll_ctl(MOD, 5, IN)",
+        "accept4(5) = 6",
+        M3(f, "epoll_ctl(ADD, 6, IN|RDHUP)", "epoll_ctl(ADD, 6, IN|OUT|RDHUP|ET)",
+           "epoll_ctl(ADD, 6, IN|RDHUP|ET|ONESHOT)"),
+        "socket() = 7",
+        "connect(7) = EINPROGRESS",
+        M3(f, "epoll_ctl(ADD, 7, OUT)", "epoll_ctl(ADD, 7, IN|OUT|RDHUP|ET)",
+           "epoll_ctl(ADD, 7, OUT|ET|ONESHOT)"),
+        "accept4(5) = EAGAIN",
+    };
+    SAY(f, script);
+    run(f);
+}
+
+/* Out of descriptors for the backend's socket: not the backend's fault, so no retry; the
+ * client is closed and the listener paused as after an EMFILE at accept. */
+static void test_socket_emfile_closes_client(void **state)
+{
+    struct fx *f = *state;
+    const char *script[] = {
+        "epoll_wait = 5 IN",
+        "accept4(5) = 6",
+        M3(f, "epoll_ctl(ADD, 6, IN|RDHUP)", "epoll_ctl(ADD, 6, IN|OUT|RDHUP|ET)",
+           "epoll_ctl(ADD, 6, IN|RDHUP|ET|ONESHOT)"),
+        "socket() = EMFILE",
+        "close(6)",
+        "epoll_ctl(MOD, 5, 0)",
+        "epoll_wait(100) = timeout",
+        "epoll_ctl(MOD, 5, IN)",
+        "accept4(5) = EAGAIN",
+    };
+    SAY(f, script);
+    run(f);
+}
+
 static void say(struct fx *f, const char *line)
 {
     fk_talk(&f->k, &line, 1);
@@ -639,6 +685,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_edge_reads_16_a_turn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_timeout_retries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_timeout_closes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_accept_emfile_pauses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_socket_emfile_closes_client, setup, teardown),
     };
     int failed = 0;
     /* every test in each mode, a group a mode */
