@@ -145,9 +145,9 @@ static const struct {
 static const struct {
     uint32_t bit;
     const char *name;
-} fk_evnames[] = {{EPOLLIN, "IN"},   {EPOLLOUT, "OUT"},        {EPOLLRDHUP, "RDHUP"},
-                  {EPOLLPRI, "PRI"}, {EPOLLERR, "ERR"},        {EPOLLHUP, "HUP"},
-                  {EPOLLET, "ET"},   {EPOLLONESHOT, "ONESHOT"}};
+} fk_evnames[] = {{EPOLLIN, "IN"},   {EPOLLOUT, "OUT"},         {EPOLLRDHUP, "RDHUP"},
+                  {EPOLLPRI, "PRI"}, {EPOLLERR, "ERR"},         {EPOLLHUP, "HUP"},
+                  {EPOLLET, "ET"},   {EPOLLONESHOT, "ONESHOT"}, {EPOLLEXCLUSIVE, "EXCLUSIVE"}};
 
 static inline void fk_mask_str(uint32_t m, char *out, size_t len)
 {

@@ -32,6 +32,8 @@ struct fx {
     unsigned mode;      /* EPT_MODE_* */
     unsigned max_conns; /* --max-conns (100 unless a test says) */
     unsigned idle_ms;   /* --idle-timeout (0: none, unless a test says) */
+    unsigned lmode;     /* --listener-mode: EPT_MODE_LEVEL unless a test says */
+    bool exclusive;     /* --accept exclusive (EPOLLEXCLUSIVE) */
 };
 
 /* --- the script ------------------------------------------------------------------------- */
@@ -75,9 +77,9 @@ static int setup(void **state)
     fk_given(&f->k, LFD);
     fk_start(&f->k);
     *state = f;
-    /* the level-triggered listener goes into the set as the loop starts */
-    const char *start[] = {"epoll_ctl(ADD, 5, IN)"};
-    SAY(f, start);
+    /* the listener goes into the set as the loop starts: run() writes how, once the test
+     * has said which listener it wants */
+    f->k.line[f->k.nlines++] = NULL;
     return 0;
 }
 
@@ -95,7 +97,8 @@ static void run(struct fx *f)
     char err[200];
     memset(&cfg, 0, sizeof(cfg));
     cfg.mode = f->mode;
-    cfg.listener_mode = EPT_MODE_LEVEL;
+    cfg.listener_mode = f->lmode;
+    cfg.accept = f->exclusive ? PROXY_ACCEPT_EXCLUSIVE : PROXY_ACCEPT_SHARED;
     cfg.max_conns = f->max_conns ? f->max_conns : 100;
     cfg.connect_timeout_ms = 5000;
     cfg.idle_timeout_ms = f->idle_ms;
@@ -111,6 +114,9 @@ static void run(struct fx *f)
     balance_health(&cfg.bal, 3, 10000000000ull, 5000000000ull);
     assert_int_equal(balance_add(&cfg.bal, "127.0.0.1:9301", err, sizeof(err)), 0);
 
+    f->k.line[0] = f->lmode == EPT_MODE_EDGE ? "epoll_ctl(ADD, 5, IN|ET)"
+                   : f->exclusive            ? "epoll_ctl(ADD, 5, IN|EXCLUSIVE)"
+                                             : "epoll_ctl(ADD, 5, IN)";
     assert_int_equal(proxy_run(&cfg), 0);
     fk_done(&f->k);
 }
@@ -500,12 +506,10 @@ static void test_hup_waits_for_nothing(void **state)
     run(f);
 }
 
-/* At --max-conns the (level-triggered) listener stops being reported (its EPOLLIN MOD'ed
- * away) and accepting stops; an EPOLLERR resets the connection, and the listener is back. */
-static void test_max_conns_pauses_listener(void **state)
+/* The first client of a --max-conns 1 run, accepted with the listener in mode lmode: the
+ * listener pauses after it (what the pause costs is the test's). */
+static void accept_first(struct fx *f)
 {
-    struct fx *f = *state;
-    f->max_conns = 1;
     const char *script[] = {
         "epoll_wait = 5 IN",
         "accept4(5) = 6",
@@ -515,18 +519,25 @@ static void test_max_conns_pauses_listener(void **state)
         "connect(7) = EINPROGRESS",
         M3(f, "epoll_ctl(ADD, 7, OUT)", "epoll_ctl(ADD, 7, IN|OUT|RDHUP|ET)",
            "epoll_ctl(ADD, 7, OUT|ET|ONESHOT)"),
-        "epoll_ctl(MOD, 5, 0)",
-        "epoll_wait = 6 ERR|HUP",
-        "close(6) RST",
-        "close(7) RST",
-        "epoll_ctl(MOD, 5, IN)",
+    };
+    f->max_conns = 1;
+    SAY(f, script);
+}
+
+/* At --max-conns the (level-triggered) listener stops being reported (its EPOLLIN MOD'ed
+ * away) and accepting stops; an EPOLLERR resets the connection, and the listener is back. */
+static void test_max_conns_pauses_listener(void **state)
+{
+    struct fx *f = *state;
+    accept_first(f);
+    const char *script[] = {
+        "epoll_ctl(MOD, 5, 0)", "epoll_wait = 6 ERR|HUP", "close(6) RST",
+        "close(7) RST",         "epoll_ctl(MOD, 5, IN)",
     };
     SAY(f, script);
     run(f);
 }
 
-/* A connect with no answer within --connect-timeout (5 s, the loop's wait says so) is given
- * up, its socket closed, and the next try made. */
 static void test_connect_timeout_retries(void **state)
 {
     struct fx *f = *state;
@@ -603,6 +614,45 @@ static void test_socket_emfile_closes_client(void **state)
         "epoll_wait(100) = timeout",
         "epoll_ctl(MOD, 5, IN)",
         "accept4(5) = EAGAIN",
+    };
+    SAY(f, script);
+    run(f);
+}
+
+/* An edge-triggered listener at --max-conns stays registered and just stops accepting; when
+ * a connection closes it accepts at once, without an event: the clients that came meanwhile
+ * made no new edge. */
+static void test_edge_listener_remembers(void **state)
+{
+    struct fx *f = *state;
+    f->lmode = EPT_MODE_EDGE;
+    accept_first(f);
+    const char *script[] = {
+        "epoll_wait = 6 ERR|HUP",
+        "close(6) RST",
+        "close(7) RST",
+        "accept4(5) = 6",
+        M3(f, "epoll_ctl(ADD, 6, IN|RDHUP)", "epoll_ctl(ADD, 6, IN|OUT|RDHUP|ET)",
+           "epoll_ctl(ADD, 6, IN|RDHUP|ET|ONESHOT)"),
+        "socket() = 7",
+        "connect(7) = EINPROGRESS",
+        M3(f, "epoll_ctl(ADD, 7, OUT)", "epoll_ctl(ADD, 7, IN|OUT|RDHUP|ET)",
+           "epoll_ctl(ADD, 7, OUT|ET|ONESHOT)"),
+    };
+    SAY(f, script);
+    run(f);
+}
+
+/* An EPOLLEXCLUSIVE listener cannot be MOD'ed (EINVAL): paused, it leaves the set (DEL), and
+ * comes back with ADD. */
+static void test_exclusive_listener_leaves_the_set(void **state)
+{
+    struct fx *f = *state;
+    f->exclusive = true;
+    accept_first(f);
+    const char *script[] = {
+        "epoll_ctl(DEL, 5, 0)", "epoll_wait = 6 ERR|HUP",          "close(6) RST",
+        "close(7) RST",         "epoll_ctl(ADD, 5, IN|EXCLUSIVE)",
     };
     SAY(f, script);
     run(f);
@@ -687,6 +737,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_idle_timeout_closes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_accept_emfile_pauses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_socket_emfile_closes_client, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_edge_listener_remembers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exclusive_listener_leaves_the_set, setup, teardown),
     };
     int failed = 0;
     /* every test in each mode, a group a mode */
