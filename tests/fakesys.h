@@ -1,8 +1,8 @@
-/* fakesys.h - a fake kernel for the event loops' unit tests (test_proxy.c, test_backend.c),
- * header-only: the system calls a loop makes on its sockets and its epoll set, linked to the
- * fakes below with -Wl,--wrap=NAME (FAKESYS_LDFLAGS in the Makefile). The code under test is
- * linked as separate objects, so its calls are unresolved and the wraps reach them; a call on
- * a descriptor the fake kernel did not make goes to the real function.
+/* fakesys.h - a fake kernel for the event loops' unit tests (test_proxy.c, test_backend.c,
+ * test_load.c), header-only: the system calls a loop makes on its sockets and its epoll set,
+ * linked to the fakes below with -Wl,--wrap=NAME (FAKESYS_LDFLAGS in the Makefile). The code
+ * under test is linked as separate objects, so its calls are unresolved and the wraps reach
+ * them; a call on a descriptor the fake kernel did not make goes to the real function.
  *
  * A test writes the conversation it expects between the loop and the kernel, one call a line,
  * each with its result:
@@ -23,12 +23,15 @@
  * order across calls is what a state machine gets right or wrong (data before the FIN,
  * EPOLLOUT asked after the short write). epoll_wait delivers an event as the kernel would
  * (only what the socket is registered for, a one-shot socket only while armed); an event the
- * kernel would not deliver fails the test. Unscripted: the epoll set, a signalfd and
- * /dev/null (the lowest free numbers), setsockopt (SO_LINGER 0 marks the close as an RST), bind, listen,
- * getsockname. The monotonic clock is the fake kernel's: it stands still but for the
- * timeouts the script lets pass, so timers fire where the script says. When the script is done, the wait brings the stop signal (epoll_pwait lets
- * SIGTERM in through its mask, epoll_wait reports the signalfd), the loop closes what is
- * open (unscripted), and fk_done checks that every descriptor was closed exactly once.
+ * kernel would not deliver fails the test.
+ *
+ * Unscripted: the epoll set, a signalfd and /dev/null (the lowest free numbers), setsockopt
+ * (SO_LINGER 0 marks the close as an RST), bind, listen, getsockname. The monotonic clock is
+ * the fake kernel's: it stands still but for the timeouts the script lets pass, so timers
+ * fire where the script says. When the script is done, the wait brings the stop signal
+ * (epoll_pwait lets SIGTERM in through its mask, epoll_wait reports the signalfd) and the
+ * loop closes what is open (unscripted); fk_done then checks that every descriptor was
+ * closed exactly once.
  */
 #ifndef EPSCOPE_TESTS_FAKESYS_H
 #define EPSCOPE_TESTS_FAKESYS_H
