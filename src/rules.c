@@ -569,8 +569,8 @@ static void oneshot_shutdown(struct rules *R, struct state_sock *s, const struct
 {
     struct state_sock *src;
     struct note *n;
-    if (sh->result != 0 || sh->how == SHUT_RD || !s->peer ||
-        !(src = state_sock(R->st, s->peer)) || src == s)
+    if (sh->result != 0 || sh->how == SHUT_RD || !s->peer || !(src = state_sock(R->st, s->peer)) ||
+        src == s)
         return;
     if ((n = note_if(R, src)) && n->fin_drained)
         n->fin_known = 1;
