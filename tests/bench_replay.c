@@ -3,7 +3,8 @@
  * (records/s of replay_open: indexing, diagnoses, checkpoints), then the model is moved to
  * random positions and stepped back and forth (the slowest seek is what a viewer key can
  * cost). Built by `make bench`, not run by `make test`.
- * usage: bench_replay [RECORDS]   (the file goes to $TMPDIR, default /tmp, and is removed) */
+ * usage: bench_replay [RECORDS]   (the file goes to $TMPDIR, default /tmp, and is removed;
+ * BENCH_KEEP=PATH writes it to PATH and keeps it, to compare two builds' outputs on it) */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -36,7 +37,11 @@ int main(int argc, char **argv)
     uint64_t target = argc > 1 ? strtoull(argv[1], NULL, 10) : 10000000;
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     char path[512], err[256];
-    snprintf(path, sizeof(path), "%s/bench_replay.%d.ept", tmp, (int)getpid());
+    const char *keep = getenv("BENCH_KEEP");
+    if (keep && *keep)
+        snprintf(path, sizeof(path), "%s", keep);
+    else
+        snprintf(path, sizeof(path), "%s/bench_replay.%d.ept", tmp, (int)getpid());
     struct trace_opts o = {.path = path, .force = 1, .ring_size = 64u << 20, .preview = 16,
                            .mode = EPT_MODE_ONESHOT, .listener_mode = EPT_MODE_LEVEL};
     struct trace *t;
@@ -97,7 +102,8 @@ int main(int argc, char **argv)
     double t1 = now_s(), c1 = cpu_s();
     if (replay_open(&r, path, err, sizeof(err)) < 0) {
         fprintf(stderr, "bench_replay: %s\n", err);
-        unlink(path);
+        if (!keep || !*keep)
+            unlink(path);
         return 1;
     }
     double ta = now_s() - t1, ca = cpu_s() - c1;
@@ -131,6 +137,7 @@ int main(int argc, char **argv)
     printf("seek: %d seeks, mean %.2f ms, worst %.2f ms (target < 50 ms)\n", seeks,
            total / seeks * 1e3, worst * 1e3);
     replay_close(r);
-    unlink(path);
+    if (!keep || !*keep)
+        unlink(path);
     return 0;
 }
