@@ -78,7 +78,6 @@ struct note {
 
 /* What the rules remember about one thread's current batch. */
 struct tnote {
-    uint64_t last_ns;          /* time of the thread's last record */
     /* mis-trigger: an EPOLLIN whose read found nothing, in this batch */
     uint64_t mt_pos;           /* pos + 1, 0: none */
     uint32_t mt_sid;
@@ -141,11 +140,12 @@ static __attribute__((noinline)) struct note *note_new(struct rules *R, struct s
     return n;
 }
 
-/* The note of s, made on first use. Inline: asked several times a record. */
+/* The note of s, made on first use. Inline: asked several times a record. s->note is 0 or
+ * names s's note: only note_new sets it, a new file starts at 0, and rules_drop clears it
+ * before the model drops the file (the state's drop hook), so no check of the note's sid. */
 static inline struct note *note_of(struct rules *R, struct state_sock *s)
 {
-    if (__builtin_expect(s->note && s->note <= R->nnotes &&
-                         R->notes[s->note - 1].sid == s->sid, 1))
+    if (__builtin_expect(s->note != 0, 1))
         return &R->notes[s->note - 1];
     return note_new(R, s);
 }
@@ -153,9 +153,7 @@ static inline struct note *note_of(struct rules *R, struct state_sock *s)
 /* The note of s if it has one, NULL otherwise (never makes one). */
 static inline struct note *note_if(struct rules *R, const struct state_sock *s)
 {
-    if (!s || !s->note || s->note > R->nnotes || R->notes[s->note - 1].sid != s->sid)
-        return NULL;
-    return &R->notes[s->note - 1];
+    return s && s->note ? &R->notes[s->note - 1] : NULL;
 }
 
 /* Room for the notes of threads up to index i (a new thread, rarely). */
@@ -401,8 +399,8 @@ static void edge_batch_end(struct rules *R, struct state_thread *t, struct tnote
         struct state_sock *s = state_sock(R->st, tn->full[i]);
         struct note *n = note_if(R, s);
         if (n && n->full_read && n->full_tid == t->tid && !n->stall_ns) {
-            n->stall_ns = tn->last_ns;
-            watch(R, s, RULE_EDGE_STARVATION, tn->last_ns + RULE_STALL_NS);
+            n->stall_ns = t->last_ns;
+            watch(R, s, RULE_EDGE_STARVATION, t->last_ns + RULE_STALL_NS);
         }
     }
     tn->nfull = 0;
@@ -460,7 +458,7 @@ static void oneshot_fired(struct rules *R, struct state_sock *s, uint64_t pos)
     n->suspect = 0;
 }
 
-static void oneshot_batch_end(struct rules *R, struct state_thread *t, struct tnote *tn)
+static void oneshot_batch_end(struct rules *R, struct state_thread *t)
 {
     struct state_wait *w = &t->wait;
     for (uint32_t i = 0; i < w->n; i++) {
@@ -471,8 +469,8 @@ static void oneshot_batch_end(struct rules *R, struct state_thread *t, struct tn
         struct state_reg *g = state_reg(s, w->set, w->ev[i].fd);
         if (!g || !(g->interest & EPOLLONESHOT) || g->armed)
             continue;
-        n->idle_ns = tn->last_ns;
-        watch(R, s, RULE_ONESHOT_NOT_REARMED, tn->last_ns + RULE_STALL_NS);
+        n->idle_ns = t->last_ns;
+        watch(R, s, RULE_ONESHOT_NOT_REARMED, t->last_ns + RULE_STALL_NS);
     }
 }
 
@@ -878,8 +876,8 @@ static void lost_out_batch_end(struct rules *R, struct state_thread *t, struct t
         struct state_sock *s = state_sock(R->st, tn->oe[i]);
         struct note *n = note_if(R, s);
         if (n && n->oe_pos && n->oe_tid == t->tid && !n->oe_ns) {
-            n->oe_ns = tn->last_ns;
-            watch(R, s, RULE_LOST_OUT_EDGE, tn->last_ns + RULE_STALL_NS);
+            n->oe_ns = t->last_ns;
+            watch(R, s, RULE_LOST_OUT_EDGE, t->last_ns + RULE_STALL_NS);
         }
     }
     tn->noe = 0;
@@ -1225,7 +1223,7 @@ void rules_batch_end(struct rules *R, struct state_thread *t, uint64_t pos, uint
     spurious_batch_end(R, t, pos);
     edge_batch_end(R, t, tn);
     lost_out_batch_end(R, t, tn);
-    oneshot_batch_end(R, t, tn);
+    oneshot_batch_end(R, t);
     accept_batch_end(R, t, tn, pos, 0); /* the herd's counts too */
     tn->mt_pos = 0;
     tn->nstale = 0;
@@ -1275,110 +1273,155 @@ static void run_watches(struct rules *R, uint64_t pos, uint64_t ns)
         judge_watch(R, watch_pop(R), pos, ns, 0);
 }
 
+/* What each record type hooks, after the model applied it (t: its thread; s: the file it
+ * was about, when the model knows it). Types no rule looks at have no hook. */
+
+static void on_end(struct rules *R, const struct ept_rec *rec, uint64_t pos)
+{
+    EPT_VIEW(struct ept_end, e, rec);
+    if (e->lost > R->lost) { /* dropped by threads that recorded nothing after */
+        struct finding *f = new_finding(R, RULE_LOST_RECORDS, pos, pos, NULL);
+        f->count = e->lost - R->lost;
+        snprintf(f->what, sizeof(f->what),
+                 "%llu records dropped near the end, by threads that recorded nothing "
+                 "after: the ring was full; no diagnosis reasons across this gap",
+                 (unsigned long long)f->count);
+        R->lost = e->lost;
+    }
+}
+
+static void on_ready(struct rules *R, struct state_thread *t, uint64_t pos)
+{
+    struct state_sock *s = state_touched(R->st);
+    struct state_event *e = R->st->touched_ev;
+    struct note *n;
+    if (!s || !e)
+        return;
+    struct state_reg *g = state_reg(s, t->wait.set, e->fd);
+    if (!g)
+        g = state_reg(s, t->wait.set, -1);
+    if (g && (g->interest & EPOLLONESHOT))
+        oneshot_fired(R, s, pos);
+    if (g && g->fd_closed) { /* the program cannot change it: that is the mistake */
+        closed_fd_ready(R, s, g, e, pos);
+        return;
+    }
+    busy_ready(R, s, g, e, pos);
+    eof_ready(R, s, g, e, pos);
+    lost_out_ready(R, t, s, g, e, pos);
+    rdhup_ready(R, s, e, pos);
+    if ((n = note_if(R, s)) && n->acc_batch && n->acc_batch - 1 < t->wait.pos)
+        n->acc_batch = 0; /* the listener came again at once */
+}
+
+static void on_read(struct rules *R, struct state_thread *t, const struct ept_rec *rec,
+                    uint64_t pos)
+{
+    EPT_VIEW(struct ept_io, io, rec);
+    struct state_sock *s = state_touched(R->st);
+    struct note *n;
+    if (s) {
+        if ((n = note_if(R, s)))
+            n->rdhup_read = 1;
+        edge_read(R, t, s, io, pos);
+        hog_read(R, t, s, io, pos);
+        oneshot_read(R, s, io);
+        oneshot_call(R, s, EPT_READ, io->result, pos, rec->ns);
+    }
+    mistrigger_read(R, t, io, pos);
+    if (io->result == -EBADF)
+        stale_ebadf(R, t, rec, pos);
+}
+
+static void on_write(struct rules *R, struct state_thread *t, const struct ept_rec *rec,
+                     uint64_t pos)
+{
+    EPT_VIEW(struct ept_io, io, rec);
+    struct state_sock *s = state_touched(R->st);
+    if (s) {
+        struct note *n = note_of(R, s);
+        n->wrote = 1;
+        n->oe_pos = n->oe_ns = 0; /* it acted on its EPOLLOUT */
+        oneshot_call(R, s, EPT_WRITE, io->result, pos, rec->ns);
+        mistrigger_write(R, t, rec, io, pos);
+    }
+    if (io->result == -EBADF)
+        stale_ebadf(R, t, rec, pos);
+}
+
+static void on_ctl(struct rules *R, const struct ept_rec *rec)
+{
+    EPT_VIEW(struct ept_epoll_ctl, c, rec);
+    struct note *n;
+    if (c->result != 0 || !(n = note_if(R, state_touched(R->st))))
+        return;
+    n->full_read = 0; /* ADD or MOD polls the file again: a ready one is reported */
+    n->stall_ns = 0;
+    n->fired = 0;     /* re-armed (or removed on purpose) */
+    n->idle_ns = 0;
+    n->suspect = 0;
+    n->acc_batch = 0;
+    n->oe_pos = n->oe_ns = 0; /* polled again: a writable socket is reported anew */
+    if (c->op == EPOLL_CTL_DEL || !(c->events & EPOLLOUT))
+        n->out_seen = n->out_streak = 0;
+    if (c->op == EPOLL_CTL_DEL || !(c->events & (EPOLLIN | EPOLLRDHUP)))
+        n->eof_events = 0;
+}
+
+static void on_accept(struct rules *R, struct state_thread *t, const struct ept_rec *rec,
+                      uint64_t pos)
+{
+    EPT_VIEW(struct ept_accept, a, rec);
+    struct state_sock *s = state_touched(R->st);
+    if (s) {
+        struct note *n = note_of(R, s);
+        n->acc_ok = a->result >= 0;
+        n->acc_tid = t->tid;
+    }
+    if (a->result == -EBADF)
+        stale_ebadf(R, t, rec, pos);
+}
+
+static void on_handle(struct rules *R, struct state_thread *t, const struct ept_rec *rec,
+                      uint64_t pos)
+{
+    EPT_VIEW(struct ept_ready, h, rec);
+    if (h->index < t->wait.n && t->wait.ev[h->index].stale)
+        stale_report(R, t, h->index, pos, "the program handled it anyway");
+}
+
 void rules_record(struct rules *R, const struct ept_rec *rec, uint64_t pos)
 {
     struct state *st = R->st;
     struct state_thread *t = state_current(st);
+    struct state_sock *s;
+    struct note *n;
     if (rec->type == EPT_LOST) { /* may come before any thread's first record */
         lost(R, rec, pos);
         return;
     }
-    if (rec->type == EPT_END) {
-        EPT_VIEW(struct ept_end, e, rec);
-        if (e->lost > R->lost) { /* dropped by threads that recorded nothing after */
-            struct finding *f = new_finding(R, RULE_LOST_RECORDS, pos, pos, NULL);
-            f->count = e->lost - R->lost;
-            snprintf(f->what, sizeof(f->what),
-                     "%llu records dropped near the end, by threads that recorded nothing "
-                     "after: the ring was full; no diagnosis reasons across this gap",
-                     (unsigned long long)f->count);
-            R->lost = e->lost;
-        }
-    }
+    if (__builtin_expect(rec->type == EPT_END, 0))
+        on_end(R, rec, pos);
     if (!t)
         return;
-    struct state_sock *s = state_touched(st);
-    struct note *n;
     switch (rec->type) {
-    case EPT_READY: {
-        struct state_event *e = st->touched_ev;
-        if (!s || !e)
-            break;
-        struct state_reg *g = state_reg(s, t->wait.set, e->fd);
-        if (!g)
-            g = state_reg(s, t->wait.set, -1);
-        if (g && (g->interest & EPOLLONESHOT))
-            oneshot_fired(R, s, pos);
-        if (g && g->fd_closed) { /* the program cannot change it: that is the mistake */
-            closed_fd_ready(R, s, g, e, pos);
-            break;
-        }
-        busy_ready(R, s, g, e, pos);
-        eof_ready(R, s, g, e, pos);
-        lost_out_ready(R, t, s, g, e, pos);
-        rdhup_ready(R, s, e, pos);
-        if ((n = note_if(R, s)) && n->acc_batch && n->acc_batch - 1 < t->wait.pos)
-            n->acc_batch = 0; /* the listener came again at once */
+    case EPT_READY:
+        on_ready(R, t, pos);
         break;
-    }
-    case EPT_READ: {
-        EPT_VIEW(struct ept_io, io, rec);
-        if (s) {
-            if ((n = note_if(R, s)))
-                n->rdhup_read = 1;
-            edge_read(R, t, s, io, pos);
-            hog_read(R, t, s, io, pos);
-            oneshot_read(R, s, io);
-            oneshot_call(R, s, EPT_READ, io->result, pos, rec->ns);
-        }
-        mistrigger_read(R, t, io, pos);
-        if (io->result == -EBADF)
-            stale_ebadf(R, t, rec, pos);
+    case EPT_READ:
+        on_read(R, t, rec, pos);
         break;
-    }
-    case EPT_WRITE: {
-        EPT_VIEW(struct ept_io, io, rec);
-        if (s) {
-            n = note_of(R, s);
-            n->wrote = 1;
-            n->oe_pos = n->oe_ns = 0; /* it acted on its EPOLLOUT */
-            oneshot_call(R, s, EPT_WRITE, io->result, pos, rec->ns);
-            mistrigger_write(R, t, rec, io, pos);
-        }
-        if (io->result == -EBADF)
-            stale_ebadf(R, t, rec, pos);
+    case EPT_WRITE:
+        on_write(R, t, rec, pos);
         break;
-    }
-    case EPT_EPOLL_CTL: {
-        EPT_VIEW(struct ept_epoll_ctl, c, rec);
-        if (c->result != 0 || !s || !(n = note_if(R, s)))
-            break;
-        n->full_read = 0; /* ADD or MOD polls the file again: a ready one is reported */
-        n->stall_ns = 0;
-        n->fired = 0;     /* re-armed (or removed on purpose) */
-        n->idle_ns = 0;
-        n->suspect = 0;
-        n->acc_batch = 0;
-        n->oe_pos = n->oe_ns = 0; /* polled again: a writable socket is reported anew */
-        if (c->op == EPOLL_CTL_DEL || !(c->events & EPOLLOUT))
-            n->out_seen = n->out_streak = 0;
-        if (c->op == EPOLL_CTL_DEL || !(c->events & (EPOLLIN | EPOLLRDHUP)))
-            n->eof_events = 0;
+    case EPT_EPOLL_CTL:
+        on_ctl(R, rec);
         break;
-    }
-    case EPT_ACCEPT: {
-        EPT_VIEW(struct ept_accept, a, rec);
-        if (s) {
-            n = note_of(R, s);
-            n->acc_ok = a->result >= 0;
-            n->acc_tid = t->tid;
-        }
-        if (a->result == -EBADF)
-            stale_ebadf(R, t, rec, pos);
+    case EPT_ACCEPT:
+        on_accept(R, t, rec, pos);
         break;
-    }
     case EPT_SHUTDOWN:
-        if (s) {
+        if ((s = state_touched(st))) {
             EPT_VIEW(struct ept_shutdown, sh, rec);
             oneshot_shutdown(R, s, sh);
             oneshot_call(R, s, EPT_SHUTDOWN, 0, pos, rec->ns);
@@ -1388,22 +1431,16 @@ void rules_record(struct rules *R, const struct ept_rec *rec, uint64_t pos)
     case EPT_CLOSE:
         stale_ebadf(R, t, rec, pos);
         break;
-    case EPT_HANDLE: {
-        EPT_VIEW(struct ept_ready, h, rec);
-        if (h->index < t->wait.n && t->wait.ev[h->index].stale)
-            stale_report(R, t, h->index, pos, "the program handled it anyway");
+    case EPT_HANDLE:
+        on_handle(R, t, rec, pos);
         break;
-    }
     case EPT_PAUSE:
-        if (s && (n = note_if(R, s)))
+        if ((n = note_if(R, state_touched(st))))
             n->acc_batch = 0;
         break;
     default:
         break;
     }
-    if (__builtin_expect(st->cur >= R->ntn, 0)) /* t is threads[cur]: no division */
-        tnote_grow(R, st->cur);
-    R->tn[st->cur].last_ns = rec->ns;
     if (rec->ns >= R->due) /* an empty queue's UINT64_MAX: run_watches finds nothing */
         run_watches(R, pos, rec->ns);
 }

@@ -845,7 +845,7 @@ void state_apply(struct state *st, const struct ept_rec *rec, uint64_t pos)
     }
     case EPT_LOST:
         state_gap(st);
-        break;
+        return;
     case EPT_SOCKET: {
         EPT_VIEW(struct ept_socket, so, rec);
         if (so->result < 0)
@@ -892,4 +892,5 @@ void state_apply(struct state *st, const struct ept_rec *rec, uint64_t pos)
     default:
         break;
     }
+    t->last_ns = rec->ns;
 }

@@ -142,6 +142,8 @@ struct state_thread {
     uint32_t tid;
     uint32_t last_read_sid;    /* the socket its last successful read since its wait was of */
     uint64_t reads_ok;         /* successful reads so far (a clock for "since") */
+    uint64_t last_ns;          /* time of its last record (a LOST record, which says what the
+                                  recorder dropped, is not the thread's) */
     struct state_wait wait;
 };
 
