@@ -247,24 +247,27 @@ static int64_t scan(struct replay *r)
             r->blocks = xreallocarray(r->blocks, r->bcap, sizeof(*r->blocks));
         }
         uint32_t n = 0, mark = (uint32_t)r->nmarks;
+        /* room for the block's marks at once (reader_block checked its record count) */
+        size_t need = r->nmarks + (b.nrec + MARK_EVERY - 1) / MARK_EVERY;
+        if (need > r->mcap) {
+            r->mcap = need > 2 * r->mcap ? need : 2 * r->mcap;
+            r->marks = xreallocarray(r->marks, r->mcap, sizeof(*r->marks));
+        }
         size_t p = 0;
         const struct ept_rec *rec;
+        uint64_t pos = r->count, ck_left = r->ck_left;
         while ((rec = reader_next_rec(&b, &p))) {
-            uint64_t pos = r->count + n;
-            if (n % MARK_EVERY == 0) {
-                if (r->nmarks == r->mcap) {
-                    r->mcap = r->mcap ? r->mcap * 2 : 1024;
-                    r->marks = xreallocarray(r->marks, r->mcap, sizeof(*r->marks));
-                }
+            if (n % MARK_EVERY == 0)
                 r->marks[r->nmarks++] = (uint32_t)((const uint8_t *)rec - b.recs);
-            }
             analyse(r, rec, pos);
-            if (--r->ck_left == 0) {
+            if (--ck_left == 0) {
                 save_ckpt(r);
-                r->ck_left = r->ck_every;
+                ck_left = r->ck_every;
             }
             n++;
+            pos++;
         }
+        r->ck_left = ck_left;
         r->blocks[r->nblocks++] = (struct replay_block){b.off, r->count, b.first_seq, n,
                                                         b.length, mark, 0};
         r->count += n;

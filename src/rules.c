@@ -1276,9 +1276,11 @@ static void run_watches(struct rules *R, uint64_t pos, uint64_t ns)
 /* What each record type hooks, after the model applied it (t: its thread; s: the file it
  * was about, when the model knows it). Types no rule looks at have no hook. */
 
-static void on_end(struct rules *R, const struct ept_rec *rec, uint64_t pos)
+static void on_end(struct rules *R, struct state_thread *t, const struct ept_rec *rec,
+                   uint64_t pos)
 {
     EPT_VIEW(struct ept_end, e, rec);
+    (void)t;
     if (e->lost > R->lost) { /* dropped by threads that recorded nothing after */
         struct finding *f = new_finding(R, RULE_LOST_RECORDS, pos, pos, NULL);
         f->count = e->lost - R->lost;
@@ -1290,11 +1292,13 @@ static void on_end(struct rules *R, const struct ept_rec *rec, uint64_t pos)
     }
 }
 
-static void on_ready(struct rules *R, struct state_thread *t, uint64_t pos)
+static void on_ready(struct rules *R, struct state_thread *t, const struct ept_rec *rec,
+                     uint64_t pos)
 {
     struct state_sock *s = state_touched(R->st);
     struct state_event *e = R->st->touched_ev;
     struct note *n;
+    (void)rec;
     if (!s || !e)
         return;
     struct state_reg *g = state_reg(s, t->wait.set, e->fd);
@@ -1349,10 +1353,13 @@ static void on_write(struct rules *R, struct state_thread *t, const struct ept_r
         stale_ebadf(R, t, rec, pos);
 }
 
-static void on_ctl(struct rules *R, const struct ept_rec *rec)
+static void on_ctl(struct rules *R, struct state_thread *t, const struct ept_rec *rec,
+                   uint64_t pos)
 {
     EPT_VIEW(struct ept_epoll_ctl, c, rec);
     struct note *n;
+    (void)t;
+    (void)pos;
     if (c->result != 0 || !(n = note_if(R, state_touched(R->st))))
         return;
     n->full_read = 0; /* ADD or MOD polls the file again: a ready one is reported */
@@ -1390,57 +1397,67 @@ static void on_handle(struct rules *R, struct state_thread *t, const struct ept_
         stale_report(R, t, h->index, pos, "the program handled it anyway");
 }
 
+static void on_shutdown(struct rules *R, struct state_thread *t, const struct ept_rec *rec,
+                        uint64_t pos)
+{
+    struct state_sock *s = state_touched(R->st);
+    if (s) {
+        EPT_VIEW(struct ept_shutdown, sh, rec);
+        oneshot_shutdown(R, s, sh);
+        oneshot_call(R, s, EPT_SHUTDOWN, 0, pos, rec->ns);
+    }
+    stale_ebadf(R, t, rec, pos);
+}
+
+static void on_close(struct rules *R, struct state_thread *t, const struct ept_rec *rec,
+                     uint64_t pos)
+{
+    stale_ebadf(R, t, rec, pos);
+}
+
+static void on_pause(struct rules *R, struct state_thread *t, const struct ept_rec *rec,
+                     uint64_t pos)
+{
+    struct note *n = note_if(R, state_touched(R->st));
+    (void)t;
+    (void)rec;
+    (void)pos;
+    if (n)
+        n->acc_batch = 0;
+}
+
+static void on_lost(struct rules *R, struct state_thread *t, const struct ept_rec *rec,
+                    uint64_t pos)
+{
+    (void)t;
+    lost(R, rec, pos);
+}
+
+typedef void hook_fn(struct rules *R, struct state_thread *t, const struct ept_rec *rec,
+                     uint64_t pos);
+
+/* The record types the rules look at, each with its hook (the rules' parts in their own
+ * sections above); the others cost a look in this table. */
+static hook_fn *const hooks[EPT_TYPE_COUNT] = {
+    [EPT_EPOLL_CTL] = on_ctl,
+    [EPT_READY] = on_ready,
+    [EPT_HANDLE] = on_handle,
+    [EPT_ACCEPT] = on_accept,
+    [EPT_READ] = on_read,
+    [EPT_WRITE] = on_write,
+    [EPT_SHUTDOWN] = on_shutdown,
+    [EPT_CLOSE] = on_close,
+    [EPT_LOST] = on_lost,
+    [EPT_END] = on_end,
+    [EPT_PAUSE] = on_pause,
+};
+
 void rules_record(struct rules *R, const struct ept_rec *rec, uint64_t pos)
 {
-    struct state *st = R->st;
-    struct state_thread *t = state_current(st);
-    struct state_sock *s;
-    struct note *n;
-    if (rec->type == EPT_LOST) { /* may come before any thread's first record */
-        lost(R, rec, pos);
-        return;
-    }
-    if (__builtin_expect(rec->type == EPT_END, 0))
-        on_end(R, rec, pos);
-    if (!t)
-        return;
-    switch (rec->type) {
-    case EPT_READY:
-        on_ready(R, t, pos);
-        break;
-    case EPT_READ:
-        on_read(R, t, rec, pos);
-        break;
-    case EPT_WRITE:
-        on_write(R, t, rec, pos);
-        break;
-    case EPT_EPOLL_CTL:
-        on_ctl(R, rec);
-        break;
-    case EPT_ACCEPT:
-        on_accept(R, t, rec, pos);
-        break;
-    case EPT_SHUTDOWN:
-        if ((s = state_touched(st))) {
-            EPT_VIEW(struct ept_shutdown, sh, rec);
-            oneshot_shutdown(R, s, sh);
-            oneshot_call(R, s, EPT_SHUTDOWN, 0, pos, rec->ns);
-        }
-        stale_ebadf(R, t, rec, pos);
-        break;
-    case EPT_CLOSE:
-        stale_ebadf(R, t, rec, pos);
-        break;
-    case EPT_HANDLE:
-        on_handle(R, t, rec, pos);
-        break;
-    case EPT_PAUSE:
-        if ((n = note_if(R, state_touched(st))))
-            n->acc_batch = 0;
-        break;
-    default:
-        break;
-    }
+    unsigned type = rec->type;
+    /* state_apply made the record's thread current: t is never NULL here */
+    if (type < EPT_TYPE_COUNT && hooks[type])
+        hooks[type](R, &R->st->threads[R->st->cur], rec, pos);
     if (rec->ns >= R->due) /* an empty queue's UINT64_MAX: run_watches finds nothing */
         run_watches(R, pos, rec->ns);
 }

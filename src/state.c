@@ -199,12 +199,11 @@ struct state_event *state_event_of(const struct state_thread *t, const struct st
     return event_of(t, s, fd);
 }
 
-/* The thread with id tid, made on its first record; the last one used is checked first. */
-static struct state_thread *thread_of(struct state *st, uint32_t tid)
+/* The thread with id tid, made on its first record (thread_of's slow path). */
+static __attribute__((noinline)) struct state_thread *thread_find(struct state *st,
+                                                                  uint32_t tid)
 {
     uint32_t i;
-    if (st->cur < st->nthreads && st->threads[st->cur].tid == tid)
-        return &st->threads[st->cur];
     if (idmap_get(&st->tids, tid, &i)) {
         st->cur = i;
         return &st->threads[i];
@@ -221,6 +220,15 @@ static struct state_thread *thread_of(struct state *st, uint32_t tid)
     idmap_put(&st->tids, tid, st->nthreads);
     st->cur = st->nthreads++;
     return t;
+}
+
+/* The thread with id tid; the last one used is checked first, inline: most records are by
+ * the thread of the record before. */
+static inline struct state_thread *thread_of(struct state *st, uint32_t tid)
+{
+    if (__builtin_expect(st->cur < st->nthreads && st->threads[st->cur].tid == tid, 1))
+        return &st->threads[st->cur];
+    return thread_find(st, tid);
 }
 
 /* --- files and numbers ------------------------------------------------------------------ */
@@ -463,6 +471,7 @@ static void wait_begin(struct state *st, struct state_thread *t, const struct ep
     EPT_VIEW(struct ept_epoll_wait, w, rec);
     if (t->wait.pos != UINT64_MAX && st->hooks && st->hooks->batch_end)
         st->hooks->batch_end(st->hooks->arg, st, t, pos, rec->ns);
+    t->last_ns = rec->ns;
     struct state_sock *ep = fd_sock(st, w->epfd);
     if (!ep && w->epfd >= 0) {
         struct ept_sock k = {w->epfd, 0, 0, EPT_ROLE_EPOLL, {0}};
@@ -729,168 +738,221 @@ static uint8_t socket_kind(int domain, int type)
     return EPT_FD_SOCKET;
 }
 
+/* What each record type does to the model: one function per type, in the table below.
+ * Each takes the thread that made the record (t) and its position. */
+
+static void apply_epoll_create(struct state *st, struct state_thread *t,
+                               const struct ept_rec *rec, uint64_t pos)
+{
+    EPT_VIEW(struct ept_epoll_create, c, rec);
+    (void)t;
+    if (c->result < 0)
+        return;
+    unbind_fd(st, c->result, pos, rec->ns);
+    struct state_sock *s = new_sock(st, c->sid, c->result, EPT_ROLE_EPOLL, pos);
+    s->kind = EPT_FD_EPOLL;
+    bind_fd(st, c->result, s, pos, rec->ns);
+}
+
+static void apply_ctl(struct state *st, struct state_thread *t, const struct ept_rec *rec,
+                      uint64_t pos)
+{
+    EPT_VIEW(struct ept_epoll_ctl, c, rec);
+    (void)t;
+    if (c->result == 0)
+        ctl(st, c, pos, rec->ns);
+}
+
+static void apply_handle(struct state *st, struct state_thread *t, const struct ept_rec *rec,
+                         uint64_t pos)
+{
+    EPT_VIEW(struct ept_ready, h, rec);
+    struct state_wait *w = &t->wait;
+    (void)pos;
+    if (w->pos == UINT64_MAX || h->index >= w->n)
+        return;
+    struct state_event *e = &w->ev[h->index];
+    if (w->lost && h->s.sid && e->sid && h->s.sid != e->sid)
+        return; /* the event of a batch whose epoll_wait was lost, not of this one */
+    w->handles = 1;
+    w->current = (int32_t)h->index;
+    e->begun = 1;
+    /* closed by an earlier handler of this batch (seen, not lost); its slot says at once
+     * that it is alive, the sid map only when the slot has changed hands */
+    if (!w->lost && (e->closed || (!state_event_sock(st, e) && !state_sock(st, e->sid))))
+        e->stale = 1;
+}
+
+static void apply_listen(struct state *st, struct state_thread *t, const struct ept_rec *rec,
+                         uint64_t pos)
+{
+    EPT_VIEW(struct ept_listen, l, rec);
+    (void)t;
+    struct state_sock *s = resolve(st, &l->s, pos, rec->ns, 1);
+    if (s && l->result == 0) {
+        s->role = EPT_ROLE_LISTENER;
+        s->addr = l->addr;
+        s->changed = pos;
+    }
+}
+
+static void apply_connect(struct state *st, struct state_thread *t, const struct ept_rec *rec,
+                          uint64_t pos)
+{
+    EPT_VIEW(struct ept_connect, c, rec);
+    struct state_sock *s = resolve(st, &c->s, pos, rec->ns, 1);
+    if (!s)
+        return;
+    if (s->role != EPT_ROLE_LISTENER)
+        s->role = EPT_ROLE_BACKEND;
+    s->changed = pos;
+    s->backend = c->backend;
+    s->addr = c->addr;
+    if (!s->kind)
+        s->kind = EPT_FD_TCP;
+    s->connecting = c->phase == 0 && c->result == -EINPROGRESS;
+    attribute(st, t, s, c->s.fd, 0);
+    link_conn(st, s);
+}
+
+static void apply_shutdown(struct state *st, struct state_thread *t, const struct ept_rec *rec,
+                           uint64_t pos)
+{
+    EPT_VIEW(struct ept_shutdown, sh, rec);
+    struct state_sock *s = resolve(st, &sh->s, pos, rec->ns, 0);
+    if (!s)
+        return;
+    attribute(st, t, s, sh->s.fd, 0);
+    if (sh->result == 0 && sh->how != SHUT_RD) {
+        s->wr_shut = 1;
+        s->changed = pos;
+    }
+}
+
+static void apply_pause(struct state *st, struct state_thread *t, const struct ept_rec *rec,
+                        uint64_t pos)
+{
+    EPT_VIEW(struct ept_pause, p, rec);
+    (void)t;
+    (void)pos;
+    struct state_sock *s = state_sock(st, p->s.sid);
+    if (s)
+        s->paused = p->paused != 0;
+}
+
+static void apply_queue(struct state *st, struct state_thread *t, const struct ept_rec *rec,
+                        uint64_t pos)
+{
+    EPT_VIEW(struct ept_queue, q, rec);
+    (void)t;
+    struct state_sock *s = state_sock(st, q->s.sid);
+    if (s && (q->kind == EPT_QUEUE_UNREAD || q->kind == EPT_QUEUE_BACKLOG)) {
+        s->queue_kind = (uint8_t)q->kind;
+        s->queued = q->count;
+        s->queue_max = q->max;
+        s->changed = pos;
+    }
+}
+
+static void apply_lost(struct state *st, struct state_thread *t, const struct ept_rec *rec,
+                       uint64_t pos)
+{
+    (void)t;
+    (void)rec;
+    (void)pos;
+    state_gap(st);
+}
+
+static void apply_socket(struct state *st, struct state_thread *t, const struct ept_rec *rec,
+                         uint64_t pos)
+{
+    EPT_VIEW(struct ept_socket, so, rec);
+    (void)t;
+    if (so->result < 0)
+        return;
+    unbind_fd(st, so->result, pos, rec->ns);
+    struct state_sock *s = new_sock(st, so->s.sid, so->result, EPT_ROLE_NONE, pos);
+    s->kind = socket_kind(so->domain, so->type);
+    bind_fd(st, so->result, s, pos, rec->ns);
+}
+
+static void apply_dup(struct state *st, struct state_thread *t, const struct ept_rec *rec,
+                      uint64_t pos)
+{
+    EPT_VIEW(struct ept_dup, d, rec);
+    (void)t;
+    if (d->result < 0 || d->result == d->oldfd)
+        return;
+    struct state_sock *s = fd_sock(st, d->oldfd);
+    if (!s) {
+        struct ept_sock k = d->s;
+        k.fd = d->oldfd;
+        s = resolve(st, &k, pos, rec->ns, 1);
+    }
+    if (s)
+        bind_fd(st, d->result, s, pos, rec->ns);
+}
+
+static void apply_fdinfo(struct state *st, struct state_thread *t, const struct ept_rec *rec,
+                         uint64_t pos)
+{
+    EPT_VIEW(struct ept_fdinfo, fi, rec);
+    (void)t;
+    struct state_sock *s = resolve(st, &fi->s, pos, rec->ns, 1);
+    if (!s)
+        return;
+    s->kind = (uint8_t)(fi->kind < EPT_FD_KIND_COUNT ? fi->kind : EPT_FD_UNKNOWN);
+    s->uncertain = 0;
+    if (fi->flags & EPT_FDINFO_LISTENING) {
+        s->role = EPT_ROLE_LISTENER;
+        s->addr = fi->local;
+    } else if (s->kind == EPT_FD_EPOLL) {
+        s->role = EPT_ROLE_EPOLL;
+    } else if (s->kind >= EPT_FD_EVENTFD) {
+        s->role = EPT_ROLE_OTHER;
+    } else if (fi->peer.family) {
+        s->addr = fi->peer;
+    }
+}
+
+typedef void apply_fn(struct state *st, struct state_thread *t, const struct ept_rec *rec,
+                      uint64_t pos);
+
+/* Record types the model learns nothing from (pick, note, timeout, health, end, fork) have
+ * no entry. */
+static apply_fn *const apply[EPT_TYPE_COUNT] = {
+    [EPT_EPOLL_CREATE] = apply_epoll_create,
+    [EPT_EPOLL_CTL] = apply_ctl,
+    [EPT_EPOLL_WAIT] = wait_begin,
+    [EPT_READY] = ready,
+    [EPT_HANDLE] = apply_handle,
+    [EPT_LISTEN] = apply_listen,
+    [EPT_ACCEPT] = accept_rec,
+    [EPT_CONNECT] = apply_connect,
+    [EPT_READ] = io,
+    [EPT_WRITE] = io,
+    [EPT_SHUTDOWN] = apply_shutdown,
+    [EPT_CLOSE] = close_rec,
+    [EPT_PAUSE] = apply_pause,
+    [EPT_LOST] = apply_lost,
+    [EPT_SOCKET] = apply_socket,
+    [EPT_DUP] = apply_dup,
+    [EPT_FDINFO] = apply_fdinfo,
+    [EPT_QUEUE] = apply_queue,
+};
+
 void state_apply(struct state *st, const struct ept_rec *rec, uint64_t pos)
 {
     struct state_thread *t = thread_of(st, rec->tid);
-    struct state_sock *s;
+    unsigned type = rec->type;
     st->pos = pos;
     st->touched = 0;
     st->touched_slot = 0;
     st->touched_ev = NULL;
-    switch (rec->type) {
-    case EPT_EPOLL_CREATE: {
-        EPT_VIEW(struct ept_epoll_create, c, rec);
-        if (c->result < 0)
-            break;
-        unbind_fd(st, c->result, pos, rec->ns);
-        s = new_sock(st, c->sid, c->result, EPT_ROLE_EPOLL, pos);
-        s->kind = EPT_FD_EPOLL;
-        bind_fd(st, c->result, s, pos, rec->ns);
-        break;
-    }
-    case EPT_EPOLL_CTL: {
-        EPT_VIEW(struct ept_epoll_ctl, c, rec);
-        if (c->result == 0)
-            ctl(st, c, pos, rec->ns);
-        break;
-    }
-    case EPT_EPOLL_WAIT:
-        wait_begin(st, t, rec, pos);
-        break;
-    case EPT_READY:
-        ready(st, t, rec, pos);
-        break;
-    case EPT_HANDLE: {
-        EPT_VIEW(struct ept_ready, h, rec);
-        struct state_wait *w = &t->wait;
-        if (w->pos == UINT64_MAX || h->index >= w->n)
-            break;
-        struct state_event *e = &w->ev[h->index];
-        if (w->lost && h->s.sid && e->sid && h->s.sid != e->sid)
-            break; /* the event of a batch whose epoll_wait was lost, not of this one */
-        w->handles = 1;
-        w->current = (int32_t)h->index;
-        e->begun = 1;
-        /* closed by an earlier handler of this batch (seen, not lost) */
-        if (!w->lost && (e->closed || !state_sock(st, e->sid)))
-            e->stale = 1;
-        break;
-    }
-    case EPT_LISTEN: {
-        EPT_VIEW(struct ept_listen, l, rec);
-        s = resolve(st, &l->s, pos, rec->ns, 1);
-        if (s && l->result == 0) {
-            s->role = EPT_ROLE_LISTENER;
-            s->addr = l->addr;
-            s->changed = pos;
-        }
-        break;
-    }
-    case EPT_ACCEPT:
-        accept_rec(st, t, rec, pos);
-        break;
-    case EPT_CONNECT: {
-        EPT_VIEW(struct ept_connect, c, rec);
-        s = resolve(st, &c->s, pos, rec->ns, 1);
-        if (!s)
-            break;
-        if (s->role != EPT_ROLE_LISTENER)
-            s->role = EPT_ROLE_BACKEND;
-        s->changed = pos;
-        s->backend = c->backend;
-        s->addr = c->addr;
-        if (!s->kind)
-            s->kind = EPT_FD_TCP;
-        s->connecting = c->phase == 0 && c->result == -EINPROGRESS;
-        attribute(st, t, s, c->s.fd, 0);
-        link_conn(st, s);
-        break;
-    }
-    case EPT_READ:
-    case EPT_WRITE:
-        io(st, t, rec, pos);
-        break;
-    case EPT_SHUTDOWN: {
-        EPT_VIEW(struct ept_shutdown, sh, rec);
-        s = resolve(st, &sh->s, pos, rec->ns, 0);
-        if (!s)
-            break;
-        attribute(st, t, s, sh->s.fd, 0);
-        if (sh->result == 0 && sh->how != SHUT_RD) {
-            s->wr_shut = 1;
-            s->changed = pos;
-        }
-        break;
-    }
-    case EPT_CLOSE:
-        close_rec(st, t, rec, pos);
-        break;
-    case EPT_PAUSE: {
-        EPT_VIEW(struct ept_pause, p, rec);
-        s = state_sock(st, p->s.sid);
-        if (s)
-            s->paused = p->paused != 0;
-        break;
-    }
-    case EPT_QUEUE: {
-        EPT_VIEW(struct ept_queue, q, rec);
-        s = state_sock(st, q->s.sid);
-        if (s && (q->kind == EPT_QUEUE_UNREAD || q->kind == EPT_QUEUE_BACKLOG)) {
-            s->queue_kind = (uint8_t)q->kind;
-            s->queued = q->count;
-            s->queue_max = q->max;
-            s->changed = pos;
-        }
-        break;
-    }
-    case EPT_LOST:
-        state_gap(st);
-        return;
-    case EPT_SOCKET: {
-        EPT_VIEW(struct ept_socket, so, rec);
-        if (so->result < 0)
-            break;
-        unbind_fd(st, so->result, pos, rec->ns);
-        s = new_sock(st, so->s.sid, so->result, EPT_ROLE_NONE, pos);
-        s->kind = socket_kind(so->domain, so->type);
-        bind_fd(st, so->result, s, pos, rec->ns);
-        break;
-    }
-    case EPT_DUP: {
-        EPT_VIEW(struct ept_dup, d, rec);
-        if (d->result < 0 || d->result == d->oldfd)
-            break;
-        s = fd_sock(st, d->oldfd);
-        if (!s) {
-            struct ept_sock k = d->s;
-            k.fd = d->oldfd;
-            s = resolve(st, &k, pos, rec->ns, 1);
-        }
-        if (s)
-            bind_fd(st, d->result, s, pos, rec->ns);
-        break;
-    }
-    case EPT_FDINFO: {
-        EPT_VIEW(struct ept_fdinfo, fi, rec);
-        s = resolve(st, &fi->s, pos, rec->ns, 1);
-        if (!s)
-            break;
-        s->kind = (uint8_t)(fi->kind < EPT_FD_KIND_COUNT ? fi->kind : EPT_FD_UNKNOWN);
-        s->uncertain = 0;
-        if (fi->flags & EPT_FDINFO_LISTENING) {
-            s->role = EPT_ROLE_LISTENER;
-            s->addr = fi->local;
-        } else if (s->kind == EPT_FD_EPOLL) {
-            s->role = EPT_ROLE_EPOLL;
-        } else if (s->kind >= EPT_FD_EVENTFD) {
-            s->role = EPT_ROLE_OTHER;
-        } else if (fi->peer.family) {
-            s->addr = fi->peer;
-        }
-        break;
-    }
-    default:
-        break;
-    }
-    t->last_ns = rec->ns;
+    /* the thread's time, but not a LOST record's (the recorder's word, not the thread's),
+     * and an epoll_wait's only once its batch has ended at the time before (wait_begin) */
+    if (type != EPT_EPOLL_WAIT && type != EPT_LOST)
+        t->last_ns = rec->ns;
+    if (type < EPT_TYPE_COUNT && apply[type]) /* a newer writer's types are skipped */
+        apply[type](st, t, rec, pos);
 }
