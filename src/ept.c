@@ -242,13 +242,6 @@ const char *ept_algo_name(unsigned algo)
     return algo < 4 ? names[algo] : "?";
 }
 
-const uint8_t *ept_rec_tail(const struct ept_rec *r, size_t fixed, size_t want, size_t *len)
-{
-    size_t have = r->size > fixed ? r->size - fixed : 0;
-    *len = want < have ? want : have;
-    return (const uint8_t *)r + fixed;
-}
-
 void ept_block_seal(struct ept_block *hdr, uint32_t trailer[2], const uint8_t *recs, size_t len,
                     uint32_t nrec)
 {

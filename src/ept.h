@@ -512,8 +512,15 @@ static inline const void *ept_rec_view(const struct ept_rec *r, void *buf, size_
 }
 #define EPT_VIEW(T, v, rec) T v##_short; const T *v = ept_rec_view(rec, &v##_short, sizeof(T))
 
-/* The payload bytes following a fixed struct of known size in r (preview, note text). */
-const uint8_t *ept_rec_tail(const struct ept_rec *r, size_t fixed, size_t want, size_t *len);
+/* The payload bytes following a fixed struct of known size in r (preview, note text).
+ * Inline: the analysis asks it for every write. */
+static inline const uint8_t *ept_rec_tail(const struct ept_rec *r, size_t fixed, size_t want,
+                                          size_t *len)
+{
+    size_t have = r->size > fixed ? r->size - fixed : 0;
+    *len = want < have ? want : have;
+    return (const uint8_t *)r + fixed;
+}
 
 /* Round n up to a multiple of 8. */
 static inline size_t ept_pad8(size_t n)

@@ -297,9 +297,14 @@ static int backpressure(struct rules *R, const struct state_sock *s)
 static uint32_t fingerprint(const uint8_t *p, size_t n)
 {
     uint64_t a = 0, b = 0;
-    memcpy(&a, p, n < 8 ? n : 8);
-    if (n > 8)
-        memcpy(&b, p + n - (n < 16 ? n - 8 : 8), n < 16 ? n - 8 : 8);
+    if (n >= 16) { /* the usual preview: two fixed-size loads */
+        memcpy(&a, p, 8);
+        memcpy(&b, p + n - 8, 8);
+    } else {
+        memcpy(&a, p, n < 8 ? n : 8);
+        if (n > 8)
+            memcpy(&b, p + 8, n - 8);
+    }
     uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15ull)) * 0xff51afd7ed558ccdull;
     return (uint32_t)(h >> 32) ^ (uint32_t)n;
 }
@@ -685,7 +690,7 @@ static void accept_batch_end(struct rules *R, struct state_thread *t, struct tno
         n->acc_batch = 0;
     }
     tn->nacc = 0;
-    if (at_end)
+    if (at_end || !w->accepts) /* no listener's event was handled with an accept */
         return;
     /* this batch's listener events: each counts for the herd; the edge ones that stopped
      * short of EAGAIN are candidates for accept-starvation */

@@ -491,6 +491,7 @@ static void wait_begin(struct state *st, struct state_thread *t, const struct ep
     b->n = 0;
     b->handles = 0;
     b->lost = 0;
+    b->accepts = 0;
     t->last_read_sid = 0;
 }
 
@@ -683,6 +684,7 @@ static void accept_rec(struct state *st, struct state_thread *t, const struct ep
         struct state_event *e = attribute(st, t, l, a->listener.fd, 0);
         if (e) {
             e->accepts++;
+            t->wait.accepts++;
             if (a->result == -EAGAIN)
                 e->eagains++;
         }
