@@ -38,6 +38,7 @@ struct replay {
     struct state an;
     struct state_hooks hooks;
     struct rules *rules;
+    const uint64_t *due;      /* the rules' next watch (rules_due) */
     struct replay_counts counts;
     uint64_t first_ns, last_ns;
     uint64_t *gaps;           /* positions right after a damaged region, ascending */
@@ -179,8 +180,10 @@ static void analyse(struct replay *r, const struct ept_rec *rec, uint64_t pos)
     if (!r->first_ns)
         r->first_ns = rec->ns;
     r->last_ns = rec->ns;
-    state_apply(&r->an, rec, pos);
-    rules_record(r->rules, rec, pos);
+    struct state_thread *t = state_apply(&r->an, rec, pos);
+    rules_record(r->rules, t, rec, pos);
+    if (rec->ns >= *r->due) /* nothing watched: UINT64_MAX, never reached */
+        rules_watches(r->rules, pos, rec->ns);
     /* the totals after the model (nothing there reads them): the waits and the end are
      * found by count's switch on the type, not by two more tests of every record */
     if (count(&r->counts, rec) == EPT_EPOLL_WAIT)
@@ -298,6 +301,7 @@ int replay_open(struct replay **out, const char *path, char *err, size_t errlen)
     state_init(&r->st);
     state_init(&r->an);
     r->rules = rules_new(&r->an);
+    r->due = rules_due(r->rules);
     r->hooks = (struct state_hooks){r, an_batch_end, an_drop};
     r->an.hooks = &r->hooks;
     r->ck_every = r->ck_left = CKPT_EVERY;

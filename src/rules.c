@@ -1438,12 +1438,9 @@ static void on_lost(struct rules *R, struct state_thread *t, const struct ept_re
     lost(R, rec, pos);
 }
 
-typedef void hook_fn(struct rules *R, struct state_thread *t, const struct ept_rec *rec,
-                     uint64_t pos);
-
 /* The record types the rules look at, each with its hook (the rules' parts in their own
  * sections above); the others cost a look in this table. */
-static hook_fn *const hooks[EPT_TYPE_COUNT] = {
+rules_hook_fn *const rules_hooks[EPT_TYPE_COUNT] = {
     [EPT_EPOLL_CTL] = on_ctl,
     [EPT_READY] = on_ready,
     [EPT_HANDLE] = on_handle,
@@ -1457,14 +1454,14 @@ static hook_fn *const hooks[EPT_TYPE_COUNT] = {
     [EPT_PAUSE] = on_pause,
 };
 
-void rules_record(struct rules *R, const struct ept_rec *rec, uint64_t pos)
+const uint64_t *rules_due(const struct rules *R)
 {
-    unsigned type = rec->type;
-    /* state_apply made the record's thread current: t is never NULL here */
-    if (type < EPT_TYPE_COUNT && hooks[type])
-        hooks[type](R, &R->st->threads[R->st->cur], rec, pos);
-    if (rec->ns >= R->due) /* an empty queue's UINT64_MAX: run_watches finds nothing */
-        run_watches(R, pos, rec->ns);
+    return &R->due;
+}
+
+void rules_watches(struct rules *R, uint64_t pos, uint64_t ns)
+{
+    run_watches(R, pos, ns);
 }
 
 void rules_end(struct rules *R, uint64_t pos, uint64_t ns)

@@ -3,7 +3,8 @@
  * proxy's annotations (handle records, connection ids, close reasons) only add detail to a
  * message; none decides whether a finding exists. docs/diagnoses.md states every rule.
  *
- * How a pass drives them: after each state_apply, rules_record(); from the state's hooks,
+ * How a pass drives them: after each state_apply, rules_record() and, when its time has
+ * come, rules_watches(); from the state's hooks,
  * rules_batch_end() (a thread's batch ends at its next epoll_wait) and rules_drop() (a
  * file's last number is closed); at the trace's END record, rules_end().
  */
@@ -71,8 +72,25 @@ struct rules;
 /* Rules watching st (which the caller applies records to). Never NULL. */
 struct rules *rules_new(struct state *st);
 void rules_free(struct rules *R);
-/* After state_apply(st, rec, pos). */
-void rules_record(struct rules *R, const struct ept_rec *rec, uint64_t pos);
+/* What a rule does with one record type, after the model applied it (t: the thread that
+ * made it, as state_apply returned): rules.c has a hook per type some rule looks at (on_read,
+ * on_write...) in rules_hooks, indexed by type; the others have none. */
+typedef void rules_hook_fn(struct rules *R, struct state_thread *t, const struct ept_rec *rec,
+                           uint64_t pos);
+extern rules_hook_fn *const rules_hooks[EPT_TYPE_COUNT];
+/* After t = state_apply(st, rec, pos); then rules_watches() when rec->ns reaches
+ * *rules_due(R). Inline: the pass runs it for every record. */
+static inline void rules_record(struct rules *R, struct state_thread *t,
+                                const struct ept_rec *rec, uint64_t pos)
+{
+    if (rec->type < EPT_TYPE_COUNT && rules_hooks[rec->type])
+        rules_hooks[rec->type](R, t, rec, pos);
+}
+/* When the first watched socket is due (UINT64_MAX when none is): a stable address, so
+ * the pass tests every record's time against it without a call. */
+const uint64_t *rules_due(const struct rules *R);
+/* Judge the watched sockets whose time has come (record pos, time ns). */
+void rules_watches(struct rules *R, uint64_t pos, uint64_t ns);
 /* From the state's hooks. */
 void rules_batch_end(struct rules *R, struct state_thread *t, uint64_t pos, uint64_t ns);
 void rules_drop(struct rules *R, struct state_sock *s, uint64_t pos, uint64_t ns);

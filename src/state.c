@@ -199,9 +199,7 @@ struct state_event *state_event_of(const struct state_thread *t, const struct st
     return event_of(t, s, fd);
 }
 
-/* The thread with id tid, made on its first record (thread_of's slow path). */
-static __attribute__((noinline)) struct state_thread *thread_find(struct state *st,
-                                                                  uint32_t tid)
+struct state_thread *state_thread_find(struct state *st, uint32_t tid)
 {
     uint32_t i;
     if (idmap_get(&st->tids, tid, &i)) {
@@ -220,15 +218,6 @@ static __attribute__((noinline)) struct state_thread *thread_find(struct state *
     idmap_put(&st->tids, tid, st->nthreads);
     st->cur = st->nthreads++;
     return t;
-}
-
-/* The thread with id tid; the last one used is checked first, inline: most records are by
- * the thread of the record before. */
-static inline struct state_thread *thread_of(struct state *st, uint32_t tid)
-{
-    if (__builtin_expect(st->cur < st->nthreads && st->threads[st->cur].tid == tid, 1))
-        return &st->threads[st->cur];
-    return thread_find(st, tid);
 }
 
 /* --- files and numbers ------------------------------------------------------------------ */
@@ -917,12 +906,9 @@ static void apply_fdinfo(struct state *st, struct state_thread *t, const struct 
     }
 }
 
-typedef void apply_fn(struct state *st, struct state_thread *t, const struct ept_rec *rec,
-                      uint64_t pos);
-
 /* Record types the model learns nothing from (pick, note, timeout, health, end, fork) have
  * no entry. */
-static apply_fn *const apply[EPT_TYPE_COUNT] = {
+state_apply_fn *const state_appliers[EPT_TYPE_COUNT] = {
     [EPT_EPOLL_CREATE] = apply_epoll_create,
     [EPT_EPOLL_CTL] = apply_ctl,
     [EPT_EPOLL_WAIT] = wait_begin,
@@ -942,19 +928,3 @@ static apply_fn *const apply[EPT_TYPE_COUNT] = {
     [EPT_FDINFO] = apply_fdinfo,
     [EPT_QUEUE] = apply_queue,
 };
-
-void state_apply(struct state *st, const struct ept_rec *rec, uint64_t pos)
-{
-    struct state_thread *t = thread_of(st, rec->tid);
-    unsigned type = rec->type;
-    st->pos = pos;
-    st->touched = 0;
-    st->touched_slot = 0;
-    st->touched_ev = NULL;
-    /* the thread's time, but not a LOST record's (the recorder's word, not the thread's),
-     * and an epoll_wait's only once its batch has ended at the time before (wait_begin) */
-    if (type != EPT_EPOLL_WAIT && type != EPT_LOST)
-        t->last_ns = rec->ns;
-    if (type < EPT_TYPE_COUNT && apply[type]) /* a newer writer's types are skipped */
-        apply[type](st, t, rec, pos);
-}

@@ -202,8 +202,39 @@ void state_copy(struct state *dst, const struct state *src);
 /* Bytes the state holds (for checkpoint budgets). */
 size_t state_bytes(const struct state *st);
 
-/* Move the model forward by record rec at position pos. */
-void state_apply(struct state *st, const struct ept_rec *rec, uint64_t pos);
+/* One record type's work on the model: state.c has one function per type (apply_handle,
+ * io, wait_begin...) in state_appliers, indexed by type; types the model learns nothing
+ * from have none. t is the thread that made the record. */
+typedef void state_apply_fn(struct state *st, struct state_thread *t, const struct ept_rec *rec,
+                            uint64_t pos);
+extern state_apply_fn *const state_appliers[EPT_TYPE_COUNT];
+/* The thread with id tid, made on its first record; it becomes the current one. */
+struct state_thread *state_thread_find(struct state *st, uint32_t tid);
+
+/* Move the model forward by record rec at position pos; returns the thread that made it.
+ * Inline: the analysis runs it for every record, and most records are by the thread of the
+ * record before (checked first). */
+static inline struct state_thread *state_apply(struct state *st, const struct ept_rec *rec,
+                                               uint64_t pos)
+{
+    struct state_thread *t;
+    unsigned type = rec->type;
+    if (__builtin_expect(st->cur < st->nthreads && st->threads[st->cur].tid == rec->tid, 1))
+        t = &st->threads[st->cur];
+    else
+        t = state_thread_find(st, rec->tid);
+    st->pos = pos;
+    st->touched = 0;
+    st->touched_slot = 0;
+    st->touched_ev = NULL;
+    /* the thread's time, but not a LOST record's (the recorder's word, not the thread's),
+     * and an epoll_wait's only once its batch has ended at the time before (wait_begin) */
+    if (type != EPT_EPOLL_WAIT && type != EPT_LOST)
+        t->last_ns = rec->ns;
+    if (type < EPT_TYPE_COUNT && state_appliers[type]) /* a newer writer's types: skipped */
+        state_appliers[type](st, t, rec, pos);
+    return t;
+}
 
 /* Records are missing here (lost, or in a damaged block): what the model holds may be wrong,
  * and files first seen after it have an unknown past. */
