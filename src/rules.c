@@ -322,13 +322,11 @@ static void mistrigger_read(struct rules *R, struct state_thread *t, const struc
     }
 }
 
+/* A write to s (whose note is n). */
 static void mistrigger_write(struct rules *R, struct state_thread *t, const struct ept_rec *rec,
-                             const struct ept_io *io, uint64_t pos)
+                             const struct ept_io *io, struct state_sock *s, struct note *n,
+                             uint64_t pos)
 {
-    struct state_sock *s = state_touched(R->st);
-    if (!s)
-        return;
-    struct note *n = note_of(R, s);
     size_t plen;
     const uint8_t *p = ept_rec_tail(rec, sizeof(*io), io->preview_len, &plen);
     uint32_t h = fingerprint(p, plen);
@@ -357,7 +355,8 @@ static void mistrigger_write(struct rules *R, struct state_thread *t, const stru
         }
     }
     /* remember this write, to know the same bytes if they are written again */
-    struct state_sock *from = t->last_read_sid ? state_sock(R->st, t->last_read_sid) : NULL;
+    struct state_sock *from = t->last_read_sid ? state_sock_hint(R->st, t->last_read_sid,
+                                                                 t->last_read_slot) : NULL;
     n->w_len = io->asked;
     n->w_hash = h;
     n->w_src = from ? from->sid : 0;
@@ -1352,7 +1351,7 @@ static void on_write(struct rules *R, struct state_thread *t, const struct ept_r
         n->wrote = 1;
         n->oe_pos = n->oe_ns = 0; /* it acted on its EPOLLOUT */
         oneshot_call(R, s, EPT_WRITE, io->result, pos, rec->ns);
-        mistrigger_write(R, t, rec, io, pos);
+        mistrigger_write(R, t, rec, io, s, n, pos);
     }
     if (io->result == -EBADF)
         stale_ebadf(R, t, rec, pos);

@@ -608,6 +608,7 @@ static void io(struct state *st, struct state_thread *t, const struct ept_rec *r
             if (s->connecting)
                 s->connecting = 0;
             t->last_read_sid = s->sid;
+            t->last_read_slot = st->touched_slot; /* attribute() said where s lives */
             t->reads_ok++;
         } else if (r->result == 0) {
             s->learned = STATE_EOF;
@@ -655,7 +656,7 @@ static void io(struct state *st, struct state_thread *t, const struct ept_rec *r
     /* data flow: bytes this thread read from another socket since its wait, now written
      * here: the two are one connection's sockets */
     if (r->asked && t->last_read_sid && t->last_read_sid != s->sid && !s->peer) {
-        struct state_sock *a = state_sock(st, t->last_read_sid);
+        struct state_sock *a = state_sock_hint(st, t->last_read_sid, t->last_read_slot);
         if (a && !a->peer)
             pair(a, s);
     }

@@ -143,6 +143,7 @@ struct state_wait {
 struct state_thread {
     uint32_t tid;
     uint32_t last_read_sid;    /* the socket its last successful read since its wait was of */
+    uint32_t last_read_slot;   /* where that socket lived then (a hint: check the sid) */
     uint64_t reads_ok;         /* successful reads so far (a clock for "since") */
     uint64_t last_ns;          /* time of its last record (a LOST record, which says what the
                                   recorder dropped, is not the thread's) */
@@ -245,6 +246,15 @@ static inline struct state_sock *state_sock(const struct state *st, uint32_t sid
 {
     uint32_t i; /* inline: the model and the rules ask it several times a record */
     return sid && idmap_get(&st->slot, sid, &i) ? &st->socks[i] : NULL;
+}
+/* state_sock, trying first the slot where sid lived when last seen: slots do not move
+ * while their file lives, and a freed slot's sid is 0. */
+static inline struct state_sock *state_sock_hint(const struct state *st, uint32_t sid,
+                                                 uint32_t slot)
+{
+    if (sid && slot < st->nslots && st->socks[slot].sid == sid)
+        return &st->socks[slot];
+    return state_sock(st, sid);
 }
 /* The file the number fd names now, or NULL. */
 struct state_sock *state_fd(const struct state *st, int32_t fd);
