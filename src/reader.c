@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "crc32c.h"
+#include "xmem.h"
 
 /* CRC bytes the search for a good block after damage may spend beyond twice the file */
 #define READER_BUDGET_EXTRA (2ull * EPT_BLOCK_MAX)
@@ -157,6 +159,9 @@ void reader_close(struct reader *r)
     r->map = NULL;
     r->len = 0;
     r->fd = -1;
+    free(r->offs);
+    r->offs = NULL;
+    r->offcap = 0;
 }
 
 static int bad(struct reader *r, uint64_t off, int kind, const char *why)
@@ -168,8 +173,8 @@ static int bad(struct reader *r, uint64_t off, int kind, const char *why)
 }
 
 /* What is wrong with the block at off, whose length fits in the file, or NULL when it is
- * whole and good (then b is filled). */
-static const char *block_fault(const struct reader *r, uint64_t off, struct reader_block *b)
+ * whole and good (then b is filled, its record offsets in r->offs). */
+static const char *block_fault(struct reader *r, uint64_t off, struct reader_block *b)
 {
     const uint8_t *p = r->map + off;
     struct ept_block h;
@@ -185,10 +190,17 @@ static const char *block_fault(const struct reader *r, uint64_t off, struct read
                  h.length - offsetof(struct ept_block, first_ns));
     if (crc != h.crc)
         return "block CRC mismatch";
-    /* Records must tile the block exactly; checked once here so iteration can trust it. */
+    /* Records must tile the block exactly; checked once here so iteration can trust it,
+     * and where each starts kept, so that iteration need not walk them again. */
     const uint8_t *recs = p + EPT_BLOCK_HDR;
     size_t len = h.length - EPT_BLOCK_HDR - EPT_BLOCK_TRAILER, pos = 0;
     uint32_t n = 0;
+    if (len / sizeof(struct ept_rec) + 1 > r->offcap) { /* records other than PAD: >= 24 */
+        r->offcap = len / sizeof(struct ept_rec) + 1;
+        free(r->offs);
+        r->offs = xreallocarray(NULL, r->offcap, sizeof(*r->offs));
+    }
+    uint32_t *offs = r->offs;
     while (pos < len) { /* len and pos are multiples of 8: 8 bytes are always there */
         uint16_t type, size;
         memcpy(&type, recs + pos, 2);
@@ -198,6 +210,7 @@ static const char *block_fault(const struct reader *r, uint64_t off, struct read
         if ((size_t)size - 8 > len - pos - 8 || size % 8 ||
             (size < sizeof(struct ept_rec) && type != EPT_PAD))
             return "a record has an impossible size";
+        offs[n] = (uint32_t)pos; /* kept only when not PAD: the count moves on */
         n += type != EPT_PAD;
         pos += size;
     }
@@ -211,6 +224,7 @@ static const char *block_fault(const struct reader *r, uint64_t off, struct read
     b->last_ns = h.last_ns;
     b->recs = recs;
     b->recs_len = len;
+    b->offs = offs;
     return NULL;
 }
 

@@ -34,6 +34,8 @@ struct reader {
     uint64_t budget;          /* CRC bytes the search for good blocks may still spend */
     uint64_t skip_from, skip_to; /* the last search: from offset + 1 (0: none), result */
     int skip_rc;
+    uint32_t *offs;           /* the last block checked: where each record starts */
+    size_t offcap;
 };
 
 struct reader_block {
@@ -44,6 +46,9 @@ struct reader_block {
     uint64_t first_ns, last_ns;
     const uint8_t *recs;      /* records */
     size_t recs_len;
+    const uint32_t *offs;     /* the offset in recs of each of its nrec records (PAD records
+                                 left out), found while checking it: valid until the reader
+                                 checks another block */
 };
 
 /* Open and map path, check its header. Returns 0, or -errno with one line in err (not a

@@ -249,26 +249,22 @@ static int64_t scan(struct replay *r)
             r->bcap = r->bcap ? r->bcap * 2 : 256;
             r->blocks = xreallocarray(r->blocks, r->bcap, sizeof(*r->blocks));
         }
-        uint32_t n = 0, mark = (uint32_t)r->nmarks;
-        /* room for the block's marks at once (reader_block checked its record count) */
-        size_t need = r->nmarks + (b.nrec + MARK_EVERY - 1) / MARK_EVERY;
+        uint32_t n = b.nrec, mark = (uint32_t)r->nmarks;
+        /* the records as reader_block found them: one in MARK_EVERY marked for replay_rec */
+        size_t need = r->nmarks + (n + MARK_EVERY - 1) / MARK_EVERY;
         if (need > r->mcap) {
             r->mcap = need > 2 * r->mcap ? need : 2 * r->mcap;
             r->marks = xreallocarray(r->marks, r->mcap, sizeof(*r->marks));
         }
-        size_t p = 0;
-        const struct ept_rec *rec;
+        for (uint32_t i = 0; i < n; i += MARK_EVERY)
+            r->marks[r->nmarks++] = b.offs[i];
         uint64_t pos = r->count, ck_left = r->ck_left;
-        while ((rec = reader_next_rec(&b, &p))) {
-            if (n % MARK_EVERY == 0)
-                r->marks[r->nmarks++] = (uint32_t)((const uint8_t *)rec - b.recs);
-            analyse(r, rec, pos);
+        for (uint32_t i = 0; i < n; i++, pos++) {
+            analyse(r, (const struct ept_rec *)(b.recs + b.offs[i]), pos);
             if (--ck_left == 0) {
                 save_ckpt(r);
                 ck_left = r->ck_every;
             }
-            n++;
-            pos++;
         }
         r->ck_left = ck_left;
         r->blocks[r->nblocks++] = (struct replay_block){b.off, r->count, b.first_seq, n,
