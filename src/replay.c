@@ -425,6 +425,33 @@ const struct ept_rec *replay_rec(struct replay *r, uint64_t pos)
     return NULL;
 }
 
+int replay_walk(struct replay *r, uint64_t from,
+                int (*fn)(const struct ept_rec *rec, uint64_t pos, void *arg), void *arg)
+{
+    if (from >= r->count)
+        return 0;
+    for (size_t bi = block_of(r, from); bi < r->nblocks; bi++) {
+        const struct replay_block *rb = &r->blocks[bi];
+        struct reader_block b; /* verified when it was indexed: no CRC again */
+        b.recs = r->rd.map + rb->off + EPT_BLOCK_HDR;
+        b.recs_len = rb->length - EPT_BLOCK_HDR - EPT_BLOCK_TRAILER;
+        uint64_t pos = rb->first;
+        size_t p = 0;
+        if (pos < from) { /* the walk starts inside this block: from its nearest mark */
+            uint64_t k = (from - pos) / MARK_EVERY;
+            p = r->marks[rb->mark + k];
+            pos += k * MARK_EVERY;
+        }
+        const struct ept_rec *rec;
+        for (; (rec = reader_next_rec(&b, &p)); pos++) {
+            int v = pos >= from ? fn(rec, pos, arg) : 0;
+            if (v)
+                return v;
+        }
+    }
+    return 0;
+}
+
 uint64_t replay_pos_of_seq(struct replay *r, uint64_t seq)
 {
     if (!r->nblocks)

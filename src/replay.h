@@ -64,6 +64,11 @@ uint64_t replay_pos_of_seq(struct replay *r, uint64_t seq);
 /* The record at position pos (pointer into the mapping), NULL when out of range. Any
  * position costs a binary search over the blocks and a walk over at most 31 records. */
 const struct ept_rec *replay_rec(struct replay *r, uint64_t pos);
+/* Call fn(rec, pos, arg) for every record from position from on, in order, until fn
+ * returns non-zero (then that value is returned; 0 after the last record). A walk costs
+ * a step a record where replay_rec(r, pos) for each pos searches for each. */
+int replay_walk(struct replay *r, uint64_t from,
+                int (*fn)(const struct ept_rec *rec, uint64_t pos, void *arg), void *arg);
 /* Move the model to the state after record pos. Returns 0 or -ERANGE. */
 int replay_seek(struct replay *r, uint64_t pos);
 uint64_t replay_pos(const struct replay *r);

@@ -19,15 +19,44 @@ static void *vi_grow(void *p, size_t *cap, size_t need, size_t elem)
     return q;
 }
 
-/* Note that record pos is about id in map m (its first and last record). */
-static void range_note(struct vindex *ix, struct idmap *m, uint32_t id, uint64_t pos)
+/* The index of id into *i: 1, or 0 when it has none. */
+static int ids_get(const struct vi_ids *m, uint32_t id, uint32_t *i)
+{
+    if (id < m->ndense && m->dense[id]) {
+        *i = m->dense[id] - 1;
+        return 1;
+    }
+    /* the map holds ids the array did not reach when they came (it may since) */
+    return idmap_get(&m->map, id, i);
+}
+
+/* Give id (which has none) the index i. */
+static void ids_put(struct vi_ids *m, uint32_t id, uint32_t i)
+{
+    m->n++;
+    if (id >= m->ndense && (uint64_t)id < 4 * (uint64_t)m->n + 1024) { /* dense enough */
+        size_t n = m->ndense ? m->ndense : 1024;
+        while (n <= id)
+            n *= 2;
+        m->dense = xreallocarray(m->dense, n, sizeof(*m->dense));
+        memset(m->dense + m->ndense, 0, (n - m->ndense) * sizeof(*m->dense));
+        m->ndense = n;
+    }
+    if (id < m->ndense)
+        m->dense[id] = i + 1;
+    else
+        idmap_put(&m->map, id, i);
+}
+
+/* Note that record pos is about id in m (its first and last record). */
+static void range_note(struct vindex *ix, struct vi_ids *m, uint32_t id, uint64_t pos)
 {
     uint32_t i;
-    if (!idmap_get(m, id, &i)) {
+    if (!ids_get(m, id, &i)) {
         ix->ranges = vi_grow(ix->ranges, &ix->rcap, ix->nranges + 1, sizeof(*ix->ranges));
         i = (uint32_t)ix->nranges++;
         ix->ranges[i] = (struct vi_range){pos, pos};
-        idmap_put(m, id, i);
+        ids_put(m, id, i);
     }
     ix->ranges[i].last = pos;
 }
@@ -35,7 +64,7 @@ static void range_note(struct vindex *ix, struct idmap *m, uint32_t id, uint64_t
 const struct vi_range *vindex_range(const struct vindex *ix, int conn, uint32_t id)
 {
     uint32_t i;
-    return idmap_get(conn ? &ix->by_conn : &ix->by_sid, id, &i) ? &ix->ranges[i] : NULL;
+    return ids_get(conn ? &ix->by_conn : &ix->by_sid, id, &i) ? &ix->ranges[i] : NULL;
 }
 
 void vindex_rec_sock(const struct ept_rec *rec, uint32_t *sid, uint32_t *conn, uint32_t *lsid)
@@ -80,48 +109,50 @@ static void index_diags(struct vindex *ix, struct replay *r)
     ix->ndiags = n;
 }
 
+/* Index one record (a replay_walk callback). */
+static int index_rec(const struct ept_rec *rec, uint64_t pos, void *arg)
+{
+    struct vindex *ix = arg;
+    ix->count = pos + 1;
+    if (pos == 0)
+        ix->t0_ns = rec->ns;
+    if (rec->type == EPT_EPOLL_WAIT) {
+        ix->waits = vi_grow(ix->waits, &ix->wcap, ix->nwaits + 1, sizeof(*ix->waits));
+        ix->waits[ix->nwaits++] = pos;
+        return 0;
+    }
+    uint32_t sid, conn, lsid;
+    vindex_rec_sock(rec, &sid, &conn, &lsid);
+    if (rec->type == EPT_ACCEPT && conn) {
+        size_t cap = ix->ccap;
+        ix->conns = vi_grow(ix->conns, &ix->ccap, ix->nconns + 1, sizeof(*ix->conns));
+        ix->conn_ids = vi_grow(ix->conn_ids, &cap, ix->nconns + 1, sizeof(*ix->conn_ids));
+        ix->conns[ix->nconns] = pos;
+        ix->conn_ids[ix->nconns++] = conn;
+    }
+    if (sid)
+        range_note(ix, &ix->by_sid, sid, pos);
+    if (lsid)
+        range_note(ix, &ix->by_sid, lsid, pos);
+    if (conn)
+        range_note(ix, &ix->by_conn, conn, pos);
+    return 0;
+}
+
 int64_t vindex_update(struct vindex *ix)
 {
-    uint64_t want = replay_count(ix->r);
-    int64_t added = 0;
-    for (uint64_t pos = ix->count; pos < want; pos++, added++) {
-        const struct ept_rec *rec = replay_rec(ix->r, pos);
-        if (!rec)
-            break;
-        if (pos == 0)
-            ix->t0_ns = rec->ns;
-        if (rec->type == EPT_EPOLL_WAIT) {
-            ix->waits = vi_grow(ix->waits, &ix->wcap, ix->nwaits + 1, sizeof(*ix->waits));
-            ix->waits[ix->nwaits++] = pos;
-            continue;
-        }
-        uint32_t sid, conn, lsid;
-        vindex_rec_sock(rec, &sid, &conn, &lsid);
-        if (rec->type == EPT_ACCEPT && conn) {
-            size_t cap = ix->ccap;
-            ix->conns = vi_grow(ix->conns, &ix->ccap, ix->nconns + 1, sizeof(*ix->conns));
-            ix->conn_ids = vi_grow(ix->conn_ids, &cap, ix->nconns + 1, sizeof(*ix->conn_ids));
-            ix->conns[ix->nconns] = pos;
-            ix->conn_ids[ix->nconns++] = conn;
-        }
-        if (sid)
-            range_note(ix, &ix->by_sid, sid, pos);
-        if (lsid)
-            range_note(ix, &ix->by_sid, lsid, pos);
-        if (conn)
-            range_note(ix, &ix->by_conn, conn, pos);
-    }
-    ix->count += (uint64_t)added;
+    uint64_t before = ix->count;
+    replay_walk(ix->r, ix->count, index_rec, ix);
     index_diags(ix, ix->r);
-    return added;
+    return (int64_t)(ix->count - before);
 }
 
 void vindex_open(struct vindex *ix, struct replay *r)
 {
     memset(ix, 0, sizeof(*ix));
     ix->r = r;
-    idmap_init(&ix->by_sid);
-    idmap_init(&ix->by_conn);
+    idmap_init(&ix->by_sid.map);
+    idmap_init(&ix->by_conn.map);
     vindex_update(ix);
 }
 
@@ -131,8 +162,10 @@ void vindex_close(struct vindex *ix)
     free(ix->conns);
     free(ix->conn_ids);
     free(ix->ranges);
-    idmap_free(&ix->by_sid);
-    idmap_free(&ix->by_conn);
+    idmap_free(&ix->by_sid.map);
+    idmap_free(&ix->by_conn.map);
+    free(ix->by_sid.dense);
+    free(ix->by_conn.dense);
     free(ix->diags);
     memset(ix, 0, sizeof(*ix));
 }

@@ -25,6 +25,17 @@ struct vi_diag {
     uint32_t finding;        /* index into replay_findings */
 };
 
+/* Ids (of sockets or connections) -> an index: writers number them 1, 2, 3..., so an
+ * array holds those up to a few times as many as seen, in order; the map the others (ids
+ * are a trace's: untrusted, any value). A trace of millions of sockets would otherwise
+ * cost a cache miss in a large map for every record. */
+struct vi_ids {
+    uint32_t *dense;         /* index + 1 by id, 0: none */
+    size_t ndense;
+    size_t n;                /* ids held, both kinds */
+    struct idmap map;
+};
+
 struct vindex {
     struct replay *r;        /* the trace it indexes */
     uint64_t count;          /* records indexed (== replay_count after vindex_update) */
@@ -35,8 +46,8 @@ struct vindex {
     size_t nconns, ccap;
     struct vi_range *ranges; /* first and last record of each socket and connection */
     size_t nranges, rcap;
-    struct idmap by_sid;     /* socket id -> index in ranges (ids are a trace's: untrusted) */
-    struct idmap by_conn;    /* connection id -> index in ranges */
+    struct vi_ids by_sid;    /* socket id -> index in ranges */
+    struct vi_ids by_conn;   /* connection id -> index in ranges */
     struct vi_diag *diags;   /* sorted by first */
     size_t ndiags;
     uint64_t t0_ns;          /* ns of the first record */
