@@ -1235,15 +1235,19 @@ void rules_batch_end(struct rules *R, struct state_thread *t, uint64_t pos, uint
 
 void rules_drop(struct rules *R, struct state_sock *s, uint64_t pos, uint64_t ns)
 {
-    struct state_sock *p = peer_of(R, s);
-    if (p && s->out_pending) /* the peer stopped reading because of s: it still did */
+    struct state_sock *p;
+    if (s->out_pending && (p = peer_of(R, s))) /* the peer stopped reading because of s */
         note_of(R, p)->peer_blocked = 1;
     struct note *n = note_if(R, s);
     if (!n)
         return;
-    edge_judge(R, s, pos, ns, "until it was closed");
-    oneshot_judge(R, s, pos, ns, "until it was closed");
-    lost_out_judge(R, s, pos, ns, "until it was closed");
+    /* each judge only when its rule watches s (what each tests first) */
+    if (n->full_read && n->stall_ns)
+        edge_judge(R, s, pos, ns, "until it was closed");
+    if (n->fired && n->idle_ns)
+        oneshot_judge(R, s, pos, ns, "until it was closed");
+    if (n->oe_pos && n->oe_ns)
+        lost_out_judge(R, s, pos, ns, "until it was closed");
     rdhup_drop(R, s, n, pos);
     /* the note goes with the file */
     n->sid = 0;
@@ -1404,19 +1408,22 @@ static void on_handle(struct rules *R, struct state_thread *t, const struct ept_
 static void on_shutdown(struct rules *R, struct state_thread *t, const struct ept_rec *rec,
                         uint64_t pos)
 {
+    EPT_VIEW(struct ept_shutdown, sh, rec);
     struct state_sock *s = state_touched(R->st);
     if (s) {
-        EPT_VIEW(struct ept_shutdown, sh, rec);
         oneshot_shutdown(R, s, sh);
         oneshot_call(R, s, EPT_SHUTDOWN, 0, pos, rec->ns);
     }
-    stale_ebadf(R, t, rec, pos);
+    if (sh->result == -EBADF)
+        stale_ebadf(R, t, rec, pos);
 }
 
 static void on_close(struct rules *R, struct state_thread *t, const struct ept_rec *rec,
                      uint64_t pos)
 {
-    stale_ebadf(R, t, rec, pos);
+    EPT_VIEW(struct ept_close, c, rec);
+    if (c->result == -EBADF)
+        stale_ebadf(R, t, rec, pos);
 }
 
 static void on_pause(struct rules *R, struct state_thread *t, const struct ept_rec *rec,
