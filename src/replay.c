@@ -177,9 +177,6 @@ static void note_set(struct replay *r)
 
 static void analyse(struct replay *r, const struct ept_rec *rec, uint64_t pos)
 {
-    if (!r->first_ns)
-        r->first_ns = rec->ns;
-    r->last_ns = rec->ns;
     struct state_thread *t = state_apply(&r->an, rec, pos);
     rules_record(r->rules, t, rec, pos);
     if (rec->ns >= *r->due) /* nothing watched: UINT64_MAX, never reached */
@@ -258,10 +255,19 @@ static int64_t scan(struct replay *r)
         }
         for (uint32_t i = 0; i < n; i += MARK_EVERY)
             r->marks[r->nmarks++] = b.offs[i];
+        /* the trace's first time (the first record's that is not 0) and its last */
+        for (uint32_t i = 0; i < n && !r->first_ns; i++)
+            r->first_ns = ((const struct ept_rec *)(b.recs + b.offs[i]))->ns;
+        if (n)
+            r->last_ns = ((const struct ept_rec *)(b.recs + b.offs[n - 1]))->ns;
+        /* the records, in runs that end where a checkpoint is due */
         uint64_t pos = r->count, ck_left = r->ck_left;
-        for (uint32_t i = 0; i < n; i++, pos++) {
-            analyse(r, (const struct ept_rec *)(b.recs + b.offs[i]), pos);
-            if (--ck_left == 0) {
+        for (uint32_t i = 0; i < n;) {
+            uint32_t run = n - i < ck_left ? n - i : (uint32_t)ck_left;
+            for (uint32_t end = i + run; i < end; i++, pos++)
+                analyse(r, (const struct ept_rec *)(b.recs + b.offs[i]), pos);
+            ck_left -= run;
+            if (!ck_left) {
                 save_ckpt(r);
                 ck_left = r->ck_every;
             }

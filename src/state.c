@@ -251,6 +251,7 @@ static struct state_sock *new_sock(struct state *st, uint32_t sid, int32_t fd, u
     struct state_sock *s = &st->socks[i];
     memset(s, 0, sizeof(*s));
     s->sid = sid;
+    s->slot = i;
     s->fd = fd;
     s->role = role;
     s->opened = pos;
@@ -280,7 +281,7 @@ static void drop(struct state *st, struct state_sock *s, uint64_t pos, uint64_t 
         st->freecap = st->freecap ? st->freecap * 2 : 64;
         st->free = xreallocarray(st->free, st->freecap, sizeof(*st->free));
     }
-    st->free[st->nfree++] = (uint32_t)(s - st->socks);
+    st->free[st->nfree++] = s->slot;
     s->sid = 0;
     st->nsocks--;
 }
@@ -322,7 +323,7 @@ static void bind_fd(struct state *st, int32_t fd, struct state_sock *s, uint64_t
             return;
         unbind_fd(st, fd, pos, ns);
     }
-    fd_put(st, fd, (uint32_t)(s - st->socks));
+    fd_put(st, fd, s->slot);
     if (s->nfds < UINT8_MAX)
         s->nfds++;
     s->fd = fd;
@@ -426,7 +427,7 @@ static void ctl(struct state *st, const struct ept_epoll_ctl *c, uint64_t pos, u
     if (!s)
         return;
     st->touched = s->sid;
-    st->touched_slot = (uint32_t)(s - st->socks);
+    st->touched_slot = s->slot;
     struct state_reg *g = state_reg(s, set, c->s.fd);
     s->changed = pos;
     if (c->op == EPOLL_CTL_DEL) {
@@ -517,9 +518,9 @@ static void ready(struct state *st, struct state_thread *t, const struct ept_rec
     e->events = r->events;
     e->role = s ? s->role : r->s.role;
     e->next_same = -1;
-    e->slot = s ? (uint32_t)(s - st->socks) : UINT32_MAX;
+    e->slot = s ? s->slot : UINT32_MAX;
     st->touched = s ? s->sid : 0;
-    st->touched_slot = s ? (uint32_t)(s - st->socks) : 0;
+    st->touched_slot = s ? s->slot : 0;
     st->touched_ev = e;
     if (!s)
         return;
@@ -560,7 +561,7 @@ static struct state_event *attribute(struct state *st, struct state_thread *t,
 {
     struct state_wait *w = &t->wait;
     struct state_event *e = event_of(t, s, fd);
-    st->touched_slot = (uint32_t)(s - st->socks);
+    st->touched_slot = s->slot;
     if (e && w->handles) {
         if (w->current >= 0 && (uint32_t)w->current < w->n && w->ev[w->current].sid == s->sid)
             e = &w->ev[w->current];
@@ -577,10 +578,12 @@ static struct state_event *attribute(struct state *st, struct state_thread *t,
     st->touched_ev = e;
     if (!e)
         return NULL;
-    int32_t i = (int32_t)(e - w->ev);
-    if (!w->handles && !e->begun && i > w->current) {
-        e->begun = 1;
-        w->current = i;
+    if (!w->handles && !e->begun) { /* its index only then: a division by the size */
+        int32_t i = (int32_t)(e - w->ev);
+        if (i > w->current) {
+            e->begun = 1;
+            w->current = i;
+        }
     }
     return e;
 }

@@ -87,6 +87,7 @@ struct state_sock {
     uint32_t interest, last_ready;
     int32_t last_read, last_write;
     uint32_t note;             /* the rules' notes about it (their index + 1), 0: none */
+    uint32_t slot;             /* its index in state.socks (it does not move while it lives) */
     uint64_t bytes_in;         /* read from it */
     uint64_t bytes_out;        /* written to it */
     uint64_t opened;           /* position where it appeared */
