@@ -462,20 +462,18 @@ static void oneshot_fired(struct rules *R, struct state_sock *s, uint64_t pos)
     n->suspect = 0;
 }
 
-static void oneshot_batch_end(struct rules *R, struct state_thread *t)
+/* Event e of t's batch, about s (NULL: gone), at the batch's end. */
+static void oneshot_event(struct rules *R, const struct state_thread *t,
+                          const struct state_event *e, struct state_sock *s)
 {
-    struct state_wait *w = &t->wait;
-    for (uint32_t i = 0; i < w->n; i++) {
-        struct state_sock *s = state_event_sock(R->st, &w->ev[i]);
-        struct note *n = note_if(R, s);
-        if (!n || !n->fired || n->idle_ns)
-            continue;
-        struct state_reg *g = state_reg(s, w->set, w->ev[i].fd);
-        if (!g || !(g->interest & EPOLLONESHOT) || g->armed)
-            continue;
-        n->idle_ns = t->last_ns;
-        watch(R, s, RULE_ONESHOT_NOT_REARMED, t->last_ns + RULE_STALL_NS);
-    }
+    struct note *n = note_if(R, s);
+    if (!n || !n->fired || n->idle_ns)
+        return;
+    struct state_reg *g = state_reg(s, t->wait.set, e->fd);
+    if (!g || !(g->interest & EPOLLONESHOT) || g->armed)
+        return;
+    n->idle_ns = t->last_ns;
+    watch(R, s, RULE_ONESHOT_NOT_REARMED, t->last_ns + RULE_STALL_NS);
 }
 
 static void oneshot_report(struct rules *R, struct state_sock *s, struct note *n,
@@ -769,33 +767,28 @@ static void stale_ebadf(struct rules *R, struct state_thread *t, const struct ep
  * were handled with a first read that said EAGAIN and nothing else done. Events without
  * EPOLLIN, and listeners (accept), do not count. */
 
-static void spurious_batch_end(struct rules *R, struct state_thread *t, uint64_t pos)
+/* Event e of batch w, about s (NULL: gone), at the batch's end (the next wait at pos). */
+static void spurious_event(struct rules *R, const struct state_wait *w,
+                           const struct state_event *e, struct state_sock *s, uint64_t pos)
 {
-    struct state_wait *w = &t->wait;
-    for (uint32_t i = 0; i < w->n; i++) {
-        struct state_event *e = &w->ev[i];
-        if (!(e->events & EPOLLIN) || !e->has_read)
-            continue;
-        struct state_sock *s = state_event_sock(R->st, e);
-        if (!s || s->role == EPT_ROLE_LISTENER)
-            continue;
-        struct note *n = note_of(R, s);
-        int spurious = e->first_read == -EAGAIN && !e->bytes_read && !e->bytes_written &&
-                       !e->closed;
-        n->in_reads++;
-        if (!spurious)
-            continue;
-        if (!n->spur++)
-            n->spur_pos = w->pos;
-        if (n->spur >= RULE_SPURIOUS_MIN && n->spur * 2 >= n->in_reads && !s->uncertain) {
-            struct finding *f = report(R, s, RULE_SPURIOUS_WAKEUP, n->spur_pos, pos - 1);
-            if (!f) /* folded: keep its words up to date */
-                f = &R->f[n->finding[RULE_SPURIOUS_WAKEUP] - 1];
-            snprintf(f->what, sizeof(f->what),
-                     "fd %d: reported readable again and again with nothing to read: the "
-                     "first read said EAGAIN on %u of %u EPOLLIN wake-ups",
-                     s->fd, n->spur, n->in_reads);
-        }
+    if (!(e->events & EPOLLIN) || !e->has_read || !s || s->role == EPT_ROLE_LISTENER)
+        return;
+    struct note *n = note_of(R, s);
+    int spurious = e->first_read == -EAGAIN && !e->bytes_read && !e->bytes_written &&
+                   !e->closed;
+    n->in_reads++;
+    if (!spurious)
+        return;
+    if (!n->spur++)
+        n->spur_pos = w->pos;
+    if (n->spur >= RULE_SPURIOUS_MIN && n->spur * 2 >= n->in_reads && !s->uncertain) {
+        struct finding *f = report(R, s, RULE_SPURIOUS_WAKEUP, n->spur_pos, pos - 1);
+        if (!f) /* folded: keep its words up to date */
+            f = &R->f[n->finding[RULE_SPURIOUS_WAKEUP] - 1];
+        snprintf(f->what, sizeof(f->what),
+                 "fd %d: reported readable again and again with nothing to read: the "
+                 "first read said EAGAIN on %u of %u EPOLLIN wake-ups",
+                 s->fd, n->spur, n->in_reads);
     }
 }
 
@@ -1224,10 +1217,17 @@ void rules_batch_end(struct rules *R, struct state_thread *t, uint64_t pos, uint
 {
     struct tnote *tn = tnote_of(R, t);
     (void)ns;
-    spurious_batch_end(R, t, pos);
+    struct state_wait *w = &t->wait;
     edge_batch_end(R, t, tn);
     lost_out_batch_end(R, t, tn);
-    oneshot_batch_end(R, t);
+    /* each event of the batch, for the rules that judge events: spurious-wakeup (its
+     * findings), then oneshot-not-rearmed (watches, after those of the two above, as
+     * always); neither reads what another of these writes, so one walk does for all */
+    for (uint32_t i = 0; i < w->n; i++) {
+        struct state_sock *s = state_event_sock(R->st, &w->ev[i]);
+        spurious_event(R, w, &w->ev[i], s, pos);
+        oneshot_event(R, t, &w->ev[i], s);
+    }
     accept_batch_end(R, t, tn, pos, 0); /* the herd's counts too */
     tn->mt_pos = 0;
     tn->nstale = 0;

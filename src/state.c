@@ -556,7 +556,8 @@ static void ready(struct state *st, struct state_thread *t, const struct ept_rec
  * event's fd begins its handling. When one file was reported twice (a dup, or two sets),
  * a read after its first event was read to the end (EAGAIN or 0), or after one read of a
  * level-triggered registration, belongs to its next event. */
-static struct state_event *attribute(struct state *st, struct state_thread *t,
+static inline __attribute__((always_inline)) struct state_event *
+attribute(struct state *st, struct state_thread *t,
                                      struct state_sock *s, int32_t fd, int is_read)
 {
     struct state_wait *w = &t->wait;
