@@ -1309,9 +1309,7 @@ static void on_ready(struct rules *R, struct state_thread *t, const struct ept_r
     (void)rec;
     if (!s || !e)
         return;
-    struct state_reg *g = state_reg(s, t->wait.set, e->fd);
-    if (!g)
-        g = state_reg(s, t->wait.set, -1);
+    struct state_reg *g = R->st->touched_reg; /* the model found it for this event */
     if (g && (g->interest & EPOLLONESHOT))
         oneshot_fired(R, s, pos);
     if (g && g->fd_closed) { /* the program cannot change it: that is the mistake */

@@ -537,6 +537,7 @@ static void ready(struct state *st, struct state_thread *t, const struct ept_rec
     struct state_reg *g = state_reg(s, w->set, r->s.fd);
     if (!g)
         g = state_reg(s, w->set, -1);
+    st->touched_reg = g;
     if (g) {
         g->last_ready = r->events;
         g->changed = pos;

@@ -194,6 +194,8 @@ struct state {
     uint32_t touched;          /* its sid, 0: none */
     uint32_t touched_slot;
     struct state_event *touched_ev;
+    struct state_reg *touched_reg; /* after a ready record about a live file: the
+                                      registration it came through (NULL: none known) */
     const struct state_hooks *hooks;
 };
 
