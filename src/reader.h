@@ -34,7 +34,7 @@ struct reader {
     uint64_t budget;          /* CRC bytes the search for good blocks may still spend */
     uint64_t skip_from, skip_to; /* the last search: from offset + 1 (0: none), result */
     int skip_rc;
-    uint32_t *offs;           /* the last block checked: where each record starts */
+    uint32_t *offs; /* the last block checked: where each record starts */
     size_t offcap;
 };
 
@@ -46,7 +46,7 @@ struct reader_block {
     uint64_t first_ns, last_ns;
     const uint8_t *recs;      /* records */
     size_t recs_len;
-    const uint32_t *offs;     /* the offset in recs of each of its nrec records (PAD records
+    const uint32_t *offs; /* the offset in recs of each of its nrec records (PAD records
                                  left out), found while checking it: valid until the reader
                                  checks another block */
 };

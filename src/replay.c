@@ -38,7 +38,7 @@ struct replay {
     struct state an;
     struct state_hooks hooks;
     struct rules *rules;
-    const uint64_t *due;      /* the rules' next watch (rules_due) */
+    const uint64_t *due; /* the rules' next watch (rules_due) */
     struct replay_counts counts;
     uint64_t first_ns, last_ns;
     uint64_t *gaps;           /* positions right after a damaged region, ascending */

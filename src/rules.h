@@ -80,8 +80,8 @@ typedef void rules_hook_fn(struct rules *R, struct state_thread *t, const struct
 extern rules_hook_fn *const rules_hooks[EPT_TYPE_COUNT];
 /* After t = state_apply(st, rec, pos); then rules_watches() when rec->ns reaches
  * *rules_due(R). Inline: the pass runs it for every record. */
-static inline void rules_record(struct rules *R, struct state_thread *t,
-                                const struct ept_rec *rec, uint64_t pos)
+static inline void rules_record(struct rules *R, struct state_thread *t, const struct ept_rec *rec,
+                                uint64_t pos)
 {
     if (rec->type < EPT_TYPE_COUNT && rules_hooks[rec->type])
         rules_hooks[rec->type](R, t, rec, pos);

@@ -557,9 +557,10 @@ static void ready(struct state *st, struct state_thread *t, const struct ept_rec
  * event's fd begins its handling. When one file was reported twice (a dup, or two sets),
  * a read after its first event was read to the end (EAGAIN or 0), or after one read of a
  * level-triggered registration, belongs to its next event. */
-static inline __attribute__((always_inline)) struct state_event *
-attribute(struct state *st, struct state_thread *t,
-                                     struct state_sock *s, int32_t fd, int is_read)
+static inline __attribute__((always_inline)) struct state_event *attribute(struct state *st,
+                                                                           struct state_thread *t,
+                                                                           struct state_sock *s,
+                                                                           int32_t fd, int is_read)
 {
     struct state_wait *w = &t->wait;
     struct state_event *e = event_of(t, s, fd);
@@ -738,8 +739,8 @@ static uint8_t socket_kind(int domain, int type)
 /* What each record type does to the model: one function per type, in the table below.
  * Each takes the thread that made the record (t) and its position. */
 
-static void apply_epoll_create(struct state *st, struct state_thread *t,
-                               const struct ept_rec *rec, uint64_t pos)
+static void apply_epoll_create(struct state *st, struct state_thread *t, const struct ept_rec *rec,
+                               uint64_t pos)
 {
     EPT_VIEW(struct ept_epoll_create, c, rec);
     (void)t;

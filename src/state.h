@@ -136,7 +136,7 @@ struct state_wait {
     uint8_t lost;              /* records were lost since this wait: what its handlers did
                                   (and which batch a handle record is of) is not known */
     uint8_t pad[2];
-    uint32_t accepts;          /* accept calls of its events' handling (0: the rules on
+    uint32_t accepts; /* accept calls of its events' handling (0: the rules on
                                   listeners have nothing to look at) */
     struct state_event *ev;
 };

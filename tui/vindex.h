@@ -30,9 +30,9 @@ struct vi_diag {
  * are a trace's: untrusted, any value). A trace of millions of sockets would otherwise
  * cost a cache miss in a large map for every record. */
 struct vi_ids {
-    uint32_t *dense;         /* index + 1 by id, 0: none */
+    uint32_t *dense; /* index + 1 by id, 0: none */
     size_t ndense;
-    size_t n;                /* ids held, both kinds */
+    size_t n; /* ids held, both kinds */
     struct idmap map;
 };
 
