@@ -355,8 +355,9 @@ static void mistrigger_write(struct rules *R, struct state_thread *t, const stru
         }
     }
     /* remember this write, to know the same bytes if they are written again */
-    struct state_sock *from = t->last_read_sid ? state_sock_hint(R->st, t->last_read_sid,
-                                                                 t->last_read_slot) : NULL;
+    struct state_sock *from = t->last_read_sid
+                                  ? state_sock_hint(R->st, t->last_read_sid, t->last_read_slot)
+                                  : NULL;
     n->w_len = io->asked;
     n->w_hash = h;
     n->w_src = from ? from->sid : 0;
@@ -774,8 +775,7 @@ static void spurious_event(struct rules *R, const struct state_wait *w,
     if (!(e->events & EPOLLIN) || !e->has_read || !s || s->role == EPT_ROLE_LISTENER)
         return;
     struct note *n = note_of(R, s);
-    int spurious = e->first_read == -EAGAIN && !e->bytes_read && !e->bytes_written &&
-                   !e->closed;
+    int spurious = e->first_read == -EAGAIN && !e->bytes_read && !e->bytes_written && !e->closed;
     n->in_reads++;
     if (!spurious)
         return;
@@ -1370,7 +1370,7 @@ static void on_ctl(struct rules *R, struct state_thread *t, const struct ept_rec
         return;
     n->full_read = 0; /* ADD or MOD polls the file again: a ready one is reported */
     n->stall_ns = 0;
-    n->fired = 0;     /* re-armed (or removed on purpose) */
+    n->fired = 0; /* re-armed (or removed on purpose) */
     n->idle_ns = 0;
     n->suspect = 0;
     n->acc_batch = 0;
@@ -1445,17 +1445,17 @@ static void on_lost(struct rules *R, struct state_thread *t, const struct ept_re
 /* The record types the rules look at, each with its hook (the rules' parts in their own
  * sections above); the others cost a look in this table. */
 rules_hook_fn *const rules_hooks[EPT_TYPE_COUNT] = {
-    [EPT_EPOLL_CTL] = on_ctl,
-    [EPT_READY] = on_ready,
-    [EPT_HANDLE] = on_handle,
-    [EPT_ACCEPT] = on_accept,
-    [EPT_READ] = on_read,
-    [EPT_WRITE] = on_write,
-    [EPT_SHUTDOWN] = on_shutdown,
-    [EPT_CLOSE] = on_close,
-    [EPT_LOST] = on_lost,
-    [EPT_END] = on_end,
-    [EPT_PAUSE] = on_pause,
+    [EPT_EPOLL_CTL] = on_ctl,     /* what a re-arm ends: every watch, streak and count */
+    [EPT_READY] = on_ready,       /* oneshot, closed-fd, busy-out, eof-spin, lost-out, rdhup */
+    [EPT_HANDLE] = on_handle,     /* stale-event */
+    [EPT_ACCEPT] = on_accept,     /* accept-starvation, stale-event */
+    [EPT_READ] = on_read,         /* edge-starvation, edge-hog, oneshot, rdhup, mis-trigger */
+    [EPT_WRITE] = on_write,       /* busy-out, lost-out-edge, oneshot, mis-trigger */
+    [EPT_SHUTDOWN] = on_shutdown, /* oneshot, stale-event */
+    [EPT_CLOSE] = on_close,       /* stale-event */
+    [EPT_LOST] = on_lost,         /* lost-records */
+    [EPT_END] = on_end,           /* lost-records */
+    [EPT_PAUSE] = on_pause,       /* accept-starvation */
 };
 
 const uint64_t *rules_due(const struct rules *R)

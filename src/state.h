@@ -87,7 +87,8 @@ struct state_sock {
     uint32_t interest, last_ready;
     int32_t last_read, last_write;
     uint32_t note;             /* the rules' notes about it (their index + 1), 0: none */
-    uint32_t slot;             /* its index in state.socks (it does not move while it lives) */
+    /* its index in state.socks (it does not move while it lives) */
+    uint32_t slot;
     uint64_t bytes_in;         /* read from it */
     uint64_t bytes_out;        /* written to it */
     uint64_t opened;           /* position where it appeared */
@@ -144,10 +145,12 @@ struct state_wait {
 struct state_thread {
     uint32_t tid;
     uint32_t last_read_sid;    /* the socket its last successful read since its wait was of */
-    uint32_t last_read_slot;   /* where that socket lived then (a hint: check the sid) */
+    /* where that socket lived then (a hint: check the sid) */
+    uint32_t last_read_slot;
     uint64_t reads_ok;         /* successful reads so far (a clock for "since") */
-    uint64_t last_ns;          /* time of its last record (a LOST record, which says what the
-                                  recorder dropped, is not the thread's) */
+    /* time of its last record (a LOST record, which says what the recorder dropped, is
+     * not the thread's) */
+    uint64_t last_ns;
     struct state_wait wait;
 };
 
