@@ -20,7 +20,7 @@ static void *vi_grow(void *p, size_t *cap, size_t need, size_t elem)
 }
 
 /* The index of id into *i: 1, or 0 when it has none. */
-static int ids_get(const struct vi_ids *m, uint32_t id, uint32_t *i)
+static inline int ids_get(const struct vi_ids *m, uint32_t id, uint32_t *i)
 {
     if (id < m->ndense && m->dense[id]) {
         *i = m->dense[id] - 1;
@@ -48,17 +48,25 @@ static void ids_put(struct vi_ids *m, uint32_t id, uint32_t i)
         idmap_put(&m->map, id, i);
 }
 
-/* Note that record pos is about id in m (its first and last record). */
-static void range_note(struct vindex *ix, struct vi_ids *m, uint32_t id, uint64_t pos)
+/* A new range for id in m, starting at pos (range_note's slow path: once per id). */
+static __attribute__((noinline)) void range_new(struct vindex *ix, struct vi_ids *m,
+                                                uint32_t id, uint64_t pos)
+{
+    ix->ranges = vi_grow(ix->ranges, &ix->rcap, ix->nranges + 1, sizeof(*ix->ranges));
+    uint32_t i = (uint32_t)ix->nranges++;
+    ix->ranges[i] = (struct vi_range){pos, pos};
+    ids_put(m, id, i);
+}
+
+/* Note that record pos is about id in m (its first and last record). Inline: up to three
+ * times a record. */
+static inline void range_note(struct vindex *ix, struct vi_ids *m, uint32_t id, uint64_t pos)
 {
     uint32_t i;
-    if (!ids_get(m, id, &i)) {
-        ix->ranges = vi_grow(ix->ranges, &ix->rcap, ix->nranges + 1, sizeof(*ix->ranges));
-        i = (uint32_t)ix->nranges++;
-        ix->ranges[i] = (struct vi_range){pos, pos};
-        ids_put(m, id, i);
-    }
-    ix->ranges[i].last = pos;
+    if (ids_get(m, id, &i))
+        ix->ranges[i].last = pos;
+    else
+        range_new(ix, m, id, pos);
 }
 
 const struct vi_range *vindex_range(const struct vindex *ix, int conn, uint32_t id)
@@ -67,16 +75,62 @@ const struct vi_range *vindex_range(const struct vindex *ix, int conn, uint32_t 
     return ids_get(conn ? &ix->by_conn : &ix->by_sid, id, &i) ? &ix->ranges[i] : NULL;
 }
 
+/* n bytes at offset off of rec into dst, zeros where an older, shorter record ends. */
+static inline void rec_field(const struct ept_rec *rec, size_t off, void *dst, size_t n)
+{
+    if (off + n <= rec->size)
+        memcpy(dst, (const uint8_t *)rec + off, n);
+    else
+        memset(dst, 0, n);
+}
+
+/* Record types whose socket comes first after the header (struct ept_sock s), the common
+ * ones: read in place. */
+#define VI_SOCK_FIRST                                                                       \
+    (1u << EPT_EPOLL_CTL | 1u << EPT_READY | 1u << EPT_HANDLE | 1u << EPT_READ |            \
+     1u << EPT_WRITE | 1u << EPT_SHUTDOWN | 1u << EPT_CLOSE | 1u << EPT_CONNECT |           \
+     1u << EPT_PICK | 1u << EPT_LISTEN | 1u << EPT_TIMEOUT | 1u << EPT_PAUSE)
+_Static_assert(offsetof(struct ept_epoll_ctl, s) == sizeof(struct ept_rec) &&
+                   offsetof(struct ept_ready, s) == sizeof(struct ept_rec) &&
+                   offsetof(struct ept_io, s) == sizeof(struct ept_rec) &&
+                   offsetof(struct ept_shutdown, s) == sizeof(struct ept_rec) &&
+                   offsetof(struct ept_close, s) == sizeof(struct ept_rec) &&
+                   offsetof(struct ept_connect, s) == sizeof(struct ept_rec) &&
+                   offsetof(struct ept_pick, client) == sizeof(struct ept_rec) &&
+                   offsetof(struct ept_listen, s) == sizeof(struct ept_rec) &&
+                   offsetof(struct ept_timeout, s) == sizeof(struct ept_rec) &&
+                   offsetof(struct ept_pause, s) == sizeof(struct ept_rec),
+               "VI_SOCK_FIRST: the socket follows the header");
+
+/* ept_rec_sock and ept_rec_sock2 in one: the index asks for every record. */
 void vindex_rec_sock(const struct ept_rec *rec, uint32_t *sid, uint32_t *conn, uint32_t *lsid)
 {
-    struct ept_sock s, l;
-    *sid = *conn = *lsid = 0;
-    if (ept_rec_sock(rec, &s)) { /* an accept: the new socket, or its listener if it failed */
+    struct ept_sock s;
+    *lsid = 0;
+    if (rec->type < 32 && (VI_SOCK_FIRST >> rec->type & 1)) {
+        rec_field(rec, sizeof(*rec), &s, sizeof(s));
         *sid = s.sid;
         *conn = s.conn;
+        return;
     }
-    if (rec->type == EPT_ACCEPT && ept_rec_sock2(rec, &l))
-        *lsid = l.sid;
+    if (rec->type == EPT_ACCEPT) { /* the new socket, or its listener if it failed */
+        int32_t res;
+        rec_field(rec, offsetof(struct ept_accept, listener), &s, sizeof(s));
+        *lsid = s.sid;
+        rec_field(rec, offsetof(struct ept_accept, result), &res, sizeof(res));
+        if (res >= 0)
+            rec_field(rec, offsetof(struct ept_accept, s), &s, sizeof(s));
+        *sid = s.sid;
+        *conn = s.conn;
+        return;
+    }
+    const struct ept_type_info *t = ept_type(rec->type);
+    *sid = *conn = 0;
+    if (!t || !t->sock)
+        return;
+    rec_field(rec, t->sock, &s, sizeof(s));
+    *sid = s.sid;
+    *conn = s.conn;
 }
 
 static int diag_cmp(const void *a, const void *b)
