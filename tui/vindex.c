@@ -49,8 +49,8 @@ static void ids_put(struct vi_ids *m, uint32_t id, uint32_t i)
 }
 
 /* A new range for id in m, starting at pos (range_note's slow path: once per id). */
-static __attribute__((noinline)) void range_new(struct vindex *ix, struct vi_ids *m,
-                                                uint32_t id, uint64_t pos)
+static __attribute__((noinline)) void range_new(struct vindex *ix, struct vi_ids *m, uint32_t id,
+                                                uint64_t pos)
 {
     ix->ranges = vi_grow(ix->ranges, &ix->rcap, ix->nranges + 1, sizeof(*ix->ranges));
     uint32_t i = (uint32_t)ix->nranges++;
@@ -86,9 +86,9 @@ static inline void rec_field(const struct ept_rec *rec, size_t off, void *dst, s
 
 /* Record types whose socket comes first after the header (struct ept_sock s), the common
  * ones: read in place. */
-#define VI_SOCK_FIRST                                                                       \
-    (1u << EPT_EPOLL_CTL | 1u << EPT_READY | 1u << EPT_HANDLE | 1u << EPT_READ |            \
-     1u << EPT_WRITE | 1u << EPT_SHUTDOWN | 1u << EPT_CLOSE | 1u << EPT_CONNECT |           \
+#define VI_SOCK_FIRST                                                                             \
+    (1u << EPT_EPOLL_CTL | 1u << EPT_READY | 1u << EPT_HANDLE | 1u << EPT_READ |                  \
+     1u << EPT_WRITE | 1u << EPT_SHUTDOWN | 1u << EPT_CLOSE | 1u << EPT_CONNECT |                 \
      1u << EPT_PICK | 1u << EPT_LISTEN | 1u << EPT_TIMEOUT | 1u << EPT_PAUSE)
 _Static_assert(offsetof(struct ept_epoll_ctl, s) == sizeof(struct ept_rec) &&
                    offsetof(struct ept_ready, s) == sizeof(struct ept_rec) &&
