@@ -1,6 +1,6 @@
 /* test_replay.c - a trace opened for reading: the analysis pass over the recorder's own
- * output (a batch of several events, records lost from a full ring), and seeking, which
- * gives the same state however it gets there. The rules themselves are tested from system
+ * output (a batch of several events, records lost from a full ring), seeking, which gives
+ * the same state however it gets there, and walking the records from any position. The rules themselves are tested from system
  * calls in test_rules.c, the model in test_state.c. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -273,6 +273,67 @@ static void test_seek_consistent(void **state)
     assert_null(replay_rec(f->r, n));
 }
 
+/* replay_walk's callback: each record must be the one replay_rec finds at its position,
+ * in order; the walk stops where asked. */
+struct walk {
+    struct replay *r;
+    uint64_t next, stop;
+    unsigned calls;
+};
+
+static int walk_check(const struct ept_rec *rec, uint64_t pos, void *arg)
+{
+    struct walk *w = arg;
+    assert_int_equal(pos, w->next);
+    assert_ptr_equal(rec, replay_rec(w->r, pos));
+    w->next = pos + 1;
+    w->calls++;
+    return pos == w->stop ? 7 : 0;
+}
+
+static void test_walk(void **state)
+{
+    struct rfx *f = *state;
+    char err[200];
+    snprintf(f->path, sizeof(f->path), "%s/walk.ept", f->tmp->dir);
+    unlink(f->path);
+    struct trace_opts o = {f->path, 1, 1 << 20, 8, EPT_MODE_EDGE, EPT_MODE_LEVEL, ""};
+    assert_int_equal(trace_open(&f->t, &o, err, sizeof(err)), 0);
+    struct trace *t = f->t;
+    for (int k = 0; k < 600; k++) { /* blocks of a few hundred records each */
+        uint32_t id = (uint32_t)k + 1;
+        struct ept_sock c = {8 + k % 20, 9 + id, id, EPT_ROLE_CLIENT, {0}};
+        trace_accept(t, &L, &c, c.fd, &A);
+        trace_epoll_wait(t, 4, 1000, 64, 1, 5);
+        trace_event(t, EPT_READY, &c, EPOLLIN, 0);
+        rd(t, &c, 100, 50);
+        trace_sock_close(t, &c, 0, EPT_CLOSE_DONE, -1);
+        if (k % 50 == 49)
+            trace_sync(t, 10000);
+    }
+    assert_int_equal(trace_finish(f->t, NULL), 0);
+    f->t = NULL;
+    assert_int_equal(replay_open(&f->r, f->path, err, sizeof(err)), 0);
+    uint64_t n = replay_count(f->r);
+    assert_true(replay_nblocks(f->r) > 3);
+    /* from the start, from inside blocks and from block starts, to the end */
+    uint64_t b2 = replay_block(f->r, 2)->first;
+    uint64_t from[] = {0, 1, 31, 32, 33, b2, b2 + 37, n - 1};
+    for (size_t i = 0; i < sizeof(from) / sizeof(from[0]); i++) {
+        struct walk w = {f->r, from[i], UINT64_MAX, 0};
+        assert_int_equal(replay_walk(f->r, from[i], walk_check, &w), 0);
+        assert_int_equal(w.next, n);
+        assert_int_equal(w.calls, n - from[i]);
+    }
+    /* a non-zero return stops the walk and is returned; past the end there is nothing */
+    struct walk w = {f->r, 5, 900, 0};
+    assert_int_equal(replay_walk(f->r, 5, walk_check, &w), 7);
+    assert_int_equal(w.calls, 896);
+    w = (struct walk){f->r, n, UINT64_MAX, 0};
+    assert_int_equal(replay_walk(f->r, n, walk_check, &w), 0);
+    assert_int_equal(w.calls, 0);
+}
+
 static void test_not_a_trace(void **state)
 {
     struct rfx *f = *state;
@@ -292,6 +353,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stale_event_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_gap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seek_consistent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_walk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_trace, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1262,6 +1262,51 @@ static void test_view_epoll_sets(void **state)
     model_close(&v);
 }
 
+/* The index keeps socket ids in an array while they are dense, the others in a map; an id
+ * that went to the map keeps its range when the array later grows past it. */
+static void test_view_index_sparse_ids(void **state)
+{
+    (void)state;
+    char p[320];
+    static struct tb b;
+    snprintf(p, sizeof(p), "%s/sparse.ept", dir);
+    int rc = tb_open(&b, p);
+    tb_epoll_create(&b, 3);
+    tb_listener(&b, 4);
+    tb_wait(&b, 3, 1);
+    tb_ready_sid(&b, 9, 2000, EPOLLIN, 0); /* sid 2000 among a handful: the map */
+    for (int i = 0; i < 1100; i++)         /* sids 3...1102: the array grows past 2000 */
+        tb_accept(&b, 4, 10 + i % 900);
+    tb_wait(&b, 3, 1);
+    tb_ready_sid(&b, 9, 2000, EPOLLIN, 0);
+    assert_int_equal(rc | tb_end(&b), 0);
+    void *st;
+    assert_int_equal(open_path(&st, p, 100, 30), 0);
+    struct view *v = st;
+    uint64_t ready[2], n = 0, last_accept = 0;
+    for (uint64_t pos = 0; pos < v->col[0].ix.count; pos++) {
+        const struct ept_rec *rec = vindex_rec(&v->col[0].ix, pos);
+        if (rec->type == EPT_READY && n < 2)
+            ready[n++] = pos;
+        if (rec->type == EPT_ACCEPT)
+            last_accept = pos;
+    }
+    assert_int_equal(n, 2);
+    const struct vi_range *r = vindex_range(&v->col[0].ix, 0, 2000);
+    assert_non_null(r);
+    assert_int_equal(r->first, ready[0]);
+    assert_int_equal(r->last, ready[1]);
+    uint32_t sid, conn, lsid; /* the last accept's socket: in the array */
+    vindex_rec_sock(vindex_rec(&v->col[0].ix, last_accept), &sid, &conn, &lsid);
+    assert_true(sid > 1100);
+    r = vindex_range(&v->col[0].ix, 0, sid);
+    assert_non_null(r);
+    assert_int_equal(r->first, last_accept);
+    assert_null(vindex_range(&v->col[0].ix, 0, 1999));
+    close_view(&st);
+    unlink(p);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--gen")) {
@@ -1310,6 +1355,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_view_lost_side_by_side),
         cmocka_unit_test_setup_teardown(test_view_lecture_sizes, open_three, close_view),
         cmocka_unit_test(test_view_still_ready),
+        cmocka_unit_test(test_view_index_sparse_ids),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
