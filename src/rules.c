@@ -1,7 +1,10 @@
 /* rules.c - the diagnoses (see rules.h). Each rule is a handful of small functions, hooked
  * where the model says something happened, and its explanation sits in the table at the
  * end of its section. What a rule remembers about a socket lives in that socket's note;
- * what it remembers about a thread, in the thread's note.
+ * what it remembers about a thread, in the thread's note. The records the rules look at
+ * reach them through one hook per record type (rules_hooks, near the end: on_read calls
+ * the read parts of every rule that has one), so a record no rule needs costs a look in
+ * that table, and the hot types do only what their rules need.
  *
  * Stalls are judged by time: a socket the program left waiting (an undrained edge-
  * triggered read, a one-shot never re-armed) is watched, and judged when RULE_STALL_NS pass

@@ -1,4 +1,6 @@
-/* state.c - the model of a traced process, one record at a time (see state.h). */
+/* state.c - the model of a traced process, one record at a time (see state.h): lookups,
+ * files and numbers, registrations, batches, then one function per record type, gathered
+ * in state_appliers at the end. */
 #include "state.h"
 
 #include <errno.h>
