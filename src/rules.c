@@ -355,6 +355,7 @@ static void mistrigger_write(struct rules *R, struct state_thread *t, const stru
                          io->s.fd);
             }
             tn->mt_pos = 0;
+            n = note_of(R, s); /* report() may have made src's note and moved the notes */
         }
     }
     /* remember this write, to know the same bytes if they are written again */

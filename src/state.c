@@ -201,6 +201,7 @@ struct state_event *state_event_of(const struct state_thread *t, const struct st
     return event_of(t, s, fd);
 }
 
+/* The thread tid's state, made on its first record. */
 struct state_thread *state_thread_find(struct state *st, uint32_t tid)
 {
     uint32_t i;
@@ -616,7 +617,7 @@ static void io(struct state *st, struct state_thread *t, const struct ept_rec *r
             if (s->connecting)
                 s->connecting = 0;
             t->last_read_sid = s->sid;
-            t->last_read_slot = st->touched_slot; /* attribute() said where s lives */
+            t->last_read_slot = s->slot;
             t->reads_ok++;
         } else if (r->result == 0) {
             s->learned = STATE_EOF;

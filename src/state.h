@@ -234,6 +234,7 @@ static inline struct state_thread *state_apply(struct state *st, const struct ep
     st->touched = 0;
     st->touched_slot = 0;
     st->touched_ev = NULL;
+    st->touched_reg = NULL;
     /* the thread's time, but not a LOST record's (the recorder's word, not the thread's),
      * and an epoll_wait's only once its batch has ended at the time before (wait_begin) */
     if (type != EPT_EPOLL_WAIT && type != EPT_LOST)
