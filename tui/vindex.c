@@ -84,35 +84,11 @@ static inline void rec_field(const struct ept_rec *rec, size_t off, void *dst, s
         memset(dst, 0, n);
 }
 
-/* Record types whose socket comes first after the header (struct ept_sock s), the common
- * ones: read in place. */
-#define VI_SOCK_FIRST                                                                             \
-    (1u << EPT_EPOLL_CTL | 1u << EPT_READY | 1u << EPT_HANDLE | 1u << EPT_READ |                  \
-     1u << EPT_WRITE | 1u << EPT_SHUTDOWN | 1u << EPT_CLOSE | 1u << EPT_CONNECT |                 \
-     1u << EPT_PICK | 1u << EPT_LISTEN | 1u << EPT_TIMEOUT | 1u << EPT_PAUSE)
-_Static_assert(offsetof(struct ept_epoll_ctl, s) == sizeof(struct ept_rec) &&
-                   offsetof(struct ept_ready, s) == sizeof(struct ept_rec) &&
-                   offsetof(struct ept_io, s) == sizeof(struct ept_rec) &&
-                   offsetof(struct ept_shutdown, s) == sizeof(struct ept_rec) &&
-                   offsetof(struct ept_close, s) == sizeof(struct ept_rec) &&
-                   offsetof(struct ept_connect, s) == sizeof(struct ept_rec) &&
-                   offsetof(struct ept_pick, client) == sizeof(struct ept_rec) &&
-                   offsetof(struct ept_listen, s) == sizeof(struct ept_rec) &&
-                   offsetof(struct ept_timeout, s) == sizeof(struct ept_rec) &&
-                   offsetof(struct ept_pause, s) == sizeof(struct ept_rec),
-               "VI_SOCK_FIRST: the socket follows the header");
-
 /* ept_rec_sock and ept_rec_sock2 in one: the index asks for every record. */
 void vindex_rec_sock(const struct ept_rec *rec, uint32_t *sid, uint32_t *conn, uint32_t *lsid)
 {
     struct ept_sock s;
     *lsid = 0;
-    if (rec->type < 32 && (VI_SOCK_FIRST >> rec->type & 1)) {
-        rec_field(rec, sizeof(*rec), &s, sizeof(s));
-        *sid = s.sid;
-        *conn = s.conn;
-        return;
-    }
     if (rec->type == EPT_ACCEPT) { /* the new socket, or its listener if it failed */
         int32_t res;
         rec_field(rec, offsetof(struct ept_accept, listener), &s, sizeof(s));
