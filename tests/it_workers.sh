@@ -36,92 +36,79 @@ out_has '--accept MODE'
 
 declare -A EMPTY
 for acc in shared exclusive reuseport; do
-    try=1
-    while :; do
-        case $acc in
-        shared) mode=level ;; exclusive) mode=edge ;; reuseport) mode=edge-oneshot ;;
-        esac
-        step "$acc ($mode): 3 workers serve 30 connections at a time byte-exact"
-        start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --backend "$B1_ADDR" --backend "$B2_ADDR" \
-            --mode "$mode" --workers 3 --accept "$acc" --trace "$T/$acc.ept"
-        wait_for nchildren "$P_PID" 3 || fail "$acc: not 3 workers: $(children "$P_PID")"
-        expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 1500 -c 30 --expect-size 2k
-        out_has '^requests: 1500 ok, 0 failed'
-        out_has '^bytes: 3072000 body bytes verified'
-        step "$acc: 100 connections one at a time, each arriving while the workers are frozen"
-        # A worker woken for a connection that collects its events only after another one
-        # accepted it sees nothing: left to the scheduler, how many losers show depends on
-        # how busy the machine is. Frozen (SIGSTOP) until the connection waits in the
-        # listener's queue, all the workers it woke run at once when let go (SIGCONT)
-        workers=$(children "$P_PID" | tr '\n' ' ')
-        for i in $(seq 100); do
-            # shellcheck disable=SC2086
-            kill -STOP $workers
-            "$EPSCOPE" load "http://$P_ADDR/" -n 1 -c 1 -q --expect-size 2k &
-            lp=$!
-            n=0 # the listener's accept queue (/proc/net/tcp: a LISTEN socket's rx_queue)
-            until awk -v port="$(printf '%04X' "$P_PORT")" '$4 == "0A" {
-                    split($2, l, ":"); split($5, q, ":")
-                    if (l[2] == port && q[2] != "00000000") f = 1 } END { exit !f }' /proc/net/tcp
-            do
-                n=$((n + 1))
-                [ $n -lt 1000 ] || { kill -CONT $workers; fail "$acc: connection $i never queued"; }
-                sleep 0.005
-            done
-            # shellcheck disable=SC2086
-            kill -CONT $workers
-            wait "$lp" || fail "$acc: connection $i failed"
+    case $acc in
+    shared) mode=level ;; exclusive) mode=edge ;; reuseport) mode=edge-oneshot ;;
+    esac
+    step "$acc ($mode): 3 workers serve 30 connections at a time byte-exact"
+    start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --backend "$B1_ADDR" --backend "$B2_ADDR" \
+        --mode "$mode" --workers 3 --accept "$acc" --trace "$T/$acc.ept"
+    wait_for nchildren "$P_PID" 3 || fail "$acc: not 3 workers: $(children "$P_PID")"
+    expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 1500 -c 30 --expect-size 2k
+    out_has '^requests: 1500 ok, 0 failed'
+    out_has '^bytes: 3072000 body bytes verified'
+    step "$acc: 100 connections one at a time, each arriving while the workers are frozen"
+    # A worker woken for a connection that collects its events only after another one
+    # accepted it sees nothing: left to the scheduler, how many losers show depends on
+    # how busy the machine is. Frozen (SIGSTOP) until the connection waits in the
+    # listener's queue, all the workers it woke run at once when let go (SIGCONT)
+    workers=$(children "$P_PID" | tr '\n' ' ')
+    for i in $(seq 100); do
+        # shellcheck disable=SC2086
+        kill -STOP $workers
+        "$EPSCOPE" load "http://$P_ADDR/" -n 1 -c 1 -q --expect-size 2k &
+        lp=$!
+        n=0 # the listener's accept queue (/proc/net/tcp: a LISTEN socket's rx_queue)
+        until awk -v port="$(printf '%04X' "$P_PORT")" '$4 == "0A" {
+                split($2, l, ":"); split($5, q, ":")
+                if (l[2] == port && q[2] != "00000000") f = 1 } END { exit !f }' /proc/net/tcp
+        do
+            n=$((n + 1))
+            [ $n -lt 1000 ] || { kill -CONT $workers; fail "$acc: connection $i never queued"; }
+            sleep 0.005
         done
-        stop P || fail "$acc: the master's exit status was $? after SIGTERM"
-        grep -q 'workers stopped' "$T/P.err" || fail "$acc: no word of the stop"
-
-        step "$acc: one trace per worker, each ending with its end record, no diagnosis"
-        files=("$T/$acc.w0.ept" "$T/$acc.w1.ept" "$T/$acc.w2.ept")
-        [ -e "$T/$acc.ept" ] && fail "$acc: the unnumbered $acc.ept was written"
-        total=0 empty=0
-        for f in "${files[@]}"; do
-            [ -s "$f" ] || fail "$acc: no trace $f"
-            expect_status 0 "$EPSCOPE" dump "$f"
-            out_has 'end of trace'
-            read -r w e a <<<"$(herd "$f")"
-            echo "$(basename "$f"): $w listener wake-ups, $e found EAGAIN first, $a accepted"
-            total=$((total + a)) empty=$((empty + e))
-            [ "$acc" = reuseport ] && [ "$a" -lt 150 ] &&
-                fail "reuseport: $(basename "$f") accepted only $a of 1600 connections"
-        done
-        [ "$total" -eq 1600 ] || fail "$acc: the workers accepted $total connections, not 1600"
-        EMPTY[$acc]=$empty
-        "$EPSCOPE" check "${files[@]}" >"$T/check.out" 2>&1 || {
-            cat "$T/check.out" >&2; fail "$acc: check found an error in a correct run"; }
-        grep -E '^(error|warning) ' "$T/check.out" | grep -v ' thundering-herd: ' &&
-            fail "$acc: check found a diagnosis other than the herd"
-        if [ "$acc" = shared ]; then # idle workers all woken for each paced connection
-            # a woken worker that collects its events only after the winner accepted sees
-            # nothing: on a busy machine few losers show, and the warning rightly stays away;
-            # the run is made again then (at most 3 in all), never the verdict changed
-            if ! grep -q '^warning thundering-herd: ' "$T/check.out"; then
-                [ "$try" -lt 3 ] || { cat "$T/check.out" >&2;
-                    fail "shared: check did not warn of the herd in $try runs"; }
-                echo "shared: run $try: $empty wake-ups found EAGAIN first, no herd warning; again"
-                rm -f "${files[@]}"
-                try=$((try + 1))
-                continue
-            fi
-        else
-            [ "$(grep -c '0 errors, 0 warnings' "$T/check.out")" -eq 3 ] ||
-                { cat "$T/check.out" >&2; fail "$acc: check did not clear all three traces"; }
-        fi
-        grep -q "^worker=1$" <(strings "${files[1]}") || fail "$acc: w1's header lacks worker=1"
-        grep -q "^accept=$acc$" <(strings "${files[1]}") || fail "$acc: the header lacks accept="
-        expect_status 0 "$EPSCOPE" dump "${files[@]}"
-        [ "$(grep -c '^==> ' "$LAST_OUT")" -eq 3 ] || fail "$acc: dump of the set lacks a file"
-        [ "$(grep -c 'end of trace' "$LAST_OUT")" -eq 3 ] || fail "$acc: dump of the set: ends"
-        expect_status 0 "$EPSCOPE" compare "${files[@]}"
-        out_has '^client connections +[0-9]+ +[0-9]+ +[0-9]+'
-        expect_status 0 "$EPSCOPE" view --snapshot 30 --size 150x30 "${files[@]}"
-        out_has " diag .*│.* diag .*│.* diag "
-        break
+        # shellcheck disable=SC2086
+        kill -CONT $workers
+        wait "$lp" || fail "$acc: connection $i failed"
     done
+    stop P || fail "$acc: the master's exit status was $? after SIGTERM"
+    grep -q 'workers stopped' "$T/P.err" || fail "$acc: no word of the stop"
+
+    step "$acc: one trace per worker, each ending with its end record, no diagnosis"
+    files=("$T/$acc.w0.ept" "$T/$acc.w1.ept" "$T/$acc.w2.ept")
+    [ -e "$T/$acc.ept" ] && fail "$acc: the unnumbered $acc.ept was written"
+    total=0 empty=0
+    for f in "${files[@]}"; do
+        [ -s "$f" ] || fail "$acc: no trace $f"
+        expect_status 0 "$EPSCOPE" dump "$f"
+        out_has 'end of trace'
+        read -r w e a <<<"$(herd "$f")"
+        echo "$(basename "$f"): $w listener wake-ups, $e found EAGAIN first, $a accepted"
+        total=$((total + a)) empty=$((empty + e))
+        [ "$acc" = reuseport ] && [ "$a" -lt 150 ] &&
+            fail "reuseport: $(basename "$f") accepted only $a of 1600 connections"
+    done
+    [ "$total" -eq 1600 ] || fail "$acc: the workers accepted $total connections, not 1600"
+    EMPTY[$acc]=$empty
+    "$EPSCOPE" check "${files[@]}" >"$T/check.out" 2>&1 || {
+        cat "$T/check.out" >&2; fail "$acc: check found an error in a correct run"; }
+    grep -E '^(error|warning) ' "$T/check.out" | grep -v ' thundering-herd: ' &&
+        fail "$acc: check found a diagnosis other than the herd"
+    if [ "$acc" = shared ]; then # idle workers all woken for each frozen connection
+        grep -q '^warning thundering-herd: ' "$T/check.out" ||
+            { cat "$T/check.out" >&2; fail "shared: check did not warn of the herd"; }
+    else
+        [ "$(grep -c '0 errors, 0 warnings' "$T/check.out")" -eq 3 ] ||
+            { cat "$T/check.out" >&2; fail "$acc: check did not clear all three traces"; }
+    fi
+    grep -q "^worker=1$" <(strings "${files[1]}") || fail "$acc: w1's header lacks worker=1"
+    grep -q "^accept=$acc$" <(strings "${files[1]}") || fail "$acc: the header lacks accept="
+    expect_status 0 "$EPSCOPE" dump "${files[@]}"
+    [ "$(grep -c '^==> ' "$LAST_OUT")" -eq 3 ] || fail "$acc: dump of the set lacks a file"
+    [ "$(grep -c 'end of trace' "$LAST_OUT")" -eq 3 ] || fail "$acc: dump of the set: ends"
+    expect_status 0 "$EPSCOPE" compare "${files[@]}"
+    out_has '^client connections +[0-9]+ +[0-9]+ +[0-9]+'
+    expect_status 0 "$EPSCOPE" view --snapshot 30 --size 150x30 "${files[@]}"
+    out_has " diag .*│.* diag .*│.* diag "
 done
 echo "empty wake-ups: shared ${EMPTY[shared]}, exclusive ${EMPTY[exclusive]}," \
     "reuseport ${EMPTY[reuseport]}"
