@@ -46,30 +46,40 @@ for acc in shared exclusive reuseport; do
     expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 1500 -c 30 --expect-size 2k
     out_has '^requests: 1500 ok, 0 failed'
     out_has '^bytes: 3072000 body bytes verified'
-    step "$acc: 100 connections one at a time, each arriving while the workers are frozen"
-    # A worker woken for a connection that collects its events only after another one
-    # accepted it sees nothing: left to the scheduler, how many losers show depends on
-    # how busy the machine is. Frozen (SIGSTOP) until the connection waits in the
-    # listener's queue, all the workers it woke run at once when let go (SIGCONT)
-    workers=$(children "$P_PID" | tr '\n' ' ')
-    for i in $(seq 100); do
-        # shellcheck disable=SC2086
-        kill -STOP $workers
-        "$EPSCOPE" load "http://$P_ADDR/" -n 1 -c 1 -q --expect-size 2k &
-        lp=$!
-        n=0 # the listener's accept queue (/proc/net/tcp: a LISTEN socket's rx_queue)
-        until awk -v port="$(printf '%04X' "$P_PORT")" '$4 == "0A" {
-                split($2, l, ":"); split($5, q, ":")
-                if (l[2] == port && q[2] != "00000000") f = 1 } END { exit !f }' /proc/net/tcp
-        do
-            n=$((n + 1))
-            [ $n -lt 1000 ] || { kill -CONT $workers; fail "$acc: connection $i never queued"; }
-            sleep 0.005
+    if [ "$acc" = shared ]; then
+        step "shared: 100 connections one at a time, each arriving while the workers are frozen"
+        # A worker woken for a connection that collects its events only after another one
+        # accepted it sees nothing: left to the scheduler, how many losers show depends on
+        # how busy the machine is. Frozen (SIGSTOP) until the connection waits in the
+        # listener's queue, all the workers it woke run at once when let go (SIGCONT).
+        # Not for exclusive: with no thread waiting in a set, the kernel passes an
+        # exclusive wake-up on to the next set, so every set gets the event (CI saw a herd
+        # warning on exclusive so); it is paced as it would be served
+        workers=$(children "$P_PID" | tr '\n' ' ')
+        for i in $(seq 100); do
+            # shellcheck disable=SC2086
+            kill -STOP $workers
+            "$EPSCOPE" load "http://$P_ADDR/" -n 1 -c 1 -q --expect-size 2k &
+            lp=$!
+            n=0 # the listener's accept queue (/proc/net/tcp: a LISTEN socket's rx_queue)
+            until awk -v port="$(printf '%04X' "$P_PORT")" '$4 == "0A" {
+                    split($2, l, ":"); split($5, q, ":")
+                    if (l[2] == port && q[2] != "00000000") f = 1 } END { exit !f }' /proc/net/tcp
+            do
+                n=$((n + 1))
+                [ $n -lt 1000 ] ||
+                    { kill -CONT $workers; fail "shared: connection $i never queued"; }
+                sleep 0.005
+            done
+            # shellcheck disable=SC2086
+            kill -CONT $workers
+            wait "$lp" || fail "shared: connection $i failed"
         done
-        # shellcheck disable=SC2086
-        kill -CONT $workers
-        wait "$lp" || fail "$acc: connection $i failed"
-    done
+    else
+        step "$acc: 100 paced connections, one at a time, so idle workers wait on the listener"
+        expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 100 -c 1 --rate 100 --expect-size 2k
+        out_has '^requests: 100 ok, 0 failed'
+    fi
     stop P || fail "$acc: the master's exit status was $? after SIGTERM"
     grep -q 'workers stopped' "$T/P.err" || fail "$acc: no word of the stop"
 
