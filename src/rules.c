@@ -648,6 +648,9 @@ static void herd_event(struct rules *R, const struct state_wait *w,
     n->herd_wakes++;
     if (e->accepts != e->eagains || w->n != 1 || w->blocked_ns < RULE_HERD_IDLE_NS)
         return;
+    const struct state_reg *g = state_reg(l, w->set, e->fd);
+    if (g && (g->interest & EPOLLEXCLUSIVE))
+        return; /* the cure is in place: it wakes "one or more" waiters, not all of them */
     n->herd_lost++;
     if (n->herd_lost < RULE_HERD_MIN || (uint64_t)n->herd_lost * RULE_HERD_SHARE < n->herd_wakes)
         return;

@@ -991,6 +991,14 @@ static void test_thundering_herd(void **state)
     for (int i = 0; i < 12; i++)
         listener_wake(b, i % 2 ? 1000 : 3000000, i % 2 ? 1 : 2, -1);
     assert_int_equal(finish(f, RULE_THUNDERING_HERD, &all), 0);
+    /* the first case's wake-ups, the listener registered with EPOLLEXCLUSIVE: the cure is
+     * in place, and it wakes "one or more" waiters, not all of them */
+    b = begin(f, LT_IN, 0);
+    tb_ctl(b, EP, EPOLL_CTL_DEL, L, 0);
+    tb_ctl(b, EP, EPOLL_CTL_ADD, L, EPOLLIN | EPOLLEXCLUSIVE);
+    for (int i = 0; i < 12; i++)
+        listener_wake(b, 3000000, 1, i % 2 ? 20 : -1);
+    assert_int_equal(finish(f, RULE_THUNDERING_HERD, NULL), 0);
 }
 
 /* --- lost records ----------------------------------------------------------------------- */
