@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,35 @@
 
 /* CRC bytes the search for a good block after damage may spend beyond twice the file */
 #define READER_BUDGET_EXTRA (2ull * EPT_BLOCK_MAX)
+
+/* Checking ahead (reader_ahead): only for files at least this big, in a ring of this many
+ * checked blocks; a waiting checker is woken when the ring is down to half full. */
+#define AHEAD_MIN_BYTES (8u << 20)
+#define AHEAD_SLOTS 8
+
+/* One block the checker found whole and good, with its record offsets. */
+struct ahead_slot {
+    struct reader_block b;
+    struct reader_offs offs;
+};
+
+/* The checker thread and the ring it fills: slots [taken, done) are checked and waiting,
+ * the slot before `taken` is the block the reader returned last (its offsets still in use). */
+struct reader_ahead {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    const uint8_t *map;
+    size_t len;
+    uint64_t next;        /* checker: the next block's offset */
+    uint64_t done, taken; /* blocks checked, blocks handed out (under mu) */
+    int ended;            /* the checker met the end, or a block it leaves to reader_block */
+    int quit;             /* the reader asks it to stop */
+    int checker_waits, reader_waits;
+    struct ahead_slot slot[AHEAD_SLOTS];
+};
+
+static void ahead_stop(struct reader *r);
 
 static int map_file(struct reader *r, size_t len)
 {
@@ -139,6 +170,7 @@ int reader_refresh(struct reader *r)
         return -errno;
     if ((size_t)st.st_size <= r->len)
         return 0;
+    ahead_stop(r); /* the mapping is about to move */
     r->budget += 2 * ((uint64_t)st.st_size - r->len);
     r->skip_from = 0; /* a good block may have come since */
     int rc = map_file(r, (size_t)st.st_size);
@@ -152,6 +184,7 @@ int reader_refresh(struct reader *r)
 
 void reader_close(struct reader *r)
 {
+    ahead_stop(r);
     if (r->map)
         munmap((void *)r->map, r->len);
     if (r->fd >= 0)
@@ -159,9 +192,8 @@ void reader_close(struct reader *r)
     r->map = NULL;
     r->len = 0;
     r->fd = -1;
-    free(r->offs);
-    r->offs = NULL;
-    r->offcap = 0;
+    free(r->offs.v);
+    r->offs = (struct reader_offs){0};
 }
 
 static int bad(struct reader *r, uint64_t off, int kind, const char *why)
@@ -172,11 +204,13 @@ static int bad(struct reader *r, uint64_t off, int kind, const char *why)
     return -1;
 }
 
-/* What is wrong with the block at off, whose length fits in the file, or NULL when it is
- * whole and good (then b is filled, its record offsets in r->offs). */
-static const char *block_fault(struct reader *r, uint64_t off, struct reader_block *b)
+/* What is wrong with the block at off in map, whose length fits in the file, or NULL when it
+ * is whole and good (then b is filled, its record offsets in o). Reads nothing else of the
+ * reader: the checker thread runs it too. */
+static const char *block_fault(const uint8_t *map, uint64_t off, struct reader_offs *o,
+                               struct reader_block *b)
 {
-    const uint8_t *p = r->map + off;
+    const uint8_t *p = map + off;
     struct ept_block h;
     memcpy(&h, p, sizeof(h));
     uint32_t trailer[2];
@@ -195,12 +229,12 @@ static const char *block_fault(struct reader *r, uint64_t off, struct reader_blo
     const uint8_t *recs = p + EPT_BLOCK_HDR;
     size_t len = h.length - EPT_BLOCK_HDR - EPT_BLOCK_TRAILER, pos = 0;
     uint32_t n = 0;
-    if (len / sizeof(struct ept_rec) + 1 > r->offcap) { /* records other than PAD: >= 24 */
-        r->offcap = len / sizeof(struct ept_rec) + 1;
-        free(r->offs);
-        r->offs = xreallocarray(NULL, r->offcap, sizeof(*r->offs));
+    if (len / sizeof(struct ept_rec) + 1 > o->cap) { /* records other than PAD: >= 24 */
+        o->cap = len / sizeof(struct ept_rec) + 1;
+        free(o->v);
+        o->v = xreallocarray(NULL, o->cap, sizeof(*o->v));
     }
-    uint32_t *offs = r->offs;
+    uint32_t *offs = o->v;
     while (pos < len) { /* len and pos are multiples of 8: 8 bytes are always there */
         uint16_t type, size;
         memcpy(&type, recs + pos, 2);
@@ -283,7 +317,7 @@ static int find_good(struct reader *r, uint64_t off, uint64_t *next)
         }
         r->budget -= w[1];
         struct reader_block b;
-        if (!block_fault(r, c, &b)) {
+        if (!block_fault(r->map, c, &r->offs, &b)) {
             *next = c;
             rc = 1;
             break;
@@ -295,8 +329,125 @@ static int find_good(struct reader *r, uint64_t off, uint64_t *next)
     return rc;
 }
 
+/* --- checking ahead --------------------------------------------------------------------- */
+
+/* The checker: each block from a->next on that is whole and good goes into the ring, with
+ * its record offsets; it stops at the end of the file, at the first block it cannot vouch
+ * for (reader_block then judges that one itself), or when asked. */
+static void *checker(void *arg)
+{
+    struct reader_ahead *a = arg;
+    uint64_t off = a->next;
+    pthread_mutex_lock(&a->mu);
+    for (;;) {
+        while (!a->quit && a->done - a->taken >= AHEAD_SLOTS - 1) {
+            a->checker_waits = 1;
+            pthread_cond_wait(&a->cv, &a->mu);
+        }
+        a->checker_waits = 0;
+        if (a->quit)
+            break;
+        struct ahead_slot *sl = &a->slot[a->done % AHEAD_SLOTS];
+        pthread_mutex_unlock(&a->mu);
+        /* unlocked: the reader never touches a slot between taken and done, or this one */
+        int good = 0;
+        if (off < a->len && a->len - off >= EPT_BLOCK_HDR) {
+            struct ept_block h;
+            memcpy(&h, a->map + off, sizeof(h));
+            good = h.magic == EPT_BLOCK_MAGIC && h.length >= EPT_BLOCK_HDR + EPT_BLOCK_TRAILER &&
+                   h.length % 8 == 0 && h.length <= EPT_BLOCK_MAX && h.length <= a->len - off &&
+                   !block_fault(a->map, off, &sl->offs, &sl->b);
+        }
+        pthread_mutex_lock(&a->mu);
+        if (!good) {
+            a->ended = 1;
+            break;
+        }
+        off += sl->b.length;
+        a->done++;
+        if (a->reader_waits)
+            pthread_cond_signal(&a->cv);
+    }
+    if (a->reader_waits)
+        pthread_cond_signal(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+void reader_ahead(struct reader *r)
+{
+    if (r->ahead || r->len < AHEAD_MIN_BYTES || r->stop != READER_OK)
+        return;
+    struct reader_ahead *a = calloc(1, sizeof(*a));
+    if (!a)
+        return;
+    a->map = r->map;
+    a->len = r->len;
+    a->next = r->data_off;
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->cv, NULL);
+    /* signals stay with the caller's thread (the viewer's SIGWINCH, ^C) */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&a->thread, NULL, checker, a);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc) {
+        pthread_cond_destroy(&a->cv);
+        pthread_mutex_destroy(&a->mu);
+        free(a);
+        return;
+    }
+    r->ahead = a;
+}
+
+/* Stop the checker and free its ring (the blocks it checked are simply checked again). */
+static void ahead_stop(struct reader *r)
+{
+    struct reader_ahead *a = r->ahead;
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->mu);
+    a->quit = 1;
+    pthread_cond_signal(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    pthread_join(a->thread, NULL);
+    pthread_cond_destroy(&a->cv);
+    pthread_mutex_destroy(&a->mu);
+    for (int i = 0; i < AHEAD_SLOTS; i++)
+        free(a->slot[i].offs.v);
+    free(a);
+    r->ahead = NULL;
+}
+
+/* The block at off from the checker's ring into b: 1, or 0 when the checker has none for
+ * off (it ended before it, or off is not the block it checked next): then it is stopped. */
+static int ahead_take(struct reader *r, uint64_t off, struct reader_block *b)
+{
+    struct reader_ahead *a = r->ahead;
+    pthread_mutex_lock(&a->mu);
+    while (a->taken == a->done && !a->ended) {
+        a->reader_waits = 1;
+        pthread_cond_wait(&a->cv, &a->mu);
+    }
+    a->reader_waits = 0;
+    int ok = a->taken < a->done && a->slot[a->taken % AHEAD_SLOTS].b.off == off;
+    if (ok) {
+        *b = a->slot[a->taken % AHEAD_SLOTS].b;
+        a->taken++;
+        if (a->checker_waits && a->done - a->taken <= AHEAD_SLOTS / 2)
+            pthread_cond_signal(&a->cv);
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (!ok)
+        ahead_stop(r);
+    return ok;
+}
+
 int reader_block(struct reader *r, uint64_t off, struct reader_block *b)
 {
+    if (r->ahead && ahead_take(r, off, b))
+        return 1;
     if (off >= r->len)
         return 0;
     size_t left = r->len - off;
@@ -316,7 +467,7 @@ int reader_block(struct reader *r, uint64_t off, struct reader_block *b)
             return bad(r, off, READER_CORRUPT, "block length field damaged");
         return bad(r, off, READER_TORN, "the file ends inside a block");
     }
-    const char *why = block_fault(r, off, b);
+    const char *why = block_fault(r->map, off, &r->offs, b);
     if (why)
         return bad(r, off, READER_CORRUPT, why);
     return 1;
@@ -367,6 +518,7 @@ int reader_walk(struct reader *r, int (*fn)(const struct ept_rec *, void *),
     struct reader_block b;
     uint64_t off = r->data_off, next;
     int rc;
+    reader_ahead(r);
     while ((rc = reader_block(r, off, &b)) != 0) {
         if (rc < 0) {
             if (!reader_skip(r, off, &next))

@@ -16,6 +16,14 @@ enum reader_stop {
     READER_CORRUPT = 2,   /* a block failed its checks (CRC, length, magic, records) */
 };
 
+/* Where each record of a checked block starts (the room grows to the largest block). */
+struct reader_offs {
+    uint32_t *v;
+    size_t cap;
+};
+
+struct reader_ahead;
+
 struct reader {
     int fd;
     const uint8_t *map;
@@ -34,8 +42,8 @@ struct reader {
     uint64_t budget;          /* CRC bytes the search for good blocks may still spend */
     uint64_t skip_from, skip_to; /* the last search: from offset + 1 (0: none), result */
     int skip_rc;
-    uint32_t *offs; /* the last block checked: where each record starts */
-    size_t offcap;
+    struct reader_offs offs;    /* the last block checked here: where each record starts */
+    struct reader_ahead *ahead; /* the checker thread (reader_ahead), NULL: none */
 };
 
 struct reader_block {
@@ -58,6 +66,14 @@ int reader_open(struct reader *r, const char *path, char *err, size_t errlen);
  * not, -errno on failure. */
 int reader_refresh(struct reader *r);
 void reader_close(struct reader *r);
+
+/* On a big file, check the blocks from the start in a second thread, ahead of the calls to
+ * reader_block() that then take them checked: the CRC pass and the first touch of the
+ * mapping's pages leave the caller's thread, which is left with the records. Only for a
+ * reader walking its blocks in order from r->data_off; anything else (damage, a block out of
+ * order, the end) makes reader_block() stop the thread and go on by itself, with the same
+ * results. A no-op on a small file or when a thread cannot be made. */
+void reader_ahead(struct reader *r);
 
 /* Read the block at file offset off. Returns 1 with b filled, 0 at the clean end (off is the
  * end of the mapped file), or -1 when the block is torn or corrupt (r->stop, r->stop_off

@@ -309,6 +309,7 @@ int replay_open(struct replay **out, const char *path, char *err, size_t errlen)
     r->ck_every = r->ck_left = CKPT_EVERY;
     r->next_off = r->rd.data_off;
     r->cache_block = SIZE_MAX;
+    reader_ahead(&r->rd);
     scan(r);
     *out = r;
     return 0;

@@ -1,6 +1,7 @@
 /* test_trace.c - the recorder and the reader together: every record type round trip, ring
  * overflow and lost records, file creation rules, truncation at every byte, a flipped byte
- * anywhere, a file from a newer minor version, garbage input, following a growing file.
+ * anywhere, a file from a newer minor version, garbage input, following a growing file,
+ * checking ahead in a second thread.
  *
  * Also a helper for tests/it_dump.sh: with EPSCOPE_WRITE_SAMPLE=PATH in the environment this
  * program writes a sample trace holding every record type to PATH (never over an existing
@@ -1192,6 +1193,153 @@ static void test_trace_reader_config(void **state)
 
 /* --- sample mode for it_dump.sh -------------------------------------------------------- */
 
+
+/* --- checking ahead ------------------------------------------------------------------ */
+
+/* What a whole walk over a file saw: every record's bytes in order (hashed) and how the
+ * reader ended. */
+struct walked {
+    size_t n;
+    uint64_t hash;
+    int stop;
+    uint64_t stop_off, ndamaged, damage_bytes;
+};
+
+static int hash_rec(const struct ept_rec *r, void *arg)
+{
+    struct walked *w = arg;
+    const uint8_t *p = (const void *)r;
+    for (size_t i = 0; i < r->size; i++)
+        w->hash = (w->hash ^ p[i]) * 0x100000001b3ull;
+    w->n++;
+    return 0;
+}
+
+/* Walk path with the checker thread (reader_walk starts it) or by reader_block alone. */
+static struct walked walk(const char *path, int ahead)
+{
+    struct reader r;
+    char err[256];
+    struct walked w = {.hash = 0xcbf29ce484222325ull};
+    assert_int_equal(reader_open(&r, path, err, sizeof(err)), 0);
+    if (ahead) {
+        reader_ahead(&r);
+        assert_non_null(r.ahead); /* else this test would compare a walk with itself */
+        assert_int_equal(reader_walk(&r, hash_rec, NULL, &w), 0);
+        assert_null(r.ahead); /* stopped at the end, or at the damage */
+    } else {
+        uint64_t off = r.data_off, next;
+        struct reader_block b;
+        int rc;
+        while ((rc = reader_block(&r, off, &b)) != 0) {
+            assert_null(r.ahead);
+            if (rc < 0) {
+                if (!reader_skip(&r, off, &next))
+                    break;
+                off = next;
+                continue;
+            }
+            size_t pos = 0;
+            const struct ept_rec *rec;
+            while ((rec = reader_next_rec(&b, &pos)))
+                hash_rec(rec, &w);
+            off += b.length;
+        }
+    }
+    w.stop = r.stop;
+    w.stop_off = r.stop_off;
+    w.ndamaged = r.ndamaged;
+    w.damage_bytes = r.damage_bytes;
+    reader_close(&r);
+    return w;
+}
+
+static void assert_same_walk(const char *path, const char *what)
+{
+    struct walked a = walk(path, 1), s = walk(path, 0);
+    print_message("      %s: %zu records, stop %d, %llu damaged\n", what, a.n, a.stop,
+                  (unsigned long long)a.ndamaged);
+    assert_int_equal(a.n, s.n);
+    assert_true(a.hash == s.hash);
+    assert_int_equal(a.stop, s.stop);
+    assert_int_equal(a.stop_off, s.stop_off);
+    assert_int_equal(a.ndamaged, s.ndamaged);
+    assert_int_equal(a.damage_bytes, s.damage_bytes);
+}
+
+/* A trace big enough for the checker thread (about 12 MiB), written without loss. */
+static size_t make_big_file(const char *path)
+{
+    struct trace *t = open_trace(path, 8u << 20, 64, "mode=edge\n");
+    struct ept_sock s = {.fd = 7, .sid = 1, .conn = 1, .role = EPT_ROLE_CLIENT};
+    size_t n = 0;
+    for (uint32_t i = 0; i < 120000; i++) {
+        trace_event(t, EPT_READY, &s, EPOLLIN, i);
+        trace_io(t, EPT_READ, &s, 4096, (int32_t)(i % 1000), "all the bytes of a request");
+        n += 2;
+        if (i % 20000 == 0)
+            assert_int_equal(trace_sync(t, 10000), 0);
+    }
+    struct trace_stats st;
+    assert_int_equal(trace_finish(t, &st), 0);
+    assert_int_equal(st.lost, 0);
+    return n + 1; /* and the END */
+}
+
+static int stop_after_ten(const struct ept_rec *r, void *arg)
+{
+    (void)r;
+    return ++((struct walked *)arg)->n == 10;
+}
+
+/* The checker thread changes nothing but the speed: over a big file whole, with a flipped
+ * byte in a middle block and in the last block, and cut inside a block, a walk with it sees
+ * the very records, damage and end that reader_block alone sees; stopped early, it quits. */
+static void test_trace_ahead_same_as_alone(void **state)
+{
+    struct fx *f = *state;
+    char path[PATH_MAX], bad[PATH_MAX];
+    snprintf(path, sizeof(path), "%s", fx_path(f, "big.ept"));
+    snprintf(bad, sizeof(bad), "%s", fx_path(f, "bad.ept"));
+    size_t want = make_big_file(path);
+    struct walked w = walk(path, 1);
+    assert_int_equal(w.n, want);
+    assert_same_walk(path, "whole");
+
+    size_t size;
+    uint8_t *p = read_whole(path, &size);
+    p[size / 2] ^= 0x40; /* a record in a middle block */
+    write_whole(bad, p, size);
+    assert_same_walk(bad, "a middle block damaged");
+    w = walk(bad, 1);
+    assert_int_equal(w.ndamaged, 1);
+    assert_true(w.n < want);
+
+    p[size - 40] ^= 0x01; /* and the last block: nothing good after it */
+    write_whole(bad, p, size);
+    assert_same_walk(bad, "and the last");
+    assert_int_equal(walk(bad, 1).stop, READER_CORRUPT);
+    p[size - 40] ^= 0x01;
+    p[size / 2] ^= 0x40;
+
+    write_whole(bad, p, size - size / 3 - 20); /* cut inside a block */
+    assert_same_walk(bad, "cut short");
+    assert_int_equal(walk(bad, 1).stop, READER_TORN);
+    free(p);
+
+    /* stopped after a few records, the ring full: closing stops the checker */
+    struct reader r;
+    char err[256];
+    assert_int_equal(reader_open(&r, path, err, sizeof(err)), 0);
+    reader_ahead(&r);
+    assert_non_null(r.ahead);
+    struct walked few = {0};
+    assert_int_equal(reader_walk(&r, stop_after_ten, NULL, &few), 1);
+    assert_non_null(r.ahead);
+    reader_close(&r);
+    assert_null(r.ahead);
+}
+
 static int write_sample(const char *path)
 {
     struct trace_opts o = {.path = path, .preview = EPT_PREVIEW_MAX, .mode = EPT_MODE_EDGE,
@@ -1247,6 +1395,7 @@ int main(void)
         T(test_trace_refresh_live),
         T(test_trace_refresh_torn_block),
         T(test_trace_reader_config),
+        T(test_trace_ahead_same_as_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
