@@ -55,8 +55,8 @@ struct reader_block {
     const uint8_t *recs;      /* records */
     size_t recs_len;
     const uint32_t *offs; /* the offset in recs of each of its nrec records (PAD records
-                                 left out), found while checking it: valid until the reader
-                                 checks another block */
+                                 left out), found while checking it: valid until the next
+                                 reader_block() or reader_refresh() */
 };
 
 /* Open and map path, check its header. Returns 0, or -errno with one line in err (not a
