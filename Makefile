@@ -52,7 +52,7 @@ BIN      := $(B)/epscope
 PROGS    := $(patsubst tests/progs/%.c,$(B)/tests/progs/%,$(wildcard tests/progs/*.c))
 PROGFLAGS := -std=c11 -g -O2 $(WARN) -pthread
 
-.PHONY: all test check deps demo bench fuzz fuzzers valgrind format install uninstall clean traces units
+.PHONY: all test check deps demo bench fuzz fuzzers valgrind tsan format install uninstall clean traces units
 
 all: $(BIN) $(PRELOAD)
 ifeq ($(SANITIZER),)
@@ -158,6 +158,18 @@ fuzz:
 	@$(MAKE) --no-print-directory B=build-fuzz CC=clang SANFLAGS="$(FUZZ_SAN)" fuzzers
 	@sh tests/fuzz.sh build-fuzz $(FUZZ_SECONDS)
 
+# The unit programs whose code runs threads (the ring and its flusher, the trace writer, the
+# reader's checker thread, the replay over it) under ThreadSanitizer, in build-tsan.
+TSAN_UNITS := test_ring test_trace test_replay
+tsan:
+	$(call need,)
+	@$(MAKE) --no-print-directory B=build-tsan SANFLAGS="-fsanitize=thread" \
+		$(TSAN_UNITS:%=build-tsan/tests/%)
+	@for t in $(TSAN_UNITS); do \
+		TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/$$t >build-tsan/$$t.log 2>&1 || \
+			{ tail -40 build-tsan/$$t.log; echo "tsan: $$t failed"; exit 1; }; \
+	done; echo "tsan: $(TSAN_UNITS): no data race"
+
 # The lesson library: record every trace in traces/ again with this build.
 traces: all
 	@EPSCOPE=$(CURDIR)/$(BIN) bash traces/make-lessons.sh
@@ -184,4 +196,4 @@ uninstall:
 	-rmdir $(DESTDIR)$(LIBDIR) 2>/dev/null
 
 clean:
-	rm -rf build build-san build-fuzz epscope
+	rm -rf build build-san build-tsan build-fuzz epscope
