@@ -1267,22 +1267,27 @@ static void assert_same_walk(const char *path, const char *what)
     assert_int_equal(a.damage_bytes, s.damage_bytes);
 }
 
-/* A trace big enough for the checker thread (about 12 MiB), written without loss. */
-static size_t make_big_file(const char *path)
+/* Write count ready+read pairs into t, letting the flusher keep up: 2 * count records. */
+static size_t write_reads(struct trace *t, uint32_t count)
 {
-    struct trace *t = open_trace(path, 8u << 20, 64, "mode=edge\n");
     struct ept_sock s = {.fd = 7, .sid = 1, .conn = 1, .role = EPT_ROLE_CLIENT};
     static char data[1000]; /* a read keeps the first 64 of its bytes */
     for (size_t i = 0; i < sizeof(data); i++)
         data[i] = (char)('a' + i % 26);
-    size_t n = 0;
-    for (uint32_t i = 0; i < 120000; i++) {
+    for (uint32_t i = 0; i < count; i++) {
         trace_event(t, EPT_READY, &s, EPOLLIN, i);
         trace_io(t, EPT_READ, &s, 4096, (int32_t)(i % 1000), data);
-        n += 2;
         if (i % 20000 == 0)
             assert_int_equal(trace_sync(t, 10000), 0);
     }
+    return 2 * (size_t)count;
+}
+
+/* A trace big enough for the checker thread (about 12 MiB), written without loss. */
+static size_t make_big_file(const char *path)
+{
+    struct trace *t = open_trace(path, 8u << 20, 64, "mode=edge\n");
+    size_t n = write_reads(t, 120000);
     struct trace_stats st;
     assert_int_equal(trace_finish(t, &st), 0);
     assert_int_equal(st.lost, 0);
@@ -1343,6 +1348,48 @@ static void test_trace_ahead_same_as_alone(void **state)
     assert_null(r.ahead);
 }
 
+/* A big trace still being written (view --follow): the checker runs ahead while the
+ * reader is in the middle of it, the file grows, reader_refresh stops the checker before it
+ * maps the file again, and the reader goes on to the last record. */
+static void test_trace_ahead_then_refresh(void **state)
+{
+    struct fx *f = *state;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s", fx_path(f, "growing.ept"));
+    struct trace *t = open_trace(path, 8u << 20, 64, "mode=edge\n");
+    size_t want = write_reads(t, 120000);
+    assert_int_equal(trace_sync(t, 10000), 0);
+
+    struct reader r;
+    char err[256];
+    assert_int_equal(reader_open(&r, path, err, sizeof(err)), 0);
+    reader_ahead(&r);
+    assert_non_null(r.ahead);
+    uint64_t off = r.data_off;
+    size_t seen = 0;
+    struct reader_block b;
+    for (int k = 0; k < 5 && reader_block(&r, off, &b) > 0; k++) {
+        size_t pos = 0;
+        while (reader_next_rec(&b, &pos))
+            seen++;
+        off += b.length;
+    }
+    assert_non_null(r.ahead); /* in the middle: still ahead */
+
+    want += write_reads(t, 30000);
+    struct trace_stats st;
+    assert_int_equal(trace_finish(t, &st), 0);
+    assert_int_equal(st.lost, 0);
+    want++; /* the END */
+    assert_int_equal(reader_refresh(&r), 1);
+    assert_null(r.ahead);
+    seen += read_from(&r, &off);
+    assert_int_equal(r.stop, READER_OK);
+    assert_int_equal(seen, want);
+    assert_int_equal(off, file_size(path));
+    reader_close(&r);
+}
+
 static int write_sample(const char *path)
 {
     struct trace_opts o = {.path = path, .preview = EPT_PREVIEW_MAX, .mode = EPT_MODE_EDGE,
@@ -1399,6 +1446,7 @@ int main(void)
         T(test_trace_refresh_torn_block),
         T(test_trace_reader_config),
         T(test_trace_ahead_same_as_alone),
+        T(test_trace_ahead_then_refresh),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
