@@ -127,7 +127,7 @@ int main(int argc, char **argv)
         if (!strncmp(line, "RssAnon:", 8) || !strncmp(line, "RssFile:", 8))
             printf("%.*s (%s)\n", (int)strcspn(line, "\n"), line,
                    line[3] == 'A' ? "heap: the model, checkpoints, indexes"
-                                  : "the mapped trace, twice: pages the kernel can drop");
+                                  : "the mapped trace: pages the kernel can drop");
     if (f)
         fclose(f);
     printf("max RSS: %.1f MiB\n", (double)ru.ru_maxrss / 1024.0);
