@@ -20,7 +20,14 @@ command -v nginx >/dev/null || need nginx-light
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/bench_record.XXXXXX")
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill -QUIT "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$W"; }
+# Each nginx master is told by its pid file: strace started with -o FILE PROG blocks fatal
+# signals (its -I3 default), so QUIT to strace is lost and wait would never return.
+cleanup() {
+    for f in "$W"/b.pid "$W"/*/n.pid; do [ -f "$f" ] && kill -QUIT "$(cat "$f")" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do kill -QUIT "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf "$W"
+}
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 B1=$(port) B2=$(port)
