@@ -204,6 +204,12 @@ static int bad(struct reader *r, uint64_t off, int kind, const char *why)
     return -1;
 }
 
+/* Whether a block length field holds a length a block can have (not yet: fits the file). */
+static inline int length_possible(uint32_t len)
+{
+    return len >= EPT_BLOCK_HDR + EPT_BLOCK_TRAILER && len % 8 == 0 && len <= EPT_BLOCK_MAX;
+}
+
 /* What is wrong with the block at off in map, whose length fits in the file, or NULL when it
  * is whole and good (then b is filled, its record offsets in o). Reads nothing else of the
  * reader: the checker thread runs it too. */
@@ -304,8 +310,7 @@ static int find_good(struct reader *r, uint64_t off, uint64_t *next)
     for (uint64_t c = off + 8; c + EPT_BLOCK_HDR + EPT_BLOCK_TRAILER <= r->len; c += 8) {
         uint32_t w[2];
         memcpy(w, r->map + c, sizeof(w));
-        if (w[0] != EPT_BLOCK_MAGIC || w[1] < EPT_BLOCK_HDR + EPT_BLOCK_TRAILER || w[1] % 8 ||
-            w[1] > EPT_BLOCK_MAX || w[1] > r->len - c)
+        if (w[0] != EPT_BLOCK_MAGIC || !length_possible(w[1]) || w[1] > r->len - c)
             continue;
         uint32_t t[2];
         memcpy(t, r->map + c + w[1] - EPT_BLOCK_TRAILER, sizeof(t));
@@ -354,9 +359,8 @@ static void *checker(void *arg)
         if (off < a->len && a->len - off >= EPT_BLOCK_HDR) {
             struct ept_block h;
             memcpy(&h, a->map + off, sizeof(h));
-            good = h.magic == EPT_BLOCK_MAGIC && h.length >= EPT_BLOCK_HDR + EPT_BLOCK_TRAILER &&
-                   h.length % 8 == 0 && h.length <= EPT_BLOCK_MAX && h.length <= a->len - off &&
-                   !block_fault(a->map, off, &sl->offs, &sl->b);
+            good = h.magic == EPT_BLOCK_MAGIC && length_possible(h.length) &&
+                   h.length <= a->len - off && !block_fault(a->map, off, &sl->offs, &sl->b);
         }
         pthread_mutex_lock(&a->mu);
         if (!good) {
@@ -457,7 +461,7 @@ int reader_block(struct reader *r, uint64_t off, struct reader_block *b)
     memcpy(&h, r->map + off, sizeof(h));
     if (h.magic != EPT_BLOCK_MAGIC)
         return bad(r, off, READER_CORRUPT, "no block magic");
-    if (h.length < EPT_BLOCK_HDR + EPT_BLOCK_TRAILER || h.length % 8 || h.length > EPT_BLOCK_MAX)
+    if (!length_possible(h.length))
         return bad(r, off, READER_CORRUPT, "impossible block length");
     if (h.length > left) {
         /* Usually torn (the writer was killed or is still writing); but when a good block

@@ -332,6 +332,18 @@ static void bind_fd(struct state *st, int32_t fd, struct state_sock *s, uint64_t
     s->fd = fd;
 }
 
+/* A file a call just made (socket, accept, epoll_create) under number fd: the number's old
+ * file, if the trace missed its close, is let go first. */
+static struct state_sock *new_file(struct state *st, int32_t fd, uint32_t sid, uint8_t role,
+                                   uint8_t kind, uint64_t pos, uint64_t ns)
+{
+    unbind_fd(st, fd, pos, ns);
+    struct state_sock *s = new_sock(st, sid, fd, role, pos);
+    s->kind = kind;
+    bind_fd(st, fd, s, pos, ns);
+    return s;
+}
+
 void state_gap(struct state *st)
 {
     for (uint32_t i = 0; i < st->nslots; i++)
@@ -691,12 +703,9 @@ static void accept_rec(struct state *st, struct state_thread *t, const struct ep
     if (a->result < 0)
         return;
     uint8_t kind = l && l->kind ? l->kind : EPT_FD_TCP;
-    unbind_fd(st, a->result, pos, rec->ns); /* a close the trace missed */
-    struct state_sock *s = new_sock(st, a->s.sid, a->result, EPT_ROLE_CLIENT, pos);
+    struct state_sock *s = new_file(st, a->result, a->s.sid, EPT_ROLE_CLIENT, kind, pos, rec->ns);
     s->conn = a->s.conn;
     s->addr = a->peer;
-    s->kind = kind;
-    bind_fd(st, a->result, s, pos, rec->ns);
     if (s->conn)
         link_conn(st, s);
 }
@@ -749,10 +758,7 @@ static void apply_epoll_create(struct state *st, struct state_thread *t, const s
     (void)t;
     if (c->result < 0)
         return;
-    unbind_fd(st, c->result, pos, rec->ns);
-    struct state_sock *s = new_sock(st, c->sid, c->result, EPT_ROLE_EPOLL, pos);
-    s->kind = EPT_FD_EPOLL;
-    bind_fd(st, c->result, s, pos, rec->ns);
+    new_file(st, c->result, c->sid, EPT_ROLE_EPOLL, EPT_FD_EPOLL, pos, rec->ns);
 }
 
 static void apply_ctl(struct state *st, struct state_thread *t, const struct ept_rec *rec,
@@ -871,10 +877,8 @@ static void apply_socket(struct state *st, struct state_thread *t, const struct 
     (void)t;
     if (so->result < 0)
         return;
-    unbind_fd(st, so->result, pos, rec->ns);
-    struct state_sock *s = new_sock(st, so->s.sid, so->result, EPT_ROLE_NONE, pos);
-    s->kind = socket_kind(so->domain, so->type);
-    bind_fd(st, so->result, s, pos, rec->ns);
+    new_file(st, so->result, so->s.sid, EPT_ROLE_NONE, socket_kind(so->domain, so->type), pos,
+             rec->ns);
 }
 
 static void apply_dup(struct state *st, struct state_thread *t, const struct ept_rec *rec,
