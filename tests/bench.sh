@@ -38,7 +38,9 @@ run_syscalls() {
 }
 
 # One table per worker count (BENCH_WORKERS, default "1 2"). With one worker the traced
-# proxy is measured too, and its traces are kept to count lost records.
+# proxy is measured too, and its traces are kept to count lost records. Nine rounds of two
+# seconds (PEERS_ARGS): on a shared 2-vCPU machine a target's req/s swings 10-30% from one
+# short run to the next, and a median of three moved a ratio by up to 0.3 between runs.
 run_peers() {
     peers=${PEERS_SH:-$BENCH_DIR/peers.sh}
     if [ ! -f "$peers" ]; then
@@ -52,7 +54,7 @@ run_peers() {
         [ "$w" = 1 ] && traced=${PROXY_CMD_TRACED:-$cmd --trace %TRACE% --force}
         echo "== peers, --workers $w ($peers${traced:+, traced rows with the default 4 MiB ring})"
         WORKERS=$w PROXY_CMD=$cmd PROXY_CMD_TRACED=$traced KEEP_TRACES=$keep \
-            bash "$peers" ${PEERS_ARGS:--d 3 -r 3} || { echo "peers.sh failed (exit $?)"; status=1; }
+            bash "$peers" ${PEERS_ARGS:--d 2 -r 9} || { echo "peers.sh failed (exit $?)"; status=1; }
         for t in "$keep"/*.ept; do
             [ -f "$t" ] || continue
             printf '%-32s %s\n' "$(basename "$t")" "$("$EPSCOPE" check -q "$t" 2>&1 | sed 's/.*: //')"
