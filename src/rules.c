@@ -29,9 +29,13 @@ struct note {
     uint32_t next_free;        /* free list link (index + 1) */
     uint32_t reported;         /* bit per rule already reported for it */
     uint32_t finding[RULE_COUNT]; /* index + 1 of its finding per rule */
-    /* mis-trigger: its last write, to see the same bytes written again */
+    /* mis-trigger: its last write, to see the same bytes written again; and an EPOLLIN
+     * of this batch whose read found nothing (pos + 1, 0: none), by thread mt_tid */
     uint32_t w_len, w_hash, w_src;
     uint64_t w_src_bytes;
+    uint64_t mt_pos;
+    uint32_t mt_tid;
+    int32_t mt_fd, mt_result;
     /* edge-starvation */
     uint64_t full_read;        /* pos + 1 of a read that returned all it asked for */
     uint32_t full_tid;
@@ -77,14 +81,15 @@ struct note {
     uint64_t hog_bytes;
     /* thundering-herd: a listener's wake-ups, and those of an idle loop that found nothing */
     uint32_t herd_wakes, herd_lost;
+    uint64_t herd_first;       /* the wait of the first wasted wake-up (pos) */
 };
 
 /* What the rules remember about one thread's current batch. */
 struct tnote {
-    /* mis-trigger: an EPOLLIN whose read found nothing, in this batch */
-    uint64_t mt_pos;           /* pos + 1, 0: none */
-    uint32_t mt_sid;
-    int32_t mt_fd, mt_result;
+    /* mis-trigger: the sockets this batch read nothing from after an EPOLLIN, and the
+     * last of them (for a write to a socket whose peer is not known) */
+    uint32_t *mt, nmt, capmt;
+    uint32_t mt_sid;           /* 0: none */
     /* sockets this batch read full, that got an EPOLLOUT while a write waited, and
      * listeners it left short of EAGAIN */
     uint32_t *full, nfull, capfull;
@@ -312,17 +317,39 @@ static uint32_t fingerprint(const uint8_t *p, size_t n)
     return (uint32_t)(h >> 32) ^ (uint32_t)n;
 }
 
-static void mistrigger_read(struct rules *R, struct state_thread *t, const struct ept_io *io,
-                            uint64_t pos)
+static void mistrigger_read(struct rules *R, struct state_thread *t, struct state_sock *s,
+                            const struct ept_io *io, uint64_t pos)
 {
     struct state_event *e = R->st->touched_ev;
-    if ((io->result == 0 || io->result == -EAGAIN) && e && (e->events & EPOLLIN)) {
+    if (s && (io->result == 0 || io->result == -EAGAIN) && e && (e->events & EPOLLIN)) {
         struct tnote *tn = tnote_of(R, t);
-        tn->mt_pos = pos + 1;
-        tn->mt_sid = R->st->touched;
-        tn->mt_fd = io->s.fd;
-        tn->mt_result = io->result;
+        struct note *n = note_of(R, s);
+        if (!n->mt_pos) { /* listed once per batch: an edge handler's every drain ends so */
+            if (tn->nmt == tn->capmt) {
+                tn->capmt = tn->capmt ? tn->capmt * 2 : 8;
+                tn->mt = xreallocarray(tn->mt, tn->capmt, sizeof(*tn->mt));
+            }
+            tn->mt[tn->nmt++] = s->sid;
+        }
+        n->mt_pos = pos + 1;
+        n->mt_tid = t->tid;
+        n->mt_fd = io->s.fd;
+        n->mt_result = io->result;
+        tn->mt_sid = s->sid;
     }
+}
+
+/* The batch is over: its empty reads can no longer explain a write. */
+static void mistrigger_batch_end(struct rules *R, struct tnote *tn)
+{
+    for (uint32_t i = 0; i < tn->nmt; i++) {
+        struct state_sock *s = state_sock(R->st, tn->mt[i]);
+        struct note *n = s ? note_if(R, s) : NULL;
+        if (n)
+            n->mt_pos = 0;
+    }
+    tn->nmt = 0;
+    tn->mt_sid = 0;
 }
 
 /* A write to s (whose note is n). */
@@ -334,27 +361,28 @@ static void mistrigger_write(struct rules *R, struct state_thread *t, const stru
     const uint8_t *p = ept_rec_tail(rec, sizeof(*io), io->preview_len, &plen);
     uint32_t h = fingerprint(p, plen);
     struct tnote *tn = tnote_of(R, t);
-    if (tn->mt_pos && tn->mt_sid != s->sid) {
-        struct state_sock *src = state_sock(R->st, tn->mt_sid);
+    /* whose empty read this write would follow: s's peer when the connection is known (a
+     * proxy writes to a client what its backend sent), else the batch's last one */
+    struct state_sock *src = tn->nmt ? peer_of(R, s) : NULL;
+    if (!src && tn->mt_sid)
+        src = state_sock(R->st, tn->mt_sid);
+    struct note *sn = src && src != s ? note_if(R, src) : NULL;
+    if (sn && sn->mt_pos && sn->mt_tid == t->tid) {
         int empty = io->asked == 0;
         int again = !empty && io->result > 0 && plen && n->w_len == io->asked &&
-                    n->w_hash == h && n->w_src == tn->mt_sid && src &&
-                    src->bytes_in == n->w_src_bytes;
-        if ((empty || again) && !(src && src->uncertain) && !s->uncertain) {
-            struct finding *f = report(R, src, RULE_MISTRIGGER, tn->mt_pos - 1, pos);
-            if (f) {
-                if (!src) {
-                    f->sid = tn->mt_sid;
-                    f->fd = tn->mt_fd;
-                }
+                    n->w_hash == h && n->w_src == src->sid && src->bytes_in == n->w_src_bytes;
+        if ((empty || again) && !src->uncertain && !s->uncertain) {
+            uint64_t first = sn->mt_pos - 1;
+            int fd = sn->mt_fd, result = sn->mt_result;
+            sn->mt_pos = 0;
+            struct finding *f = report(R, src, RULE_MISTRIGGER, first, pos);
+            if (f)
                 snprintf(f->what, sizeof(f->what),
                          "fd %d: EPOLLIN came, read() returned %s, and the program then wrote "
-                         "%s to fd %d as if it had data", tn->mt_fd,
-                         tn->mt_result == 0 ? "0 (end of file)" : "EAGAIN (nothing to read)",
+                         "%s to fd %d as if it had data", fd,
+                         result == 0 ? "0 (end of file)" : "EAGAIN (nothing to read)",
                          empty ? "0 bytes" : "the same bytes as last time (a stale buffer)",
                          io->s.fd);
-            }
-            tn->mt_pos = 0;
             n = note_of(R, s); /* report() may have made src's note and moved the notes */
         }
     }
@@ -651,10 +679,12 @@ static void herd_event(struct rules *R, const struct state_wait *w,
     const struct state_reg *g = state_reg(l, w->set, e->fd);
     if (g && (g->interest & EPOLLEXCLUSIVE))
         return; /* the cure is in place: it wakes "one or more" waiters, not all of them */
-    n->herd_lost++;
+    if (!n->herd_lost++)
+        n->herd_first = w->pos;
     if (n->herd_lost < RULE_HERD_MIN || (uint64_t)n->herd_lost * RULE_HERD_SHARE < n->herd_wakes)
         return;
-    struct finding *f = report(R, l, RULE_THUNDERING_HERD, w->pos, pos);
+    /* from the first wasted wake-up: the finding spans them all, as its count does */
+    struct finding *f = report(R, l, RULE_THUNDERING_HERD, n->herd_first, pos);
     if (!f)
         return;
     f->count = n->herd_lost; /* the ones before this one count too */
@@ -981,7 +1011,7 @@ static void forget(struct rules *R)
         memcpy(n->finding, fi, sizeof(fi));
     }
     for (uint32_t i = 0; i < R->ntn; i++) {
-        R->tn[i].mt_pos = 0;
+        R->tn[i].nmt = R->tn[i].mt_sid = 0;
         R->tn[i].nfull = R->tn[i].nacc = R->tn[i].noe = 0;
     }
     R->nw = R->whead = 0;
@@ -1202,6 +1232,7 @@ void rules_free(struct rules *R)
     if (!R)
         return;
     for (uint32_t i = 0; i < R->ntn; i++) {
+        free(R->tn[i].mt);
         free(R->tn[i].full);
         free(R->tn[i].oe);
         free(R->tn[i].acc);
@@ -1236,7 +1267,7 @@ void rules_batch_end(struct rules *R, struct state_thread *t, uint64_t pos, uint
         oneshot_event(R, t, &w->ev[i], s);
     }
     accept_batch_end(R, t, tn, pos, 0); /* the herd's counts too */
-    tn->mt_pos = 0;
+    mistrigger_batch_end(R, tn);
     tn->nstale = 0;
 }
 
@@ -1345,7 +1376,7 @@ static void on_read(struct rules *R, struct state_thread *t, const struct ept_re
         oneshot_read(R, s, io);
         oneshot_call(R, s, EPT_READ, io->result, pos, rec->ns);
     }
-    mistrigger_read(R, t, io, pos);
+    mistrigger_read(R, t, s, io, pos);
     if (io->result == -EBADF)
         stale_ebadf(R, t, rec, pos);
 }

@@ -168,6 +168,53 @@ static void test_mistrigger(void **state)
     assert_int_equal(all, 0);
 }
 
+/* Two connections make the mistake in one batch: each finding pairs a backend's empty read
+ * with the write to its own client, never to the other connection's (the batch's last
+ * empty read is not the one every write follows). */
+static void test_mistrigger_two_connections(void **state)
+{
+    struct rfx *f = *state;
+    size_t all;
+    enum { C2 = 7, K2 = 8 };
+    struct tb *b = begin(f, OS_IN, LT_IN);
+    tb_wait1(b, EP, L, EPOLLIN);
+    tb_accept(b, L, C2);
+    tb_accept(b, L, -EAGAIN);
+    tb_ctl(b, EP, EPOLL_CTL_ADD, C2, OS_IN);
+    tb_connect(b, K2, -EINPROGRESS);
+    tb_ctl(b, EP, EPOLL_CTL_ADD, K2, LT_IN);
+    /* the data flow pairs each backend with its client */
+    tb_wait1(b, EP, K, EPOLLIN);
+    tb_read(b, K, 16384, 60);
+    tb_write(b, C, 60, 60);
+    tb_wait1(b, EP, K2, EPOLLIN);
+    tb_read(b, K2, 16384, 60);
+    tb_write(b, C2, 60, 60);
+    /* both backends' EOFs in one batch, both read as nothing, both forwarded as data */
+    tb_wait(b, EP, 2);
+    tb_ready_sid(b, K, 0, EPOLLIN | EPOLLRDHUP, 0);
+    tb_ready_sid(b, K2, 0, EPOLLIN | EPOLLRDHUP, 1);
+    tb_read(b, K, 16384, 0);
+    tb_read(b, K2, 16384, 0);
+    tb_write(b, C, 0, 0);
+    tb_write(b, C2, 0, 0);
+    assert_int_equal(finish(f, RULE_MISTRIGGER, &all), 2);
+    assert_int_equal(all, 2);
+    const struct finding *fs;
+    replay_findings(f->r, &fs);
+    int seen = 0;
+    for (int i = 0; i < 2; i++) {
+        int from = fs[i].fd, to = from == K ? C : C2;
+        char want[40];
+        snprintf(want, sizeof(want), "to fd %d as if", to);
+        assert_true(from == K || from == K2);
+        assert_non_null(strstr(fs[i].what, want));
+        assert_true(fs[i].last > fs[i].first);
+        seen |= from == K ? 1 : 2;
+    }
+    assert_int_equal(seen, 3);
+}
+
 /* A mis-trigger found on a write is the first word about its read socket, whose note is
  * then made: when that moves every note (their array grows), the writer's note held across
  * it must be looked up again (ASan saw a write to the freed array). Around the array's
@@ -967,6 +1014,7 @@ static void test_thundering_herd(void **state)
     /* an idle loop woken for the listener alone finds nothing, again and again: another
      * loop takes the connections (a shared listener without EPOLLEXCLUSIVE) */
     struct tb *b = begin(f, LT_IN, 0);
+    uint64_t first_wait = b->seq + 1; /* the first wake-up's epoll_wait, a wasted one */
     for (int i = 0; i < 12; i++)
         listener_wake(b, 3000000, 1, i % 2 ? 20 : -1);
     assert_int_equal(finish(f, RULE_THUNDERING_HERD, &all), 1);
@@ -975,6 +1023,9 @@ static void test_thundering_herd(void **state)
     replay_findings(f->r, &fs);
     assert_false(rule_is_error(fs[0].rule));
     assert_int_equal(fs[0].count, 6); /* every one of the six, those before the report too */
+    /* and its range starts at the first of them, where the viewer's d lands */
+    assert_int_equal(fs[0].first, replay_pos_of_seq(f->r, first_wait));
+    assert_int_equal(replay_rec(f->r, fs[0].first)->type, EPT_EPOLL_WAIT);
     /* fewer than RULE_HERD_MIN: a connection reset in the queue now and then is no herd */
     b = begin(f, LT_IN, 0);
     for (int i = 0; i < RULE_HERD_MIN - 1; i++)
@@ -1275,6 +1326,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_mistrigger, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mistrigger_two_connections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mistrigger_note_moves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edge_starvation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oneshot_not_rearmed, setup, teardown),
