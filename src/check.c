@@ -76,6 +76,8 @@ static int check_one(const char *path, int json, int quiet)
         rule_is_error(fs[i].rule) ? errors++ : warnings++;
     const struct reader *rd = replay_reader(r);
     const char *mode = ept_mode_name(replay_mode(r));
+    /* all of it: read to the end record, nothing skipped */
+    int complete = rd->stop == READER_OK && !rd->ndamaged && replay_counts(r)->ends;
     if (json) {
         char line[2048];
         struct sbuf b;
@@ -84,9 +86,8 @@ static int check_one(const char *path, int json, int quiet)
         sb_escape(&b, (const uint8_t *)path, strlen(path), 1);
         fputs(line, stdout);
         printf("\",\"mode\":\"%s\",\"records\":%llu,\"complete\":%s,\"damaged\":%s,"
-               "\"errors\":%u,\"warnings\":%u,\"findings\":[", mode,
-               (unsigned long long)replay_count(r),
-               rd->stop == READER_OK && !rd->ndamaged ? "true" : "false",
+               "\"errors\":%u,\"warnings\":%u,\"findings\":[",
+               mode, (unsigned long long)replay_count(r), complete ? "true" : "false",
                reader_damaged(rd) ? "true" : "false", errors, warnings);
         for (size_t i = 0; i < n; i++) {
             const struct finding *f = &fs[i];
@@ -176,6 +177,11 @@ static int check_one(const char *path, int json, int quiet)
                 "analysed the %llu records before it\n", path,
                 (unsigned long long)rd->stop_off, rd->why,
                 (unsigned long long)replay_count(r));
+    else if (!rd->ndamaged && !replay_counts(r)->ends)
+        fprintf(stderr,
+                "epscope check: %s: no end record (the writer was killed, or is still "
+                "writing); analysed the %llu records written so far\n",
+                path, (unsigned long long)replay_count(r));
     replay_close(r);
     return damaged ? 2 : errors ? 1 : 0;
 }

@@ -185,8 +185,10 @@ static void analyse(struct replay *r, const struct ept_rec *rec, uint64_t pos)
      * found by count's switch on the type, not by two more tests of every record */
     if (count(&r->counts, rec) == EPT_EPOLL_WAIT)
         note_set(r);
-    else if (rec->type == EPT_END)
+    else if (rec->type == EPT_END) {
+        r->counts.ends++;
         rules_end(r->rules, pos, rec->ns);
+    }
 }
 
 /* --- blocks, checkpoints, open ---------------------------------------------------------- */

@@ -29,6 +29,8 @@ struct replay_counts {
     uint64_t wasted;           /* events whose handling did nothing */
     uint64_t blocked_ns, duration_ns;
     uint64_t threads, sets;    /* threads that made a call, epoll sets created or used */
+    /* end records: 0 when the writer was killed or is still writing */
+    uint64_t ends;
 };
 
 /* A complete block of the file, verified once when indexed. */

@@ -6,6 +6,8 @@ usage: ept_mangle.py IN OUT ACTION [ARG]
   sid VALUE      set the sid of the first socket-bearing record with a sid to VALUE
   conn VALUE     the same for its conn field
   flip BLOCK     flip one byte in the records of block BLOCK (0-based), CRC left as it is
+  cut BLOCKS     keep the first BLOCKS blocks: a writer killed between two blocks (every
+                 block whole, no end record)
   result VALUE   set the result of every epoll_wait and connect record to VALUE (int32)
   trailers MIB   write a block header claiming 16 MiB, then the 8-byte trailer pattern
                  {L, "BTPE"} in every slot, MIB mebibytes in all (the quadratic scan)
@@ -94,6 +96,12 @@ def main():
     elif action == "flip":
         off, length = blocks(buf)[int(arg)]
         buf[off + BLOCK_HDR + 8] ^= 0x01   # a record's seq: only the CRC can tell
+    elif action == "cut":
+        bl = blocks(buf)
+        n = int(arg)
+        if n >= len(bl):
+            sys.exit("the trace has only %d blocks" % len(bl))
+        del buf[bl[n][0]:]
     elif action == "result":
         set_results(buf, int(arg, 0))
     elif action == "trailers":

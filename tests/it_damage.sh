@@ -46,6 +46,18 @@ $MANGLE "$MIS" "$T/flip1.ept" flip 1 || fail "mangle"
 expect_status 2 "$EPSCOPE" check "$T/flip1.ept"
 err_has "unreadable from offset 760 to the end"
 
+step "whole blocks but no end record (the writer killed): check says so, the JSON too"
+$MANGLE "$MIS" "$T/cut.ept" cut 1 || fail "mangle"
+expect_status 0 "$EPSCOPE" check "$T/cut.ept"
+err_has "cut.ept: no end record \(the writer was killed, or is still writing\); analysed the 4 records"
+out_has "0 errors, 0 warnings in 4 records"
+expect_status 0 "$EPSCOPE" check --json "$T/cut.ept"
+out_has '"complete":false,"damaged":false'
+expect_status 1 "$EPSCOPE" check "$MIS"
+[ -s "$LAST_ERR" ] && fail "check of a whole trace wrote to stderr: $(cat "$LAST_ERR")"
+expect_status 1 "$EPSCOPE" check --json "$MIS"
+out_has '"complete":true,"damaged":false'
+
 step "one socket or connection id of 0xFFFFFFFF costs no more memory than the file"
 for field in sid conn; do
     $MANGLE "$MIS" "$T/$field.ept" "$field" 0xFFFFFFFF || fail "mangle"
