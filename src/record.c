@@ -380,7 +380,7 @@ int record_main(int argc, char **argv)
             return cli_usage_error("record", "-o: the path is too long");
         struct stat st;
         if (lstat(out, &st) == 0) {
-            if (!o.force) {
+            if (!o.force && S_ISREG(st.st_mode)) {
                 fprintf(stderr, "epscope record: %s exists (use --force to replace it)\n", out);
                 return 1;
             }

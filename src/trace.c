@@ -487,7 +487,11 @@ static int open_file(const char *path, int force, char *err, size_t errlen)
     int fd = open(path, flags, 0600);
     if (fd < 0) {
         int e = errno;
-        if (e == EEXIST)
+        if (e == EEXIST && lstat(path, &st) == 0 && !S_ISREG(st.st_mode) &&
+            !S_ISLNK(st.st_mode)) /* --force would not help: say what it is at once */
+            snprintf(err, errlen, "%s is not a regular file (%s); a trace must be one", path,
+                     file_kind(&st));
+        else if (e == EEXIST)
             snprintf(err, errlen, "%s exists (use --force to overwrite it)", path);
         else if (e == ELOOP)
             snprintf(err, errlen, "%s is a symbolic link; refusing to write through it", path);

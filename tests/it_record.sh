@@ -86,6 +86,9 @@ expect_status 0 "$EPSCOPE" record -o out.ept --force -- "$PY" sock.py
 ln -s out.ept link.ept
 expect_status 1 "$EPSCOPE" record -o link.ept --force -- "$PY" sock.py
 grep -q 'not a regular file' "$LAST_ERR" || fail "a symlink is not refused"
+mkdir adir
+expect_status 1 "$EPSCOPE" record -o adir -- "$PY" sock.py
+grep -q 'not a regular file' "$LAST_ERR" || fail "a directory as -o is met with: $(cat "$LAST_ERR")"
 expect_status 0 "$EPSCOPE" dump out.ept
 out_has 'socket\(AF_INET, SOCK_STREAM'
 out_has 'accept4?\([0-9]+\) = [0-9]+'

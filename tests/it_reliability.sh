@@ -101,6 +101,11 @@ err_has 'fifo.ept is not a regular file \(a FIFO\)'
 STEP_TIMEOUT=5 expect_status 1 "$EPSCOPE" proxy --listen 127.0.0.1:0 --backend "$HELLO_ADDR" \
     --trace "$T" --force
 err_has 'is not a regular file \(a directory\)'
+# without --force too: the first word is what the file is, not a hint that --force would do
+STEP_TIMEOUT=5 expect_status 1 "$EPSCOPE" proxy --listen 127.0.0.1:0 --backend "$HELLO_ADDR" \
+    --trace "$T"
+err_has 'is not a regular file \(a directory\)'
+grep -q -- '--force' "$LAST_ERR" && fail "a directory as --trace is met with a --force hint"
 
 step "command lines that are almost right: one clear message each, exit 2"
 # bad_cli REGEX ARGS...: epscope ARGS exits 2 at once, its stderr is the one message
