@@ -186,6 +186,17 @@ for sig in TERM INT; do
     tm kill-session -t "s$sig"
 done
 
+step "a terminal it cannot draw on (unknown, or unable to move the cursor): one line, exit 1"
+for t in bogusterm dumb; do
+    VIEW_ENV="TERM=$t" open_view "t$t" 100 30 "$T/small.ept" "2>$T/t$t.err"
+    wait_for -t 5 dead "t$t" || { screen_of "t$t" >&2; fail "TERM=$t: the viewer did not exit"; }
+    [ "$(cat "$T/t$t.rc")" = 1 ] || fail "TERM=$t: exit status $(cat "$T/t$t.rc")"
+    grep -qF "cannot draw on this terminal (TERM=$t)" "$T/t$t.err" ||
+        fail "TERM=$t: no word of why: $(cat "$T/t$t.err")"
+    [ "$(wc -l <"$T/t$t.err")" = 1 ] || fail "TERM=$t: more than one line: $(cat "$T/t$t.err")"
+    tm kill-session -t "t$t"
+done
+
 step "colour by default; NO_COLOR and --no-color are monochrome; LANG=C is ASCII"
 open_view c1 100 30 "$T/small.ept"
 see c1 "Event log"

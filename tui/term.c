@@ -86,8 +86,18 @@ int term_start(int want_color)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
-    if (!initscr())
+    /* newterm, not initscr: an unknown TERM comes back as NULL for the caller to explain,
+     * instead of curses printing its own line and exiting */
+    SCREEN *scr = newterm(NULL, stdout, stdin);
+    if (!scr)
         return -1;
+    set_term(scr);
+    const char *cup = tigetstr("cup");
+    if (!cup || cup == (const char *)-1) { /* TERM=dumb: lines could only be appended */
+        endwin();
+        delscreen(scr);
+        return -1;
+    }
     active = 1;
     atexit(term_stop);
     cbreak();

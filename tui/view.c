@@ -56,8 +56,8 @@ static const char usage[] =
     "  Esc          close a prompt or the help, stop a search\n"
     "  mouse        a click focuses a pane and selects a row (a record: go there)\n"
     "\n"
-    "Needs a terminal of at least 80x24. Exit status: 0, or 2 when a file is not a usable\n"
-    "trace or the options are wrong.\n";
+    "Needs a terminal of at least 80x24 that can move the cursor. Exit status: 0; 1 when the\n"
+    "terminal cannot be drawn on; 2 when a file is not a usable trace or the options are wrong.\n";
 
 /* --- input: keys and clicks to the model --- */
 
@@ -219,7 +219,9 @@ static int run(struct view *v)
     struct grid g = {0};
     int w, h, dirty = 1;
     if (term_start(v->color) < 0) {
-        fprintf(stderr, "epscope view: cannot start the terminal (TERM=%s)\n",
+        fprintf(stderr,
+                "epscope view: cannot draw on this terminal (TERM=%s): it is unknown "
+                "here or cannot move the cursor; try TERM=xterm, or --snapshot N for text\n",
                 getenv("TERM") ? getenv("TERM") : "");
         return 1;
     }
