@@ -66,18 +66,39 @@ def pattern(n, seed=0):
     return (block * (n // 251 + 1))[:n]
 
 
+START_WAIT = 5.0  # seconds the first connect waits for a server that is still starting
+server_seen = False  # a connect has succeeded: from then on a refusal is a failure
+
+
 def connect(addr, timeout=STEP, rcvbuf=0):
     """A connected TCP socket; rcvbuf, when set, shrinks its receive buffer first so that
-    the server's writes fill up and come back short (its EPOLLOUT path gets used)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    if rcvbuf:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    s.settimeout(timeout)
-    try:
-        s.connect(addr)
-    except OSError as e:
-        s.close()
-        raise Fail("cannot connect to %s:%d: %s" % (addr[0], addr[1], e))
+    the server's writes fill up and come back short (its EPOLLOUT path gets used).
+    Until the first connect succeeds, "connection refused" is retried for up to
+    START_WAIT seconds: a server started in the background a moment ago (python under
+    `epscope record` takes most of a second) is not listening yet. Once one connect has
+    succeeded, a refusal means the server stopped listening, and fails at once."""
+    global server_seen
+    deadline = time.monotonic() + START_WAIT
+    while True:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.settimeout(timeout)
+        try:
+            s.connect(addr)
+            break
+        except ConnectionRefusedError as e:
+            s.close()
+            if server_seen or time.monotonic() >= deadline:
+                raise Fail("cannot connect to %s:%d: %s%s" % (
+                    addr[0], addr[1], e, "" if server_seen else
+                    " (nothing listening there after %.0f s: is the server running?)"
+                    % START_WAIT))
+            time.sleep(0.05)
+        except OSError as e:
+            s.close()
+            raise Fail("cannot connect to %s:%d: %s" % (addr[0], addr[1], e))
+    server_seen = True
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
 
