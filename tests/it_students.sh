@@ -77,6 +77,43 @@ student_run() {
     fi
 }
 
+# lab_block N: run the Nth code block of docs/lab.md section 8 as a student pastes it, after
+# the first block (the `ready` function), in $T/lab: its own port instead of 7000, this
+# build's epscope, `view` left out; what the block left running is stopped at its end.
+# Its output is in $T/lab/block.out. The blocks start a server in the background and
+# drive it at once: they must wait for it themselves, however slow it is to start.
+lab_block() {
+    local port
+    port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')
+    mkdir -p "$T/lab" && ln -sfn "$HERE" "$T/lab/tests"
+    awk '/^## 8\./ { on = 1 } /^## 9\./ { on = 0 } on' "$HERE/../docs/lab.md" |
+        awk -v n1="$1" '/^ *```/ { n++; next } n % 2 == 1 && (n == 1 || n == 2 * n1 - 1)' |
+        sed -e 's/^    //' -e "s/127\.0\.0\.1:7000/127.0.0.1:$port/g" \
+            -e "s|^\./epscope|\"\$EPSCOPE\"|" -e '/epscope" view/d' >"$T/lab/block.sh"
+    echo 'kill $(jobs -p) 2>/dev/null; wait' >>"$T/lab/block.sh"
+    (cd "$T/lab" && bounded 60 bash block.sh) >"$T/lab/block.out" 2>&1
+    if grep -q 'refused\|not listening' "$T/lab/block.out"; then
+        cat "$T/lab/block.out"
+        fail "docs/lab.md section 8, block $1: the server was not ready"
+    fi
+}
+
+# lab_has N REGEX: block N's output has a line matching REGEX.
+lab_has() {
+    grep -Eq -- "$2" "$T/lab/block.out" ||
+        { cat "$T/lab/block.out"; fail "lab block $1 lacks /$2/"; }
+}
+
+step "docs/lab.md section 8: the blocks work pasted as written"
+lab_block 2
+lab_has 2 '^ok: a line' && lab_has 2 'echo_et.ept: 0 errors, 0 warnings'
+lab_block 4
+# (whether the mistake shows depends on timing: the student checks below judge that)
+lab_has 4 '^requests: ' && lab_has 4 'norearm.ept: [0-9]+ error'
+lab_block 5
+lab_has 5 '^ok: a line' && lab_has 5 'aecho.ept: 0 errors, 0 warnings'
+
 step "controls: correct programs, no diagnosis"
 student echo_lt - echo
 student echo_et - echo
