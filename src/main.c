@@ -56,6 +56,12 @@ int main(int argc, char **argv)
             char *av[] = {argv[2], "--help", NULL};
             return cli_output_done(argv[2], find(argv[2])->main(2, av));
         }
+        if (argc > 2 && strcmp(argv[2], "help")) {
+            /* help for a command that does not exist is as wrong as running it */
+            fprintf(stderr, "epscope: unknown command '%s'\n\n", argv[2]);
+            usage(stderr);
+            return EXIT_USAGE;
+        }
         usage(stdout);
         return cli_output_done(NULL, 0);
     }

@@ -34,6 +34,16 @@ full "$EPSCOPE" help check
 full "$EPSCOPE" check --help
 full "$EPSCOPE" load --help
 
+step "an unknown command, run or asked about: a message and exit 2, nothing on stdout"
+for args in "bogus" "help bogus" "--help bogus"; do
+    # shellcheck disable=SC2086 # the words of args are the arguments
+    expect_status 2 "$EPSCOPE" $args
+    err_has "^epscope: unknown command 'bogus'$"
+    [ -s "$LAST_OUT" ] && { cat "$LAST_OUT" >&2; fail "epscope $args wrote to stdout"; }
+done
+expect_status 0 "$EPSCOPE" help help
+out_has '^usage: epscope COMMAND'
+
 step "load's report"
 start B "$EPSCOPE" backend --listen 127.0.0.1:0
 full "$EPSCOPE" load "http://$B_ADDR/" -n 10
