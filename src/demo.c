@@ -440,7 +440,8 @@ out:
 }
 
 /* What both lessons need first: this binary's path (every part is it, started as a
- * child) and the traces' folder. Returns 0, or 1 after one line on stderr. */
+ * child) and the traces' folder. Returns 0, or the exit status after one line on stderr
+ * (EXIT_USAGE when --dir names something that is not a directory). */
 static int demo_prepare(const struct demo_opts *o)
 {
     ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -456,6 +457,13 @@ static int demo_prepare(const struct demo_opts *o)
     if (mkdir(o->dir, 0700) < 0 && errno != EEXIST) {
         fprintf(stderr, "epscope demo: cannot create %s: %s\n", o->dir, strerror(errno));
         return 1;
+    }
+    /* an existing file passes mkdir's EEXIST; without this the proxies could not open their
+     * traces in it and the demo failed later, saying only that a proxy did not start */
+    struct stat st;
+    if (stat(o->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "epscope demo: %s is not a directory\n", o->dir);
+        return EXIT_USAGE;
     }
     return 0;
 }
@@ -536,7 +544,8 @@ int demo_main(int argc, char **argv)
     int rc = demo_parse(argc, argv, &o, dirbuf, sizeof(dirbuf));
     if (rc >= 0)
         return rc;
-    if (demo_prepare(&o))
-        return 1;
+    rc = demo_prepare(&o);
+    if (rc)
+        return rc;
     return o.workers ? demo_workers(&o) : demo_run(&o);
 }

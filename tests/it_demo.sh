@@ -21,6 +21,13 @@ for m in level edge edge-oneshot; do
 done
 pgrep -f "$T/d1" >/dev/null && fail "demo left processes behind: $(pgrep -af "$T/d1")"
 
+step "demo --dir naming a file: said at once, exit 2"
+: >"$T/afile"
+expect_status 2 "$EPSCOPE" demo --dir "$T/afile" --no-tui
+err_one_line "^epscope demo: $T/afile is not a directory$"
+expect_status 2 "$EPSCOPE" demo --workers 2 --dir "$T/afile" --no-tui
+err_one_line "is not a directory$"
+
 step "demo --fault no-drain: the class sees the diagnosis"
 STEP_TIMEOUT=60 expect_status 0 "$EPSCOPE" demo --dir "$T/d2" --fault no-drain --no-tui
 out_has '^error edge-starvation: '
