@@ -37,7 +37,7 @@ static const char usage[] =
     "      --from-start    with --follow: stay at the first record, paused, as records come\n"
     "                      in (G then follows the end)\n"
     "  -s, --snapshot N    print the screen at record N as plain text and exit\n"
-    "      --size WxH      the snapshot's size (default 100x30)\n"
+    "      --size WxH      the snapshot's size (default 100x30, at least 80x24)\n"
     "      --keys KEYS     with --snapshot: keys to press first, e.g. 'd', '?', 'w<Tab>'\n"
     "                      (<Tab> <BTab> <Enter> <Esc> <Space> <Up> <Down> <Left> <Right>\n"
     "                      <PgUp> <PgDn> <Home> <End> name the special keys)\n"
@@ -311,6 +311,11 @@ int view_main(int argc, char **argv)
         case 'S':
             if (sscanf(optarg, "%dx%d", &w, &h) != 2 || w < 1 || h < 1 || w > 1000 || h > 500)
                 return cli_usage_error("view", "--size wants WxH, e.g. 100x30");
+            /* a live terminal can shrink, and then gets a one-line notice; a snapshot
+             * asked for below the minimum is a mistake in the command line */
+            if (w < VIEW_MIN_W || h < VIEW_MIN_H)
+                return cli_usage_error("view", "--size %dx%d is below the smallest screen, %dx%d",
+                                       w, h, VIEW_MIN_W, VIEW_MIN_H);
             break;
         case 'k': keys = optarg; break;
         case 'a':
