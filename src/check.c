@@ -10,16 +10,19 @@
 #include "fmt.h"
 #include "replay.h"
 
-static const char usage[] =
+/* The usage, in two parts around the list of diagnoses, which print_usage() makes from
+ * the rules table (src/rules.c): a rule added there is listed here with nothing to copy. */
+static const char usage_head[] =
     "usage: epscope check [--json] [--quiet] FILE...\n"
     "\n"
     "Analyse a trace and list every diagnosis: the classic epoll trigger-mode mistakes\n"
-    "(mis-trigger, edge-starvation, oneshot-not-rearmed, busy-epollout, eof-spin,\n"
-    "accept-starvation, stale-event: errors) and costs (spurious-wakeup, lost-records:\n"
-    "warnings). Each finding names its records (seq range), socket and connection, says\n"
-    "what happened, explains it and gives the fix. docs/diagnoses.md has them all.\n"
-    "Several files (the traces `epscope record` wrote for a program's processes) are\n"
-    "checked one after the other.\n"
+    "(errors) and costs (warnings) below. Each finding names its records (seq range),\n"
+    "socket and connection, says what happened, explains it and gives the fix.\n"
+    "docs/diagnoses.md has them all. Several files (the traces `epscope record` wrote for\n"
+    "a program's processes) are checked one after the other.\n"
+    "\n";
+
+static const char usage_tail[] =
     "\n"
     "  --json        one JSON object per file (one line each): the file, counts, and\n"
     "                every finding\n"
@@ -29,6 +32,29 @@ static const char usage[] =
     "Exit status: 0 no error found (warnings allowed), 1 errors found, 2 a file is not a\n"
     "usable trace, is damaged (a corrupt block: its records are unknown, so no verdict is\n"
     "clean), or the report could not be written.\n";
+
+/* Print the usage to f, with every rule's name under its severity, wrapped at 86 columns. */
+static void print_usage(FILE *f)
+{
+    fputs(usage_head, f);
+    for (int errors = 1; errors >= 0; errors--) {
+        int col = fprintf(f, "  %-10s", errors ? "errors" : "warnings"), first = 1;
+        for (unsigned id = 0; id < RULE_COUNT; id++) {
+            if (!rule_is_error(id) != !errors)
+                continue;
+            int n = (int)strlen(rule_name(id));
+            if (!first && col + 2 + n > 86) {
+                col = fprintf(f, ",\n  %-10s", "") - 2;
+            } else if (!first) {
+                col += fprintf(f, ", ");
+            }
+            col += fprintf(f, "%s", rule_name(id));
+            first = 0;
+        }
+        fputc('\n', f);
+    }
+    fputs(usage_tail, f);
+}
 
 static void wrap(FILE *f, const char *label, const char *text)
 {
@@ -200,7 +226,7 @@ int check_main(int argc, char **argv)
         switch (o) {
         case 'j': json = 1; break;
         case 'q': quiet = 1; break;
-        case 'h': fputs(usage, stdout); return 0;
+        case 'h': print_usage(stdout); return 0;
         case CLI_BADOPT: return EXIT_USAGE;
         default: return cli_usage_error("check", "unknown option");
         }
