@@ -556,9 +556,14 @@ static void *rec_begin(uint16_t type, size_t size)
         struct ept_lost *l = ring_reserve(&t->ring, sizeof(*l));
         if (!l)
             goto drop;
-        l->h = (struct ept_rec){EPT_LOST, sizeof(*l), tid(), take_seq(), now};
+        /* the dropped records' numbers and this record's, taken at once so that they are
+         * one run no other thread has: the flusher skips the run when it meets this record
+         * (trace.c's layout: first_seq..last_seq, then the lost record's own seq) */
+        uint64_t base = atomic_fetch_add_explicit(&G_SEQ, t->lost_n + 1, memory_order_relaxed);
+        l->h = (struct ept_rec){EPT_LOST, sizeof(*l), tid(), base + t->lost_n, now};
         l->count = t->lost_n;
-        l->first_seq = l->last_seq = 0; /* dropped records took no sequence numbers */
+        l->first_seq = base;
+        l->last_seq = base + t->lost_n - 1;
         l->first_ns = t->lost_first_ns;
         l->last_ns = t->lost_last_ns;
         ring_commit(&t->ring);
@@ -763,6 +768,17 @@ static const struct ept_rec *ring_head(struct tring *t)
     return NULL;
 }
 
+/* Whether h is a lost record whose dropped records' numbers begin at seq: the numbers
+ * from seq to h's own are then accounted for, none of them in a ring. */
+static int lost_run_at(const struct ept_rec *h, uint64_t seq)
+{
+    if (h->type != EPT_LOST || h->seq <= seq)
+        return 0;
+    struct ept_lost l;
+    memcpy(&l, h, sizeof(l));
+    return l.first_seq == seq && l.last_seq + 1 == h->seq;
+}
+
 /* Move every record whose turn has come into blocks, in sequence order. A number taken but
  * not committed yet holds the others back; one held back longer than GAP_WAIT_NS (its
  * thread was stopped, or a signal handler jumped out of a hook) is given up as lost.
@@ -779,7 +795,7 @@ static uint64_t merge(void)
         const struct ept_rec *r = NULL;
         for (struct tring *t = atomic_load(&g.rings); t; t = atomic_load(&t->next)) {
             const struct ept_rec *h = ring_head(t);
-            if (h && h->seq == fl.next) {
+            if (h && (h->seq == fl.next || lost_run_at(h, fl.next))) {
                 found = t;
                 r = h;
                 break;
@@ -798,6 +814,7 @@ static uint64_t merge(void)
             continue;
         }
         fl.gap_since = 0;
+        fl.next = r->seq; /* past the dropped records' numbers, when r is a lost record */
         block_add(r);
         ring_release(&found->ring, r->size);
         fl.next++;

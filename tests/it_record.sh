@@ -180,6 +180,22 @@ import json, sys
 print(sum(f["count"] for f in json.load(sys.stdin)["findings"] if f["id"] == "lost-records"))')
 [ "$sum" = "$lost" ] || fail "check counts $sum records lost, record said $lost"
 grep -q '^error ' "$T/small.check" && { cat "$T/small.check"; fail "errors after lost records"; }
+# each lost record names the numbers its records would have had: a run of count numbers
+# right before its own (docs/trace-format.md), as the proxy's do; never "seq 0-0"
+"$EPSCOPE" dump small.ept | python3 -c '
+import re, sys
+n = 0
+for line in sys.stdin:
+    m = re.match(r" *(\d+) .* lost (\d+) records \(seq (\d+)-(\d+),", line)
+    if not m:
+        continue
+    seq, count, first, last = map(int, m.groups())
+    n += 1
+    if first < 1 or last - first + 1 != count or last + 1 != seq:
+        sys.exit("bad range: " + line.strip())
+sys.exit(0 if n else "no lost record with a range")' || fail "lost records without their seq range"
+grep -Eq '^    [0-9]+ records? dropped \(seq [1-9][0-9]*-[0-9]+\)' "$T/small.check" ||
+    fail "check gives no seq range for the lost records: $(grep -A1 '^warning lost' "$T/small.check")"
 
 step "strace cross-check: epoll_wait, epoll_ctl and accepts counted alike"
 if command -v strace >/dev/null 2>&1; then
