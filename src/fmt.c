@@ -318,9 +318,16 @@ void fmt_rec(struct sbuf *b, const struct ept_rec *r)
     }
     case EPT_LOST: {
         GET(struct ept_lost, e);
-        sb_printf(b, "lost %llu records (seq %llu-%llu, ring full for %.6fs)",
-                  (unsigned long long)e.count, (unsigned long long)e.first_seq,
-                  (unsigned long long)e.last_seq, (double)(e.last_ns - e.first_ns) / 1e9);
+        double full = (double)(e.last_ns - e.first_ns) / 1e9;
+        if (!e.first_seq && !e.last_seq) /* an older recorder's: its drops took no numbers */
+            sb_printf(b,
+                      "lost %llu records (dropped before this record, seq not recorded, "
+                      "ring full for %.6fs)",
+                      (unsigned long long)e.count, full);
+        else
+            sb_printf(b, "lost %llu records (seq %llu-%llu, ring full for %.6fs)",
+                      (unsigned long long)e.count, (unsigned long long)e.first_seq,
+                      (unsigned long long)e.last_seq, full);
         break;
     }
     case EPT_NOTE: {

@@ -1026,10 +1026,13 @@ static void lost(struct rules *R, const struct ept_rec *rec, uint64_t pos)
     f->count = l->count;
     f->first_seq = l->first_seq;
     f->last_seq = l->last_seq;
-    char seqs[64] = ""; /* the recorder's dropped records took no sequence numbers */
+    char seqs[96]; /* an older recorder's dropped records took no sequence numbers */
     if (l->first_seq || l->last_seq)
         snprintf(seqs, sizeof(seqs), " (seq %llu-%llu)", (unsigned long long)l->first_seq,
                  (unsigned long long)l->last_seq);
+    else
+        snprintf(seqs, sizeof(seqs), " before seq %llu (their own seq numbers not recorded)",
+                 (unsigned long long)rec->seq);
     snprintf(f->what, sizeof(f->what),
              "%llu record%s dropped%s: the ring was full; no diagnosis reasons across this gap",
              (unsigned long long)l->count, l->count == 1 ? "" : "s", seqs);

@@ -224,6 +224,11 @@ static void test_fmt_proxy_records(void **state)
     assert_string_equal(text(MK(&u, EPT_LOST, struct ept_lost, .count = 40, .first_seq = 11,
                                 .last_seq = 50, .first_ns = 1000, .last_ns = 2001000)),
                         "lost 40 records (seq 11-50, ring full for 0.002000s)");
+    /* a trace from before the recorder gave its drops numbers: no "seq 0-0" */
+    assert_string_equal(text(MK(&u, EPT_LOST, struct ept_lost, .count = 40, .first_ns = 1000,
+                                .last_ns = 2001000)),
+                        "lost 40 records (dropped before this record, seq not recorded, "
+                        "ring full for 0.002000s)");
     assert_string_equal(text(MK(&u, EPT_END, struct ept_end, .records = 21, .lost = 3)),
                         "end of trace (21 records, 3 lost)");
     const char *note = "conn 1: \"GET /\"\tok";

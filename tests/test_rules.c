@@ -1097,6 +1097,30 @@ static void test_lost_gap(void **state)
     assert_int_equal(fs[0].count + fs[1].count, 12);
 }
 
+/* A lost record from a recorder whose drops took no seq numbers (first_seq = last_seq = 0,
+ * traces made before it gave them some): still read, and its words say where the records
+ * went missing instead of "seq 0-0". */
+static void test_lost_unnumbered(void **state)
+{
+    struct rfx *f = *state;
+    size_t all;
+    struct tb *b = begin(f, LT_IN, LT_IN);
+    struct ept_lost l;
+    memset(&l, 0, sizeof(l));
+    l.count = 9;
+    tb_put(b, EPT_LOST, &l, sizeof(l), NULL, 0);
+    uint64_t at = b->seq;
+    b->lost += 9;
+    assert_int_equal(finish(f, RULE_LOST_RECORDS, &all), 1);
+    const struct finding *fs;
+    replay_findings(f->r, &fs);
+    assert_int_equal(fs[0].count, 9);
+    char want[64];
+    snprintf(want, sizeof(want), "9 records dropped before seq %llu (", (unsigned long long)at);
+    assert_non_null(strstr(fs[0].what, want));
+    assert_null(strstr(fs[0].what, "seq 0-0"));
+}
+
 /* A handle record for event #index of the last wait, as the proxy writes one. */
 static void handle(struct tb *b, int fd, uint32_t events, uint32_t index)
 {
@@ -1342,6 +1366,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_edge_hog, setup, teardown),
         cmocka_unit_test_setup_teardown(test_thundering_herd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_gap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_unnumbered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_wait_in_gap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_correct_patterns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lessons_syscalls_only, setup, teardown),
