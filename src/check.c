@@ -86,6 +86,20 @@ static uint64_t seq_at(struct replay *r, uint64_t pos)
     return rec ? rec->seq : 0;
 }
 
+/* The seq numbers finding f names: for records lost, the missing ones when known (0 for an
+ * end not known), else the records that show it. */
+static void finding_seqs(struct replay *r, const struct finding *f, uint64_t *first,
+                         uint64_t *last)
+{
+    if (f->rule == RULE_LOST_RECORDS && f->first_seq) {
+        *first = f->first_seq;
+        *last = f->last_seq;
+        return;
+    }
+    *first = seq_at(r, f->first);
+    *last = seq_at(r, f->last);
+}
+
 /* Check one trace and print its report; returns 0 (no error), 1 (errors) or 2 (no trace). */
 static int check_one(const char *path, int json, int quiet)
 {
@@ -117,16 +131,24 @@ static int check_one(const char *path, int json, int quiet)
                reader_damaged(rd) ? "true" : "false", errors, warnings);
         for (size_t i = 0; i < n; i++) {
             const struct finding *f = &fs[i];
+            uint64_t a, z;
+            finding_seqs(r, f, &a, &z);
             sb_init(&b, line, sizeof(line));
-            sb_printf(&b, "%s{\"id\":\"%s\",\"severity\":\"%s\",\"first_seq\":%llu,"
-                      "\"last_seq\":%llu,\"fd\":%d,\"sid\":%u,\"conn\":%u,\"count\":%llu,"
-                      "\"what\":\"", i ? "," : "", rule_name(f->rule),
-                      rule_severity(f->rule), (unsigned long long)seq_at(r, f->first),
-                      (unsigned long long)seq_at(r, f->last), f->fd, f->sid, f->conn,
-                      (unsigned long long)f->count);
+            sb_printf(&b, "%s{\"id\":\"%s\",\"severity\":\"%s\",\"first_seq\":%llu,", i ? "," : "",
+                      rule_name(f->rule), rule_severity(f->rule), (unsigned long long)a);
+            if (f->damaged && !f->count) /* damage to the end: how many is not known */
+                sb_puts(&b, "\"last_seq\":null,");
+            else
+                sb_printf(&b, "\"last_seq\":%llu,", (unsigned long long)z);
+            sb_printf(&b, "\"fd\":%d,\"sid\":%u,\"conn\":%u,", f->fd, f->sid, f->conn);
+            if (f->damaged && !f->count)
+                sb_puts(&b, "\"count\":null,");
+            else
+                sb_printf(&b, "\"count\":%llu,", (unsigned long long)f->count);
+            sb_printf(&b, "\"damaged\":%s,\"what\":\"", f->damaged ? "true" : "false");
             sb_escape(&b, (const uint8_t *)f->what, strlen(f->what), 1);
             sb_puts(&b, "\",\"fix\":\"");
-            sb_escape(&b, (const uint8_t *)rule_fix(f->rule), strlen(rule_fix(f->rule)), 1);
+            sb_escape(&b, (const uint8_t *)finding_fix(f), strlen(finding_fix(f)), 1);
             sb_puts(&b, "\"}");
             fputs(line, stdout);
         }
@@ -135,17 +157,25 @@ static int check_one(const char *path, int json, int quiet)
         unsigned seen = 0; /* bit per id explained already */
         for (size_t i = 0; i < n && !quiet; i++) {
             const struct finding *f = &fs[i];
-            printf("%s %s: seq %llu-%llu", rule_severity(f->rule), rule_name(f->rule),
-                   (unsigned long long)seq_at(r, f->first),
-                   (unsigned long long)seq_at(r, f->last));
+            uint64_t a, z;
+            finding_seqs(r, f, &a, &z);
+            if (f->damaged && !f->count)
+                printf("%s %s: seq %llu on", rule_severity(f->rule), rule_name(f->rule),
+                       (unsigned long long)a);
+            else
+                printf("%s %s: seq %llu-%llu", rule_severity(f->rule), rule_name(f->rule),
+                       (unsigned long long)a, (unsigned long long)z);
             if (f->sid)
                 printf(", fd %d (s%u", f->fd, f->sid);
             if (f->sid && f->conn)
                 printf(" c%u", f->conn);
             if (f->sid)
                 printf(")");
-            if (f->rule == RULE_LOST_RECORDS && !f->count) /* a damaged block's */
+            if (f->damaged && !f->count) /* a damaged block's, up to the end */
                 printf(", records lost to damage");
+            else if (f->damaged)
+                printf(", %llu record%s lost to damage", (unsigned long long)f->count,
+                       f->count == 1 ? "" : "s");
             else if (f->rule == RULE_LOST_RECORDS) /* its count is of records, not of times */
                 printf(", %llu record%s lost", (unsigned long long)f->count,
                        f->count == 1 ? "" : "s");
@@ -153,11 +183,9 @@ static int check_one(const char *path, int json, int quiet)
                 printf(", %llu times", (unsigned long long)f->count);
             printf("\n");
             wrap(stdout, "", f->what);
-            if (f->rule == RULE_LOST_RECORDS && !f->count) { /* not the ring's doing */
-                wrap(stdout, "why: ", "A block of the file failed its checks (CRC, length, "
-                     "trailer): the file changed after it was written (a disk, a copy, an "
-                     "edit). Its records are unknown; the blocks after it were read.");
-                wrap(stdout, "fix: ", "Get the trace again from where it was written.");
+            if (f->damaged) { /* not the ring's doing */
+                wrap(stdout, "why: ", finding_explain(f));
+                wrap(stdout, "fix: ", finding_fix(f));
             } else if (!(seen & (1u << f->rule))) {
                 wrap(stdout, "why: ", rule_explain(f->rule));
                 wrap(stdout, "fix: ", rule_fix(f->rule));

@@ -194,7 +194,7 @@ static void diagnosis_event(struct exporter *x, struct replay *r, const struct f
     uint64_t first_seq = first ? first->seq : 0;
     const struct ept_rec *last = replay_rec(r, f->last);
     uint64_t last_seq = last ? last->seq : 0;
-    if (f->rule == RULE_LOST_RECORDS) { /* its records are the lost ones, not the LOST record */
+    if (f->rule == RULE_LOST_RECORDS && f->first_seq) { /* the lost ones, when known */
         first_seq = f->first_seq;
         last_seq = f->last_seq;
     }
@@ -210,7 +210,7 @@ static void diagnosis_event(struct exporter *x, struct replay *r, const struct f
               f->conn);
     str(&b, f->what);
     sb_puts(&b, ",\"fix\":");
-    str(&b, rule_fix(f->rule));
+    str(&b, finding_fix(f));
     sb_puts(&b, "}}");
     emit(x, x->line);
 }

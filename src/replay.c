@@ -33,6 +33,7 @@ struct replay {
     size_t nmarks, mcap;
     uint64_t count;
     uint64_t next_off;        /* where the next unread block starts */
+    uint64_t last_seq; /* the seq of the last record read, 0 before the first */
     unsigned mode;
     /* the pass: its own model, the rules watching it, the totals */
     struct state an;
@@ -235,7 +236,8 @@ static int64_t scan(struct replay *r)
                 break;
             /* records are missing here: the model and the rules take it as a gap */
             state_gap(&r->an);
-            rules_damage(r->rules, r->count, r->next_off, next - r->next_off, r->rd.why);
+            rules_damage(r->rules, r->count, r->next_off, next - r->next_off, r->rd.why,
+                         r->last_seq + 1); /* a trace's first record is seq 1 */
             if (r->ngaps == r->gapcap) {
                 r->gapcap = r->gapcap ? r->gapcap * 2 : 8;
                 r->gaps = xreallocarray(r->gaps, r->gapcap, sizeof(*r->gaps));
@@ -260,8 +262,13 @@ static int64_t scan(struct replay *r)
         /* the trace's first time (the first record's that is not 0) and its last */
         for (uint32_t i = 0; i < n && !r->first_ns; i++)
             r->first_ns = ((const struct ept_rec *)(b.recs + b.offs[i]))->ns;
-        if (n)
-            r->last_ns = ((const struct ept_rec *)(b.recs + b.offs[n - 1]))->ns;
+        if (n) {
+            const struct ept_rec *last = (const void *)(b.recs + b.offs[n - 1]);
+            /* the records a damaged region took end before this block's first */
+            rules_damage_end(r->rules, ((const struct ept_rec *)(b.recs + b.offs[0]))->seq);
+            r->last_ns = last->ns;
+            r->last_seq = last->seq;
+        }
         /* the records, in runs that end where a checkpoint is due */
         uint64_t pos = r->count, ck_left = r->ck_left;
         for (uint32_t i = 0; i < n;) {

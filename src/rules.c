@@ -123,6 +123,9 @@ struct rules {
     uint64_t due;              /* the head's due_ns, UINT64_MAX when the queue is empty: one
                                   compare a record to know whether a watch is due */
     uint64_t lost;             /* records the LOST records said were dropped */
+    size_t damage_open;        /* 1 + the damage finding whose range has no end yet, or 0 */
+    uint64_t damage_off, damage_bytes;
+    char damage_why[128];
 };
 
 /* --- notes, findings, watches ------------------------------------------------------------ */
@@ -1039,15 +1042,60 @@ static void lost(struct rules *R, const struct ept_rec *rec, uint64_t pos)
     forget(R);
 }
 
-void rules_damage(struct rules *R, uint64_t pos, uint64_t off, uint64_t bytes, const char *why)
+/* Words for damage finding f: what was skipped, and which records, when known. */
+static void damage_words(struct rules *R, struct finding *f)
 {
+    char recs[96];
+    if (f->count)
+        snprintf(recs, sizeof(recs), "%llu record%s (seq %llu-%llu) missing",
+                 (unsigned long long)f->count, f->count == 1 ? "" : "s",
+                 (unsigned long long)f->first_seq, (unsigned long long)f->last_seq);
+    else
+        snprintf(recs, sizeof(recs), "the records from seq %llu on unknown",
+                 (unsigned long long)f->first_seq);
+    char all[sizeof(f->what) + sizeof(recs) + sizeof(R->damage_why)];
+    snprintf(all, sizeof(all),
+             "%llu damaged bytes skipped at file offset %llu (%s): %s; no diagnosis reasons "
+             "across this gap",
+             (unsigned long long)R->damage_bytes, (unsigned long long)R->damage_off, R->damage_why,
+             recs);
+    size_t n = strlen(all); /* a long reason is cut, as every finding's words are */
+    n = n < sizeof(f->what) ? n : sizeof(f->what) - 1;
+    memcpy(f->what, all, n);
+    f->what[n] = 0;
+}
+
+void rules_damage(struct rules *R, uint64_t pos, uint64_t off, uint64_t bytes, const char *why,
+                  uint64_t first_seq)
+{
+    if (R->damage_open) { /* no record between: the same records are missing */
+        R->damage_bytes += off + bytes - (R->damage_off + R->damage_bytes);
+        damage_words(R, &R->f[R->damage_open - 1]);
+        return;
+    }
     struct finding *f = new_finding(R, RULE_LOST_RECORDS, pos, pos, NULL);
-    f->count = 0; /* not known: the damaged block's own count cannot be trusted */
-    snprintf(f->what, sizeof(f->what),
-             "%llu damaged bytes skipped at file offset %llu (%s): their records are "
-             "unknown; no diagnosis reasons across this gap", (unsigned long long)bytes,
-             (unsigned long long)off, why);
+    f->damaged = 1;
+    f->count = 0; /* not known until a record after the damage is read */
+    f->first_seq = first_seq;
+    R->damage_open = R->nf;
+    R->damage_off = off;
+    R->damage_bytes = bytes;
+    snprintf(R->damage_why, sizeof(R->damage_why), "%s", why);
+    damage_words(R, f);
     forget(R);
+}
+
+void rules_damage_end(struct rules *R, uint64_t seq)
+{
+    if (!R->damage_open)
+        return;
+    struct finding *f = &R->f[R->damage_open - 1];
+    R->damage_open = 0;
+    if (seq <= f->first_seq) /* no number missing: the file's numbers cannot be trusted */
+        return;
+    f->last_seq = seq - 1;
+    f->count = f->last_seq - f->first_seq + 1;
+    damage_words(R, f);
 }
 
 /* --- the rules' words -------------------------------------------------------------------- */
@@ -1218,6 +1266,22 @@ const char *rule_explain(unsigned id)
 const char *rule_fix(unsigned id)
 {
     return id < RULE_COUNT ? rules[id].fix : "";
+}
+
+const char *finding_explain(const struct finding *f)
+{
+    if (f->rule == RULE_LOST_RECORDS && f->damaged) /* not the ring's doing */
+        return "A block of the file failed its checks (CRC, length, trailer): the file "
+               "changed after it was written (a disk, a copy, an edit). Its records are "
+               "unknown; the blocks after it were read.";
+    return rule_explain(f->rule);
+}
+
+const char *finding_fix(const struct finding *f)
+{
+    if (f->rule == RULE_LOST_RECORDS && f->damaged)
+        return "Get the trace again from where it was written.";
+    return rule_fix(f->rule);
 }
 
 /* --- the pass ------------------------------------------------------------------------------ */

@@ -56,6 +56,9 @@ struct finding {
     int32_t fd;
     uint32_t conn;            /* the proxy's connection id, 0 when not written */
     uint64_t count;           /* occurrences folded into this finding */
+    /* lost-records: lost to a damaged file, not to a full ring (count and last_seq 0 while
+     * the record after the damage is not known) */
+    int damaged;
     char what[240];           /* what happened here, in one or two sentences */
 };
 
@@ -66,6 +69,10 @@ const char *rule_severity(unsigned id);
 int rule_is_error(unsigned id);
 const char *rule_explain(unsigned id);
 const char *rule_fix(unsigned id);
+/* The explanation and fix of one finding: its rule's, or the damaged file's for records lost
+ * to damage. */
+const char *finding_explain(const struct finding *f);
+const char *finding_fix(const struct finding *f);
 
 struct rules;
 
@@ -97,9 +104,13 @@ void rules_drop(struct rules *R, struct state_sock *s, uint64_t pos, uint64_t ns
 /* The trace ended (its END record, at pos, time ns): judge what is still open. */
 void rules_end(struct rules *R, uint64_t pos, uint64_t ns);
 /* The findings so far, in the order found. */
-/* The trace is damaged before position pos (bytes at file offset off skipped, why): a
- * lost-records finding of an unknown count, and no pattern completed across the gap. */
-void rules_damage(struct rules *R, uint64_t pos, uint64_t off, uint64_t bytes, const char *why);
+/* The trace is damaged before position pos (bytes at file offset off skipped, why), the
+ * record before it numbered first_seq - 1: a lost-records finding from first_seq on, and no
+ * pattern completed across the gap. Damage right after damage adds to the same finding. */
+void rules_damage(struct rules *R, uint64_t pos, uint64_t off, uint64_t bytes, const char *why,
+                  uint64_t first_seq);
+/* The first record read after damage is numbered seq: the finding's range ends before it. */
+void rules_damage_end(struct rules *R, uint64_t seq);
 size_t rules_findings(const struct rules *R, const struct finding **out);
 
 #endif

@@ -41,6 +41,36 @@ out_has '^\{"type":"damage","offset":384,"bytes":376,"why":"block CRC mismatch"\
 expect_status 1 "$EPSCOPE" dump --chrome "$T/flip.ept"
 out_has '"complete":false'
 
+step "damage mid-file and near the start: the finding names the records missing"
+# 8 bytes flipped at OFFSET of a shipped trace; the records missing are those between the
+# last one dump prints before its "-- damaged" line and the first one after it
+LEVEL=$TRACES/modes-level.ept
+for at in half 600; do
+    python3 -c "import sys; d = bytearray(open(sys.argv[1], 'rb').read())
+o = len(d) // 2 if sys.argv[3] == 'half' else int(sys.argv[3])
+for i in range(8): d[o + i] ^= 0xff
+open(sys.argv[2], 'wb').write(d)" "$LEVEL" "$T/dmg.ept" "$at" || fail "flip at $at"
+    "$EPSCOPE" dump "$T/dmg.ept" 2>/dev/null >"$T/dmg.dump"
+    read -r before after < <(awk '/^-- damaged/ { d = 1; next }
+        /^ *[0-9]+ / { if (d) { print prev, $1; exit } prev = $1 }' "$T/dmg.dump")
+    [ -n "$after" ] || fail "flip at $at: no record on each side of the damage in dump"
+    first=$((before + 1)) last=$((after - 1)) n=$((after - before - 1))
+    echo "flip at $at: records $first-$last missing"
+    expect_status 2 "$EPSCOPE" check "$T/dmg.ept"
+    out_has "^warning lost-records: seq $first-$last, $n records lost to damage\$"
+    out_has "fix: Get the trace again"
+    expect_status 2 "$EPSCOPE" check --json "$T/dmg.ept"
+    python3 -c '
+import json, sys
+first, last, n = map(int, sys.argv[1:4])
+fs = [f for f in json.load(sys.stdin)["findings"] if f["id"] == "lost-records"]
+assert len(fs) == 1, fs
+f = fs[0]
+assert (f["first_seq"], f["last_seq"], f["count"]) == (first, last, n), f
+assert f["damaged"] is True and f["fix"].startswith("Get the trace again"), f
+' "$first" "$last" "$n" <"$LAST_OUT" || fail "flip at $at: check --json: $(cat "$LAST_OUT")"
+done
+
 step "the last block damaged: nothing after it, still not a clean verdict"
 $MANGLE "$MIS" "$T/flip1.ept" flip 1 || fail "mangle"
 expect_status 2 "$EPSCOPE" check "$T/flip1.ept"

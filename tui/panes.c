@@ -843,8 +843,8 @@ int pane_explain_rows(const struct view *v, int col, int w, struct vrow *rows, i
              (unsigned long long)f->last + 1, f->what);
     wrap_rows(rows, &n, max, tw, err ? M_ERROR : M_WARN, err ? G_ERROR : G_WARN, "", head);
     /* the cause before the cure */
-    wrap_rows(rows, &n, max, tw, M_NORMAL, -1, "Why: ", rule_explain(f->rule));
-    wrap_rows(rows, &n, max, tw, M_NORMAL, -1, "Fix: ", rule_fix(f->rule));
+    wrap_rows(rows, &n, max, tw, M_NORMAL, -1, "Why: ", finding_explain(f));
+    wrap_rows(rows, &n, max, tw, M_NORMAL, -1, "Fix: ", finding_fix(f));
     return n;
 }
 
