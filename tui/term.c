@@ -4,9 +4,11 @@
 #include "term.h"
 
 #include <curses.h>
+#include <ncursesw/term.h> /* setupterm; <term.h> would find tui/term.h */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <wchar.h>
 
 #include "vkey.h"
@@ -86,18 +88,17 @@ int term_start(int want_color)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
-    /* newterm, not initscr: an unknown TERM comes back as NULL for the caller to explain,
-     * instead of curses printing its own line and exiting */
-    SCREEN *scr = newterm(NULL, stdout, stdin);
-    if (!scr)
+    /* look the terminal up first: an unknown TERM comes back here for the caller to
+     * explain (initscr would print its own line and exit), and one that cannot move the
+     * cursor (TERM=dumb) could only append lines */
+    int err;
+    if (setupterm(NULL, STDOUT_FILENO, &err) != OK)
         return -1;
-    set_term(scr);
     const char *cup = tigetstr("cup");
-    if (!cup || cup == (const char *)-1) { /* TERM=dumb: lines could only be appended */
-        endwin();
-        delscreen(scr);
+    int addressable = cup && cup != (const char *)-1;
+    del_curterm(cur_term);
+    if (!addressable || !initscr())
         return -1;
-    }
     active = 1;
     atexit(term_stop);
     cbreak();
