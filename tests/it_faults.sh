@@ -183,9 +183,15 @@ for f in edge-hog none; do
 done
 
 step "fault double-register (level): check must warn spurious-wakeup (a cost, exit 0)"
-start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --backend "$HELLO_ADDR" --fault double-register \
-    --trace "$T/double.ept"
-expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 40 -c 2 --keepalive
+# on one CPU, as it_students runs dup_double: woken on another CPU by the first of a
+# socket's two registrations, the proxy can take its events before the twin is queued,
+# and a client that so loses a few twins falls under the rule's half, though it was
+# reported twice in more than three waits (the count below)
+cpu=()
+command -v taskset >/dev/null && cpu=(taskset -c 0)
+start P "${cpu[@]}" "$EPSCOPE" proxy --listen 127.0.0.1:0 --backend "$HELLO_ADDR" \
+    --fault double-register --trace "$T/double.ept"
+expect_status 0 "${cpu[@]}" "$EPSCOPE" load "http://$P_ADDR/" -n 40 -c 2 --keepalive
 stop P
 expect_status 0 "$EPSCOPE" check "$T/double.ept"
 cat "$LAST_OUT"
