@@ -721,15 +721,22 @@ static void summary(struct load *l, double secs)
 {
     if (l->quiet)
         return;
-    printf("requests: %llu ok, %llu failed in %.3fs (%.0f req/s)\n", (unsigned long long)l->ok,
-           (unsigned long long)l->failed, secs, secs > 0 ? (double)l->done / secs : 0.0);
-    qsort(l->lat, l->nlat, sizeof(l->lat[0]), cmp_u32);
-    printf("latency:");
-    print_ms("p50", load_percentile(l->lat, l->nlat, 50));
-    print_ms("p90", load_percentile(l->lat, l->nlat, 90));
-    print_ms("p99", load_percentile(l->lat, l->nlat, 99));
-    print_ms("max", l->nlat ? l->lat[l->nlat - 1] : 0);
+    /* a rate and latencies of requests that never got an answer would be figures of
+     * nothing: with no request ok there are none */
+    printf("requests: %llu ok, %llu failed in %.3fs", (unsigned long long)l->ok,
+           (unsigned long long)l->failed, secs);
+    if (l->ok && secs > 0)
+        printf(" (%.0f req/s)", (double)l->ok / secs);
     printf("\n");
+    if (l->nlat) {
+        qsort(l->lat, l->nlat, sizeof(l->lat[0]), cmp_u32);
+        printf("latency:");
+        print_ms("p50", load_percentile(l->lat, l->nlat, 50));
+        print_ms("p90", load_percentile(l->lat, l->nlat, 90));
+        print_ms("p99", load_percentile(l->lat, l->nlat, 99));
+        print_ms("max", l->lat[l->nlat - 1]);
+        printf("\n");
+    }
     printf("bytes: %llu body bytes verified\n", (unsigned long long)l->body_bytes);
     qsort(l->backends, l->nbackends, sizeof(l->backends[0]), cmp_backend);
     for (size_t k = 0; k < l->nbackends; k++)

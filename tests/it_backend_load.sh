@@ -214,7 +214,8 @@ start B7 "$EPSCOPE" backend --listen 127.0.0.1:0
 port=$B7_PORT
 stop B7 || fail "backend exited with status $?"
 expect_status 1 $L "http://127.0.0.1:$port/" -n 5
-out_has '^requests: 0 ok, 5 failed'
+out_has '^requests: 0 ok, 5 failed in [0-9.]+s$' # no rate, no latency: no request was answered
+grep -q '^latency:' "$LAST_OUT" && fail "latencies printed for requests that all failed"
 out_has '^failures: connect 5$'
 
 step "every backend exits 0 on SIGTERM"
