@@ -80,26 +80,6 @@ static void wrap(FILE *f, const char *label, const char *text)
     fputc('\n', f);
 }
 
-static uint64_t seq_at(struct replay *r, uint64_t pos)
-{
-    const struct ept_rec *rec = replay_rec(r, pos);
-    return rec ? rec->seq : 0;
-}
-
-/* The seq numbers finding f names: for records lost, the missing ones when known (0 for an
- * end not known), else the records that show it. */
-static void finding_seqs(struct replay *r, const struct finding *f, uint64_t *first,
-                         uint64_t *last)
-{
-    if (f->rule == RULE_LOST_RECORDS && f->first_seq) {
-        *first = f->first_seq;
-        *last = f->last_seq;
-        return;
-    }
-    *first = seq_at(r, f->first);
-    *last = seq_at(r, f->last);
-}
-
 /* Check one trace and print its report; returns 0 (no error), 1 (errors) or 2 (no trace). */
 static int check_one(const char *path, int json, int quiet)
 {
@@ -132,7 +112,7 @@ static int check_one(const char *path, int json, int quiet)
         for (size_t i = 0; i < n; i++) {
             const struct finding *f = &fs[i];
             uint64_t a, z;
-            finding_seqs(r, f, &a, &z);
+            replay_finding_seqs(r, f, &a, &z);
             sb_init(&b, line, sizeof(line));
             sb_printf(&b, "%s{\"id\":\"%s\",\"severity\":\"%s\",\"first_seq\":%llu,", i ? "," : "",
                       rule_name(f->rule), rule_severity(f->rule), (unsigned long long)a);
@@ -158,7 +138,7 @@ static int check_one(const char *path, int json, int quiet)
         for (size_t i = 0; i < n && !quiet; i++) {
             const struct finding *f = &fs[i];
             uint64_t a, z;
-            finding_seqs(r, f, &a, &z);
+            replay_finding_seqs(r, f, &a, &z);
             if (f->damaged && !f->count)
                 printf("%s %s: seq %llu on", rule_severity(f->rule), rule_name(f->rule),
                        (unsigned long long)a);

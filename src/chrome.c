@@ -191,13 +191,8 @@ static void diagnosis_event(struct exporter *x, struct replay *r, const struct f
 {
     const struct ept_rec *first = replay_rec(r, f->first);
     uint64_t ns = first ? first->ns : x->t0;
-    uint64_t first_seq = first ? first->seq : 0;
-    const struct ept_rec *last = replay_rec(r, f->last);
-    uint64_t last_seq = last ? last->seq : 0;
-    if (f->rule == RULE_LOST_RECORDS && f->first_seq) { /* the lost ones, when known */
-        first_seq = f->first_seq;
-        last_seq = f->last_seq;
-    }
+    uint64_t first_seq, last_seq;
+    replay_finding_seqs(r, f, &first_seq, &last_seq);
     struct sbuf b;
     sb_init(&b, x->line, sizeof(x->line));
     sb_printf(&b, "{\"name\":\"%s\",\"cat\":\"diagnosis\",\"ph\":\"i\",\"s\":\"g\",\"pid\":%d,"

@@ -630,6 +630,19 @@ size_t replay_findings(const struct replay *r, const struct finding **out)
     return rules_findings(r->rules, out);
 }
 
+void replay_finding_seqs(struct replay *r, const struct finding *f, uint64_t *first,
+                         uint64_t *last)
+{
+    if (f->rule == RULE_LOST_RECORDS && f->first_seq) {
+        *first = f->first_seq;
+        *last = f->last_seq;
+        return;
+    }
+    const struct ept_rec *a = replay_rec(r, f->first), *z = replay_rec(r, f->last);
+    *first = a ? a->seq : 0;
+    *last = z ? z->seq : 0;
+}
+
 const struct replay_counts *replay_counts(const struct replay *r)
 {
     return &r->counts;

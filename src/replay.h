@@ -103,6 +103,10 @@ uint64_t replay_pending(struct replay *r, const struct state_sock *s);
 
 /* Diagnoses, in the order found; and totals. */
 size_t replay_findings(const struct replay *r, const struct finding **out);
+/* The seq numbers finding f names: for records lost, the missing ones when known (last 0
+ * while the end of a damaged region is not), else those of the records that show it. */
+void replay_finding_seqs(struct replay *r, const struct finding *f, uint64_t *first,
+                         uint64_t *last);
 const struct replay_counts *replay_counts(const struct replay *r);
 /* Findings whose [first, last] contains pos, as indexes into replay_findings (up to max). */
 size_t replay_findings_at(const struct replay *r, uint64_t pos, size_t *idx, size_t max);
