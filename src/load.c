@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -95,7 +97,7 @@ struct load {
     /* options */
     uint64_t n_req, conc, pipeline, slow_bps, expect_size;
     double rate;
-    uint64_t timeout_ns;
+    uint64_t timeout_ns, wait_ns;
     bool keepalive, half_close, quiet, have_expect_size;
     const char *expect_body;
     size_t expect_body_len;
@@ -761,6 +763,61 @@ static void on_signal(int sig)
     interrupted = 1; /* the loop checks it each turn; a sleeping epoll_wait gets EINTR */
 }
 
+/* One connect to the server within ms milliseconds: 0 when it was accepted, else -errno
+ * (-ETIMEDOUT when no answer came in time). */
+static int probe(const struct load *l, int ms)
+{
+    int fd = net_socket(&l->addr);
+    if (fd < 0)
+        return fd;
+    int rc = connect(fd, (const struct sockaddr *)&l->addr.ss, l->addr.len);
+    if (rc < 0 && errno == EINPROGRESS) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int err = 0;
+        socklen_t len = sizeof(err);
+        rc = poll(&p, 1, ms);
+        if (rc == 0)
+            err = ETIMEDOUT;
+        else if (rc < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+            err = errno;
+        errno = err;
+        rc = err ? -1 : 0;
+    }
+    rc = rc < 0 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+/* --wait: until the server accepts a connection (closed at once, without a request), or
+ * the wait is over. A refused connect is retried every 50 ms, so a server started in the
+ * background just before is found listening; any other error ends the wait at once.
+ * Returns 0 to go on, or -errno (said on stderr). */
+static int wait_listening(const struct load *l)
+{
+    uint64_t t0 = clock_now_ns(), deadline = t0 + l->wait_ns;
+    bool said = false;
+    for (;;) {
+        uint64_t now = clock_now_ns();
+        int left_ms = now < deadline ? (int)((deadline - now + 999999) / 1000000) : 0;
+        int rc = probe(l, left_ms ? left_ms : 1);
+        if (rc == 0)
+            return 0;
+        now = clock_now_ns();
+        if (rc != -ECONNREFUSED || now + 50000000 > deadline) {
+            if (!l->quiet)
+                fprintf(stderr, "epscope load: %s: %s (after waiting %.1fs for it to listen)\n",
+                        l->where, strerror(-rc), (double)(now - t0) / 1e9);
+            return rc;
+        }
+        if (!said && !l->quiet)
+            fprintf(stderr, "epscope load: %s refused the connection; trying again for up "
+                            "to %.1fs\n", l->where, (double)l->wait_ns / 1e9);
+        said = true;
+        struct timespec ts = {0, 50000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static int load_run(struct load *l)
 {
     int rc = 0;
@@ -776,6 +833,10 @@ static int load_run(struct load *l)
         goto fail;
     }
     fdlimit_raise();
+    if (l->wait_ns && (rc = wait_listening(l)) < 0) {
+        l->failed = l->n_req; /* none was sent: the exit status says the run failed */
+        goto fail;
+    }
     /* A Ctrl-C or SIGTERM ends the run with a summary of what was done so far. */
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
     sigemptyset(&sa.sa_mask);
@@ -828,7 +889,7 @@ fail:
 static const char usage[] =
     "usage: epscope load URL [--requests N] [--concurrency C] [--rate R] [--keepalive]\n"
     "                    [--pipeline K] [--half-close] [--slow-read BYTES] [--timeout MS]\n"
-    "                    [--expect-size N] [--expect-body TEXT] [--quiet]\n"
+    "                    [--expect-size N] [--expect-body TEXT] [--wait SECS] [--quiet]\n"
     "\n"
     "Send N GET requests for URL (http://HOST:PORT/PATH; HOST a name, IPv4 or [IPv6]) over\n"
     "C connections from one epoll loop, and check every response byte for byte: status 200,\n"
@@ -854,6 +915,10 @@ static const char usage[] =
     "                        default 10000: raise it for big bodies with --slow-read\n"
     "  --expect-size N       every body must be exactly N bytes (k, m, g suffixes)\n"
     "  --expect-body TEXT    every body must be exactly TEXT\n"
+    "  --wait SECS           first wait up to SECS seconds (at most 600) for the server to\n"
+    "                        accept a connection, trying again while it is refused: for a\n"
+    "                        server just started in the background (the test connection is\n"
+    "                        closed without a request); default: no wait\n"
     "  -q, --quiet           print nothing; the exit status tells\n"
     "  -h, --help            this text\n"
     "\n"
@@ -874,7 +939,7 @@ static const char usage[] =
  * exit status (a usage error, --help). */
 static int load_parse(int argc, char **argv, struct load *l, const char **url)
 {
-    enum { O_RATE = 256, O_PIPE, O_HALF, O_SLOW, O_TIMEOUT, O_ESIZE, O_EBODY };
+    enum { O_RATE = 256, O_PIPE, O_HALF, O_SLOW, O_TIMEOUT, O_ESIZE, O_EBODY, O_WAIT };
     static const struct option opts[] = {
         {"requests", required_argument, NULL, 'n'},
         {"concurrency", required_argument, NULL, 'c'},
@@ -886,6 +951,7 @@ static int load_parse(int argc, char **argv, struct load *l, const char **url)
         {"timeout", required_argument, NULL, O_TIMEOUT},
         {"expect-size", required_argument, NULL, O_ESIZE},
         {"expect-body", required_argument, NULL, O_EBODY},
+        {"wait", required_argument, NULL, O_WAIT},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {0},
@@ -969,6 +1035,17 @@ static int load_parse(int argc, char **argv, struct load *l, const char **url)
             l->expect_body = optarg;
             l->expect_body_len = strlen(optarg);
             break;
+        case O_WAIT: {
+            errno = 0;
+            double w = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(w > 0) || w > 600) {
+                cli_usage_error("load", "--wait '%s': expected seconds, more than 0 and at "
+                                        "most 600", optarg);
+                return EXIT_USAGE;
+            }
+            l->wait_ns = (uint64_t)(w * 1e9);
+            break;
+        }
         case 'q':
             l->quiet = true;
             break;

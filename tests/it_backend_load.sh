@@ -218,6 +218,21 @@ out_has '^requests: 0 ok, 5 failed in [0-9.]+s$' # no rate, no latency: no reque
 grep -q '^latency:' "$LAST_OUT" && fail "latencies printed for requests that all failed"
 out_has '^failures: connect 5$'
 
+step "--wait: a server that starts late is waited for; one that never does fails after it"
+expect_status 2 $L "http://127.0.0.1:$port/" --wait 0
+expect_status 2 $L "http://127.0.0.1:$port/" --wait 601
+expect_status 1 $L "http://127.0.0.1:$port/" -n 5 --wait 0.3
+err_has "127.0.0.1:$port: Connection refused \(after waiting 0\.[3-9]s for it to listen\)"
+$L "http://127.0.0.1:$port/" -n 5 --wait 20 >"$T/wait.out" 2>"$T/wait.err" &
+wp=$!
+_LIB_PIDS="$_LIB_PIDS $wp"
+wait_for grep -q 'refused the connection; trying again for up to 20.0s' "$T/wait.err" ||
+    fail "load --wait said nothing of the refused connection: $(cat "$T/wait.err")"
+start B7 "$EPSCOPE" backend --listen "127.0.0.1:$port"
+wait "$wp" || fail "load --wait failed once the backend listened: $(cat "$T/wait.err")"
+grep -q '^requests: 5 ok, 0 failed' "$T/wait.out" || fail "load --wait: $(cat "$T/wait.out")"
+stop B7 || fail "backend exited with status $?"
+
 step "every backend exits 0 on SIGTERM"
 for b in B2 B3 B5 B6; do
     stop $b || fail "$b exited with status $? on SIGTERM: $(tail -n 5 "$T/$b.err")"
