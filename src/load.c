@@ -810,8 +810,8 @@ static int wait_listening(const struct load *l)
             return rc;
         }
         if (!said && !l->quiet)
-            fprintf(stderr, "epscope load: %s refused the connection; trying again for up "
-                            "to %.1fs\n", l->where, (double)l->wait_ns / 1e9);
+            fprintf(stderr, "epscope load: %s refused the connection; trying again for %.1fs\n",
+                    l->where, (double)l->wait_ns / 1e9);
         said = true;
         struct timespec ts = {0, 50000000};
         nanosleep(&ts, NULL);
@@ -1039,8 +1039,7 @@ static int load_parse(int argc, char **argv, struct load *l, const char **url)
             errno = 0;
             double w = strtod(optarg, &end);
             if (errno || end == optarg || *end || !(w > 0) || w > 600) {
-                cli_usage_error("load", "--wait '%s': expected seconds, more than 0 and at "
-                                        "most 600", optarg);
+                cli_usage_error("load", "--wait '%s': expected 0 < seconds <= 600", optarg);
                 return EXIT_USAGE;
             }
             l->wait_ns = (uint64_t)(w * 1e9);

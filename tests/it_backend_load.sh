@@ -226,7 +226,7 @@ err_has "127.0.0.1:$port: Connection refused \(after waiting 0\.[3-9]s for it to
 $L "http://127.0.0.1:$port/" -n 5 --wait 20 >"$T/wait.out" 2>"$T/wait.err" &
 wp=$!
 _LIB_PIDS="$_LIB_PIDS $wp"
-wait_for grep -q 'refused the connection; trying again for up to 20.0s' "$T/wait.err" ||
+wait_for grep -q 'refused the connection; trying again for 20.0s' "$T/wait.err" ||
     fail "load --wait said nothing of the refused connection: $(cat "$T/wait.err")"
 start B7 "$EPSCOPE" backend --listen "127.0.0.1:$port"
 wait "$wp" || fail "load --wait failed once the backend listened: $(cat "$T/wait.err")"
