@@ -43,6 +43,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
@@ -146,11 +147,13 @@ static void resolve(void)
 /* --- the process's settings and trace ------------------------------------------------- */
 
 #define FDS_PAGE_BITS 12
-#define FDS_PAGES 256                  /* fd numbers up to 2^20 are followed */
-#define DMAP_BITS 17                   /* (set, data) map: 128 Ki registrations */
-#define FLUSH_NAP_MIN_US 1000          /* the flusher's nap between rounds with records */
-#define FLUSH_NAP_MAX_US 8000          /* the flusher writes at least this often */
-#define GAP_WAIT_NS 500000000ull       /* a sequence number not committed by then is lost */
+#define FDS_PAGES 256            /* fd numbers up to 2^20 are followed */
+#define DMAP_BITS 17             /* (set, data) map: 128 Ki registrations */
+#define FLUSH_NAP_MIN_US 1000    /* the flusher's nap between rounds with records */
+#define FLUSH_NAP_MAX_US 8000    /* the flusher writes at least this often */
+#define FLUSH_IDLE_ROUNDS 16     /* empty rounds at the longest nap: then it sleeps */
+#define FLUSH_IDLE_MAX_MS 1000   /* ...until a record wakes it, or this long at most */
+#define GAP_WAIT_NS 500000000ull /* a sequence number not committed by then is lost */
 #define BLOCK_MAX (64u << 10)
 
 enum fd_kind { K_UNKNOWN = 0, K_SOCKET, K_EPOLL, K_OTHER, K_IGNORED };
@@ -213,6 +216,13 @@ static struct {
     _Alignas(64) _Atomic uint64_t seq;
     char pad[64 - sizeof(uint64_t)];
 } gs;
+
+/* Set while the flusher sleeps for want of records (an idle program): the thread that
+ * commits the next record wakes it. On a line of its own, as every record reads it. */
+static struct {
+    _Alignas(64) _Atomic uint32_t idle;
+    char pad[64 - sizeof(uint32_t)];
+} fw;
 #define G_SEQ gs.seq
 
 static TLS int in_hook;               /* the library is at work on this thread */
@@ -584,9 +594,21 @@ drop:
     return NULL;
 }
 
+/* Wake the flusher if it sleeps (flusher_sleep). One relaxed load per record otherwise. */
+static void flusher_wake(void)
+{
+    if (atomic_load_explicit(&fw.idle, memory_order_relaxed) &&
+        atomic_exchange_explicit(&fw.idle, 0, memory_order_acq_rel)) {
+        int err = errno; /* the program's errno is the call's, not this wake-up's */
+        REAL(syscall)(SYS_futex, &fw.idle, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+        errno = err;
+    }
+}
+
 static void rec_end(void)
 {
     ring_commit(&my_ring->ring);
+    flusher_wake();
 }
 
 static void sock_of(struct ept_sock *k, int fd, uint64_t v)
@@ -824,6 +846,21 @@ static uint64_t merge(void)
     return moved;
 }
 
+/* No record came for FLUSH_IDLE_ROUNDS naps: sleep until a record's thread wakes this one
+ * (flusher_wake) or trace_finish does, FLUSH_IDLE_MAX_MS at most, instead of waking every
+ * few milliseconds in an idle program. A number taken (G_SEQ) after idle is set is seen
+ * here, or its thread sees idle set when it commits (on x86 the fetch_add that takes the
+ * number orders the two); elsewhere a wake-up missed costs FLUSH_IDLE_MAX_MS at most. */
+static void flusher_sleep(void)
+{
+    atomic_store(&fw.idle, 1);
+    if (atomic_load(&G_SEQ) == fl.next && !atomic_load(&g.stop)) {
+        struct timespec ts = {FLUSH_IDLE_MAX_MS / 1000, (FLUSH_IDLE_MAX_MS % 1000) * 1000000L};
+        REAL(syscall)(SYS_futex, &fw.idle, FUTEX_WAIT_PRIVATE, 1, &ts, NULL, 0);
+    }
+    atomic_store(&fw.idle, 0);
+}
+
 /* Whether some thread's ring is more than half full (the flusher must not nap then). */
 static int rings_half_full(void)
 {
@@ -840,19 +877,26 @@ static void *flusher(void *arg)
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL); /* SIGXFSZ too: a full disk is EFBIG here */
+    pthread_setname_np(pthread_self(), "epscope-flush"); /* for top, ps -L, and tests */
     long nap = FLUSH_NAP_MIN_US;
+    int empty = 0;
     for (;;) {
         int stop = atomic_load_explicit(&g.stop, memory_order_acquire);
         if (merge()) {
             /* records came: take them in batches (a ring holds many milliseconds of them),
              * at once only when one is half full */
             nap = FLUSH_NAP_MIN_US;
+            empty = 0;
             if (stop || rings_half_full())
                 continue;
         } else if (stop && fl.next >= atomic_load(&G_SEQ)) {
             break;
         } else if (nap < FLUSH_NAP_MAX_US) {
             nap *= 2;
+        } else if (++empty >= FLUSH_IDLE_ROUNDS && fl.next >= atomic_load(&G_SEQ)) {
+            flusher_sleep(); /* a record wakes it: the next merge() moves it, and naps
+                              * restart short; a timeout finds nothing and sleeps again */
+            continue;
         }
         struct timespec ts = {0, nap * 1000};
         nanosleep(&ts, NULL);
@@ -954,6 +998,7 @@ static int trace_open(void)
     fl.len = fl.nrec = 0;
     fl.gap_since = 0;
     atomic_store(&g.stop, 0);
+    atomic_store(&fw.idle, 0); /* a child's copy of its parent's flag is not its own */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old); /* the flusher starts with every signal blocked */
@@ -1001,6 +1046,8 @@ static void trace_finish(void)
     }
     atomic_store(&g.state, 3); /* nothing more is recorded */
     atomic_store_explicit(&g.stop, 1, memory_order_release);
+    atomic_store(&fw.idle, 1); /* a sleeping flusher is woken: idle or not, it sees stop */
+    flusher_wake();
     pthread_join(g.flusher, NULL);
     REAL(close)(g.fd);
     g.fd = -1;

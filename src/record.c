@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +187,7 @@ static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUS
 struct written {
     char path[PATH_MAX];
     uint64_t records, lost;
+    bool ended; /* the end record is there: the process finished its trace */
     char program[64];
     long pid;
 };
@@ -203,6 +205,7 @@ static int count_rec(const struct ept_rec *r, void *arg)
         ept_rec_get(r, &e, sizeof(e));
         if (e.lost > w->lost)
             w->lost = e.lost;
+        w->ended = true;
     }
     w->records++; /* the end record too: the count check and dump give */
     return 0;
@@ -474,9 +477,13 @@ int record_main(int argc, char **argv)
         return exit_code;
     }
     for (int i = 0; i < n; i++)
-        fprintf(stderr, "epscope record: %s: %s, pid %ld: %llu records, %llu lost\n",
-                ws[i].path, ws[i].program, ws[i].pid, (unsigned long long)ws[i].records,
-                (unsigned long long)ws[i].lost);
+        fprintf(stderr, "epscope record: %s: %s, pid %ld: %llu records, %llu lost%s\n", ws[i].path,
+                ws[i].program, ws[i].pid, (unsigned long long)ws[i].records,
+                (unsigned long long)ws[i].lost,
+                ws[i].ended ? ""
+                            : "; no end record: the process ended before it could finish "
+                              "its trace (killed?), so its last calls may be missing and "
+                              "the lost count is not known");
     fprintf(stderr, "epscope record: look at %s with: epscope check %s%s; epscope view %s\n",
             n == 1 ? "it" : "them", ws[0].path, n > 1 ? " ..." : "", ws[0].path);
     return exit_code;

@@ -165,6 +165,47 @@ grep -q 'no end record' "$LAST_ERR" || fail "dump does not say the trace has no 
 n=$(grep -c 'accept4' "$LAST_OUT")
 [ "$n" -ge 4 ] || fail "only $n accepts in the killed program's trace"
 expect_status 0 "$EPSCOPE" check killed.ept
+grep -q "killed.ept: .*: [0-9]* records, 0 lost; no end record: the process ended before" \
+    "$T/B.err" || fail "record's summary does not say the killed trace has no end: $(cat "$T/B.err")"
+
+step "an idle program's flusher sleeps; the first record after wakes it, and none is lost"
+cat >"$T/idle.py" <<'EOF'
+import socket, sys, time
+a, b = socket.socketpair()
+a.send(b"x"); b.recv(1)
+print("idle", flush=True)
+sys.stdin.readline()  # the test's go: after it counted the flusher's wake-ups
+for i in range(60000):  # 120000 records: seven times what the 1 MiB ring holds
+    a.send(b"y"); b.recv(1)
+EOF
+mkfifo "$T/go"
+"$EPSCOPE" record -o idle.ept -- "$PY" "$T/idle.py" <"$T/go" >"$T/idle.out" 2>"$T/idle.err" &
+rp=$!
+_LIB_PIDS="$_LIB_PIDS $rp"
+exec 5>"$T/go"
+wait_for grep -q '^idle$' "$T/idle.out" || fail "the idle program never started"
+# flushwakes: the flusher thread's voluntary context switches (its sleeps ended)
+flushwakes() {
+    local t
+    for t in /proc/"$(pgrep -P "$rp" -f idle.py)"/task/*; do
+        [ "$(cat "$t/comm" 2>/dev/null)" = epscope-flush ] &&
+            sed -n 's/^voluntary_ctxt_switches:\t*//p' "$t/status"
+    done
+}
+sleep 0.5 # the flusher naps ever longer for ~0.2 s, then sleeps until a record comes
+w0=$(flushwakes)
+[ -n "$w0" ] || fail "no thread named epscope-flush in the recorded program"
+sleep 1 # the window the wake-ups are counted in
+w1=$(flushwakes)
+echo "flusher wake-ups in 1 s of an idle program: $((w1 - w0))"
+[ $((w1 - w0)) -le 3 ] || fail "the flusher woke $((w1 - w0)) times in 1 s of an idle program"
+echo go >&5
+exec 5>&-
+wait "$rp" || fail "record exited $? for the idle program"
+read -r recs lost < <(records_of "$T/idle.ept" "$T/idle.err")
+echo "idle, then a burst: $recs records, $lost lost"
+[ "${lost:-1}" -eq 0 ] && [ "${recs:-0}" -ge 120000 ] ||
+    fail "records lost after the flusher slept: $(cat "$T/idle.err")"
 
 step "a ring too small loses records, says how many, and nothing else is diagnosed"
 start B "$EPSCOPE" record -o small.ept --ring 4k -- "$EPSCOPE" backend --listen 127.0.0.1:0
