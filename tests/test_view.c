@@ -619,6 +619,49 @@ static void test_view_help(void **state)
     assert_true(view_key(v, 'q') & VR_QUIT);
 }
 
+/* At 80 columns the header says it all in fewer words, and the help wraps, never cuts. */
+static void test_view_80_columns(void **state)
+{
+    struct view *v = *state;
+    model_resize(v, 80, 24);
+    char *s = screen(v, 1);
+    *strchr(s, '\n') = 0;
+    assert_non_null(strstr(s, "PAUSED 10/s\u2502"));
+    assert_non_null(strstr(s, "diag\u2502t=0."));
+    assert_int_equal(s[strlen(s) - 1], 's'); /* the time, whole: nothing was cut */
+    free(s);
+    model_resize(v, 100, 30);
+    assert_screen_has(v, " \u2502 record 1/"); /* where it fits, the words in full */
+    assert_screen_has(v, "diagnos");
+
+    int n78 = model_help_lines(78), n98 = model_help_lines(98);
+    assert_true(n78 > n98);
+    char all[8192] = "", line[300];
+    size_t o = 0;
+    for (int i = 0; i < n78; i++) {
+        model_help_line(i, 78, line, sizeof(line));
+        int cols = 0;
+        for (const char *p = line; *p; p++)
+            cols += ((unsigned char)*p & 0xc0) != 0x80;
+        assert_in_range(cols, 0, 78);
+        const char *p = line + strspn(line, " ");
+        o += (size_t)snprintf(all + o, sizeof(all) - o, "%s ", p);
+        assert_true(o < sizeof(all));
+    }
+    for (size_t i = 0; i < model_nkeys; i++) /* every word of every key's line, in order */
+        if (!strstr(all, model_keymap[i].help)) {
+            fprintf(stderr, "help at 80 columns lacks \"%s\":\n%s\n", model_keymap[i].help, all);
+            fail();
+        }
+    assert_non_null(strstr(all, "not yet passed on; \u25cf/* changed by this record."));
+    view_key(v, '?');
+    model_resize(v, 80, 24);
+    assert_screen_has(v, "lines 1-21 of");
+    for (int i = 0; i < 10; i++)
+        view_key(v, VK_PGDN);
+    assert_screen_has(v, "selected row there in words."); /* the last line, reached */
+}
+
 static void test_view_mouse_selects(void **state)
 {
     struct view *v = *state;
@@ -1331,6 +1374,7 @@ int main(int argc, char **argv)
                                         close_view),
         cmocka_unit_test_setup_teardown(test_view_play_and_speed, open_small, close_view),
         cmocka_unit_test_setup_teardown(test_view_help, open_small, close_view),
+        cmocka_unit_test_setup_teardown(test_view_80_columns, open_small, close_view),
         cmocka_unit_test_setup_teardown(test_view_mouse_selects, open_small, close_view),
         cmocka_unit_test(test_view_ready_did_words),
         cmocka_unit_test(test_view_epoll_sets),

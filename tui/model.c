@@ -847,34 +847,28 @@ static const char *const help_extra[][2] = {
     {"mouse", "a click focuses a pane and selects its row (a record: go there)"},
 };
 
+/* One paragraph a line: help_wrap fits them to the screen. */
 static const char *const help_legend[] = {
-    "Ready list: the batch the current epoll_wait returned; \u25b6/> the event being handled,",
-    "  \u2713/+ the handled ones; \u2716/E \u25b2/W the socket of the diagnosis under the cursor.",
-    "Interest list: one row per registration. IN and OUT each as R registered, B reported",
-    "  in this batch (not 'readable'), A armed (may fire; a one-shot that fired is disarmed",
-    "  until re-armed); ET edge-triggered, 1S one-shot; to/from: bytes held to be written",
-    "  to the socket / read from it and not yet passed on; \u25cf/* changed by this record.",
-    "  Narrow columns: masks as letters, I IN, O OUT, R RDHUP, H HUP, E ERR, P PRI.",
+    "Ready list: the batch the current epoll_wait returned; \u25b6/> the event being handled, "
+    "\u2713/+ the handled ones; \u2716/E \u25b2/W the socket of the diagnosis under the cursor.",
+    "Interest list: one row per registration. IN and OUT each as R registered, B reported in "
+    "this batch (not 'readable'), A armed (may fire; a one-shot that fired is disarmed until "
+    "re-armed); ET edge-triggered, 1S one-shot; to/from: bytes held to be written to the "
+    "socket / read from it and not yet passed on; \u25cf/* changed by this record. Narrow "
+    "columns: masks as letters, I IN, O OUT, R RDHUP, H HUP, E ERR, P PRI.",
     "Event log: \u2716/E a record of a diagnosed error, \u25b2/W of a warning.",
-    "Explanation: the diagnosis' cause (Why), then its cure (Fix); [ ] scroll it; i puts",
-    "  the selected row there in words.",
+    "Explanation: the diagnosis' cause (Why), then its cure (Fix); [ ] scroll it; i puts the "
+    "selected row there in words.",
 };
 
 #define HELP_MAX 64 /* lines of help at most */
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
-int model_help_lines(void)
+/* Logical help line k (before wrapping) into buf; its continuation lines' indent in *cont. */
+static void help_logical(size_t k, char *buf, size_t len, int *cont)
 {
-    size_t n = 2 + model_nkeys + NELEM(help_extra) + 1 + NELEM(help_legend);
-    return n < HELP_MAX ? (int)n : HELP_MAX;
-}
-
-void model_help_line(int i, char *buf, size_t len)
-{
-    size_t k = (size_t)i;
+    *cont = 2;
     buf[0] = 0;
-    if (i < 0 || i >= model_help_lines())
-        return;
     if (k == 0) {
         snprintf(buf, len, "epscope view: keys (any other key closes this help)");
         return;
@@ -884,6 +878,7 @@ void model_help_line(int i, char *buf, size_t len)
         return;
     }
     k -= 2;
+    *cont = 15; /* under the description: "  %-12s " */
     if (k < model_nkeys) {
         snprintf(buf, len, "  %-12s %s", model_keymap[k].keys, model_keymap[k].help);
         return;
@@ -894,30 +889,93 @@ void model_help_line(int i, char *buf, size_t len)
         return;
     }
     k -= NELEM(help_extra);
+    *cont = 2;
     if (k == 0)
         snprintf(buf, len, " ");
-    else
+    else if (k - 1 < NELEM(help_legend))
         snprintf(buf, len, "%s", help_legend[k - 1]);
 }
 
-/* The first help line that can be shown on a screen h high (the rest fit below it). */
-static int help_last_top(int h)
+static size_t help_nlogical(void)
 {
-    int n = model_help_lines(), vis = h - 3;
+    size_t n = 2 + model_nkeys + NELEM(help_extra) + 1 + NELEM(help_legend);
+    return n < HELP_MAX ? n : HELP_MAX;
+}
+
+/* Break s into lines of at most w columns (one a code point), at blanks where it can, the
+ * later ones indented by cont: returns how many, and copies line `want` into out. */
+static int help_wrap(const char *s, int w, int cont, int want, char *out, size_t len)
+{
+    int n = 0;
+    const char *p = s;
+    if (w < cont + 10)
+        w = cont + 10; /* never narrower than this: a tiny screen cuts instead */
+    for (;;) {
+        int indent = n ? cont : 0, cols = 0;
+        const char *q = p, *brk = NULL;
+        while (*q && cols < w - indent) {
+            if (*q == ' ' && q > p)
+                brk = q;
+            q++;
+            while ((*q & 0xc0) == 0x80)
+                q++; /* the rest of a UTF-8 sequence */
+            cols++;
+        }
+        const char *end = !*q ? q : *q == ' ' ? q : brk ? brk : q;
+        if (n == want)
+            snprintf(out, len, "%*s%.*s", indent, "", (int)(end - p), p);
+        n++;
+        while (*end == ' ')
+            end++;
+        if (!*end)
+            return n;
+        p = end;
+    }
+}
+
+int model_help_lines(int w)
+{
+    char line[600];
+    int n = 0, cont;
+    for (size_t k = 0; k < help_nlogical(); k++) {
+        help_logical(k, line, sizeof(line), &cont);
+        n += help_wrap(line, w, cont, -1, NULL, 0);
+    }
+    return n;
+}
+
+void model_help_line(int i, int w, char *buf, size_t len)
+{
+    char line[600];
+    int cont;
+    buf[0] = 0;
+    for (size_t k = 0; i >= 0 && k < help_nlogical(); k++) {
+        help_logical(k, line, sizeof(line), &cont);
+        int m = help_wrap(line, w, cont, i, buf, len);
+        if (i < m)
+            return;
+        i -= m;
+    }
+}
+
+/* The first help line that can be shown on a screen w x h (the rest fit below it). */
+static int help_last_top(int w, int h)
+{
+    int n = model_help_lines(w - 2), vis = h - 3;
     return n > vis ? n - vis : 0;
 }
 
 /* Keep the help's first line one that leaves no blank below the last (after a resize). */
 static void help_clamp(struct view *v)
 {
-    int last = help_last_top(v->h);
+    int last = help_last_top(v->w, v->h);
     if (v->help_top > last)
         v->help_top = last;
 }
 
 int model_help_key(struct view *v, int key)
 {
-    int last = help_last_top(v->h);
+    int last = help_last_top(v->w, v->h);
     switch (key) {
     case VK_UP: v->help_top = v->help_top > 0 ? v->help_top - 1 : 0; break;
     case VK_DOWN: v->help_top = v->help_top < last ? v->help_top + 1 : last; break;

@@ -111,8 +111,8 @@ extern const size_t model_nkeys;
 
 /* The help screen: how many lines it has, and line i of them (the keymap's keys among
  * them); Up / Down / PgUp / PgDn scroll it (VR_* flags, 0: not a help key). */
-int model_help_lines(void);
-void model_help_line(int i, char *buf, size_t len);
+int model_help_lines(int w);
+void model_help_line(int i, int w, char *buf, size_t len);
 int model_help_key(struct view *v, int key);
 
 /* Open the traces (1 to 3). Returns 0, or -errno with one line in err. */

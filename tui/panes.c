@@ -543,12 +543,15 @@ static void interest_draw(const struct view *v, int col, struct grid *g, struct 
         grid_put(g, r.x + 2, r.y + 1, r.w - 2, M_DIM, head);
     int sel = k->sock_sel < n ? k->sock_sel : n - 1;
     draw_rows(g, r, r.y + 2, rows, n, sel, focused ? sel : -1);
-    if (!narrow && n + 3 <= r.h) /* room left: what the short columns mean */
-        grid_put(g, r.x + 2, r.y + r.h - 1, r.w - 2, M_DIM,
-                 wide ? "bytes to/from: held to be written to it / read from it and not yet "
-                        "passed on"
-                      : "ET edge  1S one-shot  to/from: bytes queued for it / read from it, "
-                        "not passed on");
+    if (!narrow && n + 3 <= r.h) { /* room left: what the short columns mean */
+        const char *legend =
+            wide ? "bytes to/from: held to be written to it / read from it and not yet passed on"
+            : r.w >= 84 ? "ET edge  1S one-shot  to/from: bytes queued for it / read from it, "
+                          "not passed on"
+                        : "ET edge  1S one-shot  to/from: bytes queued for it / read, not yet "
+                          "passed on"; /* 80 columns */
+        grid_put(g, r.x + 2, r.y + r.h - 1, r.w - 2, M_DIM, legend);
+    }
 }
 
 /* --- event log ------------------------------------------------------------------------------ */
@@ -887,7 +890,7 @@ static void help_draw(const struct view *v, int col, struct grid *g, struct rect
 {
     (void)col;
     (void)focused;
-    int n = model_help_lines(), vis = r.h - 1, top = v->help_top;
+    int n = model_help_lines(r.w - 2), vis = r.h - 1, top = v->help_top;
     char extra[80] = "";
     if (n > vis)
         snprintf(extra, sizeof(extra), "lines %d-%d of %d: Up Down PgUp PgDn scroll", top + 1,
@@ -896,7 +899,7 @@ static void help_draw(const struct view *v, int col, struct grid *g, struct rect
     for (int i = 0; i < vis && top + i < n; i++) {
         char line[200], ascii[200];
         const char *s = line;
-        model_help_line(top + i, line, sizeof(line));
+        model_help_line(top + i, r.w - 2, line, sizeof(line));
         if (!g->utf8) {
             /* the legend shows both glyph sets; without UTF-8 keep the ASCII ones */
             size_t o = 0;
@@ -929,6 +932,8 @@ const struct pane *const pane_focusable[VP_COUNT] = {&pane_ready, &pane_interest
 static const char *const align_names[VA_COUNT] = {"record", "epoll_wait", "connection",
                                                   "time"};
 
+/* Column col's summary: full, the header of one trace (2: the same in fewer words, for a
+ * screen too narrow for it); else a column's title among two or three. */
 static void col_summary(const struct view *v, int col, const struct grid *g, char *buf, size_t len,
                         int full)
 {
@@ -937,7 +942,13 @@ static void col_summary(const struct view *v, int col, const struct grid *g, cha
     const struct finding *fs;
     size_t nf = k->ix.count ? replay_findings(k->r, &fs) : 0;
     uint64_t lost = replay_counts(k->r)->lost;
-    const char *sep = full ? grid_glyph_text(g, G_VLINE) : g->utf8 ? "\u00b7" : "-";
+    int tight = full == 2;
+    char sepbuf[16];
+    const char *vl = grid_glyph_text(g, G_VLINE), *sep = sepbuf;
+    if (tight) /* the bar alone: "a│b" */
+        snprintf(sepbuf, sizeof(sepbuf), "\b%s\b", vl);
+    else
+        sep = full ? vl : g->utf8 ? "\u00b7" : "-";
     struct sbuf b;
     sb_init(&b, buf, len);
     char prog[48], pid[16];
@@ -954,11 +965,11 @@ static void col_summary(const struct view *v, int col, const struct grid *g, cha
     else
         sb_printf(&b, "%s %s recorded", k->name, sep);
     if (full)
-        sb_printf(&b, " %s record %llu/%llu", sep,
+        sb_printf(&b, " %s %s%llu/%llu", sep, tight ? "" : "record ",
                   (unsigned long long)(k->ix.count ? k->pos + 1 : 0),
                   (unsigned long long)k->ix.count);
     /* records were lost: the log's sequence numbers run ahead of the record count */
-    if (lost && full)
+    if (lost && full && !tight)
         sb_printf(&b, " (seq %llu; %llu lost)", (unsigned long long)(rec ? rec->seq : 0),
                   (unsigned long long)lost);
     else if (lost)
@@ -968,9 +979,12 @@ static void col_summary(const struct view *v, int col, const struct grid *g, cha
             sb_printf(&b, " %s %s, speed %u records/s", sep, v->playing ? "PLAYING" : "PAUSED",
                       model_speeds[v->speed]);
         else
-            sb_printf(&b, " %s %s %u rec/s", sep, v->playing ? "PLAYING" : "PAUSED",
-                      model_speeds[v->speed]);
-        sb_printf(&b, " %s %zu diagnos%s", sep, nf, nf == 1 ? "is" : "es");
+            sb_printf(&b, " %s %s %u%s/s", sep, v->playing ? "PLAYING" : "PAUSED",
+                      model_speeds[v->speed], tight ? "" : " rec");
+        if (tight)
+            sb_printf(&b, " %s %zu diag", sep, nf);
+        else
+            sb_printf(&b, " %s %zu diagnos%s", sep, nf, nf == 1 ? "is" : "es");
         sb_printf(&b, " %s t=%.6fs", sep, rec_time(k, rec));
     } else {
         sb_printf(&b, " %s %zu diag", sep, nf);
@@ -978,6 +992,29 @@ static void col_summary(const struct view *v, int col, const struct grid *g, cha
             sb_printf(&b, " %s %s", sep, k->name);
         sb_printf(&b, " %s t=%.6fs", sep, rec_time(k, rec));
     }
+    if (tight) { /* " \b|\b " -> "|": the blanks around each bar go */
+        char *w = buf;
+        for (const char *r = buf; *r; r++) {
+            if (*r == ' ' && r[1] == '\b')
+                continue;
+            if (*r == '\b') {
+                if (r[1] == ' ')
+                    r++;
+                continue;
+            }
+            *w++ = *r;
+        }
+        *w = 0;
+    }
+}
+
+/* Columns text s takes on the screen (a code point each). */
+static int text_cols(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
 }
 
 static void header_draw(const struct view *v, struct grid *g, struct vlayout *l)
@@ -989,6 +1026,8 @@ static void header_draw(const struct view *v, struct grid *g, struct vlayout *l)
     sb_init(&b, buf, sizeof(buf));
     if (v->ncols == 1) {
         col_summary(v, 0, g, buf, sizeof(buf), 1);
+        if (text_cols(buf) > g->w - 2) /* 80 columns: the same in fewer words */
+            col_summary(v, 0, g, buf, sizeof(buf), 2);
         int x = grid_put(g, 1, 0, g->w - 1, M_HEADER, buf);
         if (v->playing) {
             /* the play state stands out */
