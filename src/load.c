@@ -803,17 +803,18 @@ static int wait_listening(const struct load *l)
         if (rc == 0)
             return 0;
         now = clock_now_ns();
-        if (rc != -ECONNREFUSED || now + 50000000 > deadline) {
+        if (rc != -ECONNREFUSED || now >= deadline) {
             if (!l->quiet)
-                fprintf(stderr, "epscope load: %s: %s (after waiting %.1fs for it to listen)\n",
+                fprintf(stderr, "epscope load: %s: %s (after waiting %.3gs for it to listen)\n",
                         l->where, strerror(-rc), (double)(now - t0) / 1e9);
             return rc;
         }
         if (!said && !l->quiet)
-            fprintf(stderr, "epscope load: %s refused the connection; trying again for %.1fs\n",
+            fprintf(stderr, "epscope load: %s refused the connection; trying again for %.3gs\n",
                     l->where, (double)l->wait_ns / 1e9);
         said = true;
-        struct timespec ts = {0, 50000000};
+        uint64_t nap = deadline - now < 50000000 ? deadline - now : 50000000;
+        struct timespec ts = {0, (long)nap}; /* the last probe at the deadline */
         nanosleep(&ts, NULL);
     }
 }

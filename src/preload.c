@@ -546,9 +546,22 @@ static struct tring *ring_mine(void)
 
 static int trace_open(void);
 
+/* seq_cst, as flusher_sleep's store of fw.idle: of the two, one sees the other (on x86 the
+ * locked add costs the same either way). */
 static uint64_t take_seq(void)
 {
-    return atomic_fetch_add_explicit(&G_SEQ, 1, memory_order_relaxed);
+    return atomic_fetch_add(&G_SEQ, 1);
+}
+
+/* Wake the flusher if it sleeps (flusher_sleep). One load per record otherwise (seq_cst, a
+ * plain load on x86: see take_seq). */
+static void flusher_wake(void)
+{
+    if (atomic_load(&fw.idle) && atomic_exchange_explicit(&fw.idle, 0, memory_order_acq_rel)) {
+        int err = errno; /* the program's errno is the call's, not this wake-up's */
+        REAL(syscall)(SYS_futex, &fw.idle, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+        errno = err;
+    }
 }
 
 /* Room for a record of size bytes in this thread's ring, its header filled (type, size,
@@ -569,7 +582,7 @@ static void *rec_begin(uint16_t type, size_t size)
         /* the dropped records' numbers and this record's, taken at once so that they are
          * one run no other thread has: the flusher skips the run when it meets this record
          * (trace.c's layout: first_seq..last_seq, then the lost record's own seq) */
-        uint64_t base = atomic_fetch_add_explicit(&G_SEQ, t->lost_n + 1, memory_order_relaxed);
+        uint64_t base = atomic_fetch_add(&G_SEQ, t->lost_n + 1); /* seq_cst: take_seq */
         l->h = (struct ept_rec){EPT_LOST, sizeof(*l), tid(), base + t->lost_n, now};
         l->count = t->lost_n;
         l->first_seq = base;
@@ -591,18 +604,8 @@ drop:
     t->lost_n++;
     t->lost_last_ns = now;
     atomic_fetch_add_explicit(&t->lost_total, 1, memory_order_relaxed);
+    flusher_wake(); /* a full ring: the flusher must be awake to empty it */
     return NULL;
-}
-
-/* Wake the flusher if it sleeps (flusher_sleep). One relaxed load per record otherwise. */
-static void flusher_wake(void)
-{
-    if (atomic_load_explicit(&fw.idle, memory_order_relaxed) &&
-        atomic_exchange_explicit(&fw.idle, 0, memory_order_acq_rel)) {
-        int err = errno; /* the program's errno is the call's, not this wake-up's */
-        REAL(syscall)(SYS_futex, &fw.idle, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-        errno = err;
-    }
 }
 
 static void rec_end(void)
@@ -848,9 +851,9 @@ static uint64_t merge(void)
 
 /* No record came for FLUSH_IDLE_ROUNDS naps: sleep until a record's thread wakes this one
  * (flusher_wake) or trace_finish does, FLUSH_IDLE_MAX_MS at most, instead of waking every
- * few milliseconds in an idle program. A number taken (G_SEQ) after idle is set is seen
- * here, or its thread sees idle set when it commits (on x86 the fetch_add that takes the
- * number orders the two); elsewhere a wake-up missed costs FLUSH_IDLE_MAX_MS at most. */
+ * few milliseconds in an idle program. The store of idle and the load of G_SEQ here, the
+ * fetch_add of G_SEQ and the load of idle there, are all seq_cst: either this sees the
+ * number taken and does not sleep, or that thread sees idle set and wakes it. */
 static void flusher_sleep(void)
 {
     atomic_store(&fw.idle, 1);

@@ -482,8 +482,8 @@ int record_main(int argc, char **argv)
                 (unsigned long long)ws[i].lost,
                 ws[i].ended ? ""
                             : "; no end record: the process ended before it could finish "
-                              "its trace (killed?), so its last calls may be missing and "
-                              "the lost count is not known");
+                              "its trace (killed?), or still runs, so its last calls may be "
+                              "missing and the lost count is not known");
     fprintf(stderr, "epscope record: look at %s with: epscope check %s%s; epscope view %s\n",
             n == 1 ? "it" : "them", ws[0].path, n > 1 ? " ..." : "", ws[0].path);
     return exit_code;

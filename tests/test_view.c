@@ -630,31 +630,51 @@ static void test_view_80_columns(void **state)
     assert_non_null(strstr(s, "diag\u2502t=0."));
     assert_int_equal(s[strlen(s) - 1], 's'); /* the time, whole: nothing was cut */
     free(s);
+    v->follow = 1; /* --follow adds a word: the short form leaves room for it */
+    s = screen(v, 1);
+    *strchr(s, '\n') = 0;
+    assert_non_null(strstr(s, "s\u2502following"));
+    free(s);
+    v->follow = 0;
     model_resize(v, 100, 30);
     assert_screen_has(v, " \u2502 record 1/"); /* where it fits, the words in full */
     assert_screen_has(v, "diagnos");
 
-    int n78 = model_help_lines(78), n98 = model_help_lines(98);
-    assert_true(n78 > n98);
-    char all[8192] = "", line[300];
-    size_t o = 0;
-    for (int i = 0; i < n78; i++) {
-        model_help_line(i, 78, line, sizeof(line));
-        int cols = 0;
-        for (const char *p = line; *p; p++)
-            cols += ((unsigned char)*p & 0xc0) != 0x80;
-        assert_in_range(cols, 0, 78);
-        const char *p = line + strspn(line, " ");
-        o += (size_t)snprintf(all + o, sizeof(all) - o, "%s ", p);
-        assert_true(o < sizeof(all));
-    }
-    for (size_t i = 0; i < model_nkeys; i++) /* every word of every key's line, in order */
-        if (!strstr(all, model_keymap[i].help)) {
-            fprintf(stderr, "help at 80 columns lacks \"%s\":\n%s\n", model_keymap[i].help, all);
-            fail();
+    assert_true(model_help_lines(78) > model_help_lines(98));
+    /* 80 columns, a lecture projector, a wide terminal, one line a paragraph: every line
+     * fits, and every word of every line is there, in order */
+    static const int widths[] = {78, 98, 250, 100000};
+    for (size_t z = 0; z < sizeof(widths) / sizeof(widths[0]); z++) {
+        int w = widths[z], n = model_help_lines(w);
+        char all[8192] = "", line[MODEL_HELP_LINE_MAX];
+        size_t o = 0;
+        for (int i = 0; i < n; i++) {
+            model_help_line(i, w, line, sizeof(line));
+            assert_true(strlen(line) < sizeof(line) - 1); /* no line filled the buffer */
+            int cols = 0;
+            for (const char *p = line; *p; p++)
+                cols += ((unsigned char)*p & 0xc0) != 0x80;
+            assert_in_range(cols, 0, w);
+            const char *p = line + strspn(line, " ");
+            o += (size_t)snprintf(all + o, sizeof(all) - o, "%s ", p);
+            assert_true(o < sizeof(all));
         }
-    assert_non_null(strstr(all, "not yet passed on; \u25cf/* changed by this record."));
+        for (size_t i = 0; i < model_nkeys; i++)
+            if (!strstr(all, model_keymap[i].help)) {
+                fprintf(stderr, "help at %d columns lacks \"%s\":\n%s\n", w, model_keymap[i].help,
+                        all);
+                fail();
+            }
+        assert_non_null(strstr(all, "not yet passed on; \u25cf/* changed by this record. "
+                                    "Narrow columns: masks as letters, I IN"));
+    }
     view_key(v, '?');
+    model_resize(v, 250, 60); /* all of it on one screen, each line as the model wraps it */
+    for (int i = 0, n = model_help_lines(248); i < n; i++) {
+        char line[MODEL_HELP_LINE_MAX];
+        model_help_line(i, 248, line, sizeof(line));
+        assert_screen_has(v, line);
+    }
     model_resize(v, 80, 24);
     assert_screen_has(v, "lines 1-21 of");
     for (int i = 0; i < 10; i++)

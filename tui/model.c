@@ -935,7 +935,7 @@ static int help_wrap(const char *s, int w, int cont, int want, char *out, size_t
 
 int model_help_lines(int w)
 {
-    char line[600];
+    char line[MODEL_HELP_LINE_MAX];
     int n = 0, cont;
     for (size_t k = 0; k < help_nlogical(); k++) {
         help_logical(k, line, sizeof(line), &cont);
@@ -946,7 +946,7 @@ int model_help_lines(int w)
 
 void model_help_line(int i, int w, char *buf, size_t len)
 {
-    char line[600];
+    char line[MODEL_HELP_LINE_MAX];
     int cont;
     buf[0] = 0;
     for (size_t k = 0; i >= 0 && k < help_nlogical(); k++) {

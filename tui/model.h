@@ -111,6 +111,7 @@ extern const size_t model_nkeys;
 
 /* The help screen: how many lines it has, and line i of them (the keymap's keys among
  * them); Up / Down / PgUp / PgDn scroll it (VR_* flags, 0: not a help key). */
+#define MODEL_HELP_LINE_MAX 640 /* bytes of a help line, wrapped or not, and its NUL */
 int model_help_lines(int w);
 void model_help_line(int i, int w, char *buf, size_t len);
 int model_help_key(struct view *v, int key);

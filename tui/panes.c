@@ -897,7 +897,7 @@ static void help_draw(const struct view *v, int col, struct grid *g, struct rect
                  top + vis, n);
     draw_title(v, g, r, pane_help.title, extra, 1);
     for (int i = 0; i < vis && top + i < n; i++) {
-        char line[200], ascii[200];
+        char line[MODEL_HELP_LINE_MAX], ascii[MODEL_HELP_LINE_MAX];
         const char *s = line;
         model_help_line(top + i, r.w - 2, line, sizeof(line));
         if (!g->utf8) {
@@ -1026,7 +1026,8 @@ static void header_draw(const struct view *v, struct grid *g, struct vlayout *l)
     sb_init(&b, buf, sizeof(buf));
     if (v->ncols == 1) {
         col_summary(v, 0, g, buf, sizeof(buf), 1);
-        if (text_cols(buf) > g->w - 2) /* 80 columns: the same in fewer words */
+        int tight = text_cols(buf) + (v->follow ? 12 : 0) > g->w - 1;
+        if (tight) /* 80 columns: the same in fewer words */
             col_summary(v, 0, g, buf, sizeof(buf), 2);
         int x = grid_put(g, 1, 0, g->w - 1, M_HEADER, buf);
         if (v->playing) {
@@ -1042,8 +1043,8 @@ static void header_draw(const struct view *v, struct grid *g, struct vlayout *l)
             }
         }
         if (v->follow)
-            grid_printf(g, 1 + x, 0, g->w - 1 - x, M_HEADER, " %s following%s", sep,
-                        v->hold ? " (G: to the end)" : "");
+            grid_printf(g, 1 + x, 0, g->w - 1 - x, M_HEADER, tight ? "%s%s%s" : " %s %s%s", sep,
+                        "following", v->hold ? " (G: to the end)" : "");
     } else {
         sb_printf(&b, " epscope view %s %d traces %s aligned by %s %s ", sep, v->ncols, sep,
                   align_names[v->align], sep);
