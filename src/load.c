@@ -803,8 +803,13 @@ static int wait_listening(const struct load *l)
         if (rc == 0)
             return 0;
         now = clock_now_ns();
+        if (interrupted)
+            rc = -EINTR; /* Ctrl-C: the wait is over */
         if (rc != -ECONNREFUSED || now >= deadline) {
-            if (!l->quiet)
+            if (!l->quiet && rc == -EINTR)
+                fprintf(stderr, "epscope load: interrupted after waiting %.3gs for %s to listen\n",
+                        (double)(now - t0) / 1e9, l->where);
+            else if (!l->quiet)
                 fprintf(stderr, "epscope load: %s: %s (after waiting %.3gs for it to listen)\n",
                         l->where, strerror(-rc), (double)(now - t0) / 1e9);
             return rc;
@@ -834,16 +839,19 @@ static int load_run(struct load *l)
         goto fail;
     }
     fdlimit_raise();
-    if (l->wait_ns && (rc = wait_listening(l)) < 0) {
-        l->failed = l->n_req; /* none was sent: the exit status says the run failed */
-        goto fail;
-    }
-    /* A Ctrl-C or SIGTERM ends the run with a summary of what was done so far. */
+    /* A Ctrl-C or SIGTERM ends the run with a summary of what was done so far (during
+     * --wait: with one line, as a wait that ran out). */
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
     sigemptyset(&sa.sa_mask);
     interrupted = 0;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    if (l->wait_ns && (rc = wait_listening(l)) < 0) {
+        l->failed = l->n_req; /* none was sent: the exit status says the run failed */
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        goto fail;
+    }
     l->now = l->t0 = clock_now_ns();
     for (uint64_t k = 0; k < l->conc; k++)
         slot_next(l, &l->conns[k]);

@@ -228,6 +228,16 @@ wp=$!
 _LIB_PIDS="$_LIB_PIDS $wp"
 wait_for grep -q 'refused the connection; trying again for 20s' "$T/wait.err" ||
     fail "load --wait said nothing of the refused connection: $(cat "$T/wait.err")"
+$L "http://127.0.0.1:$port/" -n 5 --wait 20 >"$T/wait2.out" 2>"$T/wait2.err" &
+wp2=$!
+_LIB_PIDS="$_LIB_PIDS $wp2"
+wait_for grep -q 'refused the connection' "$T/wait2.err" || fail "the second load --wait is silent"
+kill -TERM "$wp2"
+wait "$wp2"
+rc=$?
+[ $rc -eq 1 ] || fail "load --wait ended by SIGTERM: exit $rc, not 1 (the run failed)"
+grep -q "interrupted after waiting [0-9.]*s for 127.0.0.1:$port to listen" "$T/wait2.err" ||
+    fail "load --wait ended by SIGTERM does not say so: $(cat "$T/wait2.err")"
 start B7 "$EPSCOPE" backend --listen "127.0.0.1:$port"
 wait "$wp" || fail "load --wait failed once the backend listened: $(cat "$T/wait.err")"
 grep -q '^requests: 5 ok, 0 failed' "$T/wait.out" || fail "load --wait: $(cat "$T/wait.out")"
