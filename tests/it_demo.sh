@@ -75,7 +75,9 @@ else
 fi
 
 step "demo --workers 3: the herd lesson, three worker traces compared and checked"
-for acc in reuseport shared; do
+for acc in reuseport shared shared shared; do
+    [ "$acc" = shared ] && [ -n "${herd_seen:-}" ] && continue
+    rm -rf "$T/w-$acc"
     STEP_TIMEOUT=60 expect_status 0 "$EPSCOPE" demo --workers 3 --accept "$acc" --no-tui \
         --dir "$T/w-$acc"
     out_has '^listener wake-ups +[0-9]+ +[0-9]+ +[0-9]+'
@@ -87,7 +89,11 @@ for acc in reuseport shared; do
     [ "$acc" = reuseport ] && grep -q '^warning thundering-herd' "$LAST_OUT" &&
         fail "reuseport: a herd was reported"
     pgrep -f "$T/w-$acc" >/dev/null && fail "demo --workers left processes behind"
+    # shared: the lesson shows (a worker's wake-ups that found EAGAIN: how many depends on
+    # the scheduler, so a loaded machine gets three runs)
+    [ "$acc" = shared ] && grep -q '^warning thundering-herd' "$LAST_OUT" && herd_seen=1
 done
+[ -n "${herd_seen:-}" ] || fail "shared: in 3 demos, check never warned of the herd"
 
 step "bad options"
 expect_status 2 "$EPSCOPE" demo --fault nonsense
