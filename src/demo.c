@@ -500,10 +500,11 @@ static int demo_workers(const struct demo_opts *o)
             pace(20);
     }
     /* One connection at a time, 2.5 ms apart: the workers are idle in epoll_wait when each
-     * arrives. How many losers a trace shows depends on the scheduler: at a few a second
-     * (CPUs deep asleep, one woken at a time) a worker showed about one in 20 connections,
-     * too few for check; at 400 a second, 200 connections made every shared worker's
-     * trace warn. The viewer opens paused at the first record, so the pace is not seen. */
+     * arrives. How many losers a trace shows depends on the scheduler (a loser must look at
+     * the listener before the winner's accept): measured at 5 a second, a worker showed
+     * about one in 20 connections, too few for check; at 400 a second, 200 connections
+     * made every shared worker's trace warn. The viewer opens paused at the first record,
+     * so the pace is not seen. */
     char *load[] = {"epscope", "load", url, "-q", "-n", "200", "-c", "1", "--rate", "400", NULL};
     if (!o->tui)
         printf("epscope demo: %d workers, --accept %s, on %s; traces in %s/\n", n, o->accept,

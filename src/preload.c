@@ -151,7 +151,7 @@ static void resolve(void)
 #define DMAP_BITS 17             /* (set, data) map: 128 Ki registrations */
 #define FLUSH_NAP_MIN_US 1000    /* the flusher's nap between rounds with records */
 #define FLUSH_NAP_MAX_US 8000    /* the flusher writes at least this often */
-#define FLUSH_IDLE_ROUNDS 16     /* empty rounds at the longest nap: then it sleeps */
+#define FLUSH_IDLE_ROUNDS 4      /* empty rounds at the longest nap: then it sleeps */
 #define FLUSH_IDLE_MAX_MS 1000   /* ...until a record wakes it, or this long at most */
 #define GAP_WAIT_NS 500000000ull /* a sequence number not committed by then is lost */
 #define BLOCK_MAX (64u << 10)
@@ -882,23 +882,34 @@ static void *flusher(void *arg)
     pthread_sigmask(SIG_BLOCK, &all, NULL); /* SIGXFSZ too: a full disk is EFBIG here */
     pthread_setname_np(pthread_self(), "epscope-flush"); /* for top, ps -L, and tests */
     long nap = FLUSH_NAP_MIN_US;
-    int empty = 0;
+    int empty = 0, patience = FLUSH_IDLE_ROUNDS, woke = 0;
     for (;;) {
         int stop = atomic_load_explicit(&g.stop, memory_order_acquire);
         if (merge()) {
-            /* records came: take them in batches (a ring holds many milliseconds of them),
-             * at once only when one is half full */
-            nap = FLUSH_NAP_MIN_US;
-            empty = 0;
+            if (woke) {
+                /* the records that woke it, written at once; a program with a timer (redis
+                 * records an epoll_wait ten times a second) sends no more for a while:
+                 * one nap of the longest, and with nothing new, asleep again */
+                nap = FLUSH_NAP_MAX_US;
+                patience = 1;
+            } else {
+                /* records came: take them in batches (a ring holds many milliseconds of
+                 * them), at once only when one is half full */
+                nap = FLUSH_NAP_MIN_US;
+                patience = FLUSH_IDLE_ROUNDS;
+            }
+            empty = woke = 0;
             if (stop || rings_half_full())
                 continue;
         } else if (stop && fl.next >= atomic_load(&G_SEQ)) {
             break;
         } else if (nap < FLUSH_NAP_MAX_US) {
             nap *= 2;
-        } else if (++empty >= FLUSH_IDLE_ROUNDS && fl.next >= atomic_load(&G_SEQ)) {
-            flusher_sleep(); /* a record wakes it: the next merge() moves it, and naps
-                              * restart short; a timeout finds nothing and sleeps again */
+        } else if (++empty >= patience && fl.next >= atomic_load(&G_SEQ)) {
+            flusher_sleep(); /* a record wakes it; a timeout finds nothing and sleeps again */
+            woke = 1;
+            empty = 0;
+            patience = 1;
             continue;
         }
         struct timespec ts = {0, nap * 1000};

@@ -103,7 +103,6 @@ void rules_batch_end(struct rules *R, struct state_thread *t, uint64_t pos, uint
 void rules_drop(struct rules *R, struct state_sock *s, uint64_t pos, uint64_t ns);
 /* The trace ended (its END record, at pos, time ns): judge what is still open. */
 void rules_end(struct rules *R, uint64_t pos, uint64_t ns);
-/* The findings so far, in the order found. */
 /* The trace is damaged before position pos (bytes at file offset off skipped, why), the
  * record before it numbered first_seq - 1: a lost-records finding from first_seq on, and no
  * pattern completed across the gap. Damage right after damage adds to the same finding. */
@@ -111,6 +110,7 @@ void rules_damage(struct rules *R, uint64_t pos, uint64_t off, uint64_t bytes, c
                   uint64_t first_seq);
 /* The first record read after damage is numbered seq: the finding's range ends before it. */
 void rules_damage_end(struct rules *R, uint64_t seq);
+/* The findings so far, in the order found. */
 size_t rules_findings(const struct rules *R, const struct finding **out);
 
 #endif
