@@ -170,9 +170,18 @@ for f in edge-hog none; do
         wait "$lp" || fail "edge-hog ($f): the downloads failed"
         stop P
         "$EPSCOPE" dump "$T/hog-$f.ept" >"$T/hog-$f.dump"
-        piled_up "$T/hog-$f.dump" && break
-        [ $try -lt 3 ] || fail "edge-hog ($f): no batch held two backends in $try runs"
-        echo "edge-hog ($f): run $try had no batch with two backends readable; again"
+        # the hog shows when one backend's data keeps coming faster than the proxy passes
+        # it on, for 64 reads and 1 MiB in one event; how long that lasts is the
+        # scheduler's (2 runs in 5 fell short on a busy machine): the faulty proxy gets 3
+        if piled_up "$T/hog-$f.dump"; then
+            [ "$f" = none ] && break
+            "$EPSCOPE" check "$T/hog-$f.ept" | grep -q '^warning edge-hog: ' && break
+            [ $try -lt 3 ] || break # the checks below say what is missing
+            echo "edge-hog ($f): run $try had no handler read 64 times in one go; again"
+        else
+            [ $try -lt 3 ] || fail "edge-hog ($f): no batch held two backends in $try runs"
+            echo "edge-hog ($f): run $try had no batch with two backends readable; again"
+        fi
         try=$((try + 1))
     done
     expect_status 0 "$EPSCOPE" check "$T/hog-$f.ept"
