@@ -129,18 +129,41 @@ int net_socket(const struct net_addr *a)
 
 int net_listen(const struct net_addr *a, int backlog)
 {
-    return net_listen_shared(a, backlog, 0);
+    return net_listen_shared(a, backlog, NET_ALONE);
 }
 
-int net_listen_shared(const struct net_addr *a, int backlog, int reuseport)
+/* Whether nobody listens on a's port yet: a socket without SO_REUSEPORT binds only then
+ * (SO_REUSEADDR lets it past connections in TIME_WAIT). Linux lets any socket of the same
+ * user that sets SO_REUSEPORT join a port's group, so without this look a second proxy
+ * started on a busy port would quietly take a share of the first one's connections.
+ * Returns 0 or -errno (-EADDRINUSE: the port is taken). */
+static int port_free(const struct net_addr *a)
 {
-    int fd = net_socket(a), one = 1, rc;
+    int fd = net_socket(a), one = 1, rc = 0;
+    if (fd < 0)
+        return fd;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (a->ss.ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0)
+        rc = -errno;
+    close(fd);
+    return rc;
+}
+
+int net_listen_shared(const struct net_addr *a, int backlog, enum net_share share)
+{
+    int rc;
+    /* port 0: the kernel picks a free port, which only this group then joins */
+    if (share == NET_GROUP_NEW && net_port(a) != 0 && (rc = port_free(a)) < 0)
+        return rc;
+    int fd = net_socket(a), one = 1;
     if (fd < 0)
         return fd;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     /* before bind: the kernel only lets a socket join a port's group if every member
      * asked for it, and spreads new connections over the group by a hash */
-    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+    if (share != NET_ALONE && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
         rc = -errno;
         close(fd);
         return rc;

@@ -24,9 +24,15 @@ unsigned net_port(const struct net_addr *a);
 
 /* A non-blocking, close-on-exec listening TCP socket (SO_REUSEADDR). Returns fd or -errno. */
 int net_listen(const struct net_addr *a, int backlog);
-/* net_listen, and with reuseport set SO_REUSEPORT first, so that several sockets (one per
+/* How a listening socket holds its port (net_listen_shared). */
+enum net_share {
+    NET_ALONE,      /* the port is this socket's alone */
+    NET_GROUP_NEW,  /* the first of an SO_REUSEPORT group: fails if anyone listens there */
+    NET_GROUP_JOIN, /* one more member of the group the caller just made */
+};
+/* net_listen, and in a group set SO_REUSEPORT first, so that several sockets (one per
  * worker) can listen on the same address. */
-int net_listen_shared(const struct net_addr *a, int backlog, int reuseport);
+int net_listen_shared(const struct net_addr *a, int backlog, enum net_share share);
 /* The address a socket is bound to (to learn the port after binding port 0). */
 int net_local(int fd, struct net_addr *a);
 /* A non-blocking, close-on-exec TCP socket for a's family; -errno on failure. */

@@ -799,9 +799,9 @@ static int setup(struct proxy *p, char *err, size_t errlen)
     }
     /* a worker listens on the socket its master made (shared, or its own of the port's
      * SO_REUSEPORT group); a lone loop makes its own */
+    enum net_share share = cfg->accept == PROXY_ACCEPT_REUSEPORT ? NET_GROUP_NEW : NET_ALONE;
     int lfd = cfg->listen_fd >= 0 ? cfg->listen_fd
-              : net_listen_shared(&cfg->listen, cfg->backlog,
-                                  cfg->accept == PROXY_ACCEPT_REUSEPORT);
+                                  : net_listen_shared(&cfg->listen, cfg->backlog, share);
     struct ept_addr la;
     struct net_addr bound = cfg->listen;
     if (lfd >= 0)

@@ -208,7 +208,10 @@ static int open_listeners(struct master *m, char *err, size_t errlen)
     struct net_addr at = cfg->listen;
     char a[80];
     for (m->nfds = 0; m->nfds < n; m->nfds++) {
-        int fd = net_listen_shared(&at, cfg->backlog, cfg->accept == PROXY_ACCEPT_REUSEPORT);
+        enum net_share share = NET_ALONE;
+        if (cfg->accept == PROXY_ACCEPT_REUSEPORT)
+            share = m->nfds == 0 ? NET_GROUP_NEW : NET_GROUP_JOIN;
+        int fd = net_listen_shared(&at, cfg->backlog, share);
         if (fd < 0) {
             net_format(&at, a, sizeof(a));
             snprintf(err, errlen, "cannot listen on %s: %s", a, strerror(-fd));

@@ -34,6 +34,20 @@ grep -q 'taken.w1.ept exists' "$LAST_ERR" || fail "no word on the existing worke
 expect_status 0 "$EPSCOPE" proxy --help
 out_has '--accept MODE'
 
+# Linux lets any socket of the same user with SO_REUSEPORT join a port's group: without
+# a look first, a second proxy would start and quietly take a share of the first one's
+# connections (a stray proxy did that to a benchmark).
+step "a port another proxy's reuseport workers listen on is refused, in every accept mode"
+start P "$EPSCOPE" proxy --listen 127.0.0.1:0 --backend "$B1_ADDR" --workers 2
+for args in "--workers 2" "--workers 2 --accept shared" "--accept reuseport" ""; do
+    # shellcheck disable=SC2086 # the words of args are the options
+    STEP_TIMEOUT=5 expect_status 1 "$EPSCOPE" proxy --listen "$P_ADDR" --backend "$B2_ADDR" $args
+    err_one_line "cannot listen on $P_ADDR: Address already in use"
+done
+expect_status 0 "$EPSCOPE" load "http://$P_ADDR/" -n 200 -c 10 --expect-size 2k
+out_has '^requests: 200 ok, 0 failed'
+stop P || fail "reuseport pair: exit status $?"
+
 # traces ACC NAME WANT: the checks of one run's trace set $T/NAME.w{0,1,2}.ept: each ends
 # with its end record, the workers accepted WANT connections in all (reuseport: each a
 # share), check finds no diagnosis but the herd (its report left in $T/check.out), the set
