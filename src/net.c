@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,45 +133,45 @@ int net_listen(const struct net_addr *a, int backlog)
     return net_listen_shared(a, backlog, NET_ALONE);
 }
 
-/* Whether nobody listens on a's port yet: a socket without SO_REUSEPORT binds only then
- * (SO_REUSEADDR lets it past connections in TIME_WAIT). Linux lets any socket of the same
- * user that sets SO_REUSEPORT join a port's group, so without this look a second proxy
- * started on a busy port would quietly take a share of the first one's connections.
- * Returns 0 or -errno (-EADDRINUSE: the port is taken). */
-static int port_free(const struct net_addr *a)
+/* A socket bound to a, with SO_REUSEADDR (past connections in TIME_WAIT) and, in a group,
+ * SO_REUSEPORT: set before bind, since the kernel lets a socket join a port's group only if
+ * every member asked for it, and spreads new connections over the group by a hash.
+ * Returns fd or -errno. */
+static int bound_socket(const struct net_addr *a, bool reuseport)
 {
-    int fd = net_socket(a), one = 1, rc = 0;
+    int fd = net_socket(a), one = 1, rc;
     if (fd < 0)
         return fd;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+        goto fail;
     if (a->ss.ss_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0)
-        rc = -errno;
+        goto fail;
+    return fd;
+fail:
+    rc = -errno;
     close(fd);
     return rc;
 }
 
 int net_listen_shared(const struct net_addr *a, int backlog, enum net_share share)
 {
-    int rc;
-    /* port 0: the kernel picks a free port, which only this group then joins */
-    if (share == NET_GROUP_NEW && net_port(a) != 0 && (rc = port_free(a)) < 0)
-        return rc;
-    int fd = net_socket(a), one = 1;
-    if (fd < 0)
-        return fd;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    /* before bind: the kernel only lets a socket join a port's group if every member
-     * asked for it, and spreads new connections over the group by a hash */
-    if (share != NET_ALONE && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
-        rc = -errno;
+    int fd, rc;
+    /* A new group first looks whether anyone listens on the port: a socket without
+     * SO_REUSEPORT binds only if nobody does. Linux lets any socket of the same user that
+     * sets SO_REUSEPORT join a port's group, so without this look a second proxy started
+     * on a busy port would quietly take a share of the first one's connections. Port 0:
+     * the kernel picks a free port, which only this group then joins. */
+    if (share == NET_GROUP_NEW && net_port(a) != 0) {
+        if ((fd = bound_socket(a, false)) < 0)
+            return fd;
         close(fd);
-        return rc;
     }
-    if (a->ss.ss_family == AF_INET6)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 || listen(fd, backlog) < 0) {
+    if ((fd = bound_socket(a, share != NET_ALONE)) < 0)
+        return fd;
+    if (listen(fd, backlog) < 0) {
         rc = -errno;
         close(fd);
         return rc;
