@@ -37,6 +37,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
@@ -208,6 +210,8 @@ static struct {
     pthread_key_t key;         /* marks a thread's ring dead when the thread exits */
     int werr;                  /* the first write error (then records are counted lost) */
     uint64_t written, blocks, dropped;
+    char path[PATH_MAX + 32]; /* this process's trace, once opened */
+    char report[108];         /* PRELOAD_ENV_REPORT, "" when record did not set it */
 } g = {.fd = -1};
 
 /* The next sequence number: every record of every thread takes one. On a cache line of its
@@ -738,6 +742,30 @@ static int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
+/* Tell record that this process's trace failed (see preload.h): one datagram to the
+ * abstract socket record reads, never to the program's stderr, which may be anything by
+ * now. Best effort: a record that has already exited is not told. */
+static void report(enum preload_report_kind kind, int err, uint64_t lost, const char *path)
+{
+    if (!g.report[0])
+        return;
+    struct preload_report r =
+        {PRELOAD_REPORT_MAGIC, (uint32_t)kind, (int32_t)getpid(), err, lost, {0}};
+    size_t pl = strlen(path);
+    memcpy(r.path, path, pl < sizeof(r.path) - 1 ? pl : sizeof(r.path) - 1); /* cut if long */
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    size_t n = strlen(g.report);
+    memcpy(a.sun_path + 1, g.report, n); /* sun_path[0] = 0: the abstract namespace */
+    int saved = errno;
+    int fd = REAL(socket)(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0) {
+        socklen_t alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+        (void)REAL(sendto)(fd, &r, sizeof(r), MSG_DONTWAIT, (const struct sockaddr *)&a, alen);
+        REAL(close)(fd);
+    }
+    errno = saved;
+}
+
 static struct {
     uint8_t buf[EPT_BLOCK_HDR + BLOCK_MAX + EPT_BLOCK_TRAILER];
     size_t len;                /* bytes of records */
@@ -757,9 +785,10 @@ static void block_flush(void)
     memcpy(fl.buf + EPT_BLOCK_HDR + fl.len, trailer, sizeof(trailer));
     if (!g.werr) {
         int rc = write_all(g.fd, fl.buf, h.length);
-        if (rc < 0)
+        if (rc < 0) {
             g.werr = rc; /* the disk is full, or the file too big: records are lost now */
-        else
+            report(PRELOAD_REPORT_WRITE, -rc, 0, g.path);
+        } else
             g.blocks++;
     }
     if (g.werr)
@@ -978,16 +1007,18 @@ static int trace_open(void)
         return -1;
     if (!atomic_compare_exchange_strong(&g.state, &st, 1))
         return st == 2 ? 0 : -1; /* open, failed, or another thread is opening it */
-    char path[PATH_MAX + 32];
-    int fd = -1;
+    char *path = g.path;
+    int fd = -1, err = 0;
     for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        trace_path(path, sizeof(path), attempt);
+        trace_path(path, sizeof(g.path), attempt);
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0 && errno != EEXIST)
             break;
     }
-    if (fd < 0)
+    if (fd < 0) {
+        err = errno;
         goto fail;
+    }
     /* out of the program's way: a high number, as far from its own as the limit allows */
     struct rlimit rl;
     int high = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 64 && rl.rlim_cur < 65536
@@ -1003,8 +1034,9 @@ static int trace_open(void)
     ept_header_init(&h, EPT_MODE_NONE, EPT_MODE_NONE, g.preview, (uint32_t)g.ring_size);
     uint8_t hb[EPT_HDR_FIXED + sizeof(config) + 8];
     ept_header_encode(&h, config, clen, hb);
-    if (write_all(fd, hb, ept_header_size(clen)) < 0) {
+    if ((err = -write_all(fd, hb, ept_header_size(clen))) > 0) {
         REAL(close)(fd);
+        unlink(path); /* a header cut short is no trace */
         goto fail;
     }
     g.fd = fd;
@@ -1021,12 +1053,14 @@ static int trace_open(void)
     if (rc != 0) {
         REAL(close)(fd);
         g.fd = -1;
+        err = rc;
         goto fail;
     }
     atomic_store_explicit(&g.state, 2, memory_order_release);
     return 0;
 fail:
     atomic_store_explicit(&g.state, 3, memory_order_release);
+    report(PRELOAD_REPORT_OPEN, err, 0, path);
     return -1;
 }
 
@@ -1065,6 +1099,8 @@ static void trace_finish(void)
     pthread_join(g.flusher, NULL);
     REAL(close)(g.fd);
     g.fd = -1;
+    if (g.werr) /* the flusher is done: what it could not write is counted */
+        report(PRELOAD_REPORT_END, -g.werr, g.dropped, g.path);
 }
 
 /* After fork, in the child: the parent's rings, file and flusher are not this process's.
@@ -1100,6 +1136,9 @@ __attribute__((constructor)) static void preload_init(void)
     if (!out || out[0] != '/' || strlen(out) >= sizeof(g.out))
         return;
     snprintf(g.out, sizeof(g.out), "%s", out);
+    const char *rep = getenv(PRELOAD_ENV_REPORT);
+    if (rep && strlen(rep) < sizeof(g.report) - 1)
+        snprintf(g.report, sizeof(g.report), "%s", rep);
     const char *pid = getenv(PRELOAD_ENV_PID);
     g.top = pid ? (pid_t)atoi(pid) : 0;
     const char *ring = getenv(PRELOAD_ENV_RING);

@@ -5,6 +5,8 @@
 #ifndef EPSCOPE_PRELOAD_H
 #define EPSCOPE_PRELOAD_H
 
+#include <stdint.h>
+
 /* The trace of the process record starts: an absolute path. Other processes of the tree
  * write PATH with ".PID" before its extension. Unset: the library records nothing. */
 #define PRELOAD_ENV_OUT "EPSCOPE_RECORD_OUT"
@@ -14,6 +16,24 @@
 #define PRELOAD_ENV_RING "EPSCOPE_RECORD_RING"
 /* Payload bytes kept per read/write record (0: sizes only, --no-data). */
 #define PRELOAD_ENV_PREVIEW "EPSCOPE_RECORD_PREVIEW"
+
+/* The name of the abstract unix datagram socket record reads the library's failures on
+ * (without the leading NUL). A process whose trace cannot be opened or written sends a
+ * struct preload_report there: record is told, whatever became of the program's stderr. */
+#define PRELOAD_ENV_REPORT "EPSCOPE_RECORD_REPORT"
+
+#define PRELOAD_REPORT_MAGIC 0x45505352u /* "EPSR" */
+enum preload_report_kind {
+    PRELOAD_REPORT_OPEN = 1,  /* the trace could not be opened: nothing of it is recorded */
+    PRELOAD_REPORT_WRITE = 2, /* a write failed: the records from then on are lost */
+    PRELOAD_REPORT_END = 3,   /* after a failed write: the process ended, lost is the total */
+};
+struct preload_report {
+    uint32_t magic, kind;
+    int32_t pid, err; /* err: the errno */
+    uint64_t lost;
+    char path[1024]; /* the trace's path (cut if longer) */
+};
 
 #define PRELOAD_RING_DEFAULT (1u << 20)  /* per thread */
 #define PRELOAD_PREVIEW_DEFAULT 64

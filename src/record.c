@@ -13,10 +13,14 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,8 +62,13 @@ static const char usage[] =
     "exit handlers still leaves a readable trace. A statically linked program, or one\n"
     "that makes raw system calls (Go), gives nothing to record: strace sees those.\n"
     "\n"
+    "A process whose trace cannot be opened or written (a full disk, a file size limit)\n"
+    "is reported at the end with the error and what it lost. If CMD exits while processes\n"
+    "it started still run (a daemon), record says which; their traces go on being written.\n"
+    "\n"
     "Exit status: CMD's (128+N when a signal N ended it), 127 when CMD cannot be found,\n"
-    "126 when it cannot be run, 2 for bad options.\n";
+    "126 when it cannot be run, 2 for bad options, 1 when record cannot start it or when\n"
+    "CMD exited 0 but a trace could not be written whole.\n";
 
 /* --- finding things ----------------------------------------------------------------------- */
 
@@ -164,6 +173,26 @@ static int is_static(const char *path)
 done:
     close(fd);
     return rc;
+}
+
+/* Longest a forked process's trace name is beyond FILE's: ".PID" (pid_max is at most
+ * 4194304) and "-N" when the name was taken (N up to 100). */
+#define CHILD_SUFFIX_MAX 12
+
+/* Whether the trace can be made at path, and the traces of CMD's other processes beside it:
+ * makes the file and removes it. Returns 0 or -errno (-ENAMETOOLONG: the name leaves no
+ * room for a forked process's suffix). */
+static int probe_trace(const char *path)
+{
+    const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    if (strlen(name) + CHILD_SUFFIX_MAX > NAME_MAX)
+        return -ENAMETOOLONG;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    close(fd);
+    unlink(path);
+    return 0;
 }
 
 /* --- signals ------------------------------------------------------------------------------ */
@@ -278,6 +307,9 @@ static int list_traces(const char *out, time_t start, struct written *ws, int ma
         if (look(w) < 0)
             continue;
         if (!w->records) {
+            /* a process still running (a daemon) may just have opened it */
+            if (w->pid > 0 && (kill((pid_t)w->pid, 0) == 0 || errno == EPERM))
+                continue;
             unlink(w->path);
             continue;
         }
@@ -291,6 +323,94 @@ static int list_traces(const char *out, time_t start, struct written *ws, int ma
             memmove(&ws[1], &ws[0], (size_t)i * sizeof(*ws));
             ws[0] = top;
         }
+    return n;
+}
+
+/* --- what the processes said, and which still run ------------------------------------------ */
+
+/* The abstract unix socket the recorder library reports failures to (preload.h), bound
+ * under a name of this run; its name goes into name. Returns the fd, or -errno. */
+static int report_socket(char *name, size_t len)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    snprintf(name, len, "epscope-record.%d.%lld", (int)getpid(),
+             (long long)ts.tv_sec * 1000000000 + ts.tv_nsec);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), rc;
+    if (fd < 0)
+        return -errno;
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    size_t n = strlen(name);
+    memcpy(a.sun_path + 1, name, n);
+    int big = 1 << 20; /* room for many processes' reports until CMD ends */
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+    if (bind(fd, (const struct sockaddr *)&a,
+             (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) < 0) {
+        rc = -errno;
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+struct failure {
+    long pid;
+    int open_err, write_err; /* errno values, 0: none */
+    bool ended;              /* the END report came: lost is the total */
+    uint64_t lost;
+    char path[sizeof(((struct preload_report *)0)->path)];
+};
+
+/* Read every report waiting on fd into fs (one entry per pid); returns how many. */
+static int read_reports(int fd, struct failure *fs, int max)
+{
+    int n = 0;
+    struct preload_report r;
+    ssize_t got;
+    while (fd >= 0 && (got = recv(fd, &r, sizeof(r), 0)) >= 0) {
+        if (got != (ssize_t)sizeof(r) || r.magic != PRELOAD_REPORT_MAGIC)
+            continue; /* not the library's: anyone may send to an abstract name */
+        r.path[sizeof(r.path) - 1] = 0;
+        int i = 0;
+        while (i < n && fs[i].pid != r.pid)
+            i++;
+        if (i == n) {
+            if (n == max)
+                continue;
+            memset(&fs[n++], 0, sizeof(*fs));
+            fs[i].pid = r.pid;
+        }
+        struct failure *f = &fs[i];
+        snprintf(f->path, sizeof(f->path), "%s", r.path);
+        if (r.kind == PRELOAD_REPORT_OPEN)
+            f->open_err = r.err;
+        else if (r.kind == PRELOAD_REPORT_WRITE && !f->write_err)
+            f->write_err = r.err;
+        else if (r.kind == PRELOAD_REPORT_END) {
+            f->write_err = r.err;
+            f->ended = true;
+            f->lost = r.lost;
+        }
+    }
+    return n;
+}
+
+/* Reap the children that ended (record is their subreaper: orphans of CMD's tree come to
+ * it) and list the pids of those still running into pids; returns how many. */
+static int still_running(long *pids, int max)
+{
+    int status;
+    while (waitpid(-1, &status, WNOHANG) > 0)
+        ;
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)getpid(), (int)getpid());
+    FILE *f = fopen(path, "re");
+    int n = 0;
+    long pid;
+    while (f && n < max && fscanf(f, "%ld", &pid) == 1)
+        pids[n++] = pid;
+    if (f)
+        fclose(f);
     return n;
 }
 
@@ -410,6 +530,39 @@ int record_main(int argc, char **argv)
                 strerror(errno));
         return 1;
     }
+    /* make the trace once, here, so that a place the traces cannot go fails now rather
+     * than leave CMD unrecorded (the default name is tried with record's own pid) */
+    const char *base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+    char probe[PATH_MAX];
+    if (o.output)
+        snprintf(probe, sizeof(probe), "%s", out);
+    else {
+        char tail[32];
+        snprintf(tail, sizeof(tail), ".%d.ept", (int)getpid());
+        if (path_join(probe, sizeof(probe), cwd, base, tail) < 0) {
+            fprintf(stderr, "epscope record: the trace's path in %s is too long (use -o)\n", cwd);
+            return 1;
+        }
+    }
+    rc = probe_trace(probe);
+    if (rc == -ENAMETOOLONG)
+        return cli_usage_error("record",
+                               "%s: the file name is too long: a forked process's "
+                               "trace adds up to %d characters to it, and a name has at most %d",
+                               probe, CHILD_SUFFIX_MAX, NAME_MAX);
+    if (rc < 0) {
+        fprintf(stderr, "epscope record: cannot write %s: %s\n", probe, strerror(-rc));
+        return 1;
+    }
+    char rname[80];
+    int rfd = report_socket(rname, sizeof(rname)); /* without it, failures go unreported */
+    int pfd[2]; /* CMD's exec failure, if any: its errno; closed unread when exec works */
+    if (pipe2(pfd, O_CLOEXEC) < 0) {
+        fprintf(stderr, "epscope record: pipe: %s\n", strerror(errno));
+        goto fail;
+    }
+    /* orphans of CMD's tree (a daemon) become record's children: it can say they still run */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
 
     time_t start = time(NULL);
     struct sigaction sa;
@@ -426,9 +579,10 @@ int record_main(int argc, char **argv)
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "epscope record: fork: %s\n", strerror(errno));
-        return 1;
+        close(pfd[0]);
+        close(pfd[1]);
+        goto fail;
     }
-    const char *base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
     if (!o.output) {
         char tail[32];
         snprintf(tail, sizeof(tail), ".%d.ept", (int)(pid ? pid : getpid()));
@@ -451,23 +605,93 @@ int record_main(int argc, char **argv)
         setenv(PRELOAD_ENV_RING, num, 1);
         snprintf(num, sizeof(num), "%ld", o.preview);
         setenv(PRELOAD_ENV_PREVIEW, num, 1);
+        if (rfd >= 0)
+            setenv(PRELOAD_ENV_REPORT, rname, 1);
         execv(exe, cmd);
-        fprintf(stderr, "epscope record: cannot run %s: %s\n", exe, strerror(errno));
-        _exit(errno == ENOENT ? 127 : 126);
+        int err = errno;
+        if (write(pfd[1], &err, sizeof(err)) < 0)
+            _exit(126);
+        _exit(err == ENOENT ? 127 : 126);
+    }
+    close(pfd[1]);
+    int exec_err = 0;
+    ssize_t got;
+    while ((got = read(pfd[0], &exec_err, sizeof(exec_err))) < 0 && errno == EINTR)
+        ;
+    close(pfd[0]);
+    if (got == (ssize_t)sizeof(exec_err)) { /* nothing ran, so nothing was recorded */
+        fprintf(stderr, "epscope record: cannot run %s: %s\n", exe, strerror(exec_err));
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        if (rfd >= 0)
+            close(rfd);
+        return exec_err == ENOENT ? 127 : 126;
     }
     child_pid = pid;
     for (size_t i = 0; i < sizeof(forwarded) / sizeof(*forwarded); i++)
         sigaction(forwarded[i], &sa, NULL);
     sigprocmask(SIG_SETMASK, &old, NULL);
+    /* wait for CMD, reaping the orphans of its tree that end meanwhile (no zombies pile up
+     * under a CMD that leaves many behind) */
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    for (;;) {
+        int st;
+        pid_t w = waitpid(-1, &st, 0);
+        if (w == pid) {
+            status = st;
+            break;
+        }
+        if (w < 0 && errno != EINTR)
+            break;
+    }
     int exit_code = WIFEXITED(status) ? WEXITSTATUS(status)
                     : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
 
     static struct written ws[256];
+    static struct failure fs[256];
+    long live[16];
+    int nlive = still_running(live, 16);
+    int nf = read_reports(rfd, fs, 256);
+    if (rfd >= 0)
+        close(rfd);
     int n = list_traces(out, start, ws, 256);
+    bool failed = false;
+    for (int i = 0; i < nf; i++) {
+        struct failure *f = &fs[i];
+        if (f->open_err) {
+            fprintf(stderr,
+                    "epscope record: pid %ld could not open its trace %s: %s; nothing "
+                    "of that process is recorded\n",
+                    f->pid, f->path, strerror(f->open_err));
+            failed = true;
+        } else if (f->write_err) {
+            char lost[64] = "how many is not known (it did not end its trace)";
+            if (f->ended)
+                snprintf(lost, sizeof(lost), "%llu lost", (unsigned long long)f->lost);
+            fprintf(stderr,
+                    "epscope record: pid %ld could not write its trace %s: %s; the "
+                    "records after that are lost: %s\n",
+                    f->pid, f->path, strerror(f->write_err), lost);
+            failed = true;
+        }
+    }
+    if (failed && exit_code == 0)
+        exit_code = 1;
+    if (nlive) {
+        char list[200] = "";
+        for (int i = 0, w = 0; i < nlive && w < (int)sizeof(list) - 24; i++)
+            w += snprintf(list + w, sizeof(list) - (size_t)w, "%s%ld", i ? ", " : "", live[i]);
+        fprintf(stderr,
+                "epscope record: %s exited, but %s it started still run%s (pid %s%s); "
+                "the traces of its processes go on being written beside %s, one per pid: check "
+                "them once they stop\n",
+                base, nlive == 1 ? "a process" : "processes", nlive == 1 ? "s" : "", list,
+                nlive == 16 ? ", ..." : "", out);
+    }
     if (o.quiet)
+        return exit_code;
+    if (!n && (failed || nlive))
         return exit_code;
     if (!n) {
         fprintf(stderr, "epscope record: no trace written: %s made no epoll or socket call "
@@ -476,15 +700,26 @@ int record_main(int argc, char **argv)
                 "trace=%%network,epoll_ctl,epoll_wait %s shows those)\n", base, base);
         return exit_code;
     }
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        const struct failure *f = NULL;
+        for (int j = 0; j < nf && !f; j++)
+            if (fs[j].pid == ws[i].pid && fs[j].write_err)
+                f = &fs[j];
+        uint64_t lost = ws[i].lost + (f && f->ended ? f->lost : 0);
         fprintf(stderr, "epscope record: %s: %s, pid %ld: %llu records, %llu lost%s\n", ws[i].path,
                 ws[i].program, ws[i].pid, (unsigned long long)ws[i].records,
-                (unsigned long long)ws[i].lost,
-                ws[i].ended ? ""
-                            : "; no end record: the process ended before it could finish "
-                              "its trace (killed?), or still runs, so its last calls may be "
-                              "missing and the lost count is not known");
+                (unsigned long long)lost,
+                f             ? "; cut short where a write failed (above)"
+                : ws[i].ended ? ""
+                              : "; no end record: the process ended before it could finish "
+                                "its trace (killed?), or still runs, so its last calls may be "
+                                "missing and the lost count is not known");
+    }
     fprintf(stderr, "epscope record: look at %s with: epscope check %s%s; epscope view %s\n",
             n == 1 ? "it" : "them", ws[0].path, n > 1 ? " ..." : "", ws[0].path);
     return exit_code;
+fail:
+    if (rfd >= 0)
+        close(rfd);
+    return 1;
 }

@@ -117,6 +117,63 @@ expect_status 0 "$EPSCOPE" dump "tree.$child.ept"
 out_has 'socket\(AF_INET'
 grep -q 'fork()' "$LAST_OUT" && fail "the child's trace holds the parent's fork"
 
+step "CMD that cannot be run: one line, no word on static binaries"
+printf '#!/nonexistent/interp\n' >badinterp.sh
+chmod +x badinterp.sh
+expect_status 127 "$EPSCOPE" record -- ./badinterp.sh
+err_one_line 'cannot run ./badinterp.sh: No such file or directory'
+head -c 200 /dev/urandom >garbage.bin
+chmod +x garbage.bin
+expect_status 126 "$EPSCOPE" record -- ./garbage.bin
+err_one_line 'cannot run ./garbage.bin: Exec format error'
+
+step "a trace that cannot be made or written is never lost in silence"
+expect_status 1 "$EPSCOPE" record -o /proc/epscope-x.ept -- "$PY" sock.py
+err_one_line '^epscope record: cannot write /proc/epscope-x.ept: '
+[ -s "$LAST_OUT" ] && fail "CMD ran although its trace could not be made"
+long=$(printf 'n%.0s' $(seq 250)).ept
+expect_status 2 "$EPSCOPE" record -o "$long" -- "$PY" sock.py
+err_has 'the file name is too long: a forked process'
+# a forked process whose trace cannot be opened (its folder went away): said, exit 1
+mkdir gone
+expect_status 1 "$EPSCOPE" record -o gone/g.ept -- sh -c 'rm -r gone; '"$PY"' sock.py'
+[ "$(cat "$LAST_OUT")" = ping ] || fail "the program did not run"
+err_has "^epscope record: pid [0-9]+ could not open its trace $T/gone/g\.[0-9]+\.ept: No such file or directory; nothing of that process is recorded\$"
+grep -q 'no trace written' "$LAST_ERR" && fail "a trace that could not be opened was called none made"
+# the file size limit (as a full disk) stops the writes: the loss is told, exit 1
+cat >many.py <<'EOF'
+import socket
+a, b = socket.socketpair()
+for i in range(20000):
+    a.send(b"x"); b.recv(1)
+print("bye")
+EOF
+expect_status 1 bash -c 'ulimit -f 64; exec "$0" record -o big.ept -- "$1" many.py' "$EPSCOPE" "$PY"
+[ "$(cat "$LAST_OUT")" = bye ] || fail "the program did not run to its end"
+err_has '^epscope record: pid [0-9]+ could not write its trace '"$T"'/big\.ept: File too large; the records after that are lost: [0-9]+ lost$'
+err_has '^epscope record: '"$T"'/big\.ept: python3, pid [0-9]+: [0-9]+ records, [0-9]+ lost; cut short where a write failed'
+lost=$(sed -n 's/.*: [0-9]* records, \([0-9]*\) lost; cut short.*/\1/p' "$LAST_ERR")
+[ "${lost:-0}" -ge 30000 ] || fail "the records lost to the failed write: '$lost', want >= 30000"
+# the same program within the limit: exit 0, nothing said of failures
+expect_status 0 bash -c 'ulimit -f 100000; exec "$0" record -o within.ept -- "$1" many.py' "$EPSCOPE" "$PY"
+grep -q 'could not' "$LAST_ERR" && fail "a failure reported where none was"
+
+step "CMD that leaves a daemon behind: record says it still runs, its trace goes on"
+cat >slow.py <<'EOF'
+import socket, time
+a, b = socket.socketpair()
+for i in range(20):
+    a.send(b"x"); b.recv(1); time.sleep(0.05)
+EOF
+expect_status 0 "$EPSCOPE" record -o d.ept -- sh -c "$PY slow.py & echo \$!; exit 0"
+daemon=$(cat "$LAST_OUT")
+err_has "^epscope record: sh exited, but a process it started still runs \(pid $daemon\); "
+grep -q 'no trace written' "$LAST_ERR" && fail "a daemon still writing was called no trace"
+ended() { "$EPSCOPE" dump "d.$daemon.ept" 2>/dev/null | tail -1 | grep -q 'end of trace'; }
+wait_for -t 10 ended || fail "the daemon's trace d.$daemon.ept did not end"
+expect_status 0 "$EPSCOPE" check "d.$daemon.ept"
+out_has "in [0-9]+ records \(recorded from python3, pid $daemon"
+
 step "the program sees no difference: errno, its fds, closing every fd"
 cat >fds.py <<'EOF'
 import errno, fcntl, os, socket
