@@ -46,6 +46,7 @@
 #include <sys/ioctl.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -210,8 +211,10 @@ static struct {
     pthread_key_t key;         /* marks a thread's ring dead when the thread exits */
     int werr;                  /* the first write error (then records are counted lost) */
     uint64_t written, blocks, dropped;
+    off_t good;               /* the trace's bytes up to its last whole block */
     char path[PATH_MAX + 32]; /* this process's trace, once opened */
-    char report[108];         /* PRELOAD_ENV_REPORT, "" when record did not set it */
+    char report[108];         /* the report socket's name, "" when record gave none */
+    char token[PRELOAD_TOKEN_LEN + 1]; /* proves a report comes from CMD's tree */
 } g = {.fd = -1};
 
 /* The next sequence number: every record of every thread takes one. On a cache line of its
@@ -747,10 +750,12 @@ static int write_all(int fd, const void *p, size_t n)
  * now. Best effort: a record that has already exited is not told. */
 static void report(enum preload_report_kind kind, int err, uint64_t lost, const char *path)
 {
-    if (!g.report[0])
+    /* a process under a seccomp filter might be killed for the socket() */
+    if (!g.report[0] || prctl(PR_GET_SECCOMP) != 0)
         return;
     struct preload_report r =
-        {PRELOAD_REPORT_MAGIC, (uint32_t)kind, (int32_t)getpid(), err, lost, {0}};
+        {PRELOAD_REPORT_MAGIC, (uint32_t)kind, (int32_t)getpid(), err, lost, {0}, {0}};
+    memcpy(r.token, g.token, sizeof(r.token));
     size_t pl = strlen(path);
     memcpy(r.path, path, pl < sizeof(r.path) - 1 ? pl : sizeof(r.path) - 1); /* cut if long */
     struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -759,8 +764,12 @@ static void report(enum preload_report_kind kind, int err, uint64_t lost, const 
     int saved = errno;
     int fd = REAL(socket)(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd >= 0) {
+        /* record reads as reports come, but its queue is short (net.unix.max_dgram_qlen):
+         * wait a little for room rather than drop it; a record that is gone refuses at once */
+        struct timeval tv = {0, 200000};
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
         socklen_t alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
-        (void)REAL(sendto)(fd, &r, sizeof(r), MSG_DONTWAIT, (const struct sockaddr *)&a, alen);
+        (void)REAL(sendto)(fd, &r, sizeof(r), 0, (const struct sockaddr *)&a, alen);
         REAL(close)(fd);
     }
     errno = saved;
@@ -770,6 +779,7 @@ static struct {
     uint8_t buf[EPT_BLOCK_HDR + BLOCK_MAX + EPT_BLOCK_TRAILER];
     size_t len;                /* bytes of records */
     uint32_t nrec;
+    uint64_t weight;           /* the program records they stand for */
     uint64_t next;             /* the next sequence number to write */
     uint64_t gap_since;        /* when the flusher began waiting for `next` */
 } fl;
@@ -787,16 +797,21 @@ static void block_flush(void)
         int rc = write_all(g.fd, fl.buf, h.length);
         if (rc < 0) {
             g.werr = rc; /* the disk is full, or the file too big: records are lost now */
+            if (ftruncate(g.fd, g.good) == 0) /* no block cut short: the trace reads whole */
+                lseek(g.fd, g.good, SEEK_SET);
             report(PRELOAD_REPORT_WRITE, -rc, 0, g.path);
-        } else
+        } else {
             g.blocks++;
+            g.good += (off_t)h.length;
+        }
     }
     if (g.werr)
-        g.dropped += fl.nrec;
+        g.dropped += fl.weight;
     else
         g.written += fl.nrec;
     fl.len = 0;
     fl.nrec = 0;
+    fl.weight = 0;
 }
 
 static void block_add(const struct ept_rec *r)
@@ -806,6 +821,13 @@ static void block_add(const struct ept_rec *r)
     memcpy(fl.buf + EPT_BLOCK_HDR + fl.len, r, r->size);
     fl.len += r->size;
     fl.nrec++;
+    if (r->type == EPT_LOST) {
+        struct ept_lost l;
+        ept_rec_get(r, &l, sizeof(l));
+        fl.weight += l.count;
+    } else if (r->type != EPT_END) {
+        fl.weight++;
+    }
 }
 
 /* The next record of ring t (its PAD records skipped), or NULL. */
@@ -1040,8 +1062,10 @@ static int trace_open(void)
         goto fail;
     }
     g.fd = fd;
+    g.good = (off_t)ept_header_size(clen);
     fl.next = atomic_load(&G_SEQ);
     fl.len = fl.nrec = 0;
+    fl.weight = 0;
     fl.gap_since = 0;
     atomic_store(&g.stop, 0);
     atomic_store(&fw.idle, 0); /* a child's copy of its parent's flag is not its own */
@@ -1136,9 +1160,13 @@ __attribute__((constructor)) static void preload_init(void)
     if (!out || out[0] != '/' || strlen(out) >= sizeof(g.out))
         return;
     snprintf(g.out, sizeof(g.out), "%s", out);
-    const char *rep = getenv(PRELOAD_ENV_REPORT);
-    if (rep && strlen(rep) < sizeof(g.report) - 1)
-        snprintf(g.report, sizeof(g.report), "%s", rep);
+    /* "NAME:TOKEN" */
+    const char *rep = getenv(PRELOAD_ENV_REPORT), *colon = rep ? strrchr(rep, ':') : NULL;
+    if (colon && (size_t)(colon - rep) < sizeof(g.report) - 1 &&
+        strlen(colon + 1) == PRELOAD_TOKEN_LEN) {
+        memcpy(g.report, rep, (size_t)(colon - rep));
+        memcpy(g.token, colon + 1, PRELOAD_TOKEN_LEN);
+    }
     const char *pid = getenv(PRELOAD_ENV_PID);
     g.top = pid ? (pid_t)atoi(pid) : 0;
     const char *ring = getenv(PRELOAD_ENV_RING);

@@ -17,10 +17,14 @@
 /* Payload bytes kept per read/write record (0: sizes only, --no-data). */
 #define PRELOAD_ENV_PREVIEW "EPSCOPE_RECORD_PREVIEW"
 
-/* The name of the abstract unix datagram socket record reads the library's failures on
- * (without the leading NUL). A process whose trace cannot be opened or written sends a
- * struct preload_report there: record is told, whatever became of the program's stderr. */
+/* "NAME:TOKEN": the abstract unix datagram socket record reads the library's failures on
+ * (NAME, without the leading NUL), and a random token of this run. A process whose trace
+ * cannot be opened or written sends a struct preload_report with the token there: record is
+ * told, whatever became of the program's stderr. Anyone on the host can send to an abstract
+ * name (and list it); the token, which only CMD's processes hold in their environment,
+ * tells their reports from anyone else's. */
 #define PRELOAD_ENV_REPORT "EPSCOPE_RECORD_REPORT"
+#define PRELOAD_TOKEN_LEN 32 /* hex digits */
 
 #define PRELOAD_REPORT_MAGIC 0x45505352u /* "EPSR" */
 enum preload_report_kind {
@@ -33,6 +37,7 @@ struct preload_report {
     int32_t pid, err; /* err: the errno */
     uint64_t lost;
     char path[1024]; /* the trace's path (cut if longer) */
+    char token[PRELOAD_TOKEN_LEN];
 };
 
 #define PRELOAD_RING_DEFAULT (1u << 20)  /* per thread */

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -180,18 +182,24 @@ done:
 #define CHILD_SUFFIX_MAX 12
 
 /* Whether the trace can be made at path, and the traces of CMD's other processes beside it:
- * makes the file and removes it. Returns 0 or -errno (-ENAMETOOLONG: the name leaves no
- * room for a forked process's suffix). */
+ * a file made and removed in its folder (by another name: one of an earlier run may hold
+ * this one, and the library steps around a taken name). Returns 0 or -errno
+ * (-ENAMETOOLONG: the name leaves no room for a forked process's suffix). */
 static int probe_trace(const char *path)
 {
-    const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    if (strlen(name) + CHILD_SUFFIX_MAX > NAME_MAX)
+    const char *slash = strrchr(path, '/');
+    if (strlen(slash ? slash + 1 : path) + CHILD_SUFFIX_MAX > NAME_MAX)
         return -ENAMETOOLONG;
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    char tmp[PATH_MAX];
+    int n = snprintf(tmp, sizeof(tmp), "%.*s.epscope-probe-XXXXXX",
+                     slash ? (int)(slash - path + 1) : 0, path);
+    if (n < 0 || (size_t)n >= sizeof(tmp))
+        return -ENAMETOOLONG;
+    int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
         return -errno;
     close(fd);
-    unlink(path);
+    unlink(tmp);
     return 0;
 }
 
@@ -329,21 +337,25 @@ static int list_traces(const char *out, time_t start, struct written *ws, int ma
 /* --- what the processes said, and which still run ------------------------------------------ */
 
 /* The abstract unix socket the recorder library reports failures to (preload.h), bound
- * under a name of this run; its name goes into name. Returns the fd, or -errno. */
-static int report_socket(char *name, size_t len)
+ * under a name of this run, and the run's token; "NAME:TOKEN" goes into env. Returns the
+ * fd, or -errno. */
+static int report_socket(char *env, size_t len, char token[PRELOAD_TOKEN_LEN + 1])
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    snprintf(name, len, "epscope-record.%d.%lld", (int)getpid(),
-             (long long)ts.tv_sec * 1000000000 + ts.tv_nsec);
+    unsigned char rnd[PRELOAD_TOKEN_LEN / 2];
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        return -EIO;
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        snprintf(token + 2 * i, 3, "%02x", rnd[i]);
+    char name[64];
+    snprintf(name, sizeof(name), "epscope-record.%d.%02x%02x%02x%02x", (int)getpid(), rnd[0],
+             rnd[1], rnd[2], rnd[3]);
+    snprintf(env, len, "%s:%s", name, token);
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), rc;
     if (fd < 0)
         return -errno;
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     size_t n = strlen(name);
     memcpy(a.sun_path + 1, name, n);
-    int big = 1 << 20; /* room for many processes' reports until CMD ends */
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
     if (bind(fd, (const struct sockaddr *)&a,
              (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) < 0) {
         rc = -errno;
@@ -361,27 +373,40 @@ struct failure {
     char path[sizeof(((struct preload_report *)0)->path)];
 };
 
-/* Read every report waiting on fd into fs (one entry per pid); returns how many. */
-static int read_reports(int fd, struct failure *fs, int max)
+struct failures {
+    struct failure f[256];
+    int n;
+    uint64_t more; /* reports with no room left in f */
+};
+
+/* Read the reports waiting on fd into fs, one entry per trace (pid and path: a process that
+ * execs writes a second trace). Datagrams without this run's token are not the library's
+ * (anyone may send to an abstract name) and are dropped. */
+static void read_reports(int fd, const char *token, struct failures *fs)
 {
-    int n = 0;
     struct preload_report r;
     ssize_t got;
     while (fd >= 0 && (got = recv(fd, &r, sizeof(r), 0)) >= 0) {
-        if (got != (ssize_t)sizeof(r) || r.magic != PRELOAD_REPORT_MAGIC)
-            continue; /* not the library's: anyone may send to an abstract name */
+        if (got != (ssize_t)sizeof(r) || r.magic != PRELOAD_REPORT_MAGIC ||
+            memcmp(r.token, token, PRELOAD_TOKEN_LEN))
+            continue;
         r.path[sizeof(r.path) - 1] = 0;
+        for (char *c = r.path; *c; c++) /* a path is the program's to choose: no escapes */
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = '?';
         int i = 0;
-        while (i < n && fs[i].pid != r.pid)
+        while (i < fs->n && (fs->f[i].pid != r.pid || strcmp(fs->f[i].path, r.path)))
             i++;
-        if (i == n) {
-            if (n == max)
+        if (i == fs->n) {
+            if (fs->n == (int)(sizeof(fs->f) / sizeof(*fs->f))) {
+                fs->more++;
                 continue;
-            memset(&fs[n++], 0, sizeof(*fs));
-            fs[i].pid = r.pid;
+            }
+            memset(&fs->f[fs->n++], 0, sizeof(*fs->f));
+            fs->f[i].pid = r.pid;
+            snprintf(fs->f[i].path, sizeof(fs->f[i].path), "%s", r.path);
         }
-        struct failure *f = &fs[i];
-        snprintf(f->path, sizeof(f->path), "%s", r.path);
+        struct failure *f = &fs->f[i];
         if (r.kind == PRELOAD_REPORT_OPEN)
             f->open_err = r.err;
         else if (r.kind == PRELOAD_REPORT_WRITE && !f->write_err)
@@ -392,26 +417,74 @@ static int read_reports(int fd, struct failure *fs, int max)
             f->lost = r.lost;
         }
     }
+}
+
+/* The pids of record's children still running (record is the subreaper of CMD's tree, so a
+ * daemon that left it is one), into pids; returns how many there are (maybe more than max). */
+static int still_running(long *pids, int max)
+{
+    DIR *d = opendir("/proc");
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        char path[300], buf[512];
+        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        size_t got = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[got] = 0;
+        char *p = strrchr(buf, ')'); /* after "pid (comm)": " state ppid" */
+        char state;
+        long ppid;
+        if (!p || sscanf(p + 1, " %c %ld", &state, &ppid) != 2 || ppid != (long)getpid() ||
+            state == 'Z')
+            continue;
+        if (n < max)
+            pids[n] = atol(e->d_name);
+        n++;
+    }
+    if (d)
+        closedir(d);
     return n;
 }
 
-/* Reap the children that ended (record is their subreaper: orphans of CMD's tree come to
- * it) and list the pids of those still running into pids; returns how many. */
-static int still_running(long *pids, int max)
+static int chld_pipe[2] = {-1, -1};
+
+/* SIGCHLD: wake the wait loop (a byte on a pipe, which poll watches with the reports). */
+static void on_chld(int sig)
 {
-    int status;
-    while (waitpid(-1, &status, WNOHANG) > 0)
-        ;
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)getpid(), (int)getpid());
-    FILE *f = fopen(path, "re");
-    int n = 0;
-    long pid;
-    while (f && n < max && fscanf(f, "%ld", &pid) == 1)
-        pids[n++] = pid;
-    if (f)
-        fclose(f);
-    return n;
+    (void)sig;
+    int saved = errno;
+    if (write(chld_pipe[1], "", 1) < 0) { /* full: a wake-up is already waiting */
+    }
+    errno = saved;
+}
+
+/* Wait for CMD (pid), reading the reports as they come (the socket's queue is short) and
+ * reaping the orphans of its tree that end meanwhile. Returns CMD's wait status. */
+static int wait_cmd(pid_t pid, int rfd, const char *token, struct failures *fs)
+{
+    int status = 0;
+    for (;;) {
+        int st;
+        pid_t w;
+        while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+            if (w == pid)
+                return st;
+        if (w < 0 && errno == ECHILD)
+            return status;
+        struct pollfd p[2] = {{chld_pipe[0], POLLIN, 0}, {rfd, POLLIN, 0}};
+        if (poll(p, rfd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+            return status;
+        char b[64];
+        while (read(chld_pipe[0], b, sizeof(b)) > 0)
+            ;
+        read_reports(rfd, token, fs);
+    }
 }
 
 /* --- running CMD -------------------------------------------------------------------------- */
@@ -530,34 +603,46 @@ int record_main(int argc, char **argv)
                 strerror(errno));
         return 1;
     }
-    /* make the trace once, here, so that a place the traces cannot go fails now rather
-     * than leave CMD unrecorded (the default name is tried with record's own pid) */
+    /* make a file where the traces go, here, so that a place they cannot go fails now
+     * rather than leave CMD unrecorded (the default name is measured with the longest pid) */
     const char *base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
     char probe[PATH_MAX];
     if (o.output)
         snprintf(probe, sizeof(probe), "%s", out);
     else {
         char tail[32];
-        snprintf(tail, sizeof(tail), ".%d.ept", (int)getpid());
+        snprintf(tail, sizeof(tail), ".%d.ept", 4194304);
         if (path_join(probe, sizeof(probe), cwd, base, tail) < 0) {
             fprintf(stderr, "epscope record: the trace's path in %s is too long (use -o)\n", cwd);
             return 1;
         }
     }
     rc = probe_trace(probe);
+    if (rc == -ENAMETOOLONG && !o.output)
+        return cli_usage_error("record", "the trace's name for %s is too long: use -o", base);
     if (rc == -ENAMETOOLONG)
         return cli_usage_error("record",
                                "%s: the file name is too long: a forked process's "
                                "trace adds up to %d characters to it, and a name has at most %d",
                                probe, CHILD_SUFFIX_MAX, NAME_MAX);
     if (rc < 0) {
-        fprintf(stderr, "epscope record: cannot write %s: %s\n", probe, strerror(-rc));
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s", probe);
+        *strrchr(dir, '/') = 0;
+        fprintf(stderr, "epscope record: cannot make a trace in %s: %s\n", *dir ? dir : "/",
+                strerror(-rc));
         return 1;
     }
-    char rname[80];
-    int rfd = report_socket(rname, sizeof(rname)); /* without it, failures go unreported */
+    char renv[160], token[PRELOAD_TOKEN_LEN + 1];
+    int rfd = report_socket(renv, sizeof(renv), token);
+    if (rfd < 0)
+        fprintf(stderr,
+                "epscope record: no report socket (%s): a trace that cannot be written "
+                "will not be named at the end\n",
+                strerror(-rfd));
+    static struct failures fs;
     int pfd[2]; /* CMD's exec failure, if any: its errno; closed unread when exec works */
-    if (pipe2(pfd, O_CLOEXEC) < 0) {
+    if (pipe2(pfd, O_CLOEXEC) < 0 || pipe2(chld_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
         fprintf(stderr, "epscope record: pipe: %s\n", strerror(errno));
         goto fail;
     }
@@ -574,6 +659,7 @@ int record_main(int argc, char **argv)
     sigemptyset(&block);
     for (size_t i = 0; i < sizeof(forwarded) / sizeof(*forwarded); i++)
         sigaddset(&block, forwarded[i]);
+    sigaddset(&block, SIGCHLD);
     sigprocmask(SIG_BLOCK, &block, &old); /* none is lost between fork and the handlers */
     fflush(NULL);
     pid_t pid = fork();
@@ -606,7 +692,7 @@ int record_main(int argc, char **argv)
         snprintf(num, sizeof(num), "%ld", o.preview);
         setenv(PRELOAD_ENV_PREVIEW, num, 1);
         if (rfd >= 0)
-            setenv(PRELOAD_ENV_REPORT, rname, 1);
+            setenv(PRELOAD_ENV_REPORT, renv, 1);
         execv(exe, cmd);
         int err = errno;
         if (write(pfd[1], &err, sizeof(err)) < 0)
@@ -620,7 +706,9 @@ int record_main(int argc, char **argv)
         ;
     close(pfd[0]);
     if (got == (ssize_t)sizeof(exec_err)) { /* nothing ran, so nothing was recorded */
-        fprintf(stderr, "epscope record: cannot run %s: %s\n", exe, strerror(exec_err));
+        fprintf(stderr, "epscope record: cannot run %s: %s%s\n", exe, strerror(exec_err),
+                exec_err == ENOENT && access(exe, F_OK) == 0 ? " (the interpreter on its #! line?)"
+                                                             : "");
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
         sigprocmask(SIG_SETMASK, &old, NULL);
@@ -631,34 +719,27 @@ int record_main(int argc, char **argv)
     child_pid = pid;
     for (size_t i = 0; i < sizeof(forwarded) / sizeof(*forwarded); i++)
         sigaction(forwarded[i], &sa, NULL);
+    struct sigaction ca;
+    memset(&ca, 0, sizeof(ca));
+    ca.sa_handler = on_chld;
+    ca.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigemptyset(&ca.sa_mask);
+    sigaction(SIGCHLD, &ca, NULL);
     sigprocmask(SIG_SETMASK, &old, NULL);
-    /* wait for CMD, reaping the orphans of its tree that end meanwhile (no zombies pile up
-     * under a CMD that leaves many behind) */
-    int status = 0;
-    for (;;) {
-        int st;
-        pid_t w = waitpid(-1, &st, 0);
-        if (w == pid) {
-            status = st;
-            break;
-        }
-        if (w < 0 && errno != EINTR)
-            break;
-    }
+    int status = wait_cmd(pid, rfd, token, &fs);
     int exit_code = WIFEXITED(status) ? WEXITSTATUS(status)
                     : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
 
     static struct written ws[256];
-    static struct failure fs[256];
     long live[16];
     int nlive = still_running(live, 16);
-    int nf = read_reports(rfd, fs, 256);
+    read_reports(rfd, token, &fs);
     if (rfd >= 0)
         close(rfd);
-    int n = list_traces(out, start, ws, 256);
-    bool failed = false;
+    int n = list_traces(out, start, ws, 256), nf = fs.n;
+    bool failed = fs.more > 0;
     for (int i = 0; i < nf; i++) {
-        struct failure *f = &fs[i];
+        struct failure *f = &fs.f[i];
         if (f->open_err) {
             fprintf(stderr,
                     "epscope record: pid %ld could not open its trace %s: %s; nothing "
@@ -676,18 +757,21 @@ int record_main(int argc, char **argv)
             failed = true;
         }
     }
+    if (fs.more)
+        fprintf(stderr, "epscope record: and %llu more failures of other traces\n",
+                (unsigned long long)fs.more);
     if (failed && exit_code == 0)
         exit_code = 1;
     if (nlive) {
         char list[200] = "";
-        for (int i = 0, w = 0; i < nlive && w < (int)sizeof(list) - 24; i++)
+        for (int i = 0, w = 0; i < nlive && i < 16 && w < (int)sizeof(list) - 24; i++)
             w += snprintf(list + w, sizeof(list) - (size_t)w, "%s%ld", i ? ", " : "", live[i]);
         fprintf(stderr,
                 "epscope record: %s exited, but %s it started still run%s (pid %s%s); "
                 "the traces of its processes go on being written beside %s, one per pid: check "
                 "them once they stop\n",
                 base, nlive == 1 ? "a process" : "processes", nlive == 1 ? "s" : "", list,
-                nlive == 16 ? ", ..." : "", out);
+                nlive > 16 ? ", ..." : "", out);
     }
     if (o.quiet)
         return exit_code;
@@ -703,8 +787,8 @@ int record_main(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         const struct failure *f = NULL;
         for (int j = 0; j < nf && !f; j++)
-            if (fs[j].pid == ws[i].pid && fs[j].write_err)
-                f = &fs[j];
+            if (fs.f[j].write_err && !strcmp(fs.f[j].path, ws[i].path))
+                f = &fs.f[j];
         uint64_t lost = ws[i].lost + (f && f->ended ? f->lost : 0);
         fprintf(stderr, "epscope record: %s: %s, pid %ld: %llu records, %llu lost%s\n", ws[i].path,
                 ws[i].program, ws[i].pid, (unsigned long long)ws[i].records,

@@ -129,7 +129,7 @@ err_one_line 'cannot run ./garbage.bin: Exec format error'
 
 step "a trace that cannot be made or written is never lost in silence"
 expect_status 1 "$EPSCOPE" record -o /proc/epscope-x.ept -- "$PY" sock.py
-err_one_line '^epscope record: cannot write /proc/epscope-x.ept: '
+err_one_line '^epscope record: cannot make a trace in /proc: '
 [ -s "$LAST_OUT" ] && fail "CMD ran although its trace could not be made"
 long=$(printf 'n%.0s' $(seq 250)).ept
 expect_status 2 "$EPSCOPE" record -o "$long" -- "$PY" sock.py
@@ -140,6 +140,23 @@ expect_status 1 "$EPSCOPE" record -o gone/g.ept -- sh -c 'rm -r gone; '"$PY"' so
 [ "$(cat "$LAST_OUT")" = ping ] || fail "the program did not run"
 err_has "^epscope record: pid [0-9]+ could not open its trace $T/gone/g\.[0-9]+\.ept: No such file or directory; nothing of that process is recorded\$"
 grep -q 'no trace written' "$LAST_ERR" && fail "a trace that could not be opened was called none made"
+# more failing processes at once than a datagram queue holds (net.unix.max_dgram_qlen, 10
+# by default): record reads as they come, so each is named
+mkdir gone
+expect_status 1 "$EPSCOPE" record -o gone/g.ept -- sh -c 'rm -r gone; for i in $(seq 24); do '"$PY"' sock.py & done; wait'
+n=$(grep -c 'could not open its trace' "$LAST_ERR")
+[ "$n" -eq 24 ] || fail "$n of 24 processes whose trace could not be opened were named"
+# a report without this run's token (anyone may send to an abstract socket) is not believed
+cat >forge.py <<'EOF'
+import os, socket, struct
+name = os.environ["EPSCOPE_RECORD_REPORT"].rsplit(":", 1)[0]
+r = struct.pack("<IIiiQ1024s32s", 0x45505352, 1, os.getpid(), 2, 0, b"FORGED\x1b[31m", b"0" * 32)
+socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(r, "\0" + name)
+print("sent")
+EOF
+expect_status 0 "$EPSCOPE" record -o forged.ept -- "$PY" forge.py
+[ "$(cat "$LAST_OUT")" = sent ] || fail "the forging program did not run"
+grep -q FORGED "$LAST_ERR" && fail "a report without the token was believed"
 # the file size limit (as a full disk) stops the writes: the loss is told, exit 1
 cat >many.py <<'EOF'
 import socket
@@ -151,9 +168,15 @@ EOF
 expect_status 1 bash -c 'ulimit -f 64; exec "$0" record -o big.ept -- "$1" many.py' "$EPSCOPE" "$PY"
 [ "$(cat "$LAST_OUT")" = bye ] || fail "the program did not run to its end"
 err_has '^epscope record: pid [0-9]+ could not write its trace '"$T"'/big\.ept: File too large; the records after that are lost: [0-9]+ lost$'
-err_has '^epscope record: '"$T"'/big\.ept: python3, pid [0-9]+: [0-9]+ records, [0-9]+ lost; cut short where a write failed'
-lost=$(sed -n 's/.*: [0-9]* records, \([0-9]*\) lost; cut short.*/\1/p' "$LAST_ERR")
+lost=$(sed -n 's/.*could not write its trace .*: \([0-9]*\) lost$/\1/p' "$LAST_ERR")
 [ "${lost:-0}" -ge 30000 ] || fail "the records lost to the failed write: '$lost', want >= 30000"
+# the file is cut back to its last whole block: it reads clean, with no end record (a trace
+# with no whole block holds no record and is removed)
+if [ -f big.ept ]; then
+    err_has '^epscope record: '"$T"'/big\.ept: python3, pid [0-9]+: [0-9]+ records, [0-9]+ lost; cut short where a write failed'
+    expect_status 0 "$EPSCOPE" check big.ept
+    grep -q 'inside a block' "$LAST_ERR" && fail "big.ept ends inside a block"
+fi
 # the same program within the limit: exit 0, nothing said of failures
 expect_status 0 bash -c 'ulimit -f 100000; exec "$0" record -o within.ept -- "$1" many.py' "$EPSCOPE" "$PY"
 grep -q 'could not' "$LAST_ERR" && fail "a failure reported where none was"
