@@ -177,6 +177,19 @@ if [ -f big.ept ]; then
     expect_status 0 "$EPSCOPE" check big.ept
     grep -q 'inside a block' "$LAST_ERR" && fail "big.ept ends inside a block"
 fi
+# a process that execs after its trace failed writes a second, whole one: only the first
+# is called cut short (failures are matched by path, not by pid)
+cat >execs.py <<'EOF'
+import os, socket, sys
+a, b = socket.socketpair()
+for i in range(20000):
+    a.send(b"x"); b.recv(1)
+os.execv(sys.executable, [sys.executable, "sock.py"])
+EOF
+expect_status 1 bash -c 'ulimit -f 64; exec "$0" record -o ex.ept -- "$1" execs.py' "$EPSCOPE" "$PY"
+[ "$(cat "$LAST_OUT")" = ping ] || fail "the exec'ed program did not run"
+[ "$(grep -c 'could not write its trace' "$LAST_ERR")" -eq 1 ] || fail "not one failure named"
+err_has '^epscope record: '"$T"'/ex-2\.ept: python3, pid [0-9]+: [0-9]+ records, 0 lost$'
 # the same program within the limit: exit 0, nothing said of failures
 expect_status 0 bash -c 'ulimit -f 100000; exec "$0" record -o within.ept -- "$1" many.py' "$EPSCOPE" "$PY"
 grep -q 'could not' "$LAST_ERR" && fail "a failure reported where none was"
