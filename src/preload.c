@@ -797,8 +797,8 @@ static void block_flush(void)
         int rc = write_all(g.fd, fl.buf, h.length);
         if (rc < 0) {
             g.werr = rc; /* the disk is full, or the file too big: records are lost now */
-            if (ftruncate(g.fd, g.good) == 0) /* no block cut short: the trace reads whole */
-                lseek(g.fd, g.good, SEEK_SET);
+            if (ftruncate(g.fd, g.good) < 0) { /* else the readers see a block cut short */
+            }
             report(PRELOAD_REPORT_WRITE, -rc, 0, g.path);
         } else {
             g.blocks++;

@@ -468,7 +468,6 @@ static void on_chld(int sig)
  * reaping the orphans of its tree that end meanwhile. Returns CMD's wait status. */
 static int wait_cmd(pid_t pid, int rfd, const char *token, struct failures *fs)
 {
-    int status = 0;
     for (;;) {
         int st;
         pid_t w;
@@ -476,10 +475,10 @@ static int wait_cmd(pid_t pid, int rfd, const char *token, struct failures *fs)
             if (w == pid)
                 return st;
         if (w < 0 && errno == ECHILD)
-            return status;
+            return 0; /* not ours to wait for any more: cannot happen */
         struct pollfd p[2] = {{chld_pipe[0], POLLIN, 0}, {rfd, POLLIN, 0}};
         if (poll(p, rfd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
-            return status;
+            return 0;
         char b[64];
         while (read(chld_pipe[0], b, sizeof(b)) > 0)
             ;
@@ -590,18 +589,6 @@ int record_main(int argc, char **argv)
                 return 1;
             }
         }
-        char dir[PATH_MAX];
-        snprintf(dir, sizeof(dir), "%s", out);
-        *strrchr(dir, '/') = 0;
-        if (access(*dir ? dir : "/", W_OK | X_OK) < 0) {
-            fprintf(stderr, "epscope record: cannot write in %s: %s\n", *dir ? dir : "/",
-                    strerror(errno));
-            return 1;
-        }
-    } else if (access(cwd, W_OK | X_OK) < 0) {
-        fprintf(stderr, "epscope record: cannot write in %s: %s (use -o)\n", cwd,
-                strerror(errno));
-        return 1;
     }
     /* make a file where the traces go, here, so that a place they cannot go fails now
      * rather than leave CMD unrecorded (the default name is measured with the longest pid) */
@@ -629,8 +616,8 @@ int record_main(int argc, char **argv)
         char dir[PATH_MAX];
         snprintf(dir, sizeof(dir), "%s", probe);
         *strrchr(dir, '/') = 0;
-        fprintf(stderr, "epscope record: cannot make a trace in %s: %s\n", *dir ? dir : "/",
-                strerror(-rc));
+        fprintf(stderr, "epscope record: cannot make a trace in %s: %s%s\n", *dir ? dir : "/",
+                strerror(-rc), o.output ? "" : " (use -o)");
         return 1;
     }
     char renv[160], token[PRELOAD_TOKEN_LEN + 1];
