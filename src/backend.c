@@ -237,7 +237,11 @@ static void conn_output(struct server *s, struct conn *c)
             idx++;
             off = 0;
         }
-        ssize_t w = send(c->fd, s->scratch, fill, MSG_NOSIGNAL);
+        /* The end of a closing response waits in the kernel for the FIN that conn_after
+         * sends at once, so both leave in one segment and the reader sees the data and the
+         * end of the stream together, as behind a corking server (nginx's tcp_nopush). */
+        bool end = idx == c->pending && c->last != RESP_KEEP;
+        ssize_t w = send(c->fd, s->scratch, fill, MSG_NOSIGNAL | (end ? MSG_MORE : 0));
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -582,7 +586,8 @@ static const char usage[] =
     "                      from i alone, never repeating in short cycles; 'epscope load'\n"
     "                      checks it byte for byte\n"
     "  --delay MS          wait MS milliseconds before answering each request\n"
-    "  --close             close every connection after its response (Connection: close)\n"
+    "  --close             close every connection after its response (Connection: close);\n"
+    "                      a closing response's last bytes leave with the FIN, one segment\n"
     "  --print-body        write the body this backend would send to stdout and exit, so a\n"
     "                      test can compare it with what a client received\n"
     "  -h, --help          this text\n"
