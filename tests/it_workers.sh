@@ -51,9 +51,12 @@ stop P || fail "reuseport pair: exit status $?"
 # traces ACC NAME WANT: the checks of one run's trace set $T/NAME.w{0,1,2}.ept: each ends
 # with its end record, the workers accepted WANT connections in all (reuseport: each a
 # share), check finds no diagnosis but the herd (its report left in $T/check.out), the set
-# reads in dump, compare and view. Adds the wake-ups that found EAGAIN first to EMPTY[ACC].
+# reads in dump, compare and view. Adds the wake-ups that found EAGAIN first to EMPTY[ACC];
+# PLAIN names a worker whose trace shows the herd plainly (at least 10 such wake-ups, 1 in
+# 10 of its listener's or more: twice what check's rule asks), or is empty.
 traces() {
     local acc=$1 name=$2 want=$3 f w e a total=0 empty=0
+    PLAIN=
     local files=("$T/$name.w0.ept" "$T/$name.w1.ept" "$T/$name.w2.ept")
     [ -e "$T/$name.ept" ] && fail "$name: the unnumbered $name.ept was written"
     for f in "${files[@]}"; do
@@ -63,6 +66,7 @@ traces() {
         read -r w e a <<<"$(herd "$f")"
         echo "$(basename "$f"): $w listener wake-ups, $e found EAGAIN first, $a accepted"
         total=$((total + a)) empty=$((empty + e))
+        [ "$e" -ge 10 ] && [ $((e * 10)) -ge "$w" ] && PLAIN="$(basename "$f") ($e of $w)"
         [ "$acc" = reuseport ] && [ "$a" -lt $((want / 10)) ] &&
             fail "reuseport: $(basename "$f") accepted only $a of $want connections"
     done
@@ -95,6 +99,7 @@ proxy_on() {
 }
 
 declare -A EMPTY
+HERD_SEEN=0
 for acc in shared exclusive reuseport; do
     case $acc in
     shared) mode=level ;; exclusive) mode=edge ;; reuseport) mode=edge-oneshot ;;
@@ -113,7 +118,11 @@ for acc in shared exclusive reuseport; do
     # mode each connection wakes them all. A woken worker that polls the listener only
     # after another one accepted sleeps on unseen; how many losers the trace shows depends
     # on the scheduler, and a trace of their own keeps the busy run above from diluting
-    # their share. Under a loaded machine (CI) a round can show too few: up to 3 rounds.
+    # their share. A loser needs a second CPU free at that moment: alone this shows 20-50
+    # a worker, with a busy loop on the other CPU 0-2, and check then rightly says nothing.
+    # So check is judged by what the traces show: a round where a worker shows the herd
+    # plainly must bring the warning; up to 3 rounds wait for one, and when none comes
+    # (a machine too busy to run two workers at once) that is said, not judged.
     # Exclusive runs paced too: with no thread waiting in a set, the kernel passes an
     # exclusive wake-up on to the next set, so every set gets the event (CI saw a herd
     # warning on exclusive so when it ran busy); it is paced as it would be served.
@@ -126,15 +135,20 @@ for acc in shared exclusive reuseport; do
         stop P || fail "$acc paced: the master's exit status was $? after SIGTERM"
         traces "$acc" "$acc-paced$round" 400
         [ "$acc" = shared ] || break
-        grep -q '^warning thundering-herd: ' "$T/check.out" && break
-        [ $round -lt 3 ] || fail "shared: in 3 rounds of 400, check did not warn of the herd"
+        grep -q '^warning thundering-herd: ' "$T/check.out" && HERD_SEEN=1 && break
+        [ -z "$PLAIN" ] || fail "shared: $PLAIN wake-ups found EAGAIN first; no herd warning"
+        [ $round -lt 3 ] || echo "NOTE: shared: no round showed the herd plainly (the" \
+            "machine seldom ran two workers at once): check's warning not judged this run"
     done
 done
 echo "empty wake-ups: shared ${EMPTY[shared]}, exclusive ${EMPTY[exclusive]}," \
     "reuseport ${EMPTY[reuseport]}"
 [ "${EMPTY[shared]}" -gt 0 ] || fail "shared: no worker ever woke for a connection another took"
 [ "${EMPTY[reuseport]}" -eq 0 ] || fail "reuseport: a worker woke for another's connection"
-[ "${EMPTY[exclusive]}" -lt "${EMPTY[shared]}" ] || fail "exclusive woke as many losers as shared"
+# exclusive's losers (0-20 a round) against shared's (about 100 a round), when shared
+# showed its herd at all
+[ $HERD_SEEN = 0 ] || [ "${EMPTY[exclusive]}" -lt "${EMPTY[shared]}" ] ||
+    fail "exclusive woke as many losers as shared"
 
 for lm in level edge; do
     step "exclusive, $lm listener, --max-conns 2: a full worker leaves the set (DEL), never MOD"
