@@ -42,6 +42,8 @@ if [ $only_build = 0 ]; then
     need_cmd redis-server redis-server
     need_cmd redis-benchmark redis-tools
     need_cmd haproxy haproxy
+    need_cmd memcached memcached
+    need_cmd lighttpd lighttpd
     need_cmd node nodejs
     need_cmd strace strace
     need_cmd wrk wrk

@@ -5,7 +5,8 @@
 # program killed outright still leaves a readable trace; small rings report what they
 # lose; the counts of epoll_wait, epoll_ctl and accepts equal strace's for the same run;
 # and real servers nobody here wrote (nginx with a forked worker, python's asyncio, and
-# redis, HAProxy and node where installed) are recorded with no diagnosis.
+# redis, HAProxy, memcached, lighttpd and node where installed) are recorded with no
+# diagnosis.
 . "$(dirname "$0")/lib.sh"
 cd "$T" || fail "cd $T"
 # A sanitized epscope recorded by record has the recorder preloaded ahead of ASan's runtime,
@@ -505,6 +506,76 @@ EOF
     # thundering-herd (2.7 added `bind ... shards` against it), the only finding allowed
     checked hp 1 thundering-herd
     stop HB
+fi
+
+if command -v memcached >/dev/null 2>&1; then
+    step "memcached (libevent: a listener thread, 4 workers' epoll sets) is recorded with no diagnosis"
+    port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    "$EPSCOPE" record -o mc.ept -- memcached -l 127.0.0.1 -p "$port" -U 0 -t 4 -u nobody \
+        >"$T/mc.out" 2>&1 &
+    mp=$!
+    _LIB_PIDS="$_LIB_PIDS $mp"
+    cat >mc.py <<'EOF'
+# mc.py PORT: 16 threads, each 60 connections: set, get, pipelined gets; half say quit
+import socket, sys, threading
+port, bad = int(sys.argv[1]), []
+def client(t):
+    for i in range(60):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        key, val = b"k%d-%d" % (t, i), b"v" * (i * 97 % 3000)
+        s.sendall(b"set %s 0 0 %d\r\n%s\r\n" % (key, len(val), val) + b"get %s\r\n" % key * 5)
+        want, got = b"STORED\r\n" + (b"VALUE %s 0 %d\r\n%s\r\nEND\r\n" % (key, len(val), val)) * 5, b""
+        while len(got) < len(want):
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+        if got != want:
+            bad.append(key)
+        if i % 2:
+            s.sendall(b"quit\r\n")
+        s.close()
+ts = [threading.Thread(target=client, args=(t,)) for t in range(16)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+print("%d of %d answers wrong" % (len(bad), 16 * 60))
+sys.exit(1 if bad else 0)
+EOF
+    wait_for "$PY" -c "import socket; socket.create_connection(('127.0.0.1', $port))" ||
+        { cat "$T/mc.out"; fail "memcached did not start"; }
+    bounded 60 "$PY" mc.py "$port" || fail "memcached answered wrong under record"
+    kill -TERM "$mp"
+    wait "$mp"
+    checked mc
+fi
+
+if command -v lighttpd >/dev/null 2>&1; then
+    step "lighttpd (its own epoll loop, sendfile, slow readers) is recorded with no diagnosis"
+    mkdir -p lt
+    head -c 1000000 /dev/urandom >lt/big.bin
+    echo hello >lt/index.html
+    port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    cat >lt.conf <<EOF
+server.document-root = "$T/lt"
+server.bind = "127.0.0.1"
+server.port = $port
+server.errorlog = "$T/lt.log"
+index-file.names = ("index.html")
+EOF
+    "$EPSCOPE" record -o lh.ept -- lighttpd -D -f lt.conf >"$T/lh.out" 2>&1 &
+    lp=$!
+    _LIB_PIDS="$_LIB_PIDS $lp"
+    wait_for curl -sf -o /dev/null "http://127.0.0.1:$port/" || { cat "$T/lh.out"; fail "lighttpd did not start"; }
+    expect_status 0 "$EPSCOPE" load "http://127.0.0.1:$port/" -n 1000 -c 20 --keepalive -q
+    expect_status 0 "$EPSCOPE" load "http://127.0.0.1:$port/" -n 300 -c 10 -q
+    # three slow readers of a big file: lighttpd waits for EPOLLOUT on each
+    bounded 30 bash -c "for i in 1 2 3; do curl -sf --limit-rate 2M -o lt\$i.out \\
+        http://127.0.0.1:$port/big.bin & done; wait" || fail "lighttpd: a slow reader failed"
+    for i in 1 2 3; do cmp lt/big.bin "lt$i.out" || fail "lighttpd: slow reader $i got other bytes"; done
+    kill -TERM "$lp"
+    wait "$lp"
+    checked lh
+    "$EPSCOPE" dump lh.ept | grep -q 'EPOLLOUT' || fail "lighttpd never waited for EPOLLOUT"
 fi
 
 if command -v node >/dev/null 2>&1; then
