@@ -27,6 +27,20 @@ int cli_output_done(const char *cmd, int status)
     return 2;
 }
 
+static const char *self = "epscope";
+
+/* An argv[0] with a slash is a path the shell did not find on PATH. */
+void cli_set_self(const char *argv0)
+{
+    if (argv0 && strchr(argv0, '/'))
+        self = argv0;
+}
+
+const char *cli_self(void)
+{
+    return self;
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
@@ -34,7 +48,7 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n(see 'epscope %s --help')\n", cmd);
+    fprintf(stderr, "\n(see '%s %s --help')\n", self, cmd);
     return EXIT_USAGE;
 }
 

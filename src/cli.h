@@ -35,6 +35,11 @@ int cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
 /* Flush stdout at the end of command cmd: its exit status, or 2 after one line on stderr
  * when any of its output could not be written (a full disk, /dev/full, a closed pipe). */
 int cli_output_done(const char *cmd, int status);
+/* Remember how epscope was run (main's argv[0]), for cli_self. */
+void cli_set_self(const char *argv0);
+/* How the user can run epscope again in a hint: "epscope" when it was found on PATH,
+ * else the path it was run by ("./epscope" after `make demo` in the source folder). */
+const char *cli_self(void);
 /* Print "epscope CMD: message" and a hint to use --help; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Parse an unsigned integer with an optional k/m/g suffix (x1024) within [min, max];

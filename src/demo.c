@@ -406,7 +406,8 @@ static int demo_run(const struct demo_opts *o)
                         traces[2], NULL};
         view_then_stop(view);
         report_cut(traces);
-        printf("epscope demo: traces kept in %s/ (try 'epscope check %s')\n", dir, traces[0]);
+        printf("epscope demo: traces kept in %s/ (try '%s check %s')\n", dir, cli_self(),
+               traces[0]);
         status = 0;
         goto out;
     }
@@ -431,8 +432,8 @@ static int demo_run(const struct demo_opts *o)
         run(chk);
         fflush(stdout);
     }
-    printf("\nNext: 'epscope view %s %s %s' to step through them side by side.\n", traces[0],
-           traces[1], traces[2]);
+    printf("\nNext: '%s view %s %s %s' to step through them side by side.\n", cli_self(),
+           traces[0], traces[1], traces[2]);
     status = 0;
 out:
     kill_all();
@@ -515,8 +516,8 @@ static int demo_workers(const struct demo_opts *o)
         char *view[] = {"epscope", "view", "--follow", "--from-start", "--align", "time",
                         traces[0], traces[1], n > 2 ? traces[2] : NULL, NULL};
         view_then_stop(view);
-        printf("epscope demo: traces kept in %s/ (try 'epscope check %s/herd-%s.w*.ept')\n",
-               o->dir, o->dir, o->accept);
+        printf("epscope demo: traces kept in %s/ (try '%s check %s/herd-%s.w*.ept')\n", o->dir,
+               cli_self(), o->dir, o->accept);
         status = 0;
         goto out;
     }
@@ -533,7 +534,7 @@ static int demo_workers(const struct demo_opts *o)
     fflush(stdout);
     char *chk[] = {"epscope", "check", traces[0], traces[1], n > 2 ? traces[2] : NULL, NULL};
     run(chk);
-    printf("\nNext: 'epscope view %s %s%s%s' to see the workers side by side.\n", traces[0],
+    printf("\nNext: '%s view %s %s%s%s' to see the workers side by side.\n", cli_self(), traces[0],
            traces[1], n > 2 ? " " : "", n > 2 ? traces[2] : "");
     status = 0;
 out:

@@ -46,6 +46,7 @@ static const struct command *find(const char *name)
 
 int main(int argc, char **argv)
 {
+    cli_set_self(argv[0]);
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

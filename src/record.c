@@ -786,8 +786,9 @@ int record_main(int argc, char **argv)
                                 "its trace (killed?), or still runs, so its last calls may be "
                                 "missing and the lost count is not known");
     }
-    fprintf(stderr, "epscope record: look at %s with: epscope check %s%s; epscope view %s\n",
-            n == 1 ? "it" : "them", ws[0].path, n > 1 ? " ..." : "", ws[0].path);
+    fprintf(stderr, "epscope record: look at %s with: %s check %s%s; %s view %s\n",
+            n == 1 ? "it" : "them", cli_self(), ws[0].path, n > 1 ? " ..." : "", cli_self(),
+            ws[0].path);
     return exit_code;
 fail:
     if (rfd >= 0)

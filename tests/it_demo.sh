@@ -32,6 +32,9 @@ step "demo --fault no-drain: the class sees the diagnosis"
 STEP_TIMEOUT=60 expect_status 0 "$EPSCOPE" demo --dir "$T/d2" --fault no-drain --no-tui
 out_has '^error edge-starvation: '
 out_has 'level\.ept: 0 errors'
+# the next command it suggests runs as written: this epscope by the path it was run by
+# (`make demo` runs ./epscope, which a fresh clone does not have on PATH)
+out_has "^Next: '$EPSCOPE view $T/d2/level.ept "
 pgrep -f "$T/d2" >/dev/null && fail "demo left processes behind"
 expect_status 2 "$EPSCOPE" demo --fault edge-hog --no-tui
 grep -q 'traces/fault-edge-hog.ept' "$LAST_ERR" || fail "edge-hog refused without saying where to look"

@@ -114,6 +114,12 @@ lab_has() {
 step "docs/lab.md section 8: the blocks work pasted as written"
 lab_block 2
 lab_has 2 '^ok: a line' && lab_has 2 'echo_et.ept: 0 errors, 0 warnings'
+# a block run again (the lab's "record it again") records again over its old trace
+old=$(stat -c %.9Y "$T/lab/echo_et.ept")
+lab_block 2
+lab_has 2 '^ok: a line' && lab_has 2 'echo_et.ept: 0 errors, 0 warnings'
+grep -q 'exists' "$T/lab/block.out" && { cat "$T/lab/block.out"; fail "lab block 2 run again"; }
+[ "$(stat -c %.9Y "$T/lab/echo_et.ept")" != "$old" ] || fail "block 2 run again: the old trace"
 lab_block 4
 # (whether the mistake shows depends on timing: the student checks below judge that)
 lab_has 4 '^requests: ' && lab_has 4 'norearm.ept: [0-9]+ error'
