@@ -577,6 +577,8 @@ static void test_view_play_and_speed(void **state)
     view_key(v, ' ');
     assert_true(v->playing);
     assert_screen_has(v, "PLAYING 10 rec/s");
+    view_key(v, VK_CTRL_L); /* no message: the key bar offers what Space does now */
+    assert_screen_has(v, "Spc Pause");
     model_tick(v, 1000);
     assert_int_equal(v->col[0].pos, 10);
     model_tick(v, 50); /* half a record: owed, not lost */
@@ -584,6 +586,8 @@ static void test_view_play_and_speed(void **state)
     assert_int_equal(v->col[0].pos, 11);
     view_key(v, ' ');
     assert_false(v->playing);
+    view_key(v, VK_CTRL_L);
+    assert_screen_has(v, "Spc Play ");
     model_tick(v, 1000);
     assert_int_equal(v->col[0].pos, 11);
     /* playing to the end pauses there */
@@ -666,7 +670,8 @@ static void test_view_80_columns(void **state)
                 fail();
             }
         assert_non_null(strstr(all, "not yet passed on; \u25cf/* changed by this record. "
-                                    "Narrow columns: masks as letters, I IN"));
+                                    "Narrow columns: masks as letters, I IN, O OUT, D RDHUP, "
+                                    "H HUP, E ERR, P PRI."));
     }
     view_key(v, '?');
     model_resize(v, 250, 60); /* all of it on one screen, each line as the model wraps it */
@@ -676,6 +681,10 @@ static void test_view_80_columns(void **state)
         assert_screen_has(v, line);
     }
     model_resize(v, 80, 24);
+    assert_screen_has(v, "lines 1-21 of");
+    view_key(v, VK_PGDN); /* a page: the next 21 lines */
+    assert_screen_has(v, "lines 22-42 of");
+    view_key(v, VK_PGUP);
     assert_screen_has(v, "lines 1-21 of");
     for (int i = 0; i < 10; i++)
         view_key(v, VK_PGDN);

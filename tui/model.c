@@ -855,7 +855,7 @@ static const char *const help_legend[] = {
     "this batch (not 'readable'), A armed (may fire; a one-shot that fired is disarmed until "
     "re-armed); ET edge-triggered, 1S one-shot; to/from: bytes held to be written to the "
     "socket / read from it and not yet passed on; \u25cf/* changed by this record. Narrow "
-    "columns: masks as letters, I IN, O OUT, R RDHUP, H HUP, E ERR, P PRI.",
+    "columns: masks as letters, I IN, O OUT, D RDHUP, H HUP, E ERR, P PRI.",
     "Event log: \u2716/E a record of a diagnosed error, \u25b2/W of a warning.",
     "Explanation: the diagnosis' cause (Why), then its cure (Fix); [ ] scroll it; i puts the "
     "selected row there in words.",
@@ -975,12 +975,12 @@ static void help_clamp(struct view *v)
 
 int model_help_key(struct view *v, int key)
 {
-    int last = help_last_top(v->w, v->h);
+    int last = help_last_top(v->w, v->h), page = v->h - 3 > 1 ? v->h - 3 : 1;
     switch (key) {
     case VK_UP: v->help_top = v->help_top > 0 ? v->help_top - 1 : 0; break;
     case VK_DOWN: v->help_top = v->help_top < last ? v->help_top + 1 : last; break;
-    case VK_PGUP: v->help_top = 0; break;
-    case VK_PGDN: v->help_top = v->help_top + 10 < last ? v->help_top + 10 : last; break;
+    case VK_PGUP: v->help_top = v->help_top > page ? v->help_top - page : 0; break;
+    case VK_PGDN: v->help_top = v->help_top + page < last ? v->help_top + page : last; break;
     default: return 0;
     }
     return VR_HANDLED | VR_REDRAW;

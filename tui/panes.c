@@ -56,7 +56,7 @@ static void draw_title(const struct view *v, struct grid *g, struct rect r, cons
         grid_printf(g, x, r.y, r.x + r.w - 1 - x, m, " %s ", extra);
 }
 
-/* "IOR": one letter per event of a mask, for narrow columns (the legend line names them). */
+/* "IOD": one letter per event of a mask, for narrow columns (the legend line names them). */
 static void mask_letters(char *buf, size_t len, uint32_t ev)
 {
     static const struct {
@@ -1067,6 +1067,12 @@ static void header_draw(const struct view *v, struct grid *g, struct vlayout *l)
     }
 }
 
+/* What key k says on the key bar now: Space offers the opposite of what the replay does. */
+static const char *keybar_label(const struct view *v, const struct vkeydef *k)
+{
+    return k->key == ' ' && v->playing ? "Pause" : k->bar;
+}
+
 /* The key bar's entries that fit in w columns, most useful first (the rest, help and quit
  * last), with gap blanks after each (two, or one when two do not fit); then, while they
  * still do not fit, the last ones go, but never help and quit. Returns how many are in out
@@ -1082,7 +1088,8 @@ static int keybar_entries(const struct view *v, int w, size_t *out, int *gap)
                                                   v->ncols < 2))
                 continue;
             out[n] = i;
-            need[n] = (k->key == ' ' ? 3 : 1) + 1 + (int)strlen(k->bar); /* "Spc Play" */
+            need[n] = (k->key == ' ' ? 3 : 1) + 1 +
+                      (int)strlen(keybar_label(v, k)); /* "Spc Play" */
             total += need[n++];
         }
     *gap = total + 2 * n <= w ? 2 : 1;
@@ -1126,7 +1133,7 @@ static void keybar_draw(const struct view *v, struct grid *g, struct vlayout *l)
         if (!strcmp(key, "Space"))
             snprintf(key, sizeof(key), "Spc");
         x += grid_put(g, x, y, g->w - x, M_KEY, key);
-        x += grid_printf(g, x, y, g->w - x, M_KEYTEXT, " %s%*s", k->bar, gap, "");
+        x += grid_printf(g, x, y, g->w - x, M_KEYTEXT, " %s%*s", keybar_label(v, k), gap, "");
     }
 }
 
