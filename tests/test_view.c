@@ -1115,6 +1115,73 @@ static void test_view_lost_side_by_side(void **state)
     model_close(&v);
 }
 
+/* The header's first row, as text. */
+static void header_row(struct view *v, char *out, size_t len)
+{
+    char *s = screen(v, v->utf8);
+    snprintf(out, len, "%.*s", (int)strcspn(s, "\n"), s);
+    free(s);
+}
+
+/* Whether text ends with tail, blanks aside. */
+static int ends_with(const char *text, const char *tail)
+{
+    size_t n = strlen(text), t = strlen(tail);
+    while (n && text[n - 1] == ' ')
+        n--;
+    return n >= t && !memcmp(text + n - t, tail, t);
+}
+
+/* At 80 columns the header says it all, to its last word: a long file name gives way (cut,
+ * marked), never the position, the time or "following"; two or three traces use fewer words,
+ * and zoomed says so. */
+static void test_view_header_fits(void **state)
+{
+    (void)state;
+    char longname[400], row[1024];
+    snprintf(longname, sizeof(longname), "%s/a-trace-with-a-name-as-long-as-a-lecture-title.ept",
+             dir);
+    assert_int_equal(symlink(small, longname), 0);
+    struct view *v;
+    assert_int_equal(open_path((void **)&v, longname, 80, 24), 0);
+    v->follow = 1;
+    v->hold = 1;
+    for (int ascii = 0; ascii < 2; ascii++) {
+        v->utf8 = !ascii;
+        header_row(v, row, sizeof(row));
+        if (!ends_with(row, "following (G: end)") || !strstr(row, "t=0.") ||
+            strncmp(row, " a-trace-w", 10) || !strstr(row, ascii ? "~|" : "\u2026\u2502") ||
+            !strstr(row, "1/")) {
+            fprintf(stderr, "80 columns, one trace: \"%s\"\n", row);
+            fail();
+        }
+    }
+    v->follow = 0;
+    v->utf8 = 1;
+    model_resize(v, 120, 30); /* room for it all: the name whole */
+    header_row(v, row, sizeof(row));
+    assert_non_null(strstr(row, "a-trace-with-a-name-as-long-as-a-lecture-title.ept"));
+    close_view((void **)&v);
+    unlink(longname);
+
+    assert_int_equal(open_three((void **)&v), 0);
+    model_resize(v, 80, 24);
+    v->follow = 1;
+    v->hold = 1;
+    keys(v, "aaz ");
+    header_row(v, row, sizeof(row));
+    if (!ends_with(row, "following (G: end)") || !strstr(row, "zoomed on 1 of 3") ||
+        !strstr(row, "by connection") || !strstr(row, "PLAYING")) {
+        fprintf(stderr, "80 columns, three traces: \"%s\"\n", row);
+        fail();
+    }
+    model_resize(v, 120, 30); /* room for the long words */
+    header_row(v, row, sizeof(row));
+    assert_non_null(strstr(row, "aligned by connection"));
+    assert_true(ends_with(row, "following (G: to the end)"));
+    close_view((void **)&v);
+}
+
 /* Three traces at lecture sizes: quit stays on the key bar, narrow columns use letters and a
  * legend, z zooms the focused column to the full width and back. */
 static void test_view_lecture_sizes(void **state)
@@ -1411,8 +1478,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_view_interest_rows, open_small, close_view),
         cmocka_unit_test_setup_teardown(test_view_log_marks_diagnosed_records, open_small,
                                         close_view),
-        cmocka_unit_test_setup_teardown(test_view_side_by_side_by_record, open_three,
-                                        close_view),
+        cmocka_unit_test_setup_teardown(test_view_side_by_side_by_record, open_three, close_view),
         cmocka_unit_test_setup_teardown(test_view_side_by_side_by_time, open_three, close_view),
         cmocka_unit_test_setup_teardown(test_view_side_by_side_by_wait, open_three, close_view),
         cmocka_unit_test_setup_teardown(test_view_side_by_side_by_connection, open_three,
@@ -1427,6 +1493,7 @@ int main(int argc, char **argv)
                                         close_view),
         cmocka_unit_test(test_view_lost_side_by_side),
         cmocka_unit_test_setup_teardown(test_view_lecture_sizes, open_three, close_view),
+        cmocka_unit_test(test_view_header_fits),
         cmocka_unit_test(test_view_still_ready),
         cmocka_unit_test(test_view_index_sparse_ids),
     };

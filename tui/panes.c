@@ -932,12 +932,33 @@ const struct pane *const pane_focusable[VP_COUNT] = {&pane_ready, &pane_interest
 static const char *const align_names[VA_COUNT] = {"record", "epoll_wait", "connection",
                                                   "time"};
 
+/* Name cut to leave out its last cut columns ("fault-closed-fd-st~"), whole when cut is 0
+ * or leaves too little of it to be worth it (then other text is cut at the screen's edge). */
+static const char *name_cut(const char *name, int cut, const struct grid *g, char *buf, size_t len)
+{
+    int cols = 0;
+    for (const char *p = name; *p; p++)
+        cols += ((unsigned char)*p & 0xc0) != 0x80;
+    int keep = cols - cut - 1; /* the mark takes a column */
+    if (cut <= 0 || keep < 8)
+        return name;
+    const char *p = name;
+    for (int c = 0; *p && c < keep; c++)
+        for (p++; ((unsigned char)*p & 0xc0) == 0x80; p++)
+            ; /* a whole code point at a time */
+    snprintf(buf, len, "%.*s%s", (int)(p - name), name, g->utf8 ? "\u2026" : "~");
+    return buf;
+}
+
 /* Column col's summary: full, the header of one trace (2: the same in fewer words, for a
- * screen too narrow for it); else a column's title among two or three. */
+ * screen too narrow for it, with the last cut columns of the file name left out); else a
+ * column's title among two or three. */
 static void col_summary(const struct view *v, int col, const struct grid *g, char *buf, size_t len,
-                        int full)
+                        int full, int cut)
 {
     const struct vcol *k = &v->col[col];
+    char namebuf[300];
+    const char *name = name_cut(k->name, cut, g, namebuf, sizeof(namebuf));
     const struct ept_rec *rec = k->ix.count ? vindex_rec(&k->ix, k->pos) : NULL;
     const struct finding *fs;
     size_t nf = k->ix.count ? replay_findings(k->r, &fs) : 0;
@@ -958,12 +979,12 @@ static void col_summary(const struct view *v, int col, const struct grid *g, cha
     if (!full && replay_is_proxy(k->r))
         sb_printf(&b, "%s", ept_mode_name(replay_mode(k->r)));
     else if (replay_is_proxy(k->r))
-        sb_printf(&b, "%s %s %s", k->name, sep, ept_mode_name(replay_mode(k->r)));
+        sb_printf(&b, "%s %s %s", name, sep, ept_mode_name(replay_mode(k->r)));
     else if (reader_config(replay_reader(k->r), "program", prog, sizeof(prog)) > 0 &&
              reader_config(replay_reader(k->r), "pid", pid, sizeof(pid)) > 0)
-        sb_printf(&b, "%s %s %s pid %s", k->name, sep, prog, pid);
+        sb_printf(&b, "%s %s %s pid %s", name, sep, prog, pid);
     else
-        sb_printf(&b, "%s %s recorded", k->name, sep);
+        sb_printf(&b, "%s %s recorded", name, sep);
     if (full)
         sb_printf(&b, " %s %s%llu/%llu", sep, tight ? "" : "record ",
                   (unsigned long long)(k->ix.count ? k->pos + 1 : 0),
@@ -989,7 +1010,7 @@ static void col_summary(const struct view *v, int col, const struct grid *g, cha
     } else {
         sb_printf(&b, " %s %zu diag", sep, nf);
         if (replay_is_proxy(k->r))
-            sb_printf(&b, " %s %s", sep, k->name);
+            sb_printf(&b, " %s %s", sep, name);
         sb_printf(&b, " %s t=%.6fs", sep, rec_time(k, rec));
     }
     if (tight) { /* " \b|\b " -> "|": the blanks around each bar go */
@@ -1017,49 +1038,80 @@ static int text_cols(const char *s)
     return n;
 }
 
+/* The header of two or three traces; tight: the same in fewer words, for 80 columns. */
+static void cols_summary(const struct view *v, const struct grid *g, char *buf, size_t len,
+                         int tight)
+{
+    const char *vl = grid_glyph_text(g, G_VLINE);
+    char sep[16];
+    snprintf(sep, sizeof(sep), tight ? "%s" : " %s ", vl);
+    struct sbuf b;
+    sb_init(&b, buf, len);
+    if (tight)
+        sb_printf(&b, " %d traces%sby %s%s", v->ncols, sep, align_names[v->align], sep);
+    else
+        sb_printf(&b, " epscope view%s%d traces%saligned by %s%s", sep, v->ncols, sep,
+                  align_names[v->align], sep);
+    if (v->zoom)
+        sb_printf(&b, tight ? "zoomed on %d of %d%s" : "zoomed on %d of %d (z)%s",
+                  v->focus_col + 1, v->ncols, sep);
+    sb_printf(&b, "%s %u%s/s", v->playing ? "PLAYING" : "PAUSED", model_speeds[v->speed],
+              tight ? "" : " rec");
+    if (v->follow)
+        sb_printf(&b, "%sfollowing%s", sep,
+                  !v->hold ? ""
+                  : tight  ? " (G: end)"
+                           : " (G: to the end)");
+}
+
+/* Make the word PLAYING on the header's row stand out. */
+static void paint_playing(struct grid *g)
+{
+    for (int i = 0; i + 7 <= g->w; i++) {
+        int same = 1;
+        for (int j = 0; j < 7 && same; j++)
+            same = g->c[i + j].ch == (uint32_t) "PLAYING"[j];
+        if (same) {
+            grid_paint(g, i, 0, 7, M_PLAYING);
+            return;
+        }
+    }
+}
+
 static void header_draw(const struct view *v, struct grid *g, struct vlayout *l)
 {
     char buf[512];
     const char *sep = grid_glyph_text(g, G_VLINE);
-    struct sbuf b;
     grid_fill(g, 0, 0, g->w, ' ', M_HEADER);
-    sb_init(&b, buf, sizeof(buf));
     if (v->ncols == 1) {
-        col_summary(v, 0, g, buf, sizeof(buf), 1);
-        int tight = text_cols(buf) + (v->follow ? 12 : 0) > g->w - 1;
-        if (tight) /* 80 columns: the same in fewer words */
-            col_summary(v, 0, g, buf, sizeof(buf), 2);
-        int x = grid_put(g, 1, 0, g->w - 1, M_HEADER, buf);
-        if (v->playing) {
-            /* the play state stands out */
-            for (int i = 0; i + 7 <= g->w; i++) {
-                int same = 1;
-                for (int j = 0; j < 7 && same; j++)
-                    same = g->c[i + j].ch == (uint32_t)"PLAYING"[j];
-                if (same) {
-                    grid_paint(g, i, 0, 7, M_PLAYING);
-                    break;
-                }
-            }
+        col_summary(v, 0, g, buf, sizeof(buf), 1, 0);
+        int follow = v->follow ? 12 + (v->hold ? 16 : 0) : 0;
+        int tight = text_cols(buf) + follow > g->w - 1;
+        if (tight) { /* 80 columns: the same in fewer words, and the name cut if need be */
+            follow = v->follow ? 10 + (v->hold ? 9 : 0) : 0;
+            col_summary(v, 0, g, buf, sizeof(buf), 2, 0);
+            int over = text_cols(buf) + follow - (g->w - 1);
+            if (over > 0)
+                col_summary(v, 0, g, buf, sizeof(buf), 2, over);
         }
+        int x = grid_put(g, 1, 0, g->w - 1, M_HEADER, buf);
         if (v->follow)
             grid_printf(g, 1 + x, 0, g->w - 1 - x, M_HEADER, tight ? "%s%s%s" : " %s %s%s", sep,
-                        "following", v->hold ? " (G: to the end)" : "");
+                        "following",
+                        !v->hold ? ""
+                        : tight  ? " (G: end)"
+                                 : " (G: to the end)");
     } else {
-        sb_printf(&b, " epscope view %s %d traces %s aligned by %s %s ", sep, v->ncols, sep,
-                  align_names[v->align], sep);
-        if (v->zoom)
-            sb_printf(&b, "zoomed on %d of %d (z) %s ", v->focus_col + 1, v->ncols, sep);
-        int x = grid_put(g, 0, 0, g->w, M_HEADER, buf);
-        x += grid_printf(g, x, 0, g->w - x, v->playing ? M_PLAYING : M_HEADER, "%s %u rec/s",
-                         v->playing ? "PLAYING" : "PAUSED", model_speeds[v->speed]);
-        if (v->follow)
-            grid_printf(g, x, 0, g->w - x, M_HEADER, " %s following%s", sep,
-                        v->hold ? " (G: to the end)" : "");
+        cols_summary(v, g, buf, sizeof(buf), 0);
+        if (text_cols(buf) > g->w - 1)
+            cols_summary(v, g, buf, sizeof(buf), 1);
+        grid_put(g, 0, 0, g->w, M_HEADER, buf);
     }
+    if (v->playing)
+        paint_playing(g);
     for (int c = 0; v->ncols > 1 && c < v->ncols; c++) {
         char s[400];
-        col_summary(v, c, g, s, sizeof(s), 0);
+        col_summary(v, c, g, s, sizeof(s), 0, 0);
         struct vrect *t = &l->title[c];
         int m = c == v->focus_col ? M_TITLE_FOCUS : M_TITLE;
         grid_fill(g, t->x, t->y, t->w, ' ', m);
