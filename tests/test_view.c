@@ -1182,6 +1182,38 @@ static void test_view_header_fits(void **state)
     close_view((void **)&v);
 }
 
+/* What the kernel still holds for a socket stays on its row at 80 columns, where the row has
+ * no room for the state word too (the lab asks how much the kernel held). */
+static void test_view_unread_fits(void **state)
+{
+    (void)state;
+    char path[400];
+    snprintf(path, sizeof(path), "%s/unread.ept", dir);
+    static struct tb b;
+    int rc = tb_open(&b, path);
+    tb_epoll_create(&b, 3);
+    tb_listener(&b, 4);
+    tb_ctl(&b, 3, EPOLL_CTL_ADD, 4, EPOLLIN);
+    tb_wait1(&b, 3, 4, EPOLLIN);
+    tb_accept(&b, 4, 6);
+    tb_ctl(&b, 3, EPOLL_CTL_ADD, 6, EPOLLIN | EPOLLET);
+    tb_wait1(&b, 3, 6, EPOLLIN);
+    tb_read(&b, 6, 16384, 16384);
+    tb_queue(&b, 6, EPT_QUEUE_UNREAD, 82040, 0);
+    assert_int_equal(rc | tb_end(&b), 0);
+    struct view *v;
+    assert_int_equal(open_path((void **)&v, path, 80, 24), 0);
+    keys(v, "G");
+    assert_screen_has(v, " 80 KiB unread\n");
+    char *scr = screen(v, 1);
+    assert_null(strstr(scr, "reading, 80")); /* no room for both: the bytes stay */
+    free(scr);
+    model_resize(v, 120, 30);
+    assert_screen_has(v, " reading, 80 KiB unread\n");
+    close_view((void **)&v);
+    unlink(path);
+}
+
 /* Three traces at lecture sizes: quit stays on the key bar, narrow columns use letters and a
  * legend, z zooms the focused column to the full width and back. */
 static void test_view_lecture_sizes(void **state)
@@ -1494,6 +1526,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_view_lost_side_by_side),
         cmocka_unit_test_setup_teardown(test_view_lecture_sizes, open_three, close_view),
         cmocka_unit_test(test_view_header_fits),
+        cmocka_unit_test(test_view_unread_fits),
         cmocka_unit_test(test_view_still_ready),
         cmocka_unit_test(test_view_index_sparse_ids),
     };

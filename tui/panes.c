@@ -470,12 +470,22 @@ int pane_interest_rows(const struct view *v, int col, int width, char *head, siz
         if (narrow)
             snprintf(r->text, sizeof(r->text), "%-3d%-4.3s%s %s %-4s %-7s %s%s", q->fd, role,
                      fin, fout, trigger(in, TRIG_SHORT), bytes, sock_state(v, col, q), qs);
-        else
-            snprintf(r->text, sizeof(r->text),
-                     wide ? "%-3d %-8s %-5s %-7s %-8s %-16s %-13s %-15s %s%s"
-                          : "%-3d %-8s %-5s %s %s %-5s %-10s %-15s %s%s",
-                     q->fd, role, conn, fin, fout, trigger(in, wide ? TRIG_WORDS : TRIG_COLS),
-                     bytes, peer, sock_state(v, col, q), qs);
+        else {
+            const char *state = sock_state(v, col, q), *tail = qs;
+            for (int fit = 0; fit < 2; fit++) {
+                snprintf(r->text, sizeof(r->text),
+                         wide ? "%-3d %-8s %-5s %-7s %-8s %-16s %-13s %-15s %s%s"
+                              : "%-3d %-8s %-5s %s %s %-5s %-10s %-15s %s%s",
+                         q->fd, role, conn, fin, fout, trigger(in, wide ? TRIG_WORDS : TRIG_COLS),
+                         bytes, peer, state, tail);
+                /* too long for 80 columns: what the kernel holds says more than the state
+                 * word ("80 KiB unread" of a socket that is reading) */
+                if ((int)strlen(r->text) <= width - 2 || !qs[0])
+                    break;
+                state = "";
+                tail = qs + 2;
+            }
+        }
         r->mark = -1;
         r->mark2 = -1;
         if (f && f->sid && s->sid == f->sid)
