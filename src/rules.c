@@ -51,7 +51,7 @@ struct note {
     uint8_t fin_known;         /* ...and its handler passed the end on (shutdown): it knew
                                   the end of file without a read returning 0 */
     /* busy-epollout */
-    uint32_t out_streak;
+    uint32_t out_streak, out_max; /* this run of EPOLLOUT reports; the longest reported */
     uint8_t out_seen, wrote;
     uint64_t out_pos;
     /* eof-spin */
@@ -634,10 +634,14 @@ static void busy_ready(struct rules *R, struct state_sock *s, const struct state
     n->wrote = 0;
     if (n->out_streak >= RULE_BUSY_OUT_EVENTS && !s->uncertain) {
         struct finding *f = report(R, s, RULE_BUSY_EPOLLOUT, n->out_pos, pos);
-        if (f)
+        if (!f && n->out_streak > n->out_max) /* a longer run: the words follow it */
+            f = &R->f[n->finding[RULE_BUSY_EPOLLOUT] - 1];
+        if (f) {
+            n->out_max = n->out_streak;
             snprintf(f->what, sizeof(f->what),
                      "fd %d: level-triggered EPOLLOUT returned by epoll_wait %u times in a row "
                      "with no write on it in between", s->fd, n->out_streak);
+        }
     }
 }
 

@@ -556,6 +556,21 @@ static void test_busy_epollout(void **state)
         tb_wait1(b, EP, C, EPOLLOUT);
     assert_int_equal(finish(f, RULE_BUSY_EPOLLOUT, &all), 1);
     assert_int_equal(all, 1);
+    /* its words tell the longest run, not the 3 that made it a finding: 4, a write, 40 */
+    b = begin(f, LT_IN | EPOLLOUT, LT_IN);
+    for (int i = 0; i < 4; i++)
+        tb_wait1(b, EP, C, EPOLLOUT);
+    tb_write(b, C, 100, 100);
+    for (int i = 0; i < 40; i++)
+        tb_wait1(b, EP, C, EPOLLOUT);
+    tb_write(b, C, 100, 100);
+    for (int i = 0; i < 5; i++)
+        tb_wait1(b, EP, C, EPOLLOUT);
+    assert_int_equal(finish(f, RULE_BUSY_EPOLLOUT, &all), 1);
+    const struct finding *fs;
+    assert_int_equal(replay_findings(f->r, &fs), 1);
+    assert_non_null(strstr(fs[0].what, " 40 times in a row "));
+    assert_int_equal(fs[0].count, 2 + 38 + 3); /* each report from the third of a run on */
     /* twice is not a pattern (an event queued before EPOLLOUT was removed) */
     b = begin(f, LT_IN | EPOLLOUT, LT_IN);
     for (int i = 0; i < 2; i++)
