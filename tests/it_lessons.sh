@@ -43,4 +43,9 @@ done <"$dir/lessons.txt"
 # path among it): a trace recorded again cannot make an answer silently false.
 T=$T EPSCOPE=$EPSCOPE python3 "$(dirname "$0")/lab_answers.py" "$dir" ||
     fail "an answer of docs/lab.md does not hold on the shipped traces"
+
+# traces/README.md's keys for fault-no-drain reach the empty wait it describes
+expect_status 0 "$EPSCOPE" view --snapshot 1 --size 80x24 --keys dnnn "$dir/fault-no-drain.ept"
+out_has '^.  31 .* epoll_wait\(timeout=500, max=256\) = 0 '
+out_has ' 80 KiB unread$'
 echo ok

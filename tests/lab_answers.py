@@ -239,6 +239,18 @@ claim(29, herd["shared"][0] == (19, 10) and herd["exclusive"][0] == (40, 40) and
       herd["reuseport"][0] == (18, 18),
       "worker 0: shared 19 wake-ups for 10, exclusive and reuseport one each %s" %
       [herd[a][0] for a in herd])
+# record 12 ends an accept loop that took a connection (record 7); records 146-149 are a
+# blocked wait that returned the listener alone, whose first accept found nothing
+sw = {r["seq"]: r for r in records("herd-shared.w0.ept")}
+def eagain(r):
+    return r["type"] == "accept" and r["result"] < 0 and r.get("errno") == "EAGAIN"
+claim(29, eagain(sw[12]) and sw[7]["type"] == "accept" and sw[7]["result"] >= 0 and
+      all(sw[q]["type"] not in ("epoll_wait", "handle") for q in range(8, 12)),
+      "record 12's EAGAIN ends the accept loop that took a connection at record 7")
+claim(29, sw[146]["type"] == "epoll_wait" and sw[146]["result"] == 1 and
+      sw[147]["type"] == "ready" and sw[148]["type"] == "handle" and eagain(sw[149]) and
+      sw[146].get("blocked_ns", 0) > 1000000,
+      "records 146-149: a blocked wait, the listener alone, its first accept EAGAIN")
 claim(30, [a for _, a in herd["shared"]] == [10, 18, 12] and
       [a for _, a in herd["exclusive"]] == [40, 0, 0] and
       [a for _, a in herd["reuseport"]] == [18, 8, 14],
