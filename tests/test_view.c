@@ -1183,7 +1183,8 @@ static void test_view_header_fits(void **state)
 }
 
 /* What the kernel still holds for a socket stays on its row at 80 columns, where the row has
- * no room for the state word too (the lab asks how much the kernel held). */
+ * no room for the state word too (the lab asks how much the kernel held); the time a wait
+ * blocked reads the same in the ready list's title as in the event log. */
 static void test_view_unread_fits(void **state)
 {
     (void)state;
@@ -1200,6 +1201,7 @@ static void test_view_unread_fits(void **state)
     tb_wait1(&b, 3, 6, EPOLLIN);
     tb_read(&b, 6, 16384, 16384);
     tb_queue(&b, 6, EPT_QUEUE_UNREAD, 82040, 0);
+    tb_wait_blocked(&b, 3, 0, 1443706999); /* 1.443706999 s: both say 1.443706 */
     assert_int_equal(rc | tb_end(&b), 0);
     struct view *v;
     assert_int_equal(open_path((void **)&v, path, 80, 24), 0);
@@ -1210,6 +1212,9 @@ static void test_view_unread_fits(void **state)
     free(scr);
     model_resize(v, 120, 30);
     assert_screen_has(v, " reading, 80 KiB unread\n");
+    keys(v, "n"); /* the wait: its pane's title and its log line give the same time */
+    assert_screen_has(v, "returned 0, blocked 1.443706s");
+    assert_screen_has(v, "= 0 <1.443706>");
     close_view((void **)&v);
     unlink(path);
 }

@@ -209,8 +209,10 @@ int pane_ready_rows(const struct view *v, int col, int width, char *head, size_t
     else if (narrow)
         snprintf(head, headlen, "wait #%ld = %d", wi + 1, w->result);
     else
-        snprintf(head, headlen, "epoll_wait #%ld returned %d, blocked %.6fs", wi + 1, w->result,
-                 (double)w->blocked_ns / 1e9);
+        /* in whole microseconds, cut as the event log's <...> is, so the two agree */
+        snprintf(head, headlen, "epoll_wait #%ld returned %d, blocked %llu.%06llus", wi + 1,
+                 w->result, (unsigned long long)(w->blocked_ns / 1000000000u),
+                 (unsigned long long)(w->blocked_ns % 1000000000u / 1000u));
     int n = 0;
     if (w->result == 0 && max > 0) {
         struct vrow *r = &rows[n++];
