@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include "fmt.h"
 #include "reader.h"
@@ -27,6 +28,9 @@ static const char usage[] =
     "per connection, events per wait, wasted events, EAGAINs per connection.\n"
     "\n"
     "Each figure agrees with what 'epscope dump' prints for the same file:\n"
+    "  mode                the proxy's; a recorded program's: the trigger modes of its\n"
+    "                      epoll_ctl(ADD / epoll_ctl(MOD lines that returned 0 (EPOLLET:\n"
+    "                      edge, EPOLLONESHOT: -oneshot), 'level, edge' when it mixed them\n"
     "  client connections  accept4() lines that returned a descriptor\n"
     "  listener wake-ups   'ready' lines for a listening socket; per accepted connection:\n"
     "                      1.0 when each wake-up accepted one, more when loops woke for\n"
@@ -62,6 +66,7 @@ struct col {
     uint64_t syscalls;
     uint64_t wakeups;          /* ready events of a listening socket */
     uint64_t accept_eagain;
+    unsigned trig; /* a recorded program's registrations: bit 1 << TRIG_* */
     uint64_t diags[RULE_COUNT];
     uint64_t nfindings;
 };
@@ -80,6 +85,11 @@ static const char *base_name(const char *path)
 }
 
 #define MAXLISTENERS 64 /* a program with more: the ones after are not counted */
+
+/* A registration's trigger mode, by EPOLLET and EPOLLONESHOT (names: trig_names). */
+enum { TRIG_LEVEL, TRIG_EDGE, TRIG_LEVEL_ONESHOT, TRIG_EDGE_ONESHOT, TRIG_COUNT };
+static const char *const trig_names[TRIG_COUNT] = {"level", "edge", "level-oneshot",
+                                                   "edge-oneshot"};
 
 /* The figures of one record the model does not keep: system calls, listener wake-ups
  * (listeners are known from listen() or, in a recorded trace, from first sight) and
@@ -107,6 +117,10 @@ static void count_rec(struct col *k, const struct ept_rec *rec, uint32_t *lsid, 
     } else if (rec->type == EPT_ACCEPT) {
         EPT_VIEW(struct ept_accept, a, rec);
         k->accept_eagain += a->result == -EAGAIN;
+    } else if (rec->type == EPT_EPOLL_CTL) {
+        EPT_VIEW(struct ept_epoll_ctl, c, rec);
+        if (c->result == 0 && (c->op == EPOLL_CTL_ADD || c->op == EPOLL_CTL_MOD))
+            k->trig |= 1u << (!!(c->events & EPOLLET) + 2 * !!(c->events & EPOLLONESHOT));
     }
 }
 
@@ -157,11 +171,12 @@ static int col_open(struct col *k, const char *path)
     return 0;
 }
 
-/* Each column is named by its mode, or by its file when two columns share a mode. */
+/* Each column is named by its mode, or by its file when two columns share a mode or it is a
+ * recorded program's (which has none). */
 static void name_columns(struct col *k, int n)
 {
     for (int i = 0; i < n; i++) {
-        int dup = 0;
+        int dup = replay_mode(k[i].r) == EPT_MODE_NONE;
         for (int j = 0; j < n; j++)
             dup |= j != i && replay_mode(k[j].r) == replay_mode(k[i].r);
         const char *name = dup ? base_name(k[i].path) : ept_mode_name(replay_mode(k[i].r));
@@ -317,9 +332,19 @@ struct row {
         snprintf(out, len, fmt, (double)(expr));                                         \
     }
 
+/* The proxy's mode; of a recorded program, the one its registrations used ("level, edge"
+ * when they mixed them, as nginx does: its listener level, its connections edge). */
 static void c_mode(const struct col *k, char *out, size_t len)
 {
-    snprintf(out, len, "%s", ept_mode_name(replay_mode(k->r)));
+    if (replay_mode(k->r) != EPT_MODE_NONE || !k->trig) {
+        snprintf(out, len, "%s", ept_mode_name(replay_mode(k->r)));
+        return;
+    }
+    struct sbuf b;
+    sb_init(&b, out, len);
+    for (int t = 0; t < TRIG_COUNT; t++)
+        if (k->trig & (1u << t))
+            sb_printf(&b, "%s%s", b.len ? ", " : "", trig_names[t]);
 }
 
 DBL(c_duration, "%.3f", (double)k->c->duration_ns / 1e9)

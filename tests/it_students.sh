@@ -136,6 +136,14 @@ student echo_et - rdhup %PID%
 student proxy_oneshot - proxy
 student proxy_oneshot - pipe
 
+step "compare names a recorded program's trigger modes from its registrations"
+expect_status 0 "$EPSCOPE" compare "$T/echo_lt.ept" "$T/echo_et.ept" "$T/proxy_oneshot.ept"
+# the columns by file (a recorded program has no mode of its own), the modes as registered:
+# echo_et's listener level and its clients edge; proxy_oneshot all one-shot
+out_has '^trace +echo_lt\.ept +echo_et\.ept +proxy_oneshot\.ept$'
+out_has '^mode +level +level, edge +'
+grep '^mode' "$LAST_OUT" | grep -Eq 'oneshot$' || fail "proxy_oneshot's mode is not one-shot"
+
 step "each classic mistake, found by its id from the system calls alone"
 student echo_et_nodrain edge-starvation nodrain
 SPIN=1 student echo_lt_eofspin eof-spin eofspin %PID%
