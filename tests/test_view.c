@@ -1202,6 +1202,7 @@ static void test_view_unread_fits(void **state)
     tb_read(&b, 6, 16384, 16384);
     tb_queue(&b, 6, EPT_QUEUE_UNREAD, 82040, 0);
     tb_wait_blocked(&b, 3, 0, 1443706999); /* 1.443706999 s: both say 1.443706 */
+    tb_epoll_create(&b, 9); /* a second set, never waited on */
     assert_int_equal(rc | tb_end(&b), 0);
     struct view *v;
     assert_int_equal(open_path((void **)&v, path, 80, 24), 0);
@@ -1215,6 +1216,9 @@ static void test_view_unread_fits(void **state)
     keys(v, "n"); /* the wait: its pane's title and its log line give the same time */
     assert_screen_has(v, "returned 0, blocked 1.443706s");
     assert_screen_has(v, "= 0 <1.443706>");
+    keys(v, "e"); /* check counts the sets created; the viewer steps through those waited on */
+    model_resize(v, 80, 24);
+    assert_screen_has(v, "this trace waits on one epoll set (of 2 created)");
     close_view((void **)&v);
     unlink(path);
 }

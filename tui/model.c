@@ -682,7 +682,12 @@ static int act_set(struct view *v, int key)
     struct vcol *k = &v->col[v->focus_col];
     size_t n = replay_nsets(k->r);
     if (n < 2) {
-        msg(v, n ? "this trace has one epoll set" : "this trace has no epoll_wait yet");
+        uint64_t made = replay_counts(k->r)->sets; /* check counts those (one closed at once) */
+        if (n && made > 1)
+            msg(v, "this trace waits on one epoll set (of %llu created)",
+                (unsigned long long)made);
+        else
+            msg(v, n ? "this trace has one epoll set" : "this trace has no epoll_wait yet");
         return VR_HANDLED | VR_REDRAW;
     }
     k->set_sel = k->set_sel + 1 < (int)n ? k->set_sel + 1 : -1;
