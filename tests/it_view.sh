@@ -44,6 +44,10 @@ for w in --follow --snapshot --size --keys --align --speed --no-color --ascii \
     mouse; do
     grep -qF -- "$w" "$LAST_OUT" || fail "--help lacks '$w'"
 done
+# docs/viewer.md shows --help whole under Options: word for word what the program prints
+awk '/^## Options/ { on = 1; next } on && /^```/ { if (in_block) exit; in_block = 1; next }
+     in_block' "$(dirname "$0")/../docs/viewer.md" >"$T/viewer-md-help.txt"
+diff "$T/viewer-md-help.txt" "$LAST_OUT" || fail "docs/viewer.md's Options differ from --help"
 
 step "--snapshot: golden screens"
 # The goldens hold the layout. A diagnosis' words are the rules' (src/rules.c) and may be

@@ -40,7 +40,7 @@ static const char usage[] =
     "      --size WxH      the snapshot's size (default 100x30, at least 80x24)\n"
     "      --keys KEYS     with --snapshot: keys to press first, e.g. 'd', '?', 'w<Tab>'\n"
     "                      (<Tab> <BTab> <Enter> <Esc> <Space> <Up> <Down> <Left> <Right>\n"
-    "                      <PgUp> <PgDn> <Home> <End> name the special keys)\n"
+    "                      <PgUp> <PgDn> <Home> <End> name the special keys, <lt> a '<')\n"
     "      --align HOW     side by side: record (default), wait, conn or time (the\n"
     "                      workers of one proxy, the processes of one program)\n"
     "      --speed N       playback speed in records per second (rounded to a step)\n"
@@ -56,8 +56,9 @@ static const char usage[] =
     "  Esc          close a prompt or the help, stop a search\n"
     "  mouse        a click focuses a pane and selects a row (a record: go there)\n"
     "\n"
-    "Needs a terminal of at least 80x24 that can move the cursor. Exit status: 0; 1 when the\n"
-    "terminal cannot be drawn on; 2 when a file is not a usable trace or the options are wrong.\n";
+    "Needs a terminal of at least 80x24 that can move the cursor. Exit status: 0 (q, or\n"
+    "stopped by SIGINT or SIGTERM); 1 when the terminal cannot be drawn on; 2 when a file is\n"
+    "not a usable trace or the options are wrong.\n";
 
 /* --- input: keys and clicks to the model --- */
 
