@@ -486,6 +486,31 @@ static int wait_cmd(pid_t pid, int rfd, const char *token, struct failures *fs)
     }
 }
 
+/* Why the trace of process tpid has no end record, as the summary's tail: still running
+ * (one of live), CMD (cmd) killed by a signal, or not known. */
+static void unended_why(long tpid, pid_t cmd, int status, const long *live, int nlive, char *buf,
+                        size_t len)
+{
+    for (int i = 0; i < nlive; i++)
+        if (live[i] == tpid) {
+            snprintf(buf, len, "; no end record yet: the process still runs (above)");
+            return;
+        }
+    if (tpid == cmd && WIFSIGNALED(status)) {
+        const char *name = sigabbrev_np(WTERMSIG(status));
+        snprintf(buf, len,
+                 "; no end record: it was killed by SIG%s, which ends a process without its "
+                 "exit handlers (the recorder's among them), so its last calls may be missing "
+                 "and the lost count is not known",
+                 name ? name : "?");
+        return;
+    }
+    snprintf(buf, len,
+             "; no end record: the process ended before it could finish its trace "
+             "(killed?), or still runs, so its last calls may be missing and the lost "
+             "count is not known");
+}
+
 /* --- running CMD -------------------------------------------------------------------------- */
 
 struct record_opts {
@@ -777,14 +802,14 @@ int record_main(int argc, char **argv)
             if (fs.f[j].write_err && !strcmp(fs.f[j].path, ws[i].path))
                 f = &fs.f[j];
         uint64_t lost = ws[i].lost + (f && f->ended ? f->lost : 0);
+        char why[200] = "";
+        if (f)
+            snprintf(why, sizeof(why), "; cut short where a write failed (above)");
+        else if (!ws[i].ended)
+            unended_why(ws[i].pid, pid, status, live, nlive < 16 ? nlive : 16, why, sizeof(why));
         fprintf(stderr, "epscope record: %s: %s, pid %ld: %llu records, %llu lost%s\n", ws[i].path,
                 ws[i].program, ws[i].pid, (unsigned long long)ws[i].records,
-                (unsigned long long)lost,
-                f             ? "; cut short where a write failed (above)"
-                : ws[i].ended ? ""
-                              : "; no end record: the process ended before it could finish "
-                                "its trace (killed?), or still runs, so its last calls may be "
-                                "missing and the lost count is not known");
+                (unsigned long long)lost, why);
     }
     fprintf(stderr, "epscope record: look at %s with: %s check %s%s; %s view %s\n",
             n == 1 ? "it" : "them", cli_self(), ws[0].path, n > 1 ? " ..." : "", cli_self(),

@@ -259,7 +259,7 @@ grep -q 'no end record' "$LAST_ERR" || fail "dump does not say the trace has no 
 n=$(grep -c 'accept4' "$LAST_OUT")
 [ "$n" -ge 4 ] || fail "only $n accepts in the killed program's trace"
 expect_status 0 "$EPSCOPE" check killed.ept
-grep -q "killed.ept: .*: [0-9]* records, 0 lost; no end record: the process ended before" \
+grep -q "killed.ept: .*: [0-9]* records, 0 lost; no end record: it was killed by SIGKILL," \
     "$T/B.err" || fail "record's summary does not say the killed trace has no end: $(cat "$T/B.err")"
 
 step "an idle program's flusher sleeps; the first record after wakes it, and none is lost"
