@@ -47,6 +47,9 @@ struct note {
     uint64_t fired;            /* pos + 1 of its one-shot event, 0 once re-armed */
     uint64_t idle_ns;          /* since when nothing was done on it (0: not watched) */
     uint8_t suspect;           /* left disarmed that long: reported if never re-armed */
+    uint8_t os_full;           /* its last read returned all it asked for: more may have
+                                  waited when it was left (a proxy holding back for a slow
+                                  peer), so a later read finding data proves nothing */
     uint8_t fin_drained;       /* after an EPOLLRDHUP, a short read emptied it */
     uint8_t fin_known;         /* ...and its handler passed the end on (shutdown): it knew
                                   the end of file without a read returning 0 */
@@ -488,7 +491,9 @@ static int edge_judge(struct rules *R, struct state_sock *s, uint64_t pos, uint6
  * suspect; a later MOD clears it (a slow backend, a worker thread taking its time). It is
  * reported when it is closed, or the trace ends, still never re-armed; or as soon as a read
  * of it (non-blocking: it said EAGAIN before, so the read did not wait) finds data or end
- * of file waiting, which no event could report. */
+ * of file waiting, which no event could report; unless the read before it filled its
+ * buffer, so the data may have waited since (a proxy that stops reading a backend while its
+ * client is slow, and reads it again when the client has room). */
 
 static void oneshot_fired(struct rules *R, struct state_sock *s, uint64_t pos)
 {
@@ -564,7 +569,7 @@ static __attribute__((noinline)) void oneshot_watched(struct rules *R, struct st
         return;
     }
     if (n->suspect || ns >= n->idle_ns + RULE_STALL_NS) {
-        if (type == EPT_READ && result >= 0 && s->nonblock && !s->uncertain) {
+        if (type == EPT_READ && result >= 0 && s->nonblock && !s->uncertain && !n->os_full) {
             char what[160];
             snprintf(what, sizeof(what), "%.3f s later a read found %s waiting in it, which "
                      "no event had reported", secs(ns - n->idle_ns),
@@ -1446,6 +1451,8 @@ static void on_read(struct rules *R, struct state_thread *t, const struct ept_re
         hog_read(R, t, s, io, pos);
         oneshot_read(R, s, io);
         oneshot_call(R, s, EPT_READ, io->result, pos, rec->ns);
+        if ((n = note_if(R, s)))
+            n->os_full = io->result > 0 && io->asked && (uint32_t)io->result == io->asked;
     }
     mistrigger_read(R, t, s, io, pos);
     if (io->result == -EBADF)
