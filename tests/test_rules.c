@@ -342,6 +342,22 @@ static void test_edge_starvation(void **state)
 
 /* --- oneshot-not-rearmed --------------------------------------------------------------- */
 
+/* An edge-oneshot proxy's connection up to the response: the backend connected (EPOLLOUT,
+ * re-armed for input), the client's request read to EAGAIN and forwarded, the client
+ * re-armed. */
+static struct tb *begin_request(struct rfx *f)
+{
+    struct tb *b = begin(f, OS_IN, OS_OUT);
+    tb_wait1(b, EP, K, EPOLLOUT);
+    tb_ctl(b, EP, EPOLL_CTL_MOD, K, OS_IN);
+    tb_wait1(b, EP, C, EPOLLIN);
+    tb_read(b, C, 16384, 40);
+    tb_write(b, K, 40, 40);
+    tb_read(b, C, 16384, -EAGAIN);
+    tb_ctl(b, EP, EPOLL_CTL_MOD, C, OS_IN);
+    return b;
+}
+
 static void test_oneshot_not_rearmed(void **state)
 {
     struct rfx *f = *state;
@@ -361,14 +377,7 @@ static void test_oneshot_not_rearmed(void **state)
     /* the backend fired, its response was forwarded, and it was left disarmed while the
      * client (armed) waited: its end of file waited unreported until the client gave up
      * and a read of the backend found it there at once (it is non-blocking: EAGAIN) */
-    b = begin(f, OS_IN, OS_OUT);
-    tb_wait1(b, EP, K, EPOLLOUT);
-    tb_ctl(b, EP, EPOLL_CTL_MOD, K, OS_IN);
-    tb_wait1(b, EP, C, EPOLLIN);
-    tb_read(b, C, 16384, 40);
-    tb_write(b, K, 40, 40);
-    tb_read(b, C, 16384, -EAGAIN);
-    tb_ctl(b, EP, EPOLL_CTL_MOD, C, OS_IN);
+    b = begin_request(f);
     tb_wait1(b, EP, K, EPOLLIN);
     tb_read(b, K, 16384, 24);
     tb_write(b, C, 24, 24);
@@ -410,14 +419,7 @@ static void test_oneshot_not_rearmed(void **state)
      * came back short, the backend is read for exactly the room left (a full read: more
      * waits) and left disarmed; two seconds on, the client drained (EPOLLOUT), the backend
      * is read again, finding what waited all along, and re-armed */
-    b = begin(f, OS_IN, OS_OUT);
-    tb_wait1(b, EP, K, EPOLLOUT);
-    tb_ctl(b, EP, EPOLL_CTL_MOD, K, OS_IN);
-    tb_wait1(b, EP, C, EPOLLIN);
-    tb_read(b, C, 16384, 40);
-    tb_write(b, K, 40, 40);
-    tb_read(b, C, 16384, -EAGAIN);
-    tb_ctl(b, EP, EPOLL_CTL_MOD, C, OS_IN);
+    b = begin_request(f);
     tb_wait1(b, EP, K, EPOLLIN); /* the response's first part, drained (EAGAIN) */
     tb_read(b, K, 16384, 16384);
     tb_write(b, C, 16384, 16384);
