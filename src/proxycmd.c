@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fdlimit.h"
 #include "fmt.h"
 #include "policy.h"
 #include "proxy.h"
@@ -34,8 +35,9 @@ static const char usage[] =
     "  --ring-size BYTES        trace ring size, a power of two (default 4m)\n"
     "  --preview N              payload bytes kept per read/write record (default 64, 0-1024)\n"
     "  --story                  narrate on stderr, in the words of the origin project\n"
-    "  --max-conns N            client connections at once (default 10000); beyond, the\n"
-    "                           listener pauses\n"
+    "  --max-conns N            client connections at once (default 10000, or what the\n"
+    "                           descriptor limit holds at 2 a connection); beyond, the\n"
+    "                           listener pauses and clients wait in its backlog\n"
     "  --connect-timeout MS     backend connect timeout (default 5000: outlasts the SYN\n"
     "                           retransmits at 1 s and 3 s of a backend whose backlog is full)\n"
     "  --connect-tries N        connect attempts per client, on the next backend or the same\n"
@@ -97,6 +99,7 @@ static int bad(const char *opt, const char *arg, const char *what)
 
 /* What the command line names that is not yet part of the configuration. */
 struct proxy_args {
+    int max_conns_set; /* --max-conns was given: say so when the limit cuts it */
     const char *listen;
     const char *backends[BALANCE_MAX];
     unsigned nb;
@@ -128,8 +131,8 @@ static void proxy_defaults(struct proxy_config *c, struct proxy_args *a)
     c->worker = -1;
     c->listen_fd = -1;
     c->name = "epscope proxy";
+    memset(a, 0, sizeof(*a));
     a->listen = "127.0.0.1:8080";
-    a->nb = 0;
     a->algo = EPT_ALGO_ROUNDROBIN;
     a->accept = -1;
 }
@@ -213,6 +216,7 @@ static int proxy_parse(int argc, char **argv, struct proxy_config *c, struct pro
             if (cli_parse_int(optarg, 1, 1000000, &l) < 0)
                 return bad("--max-conns", optarg, "1 to 1000000");
             c->max_conns = (unsigned)l;
+            a->max_conns_set = 1;
             break;
         case O_CTIMEOUT:
             if (cli_parse_int(optarg, 1, 3600000, &l) < 0)
@@ -290,6 +294,30 @@ static int proxy_parse(int argc, char **argv, struct proxy_config *c, struct pro
     return -1;
 }
 
+#define FD_RESERVE                                                                                \
+    32 /* descriptors a loop holds besides its connections: stdio, the epoll
+                         set, listeners, the trace, the master's pipes, and room to spare */
+
+/* Each connection holds two descriptors (client and backend): more connections than the
+ * limit (ulimit -n, raised to its hard limit) can hold would fail with EMFILE after their
+ * request was read, and be reset. Cap max_conns so the clients beyond wait in the backlog
+ * instead, and say so when --max-conns was given (the default is cut silently). */
+static void fit_fd_limit(struct proxy_config *c, int given)
+{
+    long lim = fdlimit_raise();
+    if (lim <= 0)
+        return;
+    long fit = lim > FD_RESERVE + 2 ? (lim - FD_RESERVE) / 2 : 1;
+    if ((long)c->max_conns <= fit)
+        return;
+    if (given)
+        fprintf(stderr,
+                "epscope proxy: --max-conns %u needs 2 descriptors a connection, and the "
+                "limit is %ld (ulimit -n): at most %ld connections at once\n",
+                c->max_conns, lim, fit);
+    c->max_conns = (unsigned)fit;
+}
+
 /* Check what the options say together and complete c (addresses, backends, defaults that
  * depend on other options). Returns -1 to go on, or the exit status after one message. */
 static int proxy_prepare(struct proxy_config *c, const struct proxy_args *a)
@@ -317,6 +345,7 @@ static int proxy_prepare(struct proxy_config *c, const struct proxy_args *a)
     c->accept = (unsigned)(a->accept >= 0   ? a->accept
                            : c->workers > 1 ? PROXY_ACCEPT_REUSEPORT
                                             : PROXY_ACCEPT_SHARED);
+    fit_fd_limit(c, a->max_conns_set);
     return -1;
 }
 
