@@ -294,9 +294,9 @@ static int proxy_parse(int argc, char **argv, struct proxy_config *c, struct pro
     return -1;
 }
 
-#define FD_RESERVE                                                                                \
-    32 /* descriptors a loop holds besides its connections: stdio, the epoll
-                         set, listeners, the trace, the master's pipes, and room to spare */
+/* Descriptors a loop holds besides its connections: stdio, the epoll set, listeners, the
+ * trace, the master's pipes, and room to spare. */
+#define FD_RESERVE 32
 
 /* Each connection holds two descriptors (client and backend): more connections than the
  * limit (ulimit -n, raised to its hard limit) can hold would fail with EMFILE after their

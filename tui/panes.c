@@ -944,14 +944,20 @@ const struct pane *const pane_focusable[VP_COUNT] = {&pane_ready, &pane_interest
 static const char *const align_names[VA_COUNT] = {"record", "epoll_wait", "connection",
                                                   "time"};
 
+/* Columns text s takes on the screen (a code point each). */
+static int text_cols(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
 /* Name cut to leave out its last cut columns ("fault-closed-fd-st~"), whole when cut is 0
  * or leaves too little of it to be worth it (then other text is cut at the screen's edge). */
 static const char *name_cut(const char *name, int cut, const struct grid *g, char *buf, size_t len)
 {
-    int cols = 0;
-    for (const char *p = name; *p; p++)
-        cols += ((unsigned char)*p & 0xc0) != 0x80;
-    int keep = cols - cut - 1; /* the mark takes a column */
+    int keep = text_cols(name) - cut - 1; /* the mark takes a column */
     if (cut <= 0 || keep < 8)
         return name;
     const char *p = name;
@@ -1041,14 +1047,6 @@ static void col_summary(const struct view *v, int col, const struct grid *g, cha
     }
 }
 
-/* Columns text s takes on the screen (a code point each). */
-static int text_cols(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xc0) != 0x80;
-    return n;
-}
 
 /* The header of two or three traces; tight: the same in fewer words, for 80 columns. */
 static void cols_summary(const struct view *v, const struct grid *g, char *buf, size_t len,
@@ -1096,23 +1094,21 @@ static void header_draw(const struct view *v, struct grid *g, struct vlayout *l)
     const char *sep = grid_glyph_text(g, G_VLINE);
     grid_fill(g, 0, 0, g->w, ' ', M_HEADER);
     if (v->ncols == 1) {
+        char fol[64] = ""; /* "following", after the summary, in its long or short form */
         col_summary(v, 0, g, buf, sizeof(buf), 1, 0);
-        int follow = v->follow ? 12 + (v->hold ? 16 : 0) : 0;
-        int tight = text_cols(buf) + follow > g->w - 1;
-        if (tight) { /* 80 columns: the same in fewer words, and the name cut if need be */
-            follow = v->follow ? 10 + (v->hold ? 9 : 0) : 0;
+        if (v->follow)
+            snprintf(fol, sizeof(fol), " %s following%s", sep, v->hold ? " (G: to the end)" : "");
+        if (text_cols(buf) + text_cols(fol) > g->w - 1) {
+            /* 80 columns: the same in fewer words, and the name cut if need be */
+            if (v->follow)
+                snprintf(fol, sizeof(fol), "%sfollowing%s", sep, v->hold ? " (G: end)" : "");
             col_summary(v, 0, g, buf, sizeof(buf), 2, 0);
-            int over = text_cols(buf) + follow - (g->w - 1);
+            int over = text_cols(buf) + text_cols(fol) - (g->w - 1);
             if (over > 0)
                 col_summary(v, 0, g, buf, sizeof(buf), 2, over);
         }
         int x = grid_put(g, 1, 0, g->w - 1, M_HEADER, buf);
-        if (v->follow)
-            grid_printf(g, 1 + x, 0, g->w - 1 - x, M_HEADER, tight ? "%s%s%s" : " %s %s%s", sep,
-                        "following",
-                        !v->hold ? ""
-                        : tight  ? " (G: end)"
-                                 : " (G: to the end)");
+        grid_put(g, 1 + x, 0, g->w - 1 - x, M_HEADER, fol);
     } else {
         cols_summary(v, g, buf, sizeof(buf), 0);
         if (text_cols(buf) > g->w - 1)
